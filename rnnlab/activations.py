@@ -1,0 +1,175 @@
+"""Activation functions by Keras name.
+
+One table, :data:`ACTIVATIONS`, maps every name accepted by the recurrent layers to a NumPy function.  The
+formulas follow Keras 3; note ``hard_sigmoid`` is Keras 3's ``relu6(x + 3) / 6``, not TF-Keras 2's
+``clip(0.2 * x + 0.5, 0, 1)`` (that one is available as ``"hard_sigmoid_tf2"`` for reading old files).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def sigmoid(x):
+    """Numerically stable logistic function: never evaluates ``exp`` of a large positive number."""
+    e = np.exp(-np.abs(x))  # in (0, 1]
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def tanh(x):
+    return np.tanh(x)
+
+
+def linear(x):
+    return x
+
+
+def relu(x):
+    return np.maximum(x, 0).astype(x.dtype, copy=False)
+
+
+def relu6(x):
+    return np.clip(x, 0, 6).astype(x.dtype, copy=False)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return np.where(x >= 0, x, negative_slope * x).astype(x.dtype, copy=False)
+
+
+def elu(x, alpha=1.0):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
+
+
+def celu(x, alpha=1.0):
+    return (np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(np.minimum(x, 0) / alpha))).astype(x.dtype, copy=False)
+
+
+def selu(x):
+    return (_SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))).astype(x.dtype, copy=False)
+
+
+def softplus(x):
+    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+
+
+def softsign(x):
+    return x / (1 + np.abs(x))
+
+
+def squareplus(x, b=4):
+    return ((x + np.sqrt(x * x + b)) / 2).astype(x.dtype, copy=False)
+
+
+def silu(x):
+    return x * sigmoid(x)
+
+
+def gelu(x):
+    """Exact GELU (Keras's default ``approximate=False``): ``x * (1 + erf(x / sqrt(2))) / 2``."""
+    return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))).astype(x.dtype, copy=False)
+
+
+def exponential(x):
+    return np.exp(x)
+
+
+def hard_sigmoid(x):
+    """Keras 3: ``relu6(x + 3) / 6``."""
+    return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+
+
+def hard_sigmoid_tf2(x):
+    """TF-Keras 2 (legacy files): ``clip(0.2 * x + 0.5, 0, 1)``."""
+    return np.clip(0.2 * x + 0.5, 0, 1).astype(x.dtype, copy=False)
+
+
+def hard_silu(x):
+    return x * hard_sigmoid(x)
+
+
+def hard_tanh(x):
+    return np.clip(x, -1, 1)
+
+
+def hard_shrink(x, threshold=0.5):
+    return np.where(np.abs(x) > threshold, x, 0).astype(x.dtype, copy=False)
+
+
+def soft_shrink(x, threshold=0.5):
+    return np.where(x > threshold, x - threshold, np.where(x < -threshold, x + threshold, 0)).astype(x.dtype, copy=False)
+
+
+def sparse_plus(x):
+    return np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)).astype(x.dtype, copy=False)
+
+
+def sparse_sigmoid(x):
+    return np.where(x <= -1, 0, np.where(x >= 1, 1, (x + 1) / 2)).astype(x.dtype, copy=False)
+
+
+def tanh_shrink(x):
+    return x - np.tanh(x)
+
+
+def mish(x):
+    return x * np.tanh(softplus(x))
+
+
+def log_sigmoid(x):
+    return -softplus(-x)
+
+
+def softmax(x, axis=-1):
+    z = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    z = x - np.max(x, axis=axis, keepdims=True)
+    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+ACTIVATIONS = {
+    "linear": linear, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "relu6": relu6,
+    "leaky_relu": leaky_relu, "elu": elu, "celu": celu, "selu": selu, "softplus": softplus,
+    "softsign": softsign, "squareplus": squareplus, "silu": silu, "swish": silu, "gelu": gelu,
+    "exponential": exponential, "hard_sigmoid": hard_sigmoid, "hard_sigmoid_tf2": hard_sigmoid_tf2,
+    "hard_silu": hard_silu, "hard_swish": hard_silu, "hard_tanh": hard_tanh, "hard_shrink": hard_shrink,
+    "soft_shrink": soft_shrink, "sparse_plus": sparse_plus, "sparse_sigmoid": sparse_sigmoid,
+    "tanh_shrink": tanh_shrink, "mish": mish, "log_sigmoid": log_sigmoid, "softmax": softmax,
+    "log_softmax": log_softmax,
+}
+_NAME_OF = {fn: name for name, fn in ACTIVATIONS.items() if name not in ("swish", "hard_swish")}
+
+
+def get(identifier, argument: str = "activation"):
+    """Return the activation function for a Keras name, ``None`` (linear) or a callable."""
+    if identifier is None:
+        return linear
+    if callable(identifier):
+        return identifier
+    if isinstance(identifier, dict) and "config" in identifier:  # Keras serialised form
+        identifier = identifier["config"]
+    if isinstance(identifier, str):
+        fn = ACTIVATIONS.get(identifier.lower())
+        if fn is not None:
+            return fn
+        raise ValueError(
+            f"Argument `{argument}` must be one of {sorted(ACTIVATIONS)} or a callable; "
+            f"received {argument}={identifier!r}."
+        )
+    raise TypeError(
+        f"Argument `{argument}` must be an activation name (str) or a callable; "
+        f"received {argument}={identifier!r} of type {type(identifier).__name__}."
+    )
+
+
+def serialize(fn) -> str:
+    """Return the Keras name of an activation function (the function's ``__name__`` for callables)."""
+    return _NAME_OF.get(fn, getattr(fn, "__name__", repr(fn)))

@@ -1,0 +1,99 @@
+"""The array-backend seam.
+
+Every module that creates or combines arrays asks this one for the array namespace (``xp``) and the float
+dtype.  Today the namespace is always NumPy; a GPU array library that follows the array API can plug in here
+later without the layers changing.  Input validation that every layer shares lives here too, so that error
+messages read the same everywhere.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+xp = np
+
+_FLOATX = "float32"
+_FLOAT_DTYPES = ("float32", "float64")
+
+
+def get_namespace(*arrays):
+    """Return the array namespace for ``arrays`` (NumPy for now)."""
+    return np
+
+
+def floatx() -> str:
+    """The default float dtype of new layers, ``"float32"`` unless changed with :func:`set_floatx`."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the default float dtype of layers created afterwards (``"float32"`` or ``"float64"``)."""
+    global _FLOATX
+    _FLOATX = standardize_dtype(value, "value")
+
+
+def standardize_dtype(dtype, argument: str = "dtype") -> str:
+    """Return ``"float32"`` or ``"float64"`` for ``dtype``; ``None`` means :func:`floatx`."""
+    if dtype is None:
+        return _FLOATX
+    if isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy":  # Keras policy config
+        dtype = dtype.get("config", {}).get("name")
+    name = getattr(dtype, "name", dtype)
+    try:
+        name = np.dtype(name).name
+    except TypeError:
+        raise TypeError(
+            f"Argument `{argument}` must be one of {list(_FLOAT_DTYPES)}; received {argument}={dtype!r}."
+        ) from None
+    if name not in _FLOAT_DTYPES:
+        raise ValueError(
+            f"Argument `{argument}` must be one of {list(_FLOAT_DTYPES)}; received {argument}={dtype!r}."
+        )
+    return name
+
+
+def to_float_array(value, dtype: str, argument: str = "inputs", check_finite: bool = True) -> np.ndarray:
+    """Convert ``value`` to a float array of ``dtype``, refusing non-numeric data and, optionally, NaN/Inf."""
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tf / torch tensors, Variables
+        value = value.numpy()
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"Argument `{argument}` must be a numeric array; could not convert it ({exc}).") from None
+    if arr.dtype == object and arr.size and not all(_is_number(v) for v in arr.ravel()[:64]):
+        raise TypeError(
+            f"Argument `{argument}` must be a numeric array; received an array of dtype object."
+        )
+    if arr.dtype.kind not in "biuf" and not (arr.dtype == object):
+        raise TypeError(
+            f"Argument `{argument}` must have a real numeric dtype (bool, int or float); "
+            f"received dtype {arr.dtype}."
+        )
+    arr = arr.astype(dtype, copy=False)
+    if check_finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        n_bad = int(arr.size - np.isfinite(arr).sum())
+        raise ValueError(
+            f"Argument `{argument}` must contain only finite values; received {n_bad} NaN or Inf "
+            f"value(s) in an array of shape {arr.shape}."
+        )
+    return arr
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.number, bool, np.bool_))
+
+
+def to_mask(mask, expected_shape, argument: str = "mask") -> np.ndarray | None:
+    """Convert a mask to a boolean array of ``expected_shape`` (``(batch, time)``)."""
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Argument `{argument}` must be a boolean array; received dtype {arr.dtype}.")
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if tuple(arr.shape) != tuple(expected_shape):
+        raise ValueError(
+            f"Argument `{argument}` must have shape {tuple(expected_shape)} (batch, timesteps); "
+            f"received shape {tuple(arr.shape)}."
+        )
+    return arr.astype(bool)

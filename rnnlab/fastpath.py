@@ -1,0 +1,77 @@
+"""The fast-path seam.
+
+An operation (for example ``"rnn_sequence"``, the whole time loop of a recurrent layer) always has a plain
+reference implementation.  Faster kernels register beside it with a ``supports(**context)`` predicate and a
+priority; :func:`select` returns the best kernel that supports the call.  Tests force the reference path with
+:func:`reference_only` and check that every kernel agrees with it.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+_REGISTRY: dict[str, list["Kernel"]] = {}
+_FORCED: list[str | None] = [None]
+
+
+@dataclass
+class Kernel:
+    op: str
+    name: str
+    fn: Callable
+    supports: Callable[..., bool] = field(default=lambda **ctx: True)
+    priority: int = 0
+
+
+def register(op: str, name: str, fn: Callable, supports: Callable[..., bool] | None = None,
+             priority: int = 0) -> Kernel:
+    """Register ``fn`` as kernel ``name`` of ``op``. The reference kernel must be named ``"reference"``."""
+    kernel = Kernel(op, name, fn, supports or (lambda **ctx: True), priority)
+    kernels = [k for k in _REGISTRY.get(op, []) if k.name != name]
+    kernels.append(kernel)
+    kernels.sort(key=lambda k: -k.priority)
+    _REGISTRY[op] = kernels
+    return kernel
+
+
+def unregister(op: str, name: str) -> None:
+    if name == "reference":
+        raise ValueError("The reference kernel cannot be unregistered.")
+    _REGISTRY[op] = [k for k in _REGISTRY.get(op, []) if k.name != name]
+
+
+def kernels(op: str) -> list[Kernel]:
+    """All kernels of ``op``, best first."""
+    return list(_REGISTRY.get(op, []))
+
+
+def select(op: str, **context) -> Kernel:
+    """The highest-priority kernel of ``op`` that supports ``context`` (the reference one if forced)."""
+    candidates = _REGISTRY.get(op)
+    if not candidates:
+        raise KeyError(f"No kernel is registered for operation {op!r}.")
+    forced = _FORCED[-1]
+    for kernel in candidates:
+        if forced is not None:
+            if kernel.name == forced:
+                return kernel
+            continue
+        if kernel.supports(**context):
+            return kernel
+    return next(k for k in candidates if k.name == "reference")
+
+
+@contextlib.contextmanager
+def force(name: str | None):
+    """Within the block, use kernel ``name`` for every operation that has it (``"reference"`` for the plain path)."""
+    _FORCED.append(name)
+    try:
+        yield
+    finally:
+        _FORCED.pop()
+
+
+def reference_only():
+    """Within the block, every operation runs its reference kernel."""
+    return force("reference")

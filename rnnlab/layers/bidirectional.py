@@ -1,0 +1,186 @@
+"""``Bidirectional``: a forward and a backward copy of a recurrent layer, merged.
+
+The backward layer is rebuilt from the forward layer's config with ``go_backwards`` flipped (or given as
+``backward_layer``).  Its sequence output is reversed back into time order before merging.  As in Keras,
+both inner layers output zeros at masked steps when they return sequences.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab import nest
+from rnnlab.layers.base import Layer
+from rnnlab.layers.rnn import RNN
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def _merge(mode, y, y_rev):
+    if mode == "concat":
+        return np.concatenate([y, y_rev], axis=-1)
+    if mode == "sum":
+        return y + y_rev
+    if mode == "ave":
+        return (y + y_rev) / 2
+    if mode == "mul":
+        return y * y_rev
+    return (y, y_rev)
+
+
+def _removeprefix(name, prefix):
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+class Bidirectional(Layer):
+    """Bidirectional wrapper for RNNs, as ``keras.layers.Bidirectional``.
+
+    Returns the merged output; with ``return_state=True`` ``(merged, *forward_states, *backward_states)``;
+    with ``merge_mode=None`` the two outputs come first: ``(forward, backward, *states)``.
+    ``initial_state`` is split half and half: the first half goes to the forward layer.
+    """
+
+    supports_masking = True
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        if not isinstance(layer, RNN):
+            raise TypeError(
+                "Argument `layer` of Bidirectional must be an rnnlab recurrent layer (LSTM, GRU, SimpleRNN, RNN); "
+                f"received {type(layer).__name__}."
+            )
+        if backward_layer is not None and not isinstance(backward_layer, RNN):
+            raise TypeError(
+                "Argument `backward_layer` must be an rnnlab recurrent layer or None; "
+                f"received {type(backward_layer).__name__}."
+            )
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(
+                f"Argument `merge_mode` must be one of {list(MERGE_MODES)}; received merge_mode={merge_mode!r}."
+            )
+        kwargs.setdefault("dtype", layer.dtype)
+        super().__init__(**kwargs)
+        config = layer.get_config()
+        config["name"] = "forward_" + _removeprefix(layer.name, "forward_")
+        self.forward_layer = self._track(type(layer).from_config(config))
+        if backward_layer is None:
+            config = layer.get_config()
+            config["go_backwards"] = not layer.go_backwards
+            config["name"] = "backward_" + _removeprefix(layer.name, "backward_")
+            backward_layer = type(layer).from_config(config)
+        self.backward_layer = self._track(backward_layer)
+        if self.forward_layer.go_backwards == self.backward_layer.go_backwards:
+            raise ValueError(
+                "Forward and backward layers must have different `go_backwards` values; received "
+                f"forward go_backwards={self.forward_layer.go_backwards}, "
+                f"backward go_backwards={self.backward_layer.go_backwards}."
+            )
+        for attr in ("stateful", "return_sequences", "return_state"):
+            fw, bw = getattr(self.forward_layer, attr), getattr(self.backward_layer, attr)
+            if fw != bw:
+                raise ValueError(
+                    f"Forward and backward layers must have the same `{attr}`; received {fw} (forward) "
+                    f"and {bw} (backward)."
+                )
+        for inner in (self.forward_layer, self.backward_layer):
+            inner.zero_output_for_mask = inner.return_sequences
+        self.merge_mode = merge_mode
+        self.stateful = layer.stateful
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        if weights:
+            self._initial_weights = list(weights)
+
+    def _sublayers(self):
+        return [self.forward_layer, self.backward_layer]
+
+    def _check_input_shape(self, input_shape):
+        self.forward_layer._check_input_shape(input_shape)
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        self.forward_layer._maybe_build(tuple(sequences_shape))
+        self.backward_layer._maybe_build(tuple(sequences_shape))
+        self.built = True
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None, **kwargs):
+        fw = self.forward_layer.compute_output_shape(sequences_shape)
+        bw = self.backward_layer.compute_output_shape(sequences_shape)
+        if self.return_state:
+            (fw, *fw_states), (bw, *bw_states) = fw, bw
+        if self.merge_mode == "concat":
+            out = fw[:-1] + (None if fw[-1] is None else fw[-1] + bw[-1],)
+        elif self.merge_mode is None:
+            out = (fw, bw)
+        else:
+            out = fw
+        if not self.return_state:
+            return out
+        states = tuple(fw_states) + tuple(bw_states)
+        return (*out, *states) if self.merge_mode is None else (out, *states)
+
+    def compute_mask(self, inputs, mask=None):
+        if nest.is_nested(mask):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
+        masks = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
+        if self.return_state:
+            n_states = 2 * len(self.forward_layer._state_structure())
+            return masks + [None] * n_states
+        return masks[0] if len(masks) == 1 else masks
+
+    def _eager_call(self, inputs, *args, **kwargs):
+        self._check_input_shape(tuple(np.shape(inputs)))
+        return super()._eager_call(inputs, *args, **kwargs)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        fw_state = bw_state = None
+        if initial_state is not None:
+            flat = nest.flatten(initial_state) if nest.is_nested(initial_state) else [initial_state]
+            if len(flat) % 2:
+                raise ValueError(
+                    f"Layer {self.name!r}: `initial_state` must hold the forward states then the backward states "
+                    f"(an even count); received {len(flat)} tensor(s)."
+                )
+            half = len(flat) // 2
+            fw_state, bw_state = flat[:half], flat[half:]
+        y = self.forward_layer(sequences, initial_state=fw_state, mask=mask, training=training)
+        y_rev = self.backward_layer(sequences, initial_state=bw_state, mask=mask, training=training)
+        states = ()
+        if self.return_state:
+            states = tuple(y[1:]) + tuple(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = y_rev[:, ::-1]  # back into time order
+        output = _merge(self.merge_mode, y, y_rev)
+        if not self.return_state:
+            return output
+        return (*output, *states) if self.merge_mode is None else (output, *states)
+
+    def reset_states(self, states=None):
+        if states is None:
+            self.forward_layer.reset_states()
+            self.backward_layer.reset_states()
+        else:
+            half = len(states) // 2
+            self.forward_layer.reset_states(states[:half])
+            self.backward_layer.reset_states(states[half:])
+
+    reset_state = reset_states
+
+    def get_config(self):
+        from rnnlab.layers.serialization import serialize_layer
+
+        config = super().get_config()
+        config["merge_mode"] = self.merge_mode
+        config["layer"] = serialize_layer(self.forward_layer)
+        config["backward_layer"] = serialize_layer(self.backward_layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        from rnnlab.layers.serialization import deserialize_layer
+
+        config = dict(config)
+        layer = deserialize_layer(config.pop("layer"))
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            backward = deserialize_layer(backward)
+        return cls(layer, backward_layer=backward, **config)

@@ -1,0 +1,252 @@
+"""Non-recurrent layers used around RNNs: Dense, Dropout, Masking, Embedding, TimeDistributed."""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab import activations, backend, initializers
+from rnnlab.layers.base import Layer
+from rnnlab.layers.rnn_cells import _check_units, _serialize_optional
+from rnnlab.random import make_rng
+
+
+class Dense(Layer):
+    """``output = activation(inputs @ kernel + bias)`` on the last axis, for inputs of any rank >= 2."""
+
+    supports_masking = True
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_units(units)
+        self.activation = activations.get(activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.activity_regularizer = activity_regularizer
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        if lora_rank is not None:
+            raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
+        self.kernel = self.bias = None
+
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(
+                f"Input 0 of layer {self.name!r} must have rank >= 2; received input with shape {input_shape}."
+            )
+        if self.built and input_shape[-1] is not None and input_shape[-1] != self.kernel.shape[0]:
+            raise ValueError(
+                f"Input 0 of layer {self.name!r} must have {self.kernel.shape[0]} features (last axis); "
+                f"received input with shape {input_shape}."
+            )
+
+    def build(self, input_shape):
+        self._check_input_shape(tuple(input_shape))
+        if input_shape[-1] is None:
+            raise ValueError(f"Layer {self.name!r} needs a known last axis; received shape {input_shape}.")
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.built = True
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def _eager_call(self, inputs, *args, **kwargs):
+        inputs = backend.to_float_array(inputs, self.dtype, "inputs")
+        self._check_input_shape(inputs.shape)
+        return super()._eager_call(inputs, *args, **kwargs)
+
+    def call(self, inputs):
+        y = inputs @ self.kernel.value
+        if self.use_bias:
+            y = y + self.bias.value
+        return self.activation(y)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units, "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _serialize_optional(self.kernel_regularizer),
+            "bias_regularizer": _serialize_optional(self.bias_regularizer),
+            "kernel_constraint": _serialize_optional(self.kernel_constraint),
+            "bias_constraint": _serialize_optional(self.bias_constraint),
+        })
+        return config
+
+
+class Dropout(Layer):
+    """Inverted dropout: identity at inference; with ``training=True`` zeroes a ``rate`` share and rescales."""
+
+    supports_masking = True
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)) or not 0 <= rate <= 1:
+            raise ValueError(f"Argument `rate` must be a float in [0, 1]; received rate={rate!r}.")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._rng = make_rng(seed) if seed is not None else None
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        if self.rate == 1:
+            return np.zeros_like(inputs)
+        rng = self._rng or make_rng(None)
+        shape = inputs.shape if self.noise_shape is None else tuple(
+            inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        keep = rng.random(shape) >= self.rate
+        return (inputs * keep / (1.0 - self.rate)).astype(inputs.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed})
+        return config
+
+
+class Masking(Layer):
+    """Marks time steps whose features all equal ``mask_value`` as padding, and zeroes them."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+
+    def _mask_of(self, inputs):
+        return np.any(inputs != self.mask_value, axis=-1)  # (B, T)
+
+    def compute_mask(self, inputs, mask=None):
+        return self._mask_of(inputs)
+
+    def call(self, inputs):
+        return inputs * self._mask_of(inputs)[..., None].astype(inputs.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["mask_value"] = self.mask_value
+        return config
+
+
+class Embedding(Layer):
+    """Integer ids ``(B, T)`` -> vectors ``(B, T, output_dim)``; with ``mask_zero`` id 0 is padding."""
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, input_length=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = _check_units(input_dim, "input_dim")
+        self.output_dim = _check_units(output_dim, "output_dim")
+        self.embeddings_initializer = initializers.get(embeddings_initializer, "embeddings_initializer")
+        self.embeddings_regularizer = embeddings_regularizer
+        self.embeddings_constraint = embeddings_constraint
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
+        if lora_rank is not None:
+            raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
+        if weights is not None:
+            self._initial_weights = list(weights)
+        self.embeddings = None
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer)
+        self.built = True
+
+    def _convert_inputs(self, inputs):
+        arr = np.asarray(inputs)
+        if arr.dtype.kind == "f":
+            if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+                raise TypeError(
+                    f"Layer {self.name!r} expects integer token ids; received float values that are not integers."
+                )
+        elif arr.dtype.kind not in "iub":
+            raise TypeError(f"Layer {self.name!r} expects integer token ids; received dtype {arr.dtype}.")
+        ids = arr.astype(np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            raise ValueError(
+                f"Layer {self.name!r} expects token ids in [0, {self.input_dim}); received ids in "
+                f"[{ids.min()}, {ids.max()}]."
+            )
+        return ids
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def compute_mask(self, inputs, mask=None):
+        return (np.asarray(inputs) != 0) if self.mask_zero else None
+
+    def call(self, inputs):
+        return self.embeddings.value[inputs]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"input_dim": self.input_dim, "output_dim": self.output_dim,
+                       "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                       "embeddings_regularizer": _serialize_optional(self.embeddings_regularizer),
+                       "embeddings_constraint": _serialize_optional(self.embeddings_constraint),
+                       "mask_zero": self.mask_zero})
+        return config
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` to every time step: ``(B, T, ...) -> (B, T, ...)``, by folding time into the batch."""
+
+    supports_masking = True
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Argument `layer` must be an rnnlab layer; received {type(layer).__name__}.")
+        kwargs.setdefault("dtype", layer.dtype)
+        super().__init__(**kwargs)
+        self.layer = self._track(layer)
+
+    def _sublayers(self):
+        return [self.layer]
+
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(
+                f"Input 0 of layer {self.name!r} must have rank >= 3 (batch, timesteps, ...); "
+                f"received input with shape {input_shape}."
+            )
+
+    def build(self, input_shape):
+        self._check_input_shape(tuple(input_shape))
+        self.layer._maybe_build((input_shape[0],) + tuple(input_shape[2:]))
+        self.built = True
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        inner = self.layer.compute_output_shape((input_shape[0],) + tuple(input_shape[2:]))
+        return (inner[0], input_shape[1]) + tuple(inner[1:])
+
+    def _eager_call(self, inputs, *args, **kwargs):
+        inputs = backend.to_float_array(inputs, self.dtype, "inputs")
+        self._check_input_shape(inputs.shape)
+        return super()._eager_call(inputs, *args, **kwargs)
+
+    def call(self, inputs, training=False):
+        batch, steps = inputs.shape[0], inputs.shape[1]
+        folded = inputs.reshape((batch * steps,) + inputs.shape[2:])  # (B*T, ...)
+        y = self.layer(folded, training=training)
+        return y.reshape((batch, steps) + y.shape[1:])  # (B, T, ...)
+
+    def get_config(self):
+        from rnnlab.layers.serialization import serialize_layer
+
+        config = super().get_config()
+        config["layer"] = serialize_layer(self.layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        from rnnlab.layers.serialization import deserialize_layer
+
+        config = dict(config)
+        return cls(deserialize_layer(config.pop("layer")), **config)

@@ -1,0 +1,259 @@
+"""The generic ``RNN`` layer: it owns time.
+
+It runs a cell over the time axis and handles direction (``go_backwards``), masks, initial and ``stateful``
+state, and what comes out (``return_sequences``, ``return_state``).  The time loop itself is the
+``"rnn_sequence"`` operation of :mod:`rnnlab.fastpath`; its reference kernel is :func:`reference_sequence`.
+
+Mask semantics are Keras 3's (TensorFlow backend): at a masked step every state keeps its previous value and
+the output repeats the previous step's output (zeros before the first step), or is zero when
+``zero_output_for_mask`` is set (Bidirectional sets it for ``return_sequences``).  With ``go_backwards`` the
+sequence *and* its mask are reversed and the outputs are returned in processing (reversed) order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab import backend, fastpath, nest
+from rnnlab.layers.base import Layer
+from rnnlab.layers.rnn_cells import RecurrentCell, StackedRNNCells, _state_structure
+
+
+def reference_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False):
+    """Run ``cell`` over projected inputs ``xw`` ``(B, T, G*U)``, already in processing order.
+
+    ``states`` is the flat list of initial states and ``mask`` a ``(B, T)`` boolean array or ``None``.
+    Returns ``(last_output, outputs or None, final_states, gates)``; ``gates`` is the per-step list of the
+    cell's gate activations when ``collect_gates`` is set, else ``None``.
+    """
+    batch, steps = xw.shape[0], xw.shape[1]
+    outputs = np.empty((batch, steps, cell.output_size), xw.dtype) if return_sequences else None
+    prev_output = np.zeros((batch, cell.output_size), xw.dtype)
+    gates = [] if collect_gates else None
+    states = list(states)
+    for t in range(steps):
+        output, new_states, step_gates = cell.step(xw[:, t], states)
+        if mask is not None:
+            keep = mask[:, t, None]  # (B, 1): True where step t is real
+            states = [np.where(keep, new, old) for new, old in zip(new_states, states)]
+            output = np.where(keep, output, 0.0 if zero_output_for_mask else prev_output).astype(xw.dtype)
+        else:
+            states = new_states
+        prev_output = output
+        if return_sequences:
+            outputs[:, t] = output
+        if collect_gates:
+            gates.append(step_gates)
+    return prev_output, outputs, states, gates
+
+
+fastpath.register("rnn_sequence", "reference", reference_sequence, priority=-1)
+
+
+class RNN(Layer):
+    """Base class for recurrent layers (Keras ``keras.layers.RNN``).
+
+    ``cell`` is an rnnlab cell or a list of cells (stacked with :class:`StackedRNNCells`).
+    """
+
+    supports_masking = True
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 unroll=False, zero_output_for_mask=False, **kwargs):
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        if not isinstance(cell, (RecurrentCell, StackedRNNCells)):
+            raise TypeError(
+                "Argument `cell` must be an rnnlab cell (LSTMCell, GRUCell, SimpleRNNCell) or a list of them; "
+                f"received {type(cell).__name__}."
+            )
+        super().__init__(**kwargs)
+        for flag in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
+            value = locals()[flag]
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"Argument `{flag}` must be a bool; received {flag}={value!r}.")
+        self.cell = self._track(cell)
+        self.cell.dtype = self.dtype
+        if isinstance(cell, StackedRNNCells):
+            for c in cell.cells:
+                c.dtype = self.dtype
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)  # accepted for compatibility: the loop is the same either way
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.states = None
+        self._expected_batch_size = None
+
+    def _sublayers(self):
+        return [self.cell]
+
+    # -------------------------------------------------------------- shapes
+    @property
+    def state_size(self):
+        return self.cell.state_size
+
+    def _state_structure(self):
+        size = self.cell.state_size
+        return _state_structure(size if isinstance(size, (list, tuple)) else [size])
+
+    def _check_input_shape(self, input_shape):
+        if not isinstance(input_shape, tuple) or len(input_shape) != 3:
+            raise ValueError(
+                f"Input 0 of layer {self.name!r} must have rank 3 (batch, timesteps, features); "
+                f"received input with shape {input_shape}."
+            )
+        if self.built and input_shape[-1] is not None and input_shape[-1] != self.cell.input_dim:
+            raise ValueError(
+                f"Input 0 of layer {self.name!r} must have {self.cell.input_dim} features (last axis), as when "
+                f"it was built; received input with shape {input_shape}."
+            )
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        self._check_input_shape(tuple(sequences_shape))
+        if sequences_shape[-1] is None:
+            raise ValueError(f"Layer {self.name!r} needs a known feature size; received shape {sequences_shape}.")
+        self.cell._maybe_build((sequences_shape[0], sequences_shape[-1]))
+        if self.stateful:
+            if sequences_shape[0] is None:
+                raise ValueError(
+                    f"Layer {self.name!r} is stateful, so it needs a fixed batch size: pass batch_size to "
+                    "rnnlab.Input (or batch_input_shape to the first layer); received input shape "
+                    f"{tuple(sequences_shape)} with batch size None."
+                )
+            self._expected_batch_size = int(sequences_shape[0])
+            self.states = self.cell.get_initial_state(self._expected_batch_size)
+        self.built = True
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None, **kwargs):
+        batch, steps = sequences_shape[0], sequences_shape[1]
+        out = self.cell.output_size
+        output_shape = (batch, steps, out) if self.return_sequences else (batch, out)
+        if not self.return_state:
+            return output_shape
+        flat_states = [(batch, s) for s in self.cell.flat_state_sizes]
+        return (output_shape, *nest.pack_like(self._state_structure(), flat_states))
+
+    def compute_mask(self, inputs, mask=None):
+        if nest.is_nested(mask):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(self._state_structure())
+        return output_mask
+
+    # -------------------------------------------------------------- state
+    def get_initial_state(self, batch_size):
+        return self.cell.get_initial_state(batch_size)
+
+    def reset_states(self, states=None):
+        """Reset a stateful layer's state to zeros, or to ``states`` (a list in Keras's state order)."""
+        if not self.stateful:
+            raise AttributeError(f"Layer {self.name!r} is not stateful; reset_states() needs stateful=True.")
+        if not self.built:
+            return
+        if states is None:
+            self.states = self.cell.get_initial_state(self._expected_batch_size)
+        else:
+            self.states = self._standardize_initial_state(states, self._expected_batch_size)
+
+    reset_state = reset_states
+
+    def _standardize_initial_state(self, initial_state, batch):
+        sizes = self.cell.flat_state_sizes
+        flat = nest.flatten(initial_state) if nest.is_nested(initial_state) else [initial_state]
+        if len(flat) != len(sizes):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(sizes)} initial state tensor(s) "
+                f"(shapes {[(batch, s) for s in sizes]}); received {len(flat)}."
+            )
+        out = []
+        for i, (s, size) in enumerate(zip(flat, sizes)):
+            arr = backend.to_float_array(s, self.dtype, f"initial_state[{i}]")
+            if arr.shape != (batch, size):
+                raise ValueError(
+                    f"Argument `initial_state[{i}]` of layer {self.name!r} must have shape ({batch}, {size}); "
+                    f"received shape {arr.shape}."
+                )
+            out.append(arr)
+        return out
+
+    # -------------------------------------------------------------- call
+    def _eager_call(self, inputs, *args, **kwargs):
+        inputs = backend.to_float_array(inputs, self.dtype, "inputs")
+        self._check_input_shape(tuple(inputs.shape))
+        self._maybe_build(tuple(inputs.shape))
+        return self.call(inputs, *args, **kwargs)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        result = self.run(sequences, initial_state=initial_state, mask=mask)
+        output = result["outputs"] if self.return_sequences else result["last_output"]
+        if self.return_state:
+            return (output, *nest.pack_like(self._state_structure(), result["states"]))
+        return output
+
+    def run(self, sequences, initial_state=None, mask=None, collect_gates=False):
+        """Run the layer and return everything it computed, as a dict.
+
+        Keys: ``last_output`` ``(B, U)``; ``outputs`` ``(B, T, U)`` in processing order (or ``None`` when
+        ``return_sequences`` is off and gates are not collected); ``states``, the flat final states; ``gates``
+        (per processed step, when ``collect_gates``); ``mask`` in processing order.
+        """
+        x = sequences
+        batch, steps = x.shape[0], x.shape[1]
+        if steps == 0:
+            raise ValueError(f"Layer {self.name!r} received a sequence with 0 timesteps; expected at least 1.")
+        mask = backend.to_mask(mask, (batch, steps))
+        if initial_state is not None:
+            states = self._standardize_initial_state(initial_state, batch)
+        elif self.stateful:
+            if batch != self._expected_batch_size:
+                raise ValueError(
+                    f"Layer {self.name!r} is stateful and was built for batch size {self._expected_batch_size}; "
+                    f"received a batch of {batch}."
+                )
+            states = self.states
+        else:
+            states = self.cell.get_initial_state(batch)
+        xw = self.cell.project_inputs(x)  # (B, T, G*U): every step's input projection in one product
+        if self.go_backwards:
+            xw = xw[:, ::-1]
+            mask = None if mask is None else mask[:, ::-1]
+        want_sequences = self.return_sequences or collect_gates
+        kernel = fastpath.select("rnn_sequence", cell=self.cell, mask=mask, collect_gates=collect_gates)
+        last_output, outputs, final_states, gates = kernel.fn(
+            self.cell, np.ascontiguousarray(xw), states, mask, self.zero_output_for_mask, want_sequences,
+            collect_gates)
+        if self.stateful:
+            self.states = [s.copy() for s in final_states]
+        return {"last_output": last_output, "outputs": outputs, "states": final_states, "gates": gates,
+                "mask": mask}
+
+    # -------------------------------------------------------------- config
+    def get_config(self):
+        from rnnlab.layers.serialization import serialize_layer
+
+        config = super().get_config()
+        config.update({
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        })
+        if type(self) is RNN:
+            config["cell"] = serialize_layer(self.cell)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        from rnnlab.layers.serialization import deserialize_layer
+
+        config = dict(config)
+        cell = config.pop("cell")
+        if isinstance(cell, dict):
+            cell = deserialize_layer(cell)
+        elif isinstance(cell, list):
+            cell = [deserialize_layer(c) for c in cell]
+        return cls(cell, **config)

@@ -1,0 +1,280 @@
+"""``Model``: a graph of layers from symbolic inputs to symbolic outputs, replayed on arrays.
+
+Running it walks the recorded nodes from the inputs to the outputs, passing each layer the arrays (and the
+Keras masks) its inputs produced.  Layers appear in ``model.layers`` and ``get_weights()`` in Keras's order:
+by depth from the inputs, ties broken by the order a depth-first walk from the outputs first meets them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab import backend, nest
+from rnnlab.layers.base import KerasTensor, Layer, unique_name
+from rnnlab.layers.input_layer import InputLayer
+from rnnlab.models.summary import print_summary
+from rnnlab.utils.progbar import Progbar
+
+
+def map_graph(inputs, outputs):
+    """Nodes to execute (inputs first) and layers in Keras's order, for the graph between the tensors."""
+    input_ids = {id(t) for t in inputs}
+    finished, in_progress, ordered, layer_index = set(), set(), [], {}
+
+    def visit(tensor):
+        layer, node_index, _ = tensor._history
+        node = layer._inbound_nodes[node_index]
+        if id(node) in finished:
+            return
+        if id(tensor) in input_ids and not node.is_input:
+            finished.add(id(node))
+            return
+        if id(node) in in_progress:
+            raise ValueError(f"Tensor {tensor} from layer {layer.name!r} is part of a cycle.")
+        layer_index.setdefault(layer, len(layer_index))
+        in_progress.add(id(node))
+        if not node.is_input:
+            for parent in node.input_tensors:
+                visit(parent)
+        finished.add(id(node))
+        in_progress.discard(id(node))
+        ordered.append(node)
+
+    for out in outputs:
+        visit(out)
+    in_graph = {id(n) for n in ordered}
+    node_depth, layer_depth = {}, {}
+    for node in reversed(ordered):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(node.layer, 0))
+        layer_depth[node.layer] = depth
+        node_depth[id(node)] = depth
+        for parent in node.parent_nodes:
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for t in inputs:
+        layer = t._history[0]
+        if layer not in layer_depth:
+            layer_depth[layer], layer_index[layer] = 0, -1
+    layers = sorted(layer_depth, key=lambda layer: (-layer_depth[layer], layer_index[layer]))
+    nodes = sorted(ordered, key=lambda n: -node_depth[id(n)])
+    # every tensor a node consumes must be computable from the inputs
+    available = set(input_ids)
+    for node in nodes:
+        if node.is_input or id(node.outputs) in available:
+            available.update(id(t) for t in nest.flatten(node.outputs))
+            continue
+        for t in node.input_tensors:
+            if id(t) not in available:
+                raise ValueError(
+                    f"Graph disconnected: layer {node.layer.name!r} needs tensor {t.name!r}, which cannot be "
+                    "computed from the model's inputs. Pass every rnnlab.Input the outputs depend on as `inputs`."
+                )
+        available.update(id(t) for t in nest.flatten(node.outputs))
+    names = [layer.name for layer in layers]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"Layer names must be unique within a model; these are used more than once: {dup}.")
+    return nodes, layers, node_depth
+
+
+def _accepts(layer, key):
+    return key in layer._call_params()
+
+
+class Model(Layer):
+    """A functional model, as ``keras.Model(inputs, outputs)``."""
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if inputs is None or outputs is None:
+            raise ValueError(
+                "Model needs `inputs` and `outputs` (symbolic tensors from rnnlab.Input and layer calls); "
+                "subclassed models are not supported."
+            )
+        super().__init__(name=name or unique_name("functional"), trainable=trainable, **kwargs)
+        self._init_graph(inputs, outputs)
+
+    def _init_graph(self, inputs, outputs):
+        if isinstance(inputs, dict):
+            inputs = list(inputs.values())
+        for t in nest.flatten(inputs) + nest.flatten(outputs):
+            if not isinstance(t, KerasTensor):
+                raise TypeError(
+                    "Model `inputs` and `outputs` must be symbolic tensors (from rnnlab.Input and layer calls); "
+                    f"received {type(t).__name__}."
+                )
+        self._inputs_struct, self._outputs_struct = inputs, outputs
+        self.inputs, self.outputs = nest.flatten(inputs), nest.flatten(outputs)
+        self._nodes, self._all_layers, self._node_depths = map_graph(self.inputs, self.outputs)
+        self.built = True
+
+    # -------------------------------------------------------------- structure
+    @property
+    def layers(self):
+        return list(self._all_layers)
+
+    def _sublayers(self):
+        return self._all_layers
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No layer named {name!r} in model {self.name!r}; layers: {[l.name for l in self.layers]}.")
+
+    @property
+    def input(self):
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
+
+    @property
+    def input_shape(self):
+        return nest.map_structure(lambda t: t.shape, self._inputs_struct)
+
+    @property
+    def output_shape(self):
+        return nest.map_structure(lambda t: t.shape, self._outputs_struct)
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        batch = nest.flatten(input_shape)[0] if nest.flatten(input_shape) else None
+        if isinstance(batch, tuple):
+            batch = batch[0]
+        return nest.map_structure(lambda t: (batch,) + tuple(t.shape[1:]), self._outputs_struct)
+
+    def _shape_of(self, inputs):
+        return nest.map_structure(lambda x: tuple(x.shape), inputs)
+
+    def _symbolic_call(self, args, kwargs):
+        if isinstance(args[0], KerasTensor):
+            return super()._symbolic_call(args, kwargs)
+        return super()._symbolic_call((tuple(args[0]),) + tuple(args[1:]), kwargs)
+
+    # -------------------------------------------------------------- running
+    def _standardize_inputs(self, x):
+        if isinstance(x, dict):
+            missing = [t.name for t in self.inputs if t.name not in x]
+            if missing:
+                raise ValueError(f"Model {self.name!r} input dict is missing keys {missing}; received {sorted(x)}.")
+            values = [x[t.name] for t in self.inputs]
+        elif len(self.inputs) == 1:
+            one_wrapped = isinstance(x, (list, tuple)) and len(x) == 1 and \
+                np.ndim(x) == len(self.inputs[0].shape) + 1
+            values = [x[0] if one_wrapped else x]
+        else:
+            if not isinstance(x, (list, tuple)) or len(x) != len(self.inputs):
+                raise ValueError(
+                    f"Model {self.name!r} expects {len(self.inputs)} inputs "
+                    f"({[t.shape for t in self.inputs]}); received "
+                    f"{len(x) if isinstance(x, (list, tuple)) else 1} input(s)."
+                )
+            values = list(x)
+        out = []
+        for i, (t, v) in enumerate(zip(self.inputs, values)):
+            layer = t._history[0]
+            if isinstance(layer, InputLayer) and layer.input_dtype is not None and \
+                    np.dtype(layer.input_dtype).kind in "iu":
+                arr = np.asarray(v)
+                if arr.dtype.kind not in "iubf":
+                    raise TypeError(f"Model input {i} ({t.name}) must be numeric; received dtype {arr.dtype}.")
+            else:
+                arr = backend.to_float_array(v, backend.standardize_dtype(
+                    t.dtype if t.dtype in ("float32", "float64") else None), f"inputs[{i}]" if len(values) > 1
+                    else "inputs")
+            if arr.ndim != len(t.shape) or any(d is not None and d != a for d, a in zip(t.shape[1:], arr.shape[1:])):
+                raise ValueError(
+                    f"Input {i} of model {self.name!r} must have shape {t.shape} (None = any size); "
+                    f"received shape {arr.shape}."
+                )
+            out.append(arr)
+        return out
+
+    def _eager_call(self, inputs, *args, **kwargs):
+        return self.call(inputs, *args, **kwargs)
+
+    def call(self, inputs, training=False, mask=None):
+        values = self._standardize_inputs(inputs)
+        masks = nest.flatten(mask) if mask is not None else [None] * len(values)
+        return self._run_graph(values, masks, training)
+
+    def _run_graph(self, values, masks, training=False):
+        env = {id(t): (v, m) for t, v, m in zip(self.inputs, values, masks)}
+
+        def value(x):
+            return env[id(x)][0] if isinstance(x, KerasTensor) else x
+
+        for node in self._nodes:
+            if node.is_input and id(node.outputs) in env:
+                continue
+            if node.is_input:
+                raise ValueError(f"Input {node.outputs.name!r} is needed but was not given to the model.")
+            layer = node.layer
+            first = node.call_args[0]
+            args = [nest.map_structure(value, a) for a in node.call_args]
+            kwargs = {k: nest.map_structure(value, v) for k, v in node.call_kwargs.items()}
+            in_mask = nest.map_structure(lambda t: env[id(t)][1], first)
+            if "mask" not in kwargs and _accepts(layer, "mask") and any(
+                    m is not None for m in nest.flatten(in_mask)):
+                kwargs["mask"] = in_mask
+            if _accepts(layer, "training"):
+                kwargs["training"] = training
+            outputs = layer(*args, **kwargs)
+            out_mask = layer.compute_mask(args[0], kwargs.get("mask", in_mask))
+            flat_out, flat_t = nest.flatten(outputs), nest.flatten(node.outputs)
+            flat_mask = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(flat_t)
+            if len(flat_mask) != len(flat_t):
+                flat_mask = [None] * len(flat_t)
+            for t, v, m in zip(flat_t, flat_out, flat_mask):
+                env[id(t)] = (v, m)
+        results = [env[id(t)][0] for t in self.outputs]
+        return nest.pack_like(self._outputs_struct, results) if nest.is_nested(self._outputs_struct) \
+            else results[0]
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Run the model on ``x`` in batches of ``batch_size`` (default 32); returns NumPy arrays."""
+        if batch_size is None:
+            batch_size = 32
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"Argument `batch_size` must be a positive integer; received batch_size={batch_size!r}.")
+        if verbose == "auto":
+            verbose = 1
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"Argument `verbose` must be 'auto', 0, 1 or 2; received verbose={verbose!r}.")
+        values = self._standardize_inputs(x)
+        n = values[0].shape[0]
+        if any(v.shape[0] != n for v in values):
+            raise ValueError(
+                f"All model inputs must have the same number of samples; received {[v.shape[0] for v in values]}."
+            )
+        num_batches = max(1, -(-n // batch_size))
+        if steps is not None:
+            num_batches = min(num_batches, int(steps))
+        bar = Progbar(num_batches, verbose=verbose)
+        pieces = []
+        for b in range(num_batches):
+            chunk = [v[b * batch_size:(b + 1) * batch_size] for v in values]
+            out = self._run_graph(chunk, [None] * len(chunk))
+            pieces.append(nest.flatten(out))
+            bar.update(b + 1)
+        merged = [np.concatenate([p[i] for p in pieces], axis=0) for i in range(len(pieces[0]))]
+        return nest.pack_like(self._outputs_struct, merged) if nest.is_nested(self._outputs_struct) \
+            else merged[0]
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=max(1, len(self._standardize_inputs(x)[0])), verbose=0)
+
+    def reset_states(self):
+        for layer in self.layers:
+            if getattr(layer, "stateful", False):
+                layer.reset_states()
+
+    reset_state = reset_states
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        print_summary(self, line_length=line_length, print_fn=print_fn)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
