@@ -5,7 +5,7 @@ recurrent models works, with the same numbers.
 """
 __version__ = "0.1.0"
 
-from rnnlab import config, layers, models, utils
+from rnnlab import config, kernels, layers, models, utils
 from rnnlab.layers import Input
 from rnnlab.models import Model, Sequential
 

@@ -105,6 +105,30 @@ class Node:
         return [t._history[0]._inbound_nodes[t._history[1]] for t in self.input_tensors]
 
 
+class MaskedArray(np.ndarray):
+    """A NumPy array that carries a Keras mask (``_keras_mask``, ``(B, T)`` booleans) between eager calls.
+
+    Layers that produce or pass on a mask (Masking, Embedding with ``mask_zero``, recurrent layers with
+    ``return_sequences``...) return one, so that ``lstm(masking(x))`` sees the mask as in Keras.  Any
+    arithmetic on it gives an array without a mask.
+    """
+
+    def __array_finalize__(self, obj):
+        self._keras_mask = None
+
+    def __repr__(self):
+        return repr(self.view(np.ndarray))
+
+
+def attach_mask(array, mask):
+    """``array`` as a :class:`MaskedArray` carrying ``mask`` (or unchanged when ``mask`` is None)."""
+    if mask is None or not isinstance(array, np.ndarray):
+        return array
+    out = array.view(MaskedArray)
+    out._keras_mask = mask
+    return out
+
+
 def _is_symbolic(*structures) -> bool:
     return any(isinstance(t, KerasTensor) for t in nest.flatten(list(structures)))
 
@@ -257,7 +281,22 @@ class Layer:
             raise TypeError(f"{type(self).__name__} must be called with at least one input argument.")
         if _is_symbolic(list(args), list(kwargs.values())):
             return self._symbolic_call(args, kwargs)
-        return self._eager_call(*args, **kwargs)
+        inputs = args[0]
+        in_mask = kwargs.get("mask")
+        if in_mask is None:
+            in_mask = nest.map_structure(lambda t: getattr(t, "_keras_mask", None), inputs)
+            if "mask" in params and any(m is not None for m in nest.flatten(in_mask)):
+                kwargs["mask"] = in_mask
+        outputs = self._eager_call(*args, **kwargs)
+        if not any(m is not None for m in nest.flatten(in_mask)):
+            in_mask = None
+        out_mask = self.compute_mask(inputs, in_mask)
+        if out_mask is None:
+            return outputs
+        if nest.is_nested(outputs):
+            masks = out_mask if nest.is_nested(out_mask) else [out_mask] + [None] * (len(outputs) - 1)
+            return type(outputs)(attach_mask(o, m) for o, m in zip(outputs, masks))
+        return attach_mask(outputs, out_mask[0] if nest.is_nested(out_mask) else out_mask)
 
     def _eager_call(self, inputs, *args, **kwargs):
         inputs = self._convert_inputs(inputs)

@@ -228,7 +228,7 @@ class Model(Layer):
                 flat_mask = [None] * len(flat_t)
             for t, v, m in zip(flat_t, flat_out, flat_mask):
                 env[id(t)] = (v, m)
-        results = [env[id(t)][0] for t in self.outputs]
+        results = [np.asarray(env[id(t)][0]) for t in self.outputs]
         return nest.pack_like(self._outputs_struct, results) if nest.is_nested(self._outputs_struct) \
             else results[0]
 
