@@ -8,6 +8,7 @@ script and ``python -m rnnlab.cli`` exit with it.
 """
 
 import argparse
+import os
 import sys
 
 
@@ -41,7 +42,12 @@ def main(argv=None):
     if args.command == "demo":
         from rnnlab.demo import run
 
-        return run(seed=args.seed)
+        try:
+            return run(seed=args.seed)
+        except BrokenPipeError:  # output piped into a reader that stopped early (rnnlab demo | head)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+            return 1
     parser.print_help()
     return 2
 
