@@ -59,8 +59,12 @@ def map_graph(inputs, outputs):
     # every tensor a node consumes must be computable from the inputs
     available = set(input_ids)
     for node in nodes:
-        if node.is_input or id(node.outputs) in available:
-            available.update(id(t) for t in nest.flatten(node.outputs))
+        if node.is_input:
+            if id(node.outputs) not in available:
+                raise ValueError(
+                    f"Graph disconnected: the outputs depend on input {node.outputs.name!r}, which is not among "
+                    "the model's `inputs`. Pass every rnnlab.Input the outputs depend on as `inputs`."
+                )
             continue
         for t in node.input_tensors:
             if id(t) not in available:

@@ -1,0 +1,133 @@
+"""The fast-path seam: every registered kernel agrees with the reference loop (1e-6) on random configurations."""
+import numpy as np
+import pytest
+
+import rnnlab
+from rnnlab import fastpath, layers
+
+
+def _randomize(model, rng):
+    model.set_weights([rng.uniform(-0.8, 0.8, w.shape) for w in model.get_weights()])
+
+
+def _run_both(fn):
+    with fastpath.reference_only():
+        ref = fn()
+    with fastpath.force("numpy_fused"):
+        fast = fn()
+    return ref, fast
+
+
+def _assert_close(ref, fast, tol=1e-6):
+    ref = ref if isinstance(ref, (list, tuple)) else [ref]
+    fast = fast if isinstance(fast, (list, tuple)) else [fast]
+    assert len(ref) == len(fast)
+    for a, b in zip(ref, fast):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=tol, rtol=0)
+
+
+def _mask(rng, batch, steps):
+    mask = rng.random((batch, steps)) > 0.3
+    mask[0, steps // 2:] = False  # right padding
+    if batch > 1:
+        mask[1, :2] = False  # left padding
+    if batch > 2:
+        mask[2] = False  # fully masked row
+    return mask
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fused_kernel_matches_reference_on_random_configs(seed):
+    """Random layer kind, flags, mask, direction, initial state: fused and reference paths agree."""
+    rng = np.random.default_rng(seed)
+    kind = ["LSTM", "GRU"][seed % 2]
+    batch, steps, dim, units = rng.integers(1, 5), rng.integers(1, 9), rng.integers(1, 6), rng.integers(1, 7)
+    kwargs = dict(return_sequences=bool(rng.integers(2)), return_state=bool(rng.integers(2)),
+                  go_backwards=bool(rng.integers(2)))
+    if kind == "GRU":
+        kwargs["reset_after"] = bool(rng.integers(2))
+        kwargs["use_bias"] = bool(rng.integers(2))
+    layer = getattr(layers, kind)(int(units), **kwargs)
+    x = rng.normal(size=(batch, steps, dim)).astype("float32")
+    layer(x)
+    _randomize(layer, rng)
+    mask = _mask(rng, batch, steps) if seed % 3 else None
+    n_states = 2 if kind == "LSTM" else 1
+    init = [rng.normal(size=(batch, units)).astype("float32") for _ in range(n_states)] if seed % 4 == 1 else None
+    ref, fast = _run_both(lambda: layer(x, mask=mask, initial_state=init))
+    _assert_close(ref, fast)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+def test_fused_kernel_matches_reference_in_bidirectional_and_stacks(merge_mode):
+    """Bidirectional (masked) over a stack of LSTM and GRU layers: both paths agree."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3, 6, 4)).astype("float32")
+    x[0, 4:] = 0.0
+    x[1, :2] = 0.0
+    inp = rnnlab.Input(shape=(6, 4))
+    h = layers.Masking()(inp)
+    h = layers.LSTM(5, return_sequences=True)(h)
+    out = layers.Bidirectional(layers.GRU(3, return_sequences=True, return_state=True), merge_mode=merge_mode)(h)
+    model = rnnlab.Model(inp, out)
+    _randomize(model, rng)
+    ref, fast = _run_both(lambda: model.predict(x, verbose=0))
+    _assert_close(ref, fast)
+
+
+def test_fused_kernel_matches_reference_when_stateful():
+    """Three consecutive batches through a stateful LSTM: both paths carry the same state."""
+    rng = np.random.default_rng(3)
+    batches = [rng.normal(size=(2, 5, 3)).astype("float32") for _ in range(3)]
+
+    def run():
+        layer = layers.LSTM(4, stateful=True, return_sequences=True)
+        layer(batches[0])
+        layer.set_weights([np.random.default_rng(11).uniform(-0.8, 0.8, w.shape) for w in layer.get_weights()])
+        layer.reset_states()
+        return [layer(b) for b in batches]
+
+    ref, fast = _run_both(run)
+    _assert_close(ref, fast)
+
+
+def test_float64_fused_kernel_matches_reference_to_1e_12():
+    rng = np.random.default_rng(5)
+    layer = layers.GRU(4, return_sequences=True, dtype="float64")
+    x = rng.normal(size=(2, 6, 3))
+    layer(x)
+    _randomize(layer, rng)
+    ref, fast = _run_both(lambda: layer(x))
+    assert ref.dtype == fast.dtype == np.float64
+    _assert_close(ref, fast, tol=1e-12)
+
+
+def test_select_prefers_a_supporting_kernel_and_falls_back_to_reference():
+    """select() picks the best kernel whose supports() accepts the call; unsupported calls get the reference."""
+    lstm = layers.LSTMCell(3)
+    relu_lstm = layers.LSTMCell(3, activation="relu")
+    assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=False).name == "numpy_fused"
+    assert fastpath.select("rnn_sequence", cell=relu_lstm, mask=None, collect_gates=False).name == "reference"
+    assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=True).name == "reference"
+    with fastpath.reference_only():
+        assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=False).name == "reference"
+
+
+def test_a_registered_kernel_is_used_by_layers():
+    """A kernel registered on the seam is what a layer call runs (and unregistering restores the old one)."""
+    calls = []
+    ref = next(k for k in fastpath.kernels("rnn_sequence") if k.name == "reference").fn
+
+    def spy(*args):
+        calls.append(args[0])
+        return ref(*args)
+
+    fastpath.register("rnn_sequence", "spy", spy, supports=lambda **ctx: True, priority=100)
+    try:
+        layer = layers.SimpleRNN(2)
+        layer(np.ones((1, 3, 2), "float32"))
+    finally:
+        fastpath.unregister("rnn_sequence", "spy")
+    assert calls and calls[0] is layer.cell
+    with pytest.raises(ValueError):
+        fastpath.unregister("rnn_sequence", "reference")
