@@ -964,9 +964,10 @@ FLOAT64_LAYERS = {
     "bidi_lstm": lambda K: K.layers.Bidirectional(
         K.layers.LSTM(U, return_sequences=True, return_state=True,
                       dtype="float64"), dtype="float64"),
-    "rnn_stacked_cells": lambda K: K.layers.RNN(
-        [K.layers.LSTMCell(U, dtype="float64"), K.layers.GRUCell(3, dtype="float64")],
-        return_sequences=True, dtype="float64"),
+    "rnn_lstmcell": lambda K: K.layers.RNN(
+        K.layers.LSTMCell(U, dtype="float64"), return_sequences=True,
+        return_state=True, dtype="float64"),
+    # RNN([cells]) in float64: see test_float64_stacked_cells_numpy_reference
     "dense": lambda K: K.layers.Dense(5, dtype="float64", activation="tanh"),
     "time_distributed": lambda K: K.layers.TimeDistributed(
         K.layers.Dense(5, dtype="float64"), dtype="float64"),
@@ -983,20 +984,135 @@ def test_float64_layers(keras, rng, name):
 
 
 def test_float64_masked_model(keras, rng):
-    """A float64 functional model with Masking and initial states matches
-    Keras float64 to 1e-10."""
+    """A float64 functional model Masking -> LSTM -> Bidirectional(GRU)
+    matches Keras float64 to 1e-10 (all mask patterns in one batch)."""
+    def build(K):
+        inp = K.Input(shape=(T, F), dtype="float64")
+        h = K.layers.Masking(0.0, dtype="float64")(inp)
+        seq_out, h1, c1 = K.layers.LSTM(U, return_sequences=True, return_state=True,
+                                        dtype="float64")(h)
+        bi = K.layers.Bidirectional(K.layers.GRU(3, dtype="float64"),
+                                    dtype="float64")(seq_out)
+        return K.Model(inp, [seq_out, h1, c1, bi])
+
+    x = np.concatenate([masked_seq(rng, p)[0] for p in sorted(MASK_PATTERNS)])
+    # model(x), not predict: Keras's predict() casts float64 numpy inputs to
+    # floatx (float32) in its data adapter, so it is not a float64 oracle.
+    check_model(keras, build, x.astype("float64"), rng, atol=ATOL64,
+                use_predict=False)
+
+
+def test_float64_initial_state_model(keras, rng):
+    """A float64 functional model with initial-state Inputs matches Keras
+    float64 to 1e-10."""
     def build(K):
         inp = K.Input(shape=(T, F), dtype="float64")
         h0 = K.Input(shape=(U,), dtype="float64")
         c0 = K.Input(shape=(U,), dtype="float64")
-        h = K.layers.Masking(0.0, dtype="float64")(inp)
         out = K.layers.LSTM(U, return_sequences=True, return_state=True,
-                            dtype="float64")(h, initial_state=[h0, c0])
+                            dtype="float64")(inp, initial_state=[h0, c0])
         return K.Model([inp, h0, c0], as_list(out))
 
+    init = states_for(rng, "lstm", dtype="float64")
+    check_model(keras, build, [seq(rng, dtype="float64")] + init, rng,
+                atol=ATOL64, use_predict=False)
+
+
+# tiny float64 NumPy reference (Keras equations), used where Keras's own
+# float64 path is not clean: RNN([cells], dtype="float64") wraps the cells in
+# a StackedRNNCells that keeps the float32 policy, so Keras casts the step
+# inputs to float32 (errors ~1e-8).
+
+def _sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def _np_lstm_step(x, h, c, kernel, rkernel, bias):
+    z = x @ kernel + h @ rkernel + bias
+    i, f, g, o = np.split(z, 4, axis=-1)
+    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    h = _sigmoid(o) * np.tanh(c)
+    return h, c
+
+
+def _np_gru_step(x, h, kernel, rkernel, bias):  # reset_after=True
+    u = h.shape[-1]
+    xz = x @ kernel + bias[0]
+    hz = h @ rkernel + bias[1]
+    z = _sigmoid(xz[:, :u] + hz[:, :u])
+    r = _sigmoid(xz[:, u:2 * u] + hz[:, u:2 * u])
+    hh = np.tanh(xz[:, 2 * u:] + r * hz[:, 2 * u:])
+    return z * h + (1.0 - z) * hh
+
+
+def _np_stacked_lstm_gru(x, weights, gru_units):
+    lk, lr, lb, gk, gr, gb = weights
+    b = x.shape[0]
+    h1 = np.zeros((b, lr.shape[0]))
+    c1 = np.zeros_like(h1)
+    h2 = np.zeros((b, gru_units))
+    outs = []
+    for t in range(x.shape[1]):
+        h1, c1 = _np_lstm_step(x[:, t], h1, c1, lk, lr, lb)
+        h2 = _np_gru_step(h1, h2, gk, gr, gb)
+        outs.append(h2)
+    return np.stack(outs, axis=1), [h1, c1, h2]
+
+
+def test_float64_stacked_cells_numpy_reference(keras, rng):
+    """RNN([LSTMCell, GRUCell], dtype="float64") matches a float64 NumPy
+    implementation of the Keras equations to 1e-10 (and Keras itself, when
+    its StackedRNNCells is also given dtype="float64", agrees)."""
+    x = seq(rng, dtype="float64")
+
+    def make(K, stacked=False):
+        cells = [K.layers.LSTMCell(U, dtype="float64"),
+                 K.layers.GRUCell(3, dtype="float64")]
+        if stacked:
+            cells = K.layers.StackedRNNCells(cells, dtype="float64")
+        return K.layers.RNN(cells, return_sequences=True, return_state=True,
+                            dtype="float64")
+
+    kl = make(keras, stacked=True)
+    kl(x)
+    weights = randomize(kl, rng)
+    rl = make(rnnlab)
+    rl(x)
+    rl.set_weights(weights)
+    seq_ref, states_ref = _np_stacked_lstm_gru(x, weights, 3)
+    got = rl(x)
+    assert_parity(got, [seq_ref] + states_ref, atol=ATOL64, flat=True)
+    # oracle cross-check: the NumPy reference is Keras's float64 result
+    assert_parity(to_numpy(kl(x)), [seq_ref] + states_ref, atol=ATOL64, flat=True,
+                  check_numpy=False)
+
+
+# ---------------------------------------------------------------------------
+# Keras quirk: mask + initial_state in a graph
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layer", ["lstm", "gru", "bidi_lstm"])
+def test_masking_with_initial_state_inputs_functional(keras, rng, layer):
+    """Keras 3 semantics: when a symbolic call also passes initial_state
+    tensors, Layer.__call__ sees two tensor arguments and does NOT forward the
+    Masking mask (keras/src/layers/layer.py, "Populate mask argument(s)"), so
+    the RNN runs unmasked.  rnnlab must reproduce the Keras outputs."""
+    n = N_STATES[layer.replace("bidi_", "")] * (2 if layer.startswith("bidi") else 1)
+
+    def build(K):
+        inp = K.Input(shape=(T, F))
+        st = [K.Input(shape=(U,)) for _ in range(n)]
+        h = K.layers.Masking(mask_value=0.0)(inp)
+        out = MASK_LAYERS[layer](K, return_sequences=True,
+                                 return_state=True)(h, initial_state=st)
+        return K.Model([inp] + st, as_list(out))
+
     x, _ = masked_seq(rng, "full_row")
-    init = states_for(rng, "lstm", b=len(x), dtype="float64")
-    # model(x), not predict: Keras's predict() casts float64 numpy inputs to
-    # floatx (float32) in its data adapter, so it is not a float64 oracle.
-    check_model(keras, build, [x.astype("float64")] + init, rng, atol=ATOL64,
-                use_predict=False)
+    init = [rng.uniform(-1, 1, (len(x), U)).astype("float32") for _ in range(n)]
+    km, rm = paired_models(keras, build, rng)
+    expected = km([x] + init)
+    # oracle sanity: Keras's result is the unmasked computation
+    rnn = km.layers[-1]
+    assert_parity(to_numpy(rnn(x, initial_state=init)), expected,
+                  check_numpy=False)
+    assert_parity(rm.predict([x] + init, verbose=0), expected)
