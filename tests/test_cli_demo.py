@@ -1,11 +1,13 @@
 """``rnnlab demo``: exit status 0, and every relation of the seed notebooks stated as a passing check.
 
 The demo is run in-process through ``rnnlab.cli.main`` and as a separate process (``python -m rnnlab.cli``, the
-``rnnlab`` console script, and ``python -m rnnlab`` once the package has a ``__main__``).
+``rnnlab`` console script, and ``python -m rnnlab`` once the package has a ``__main__``). The last tests keep the
+README honest: its Quick start commands are the ones ``.ci/run`` runs, and its Python examples run.
 """
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,3 +146,37 @@ def test_python_m_rnnlab_demo():
     if importlib.util.find_spec("rnnlab.__main__") is None:
         pytest.skip("rnnlab has no __main__ module yet")
     run_command([sys.executable, "-m", "rnnlab", "demo"])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The README's Quick start and examples
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def readme_blocks(language):
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return re.findall(rf"^ *```{language}\n(.*?)^ *```$", text, flags=re.M | re.S)
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = [block.strip() for block in readme_blocks("")]
+    assert commands[:2] == [
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/rnnlab demo",
+        'python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/python -m pytest -q',
+    ]
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert ci[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in ci
+    assert "export CI=1" in ci
+    assert ci[-1] == commands[1]
+    assert os.access(REPO / ".ci" / "run", os.X_OK)
+
+
+def test_readme_python_examples_run(capsys):
+    blocks = readme_blocks("python")
+    assert len(blocks) == 2
+    for block in blocks:
+        assert "tensorflow" not in block
+        exec(compile(block, "<README.md>", "exec"), {"__name__": "__readme__"})
+    out = capsys.readouterr().out
+    assert out.count("o:") == 3 and out.count("c:") == 2
