@@ -129,6 +129,17 @@ def attach_mask(array, mask):
     return out
 
 
+def has_other_tensor_args(args, kwargs) -> bool:
+    """Whether a call passes arrays besides its first argument (e.g. ``initial_state``).
+
+    Keras 3.15 fills in a layer's ``mask`` from its input only when the call has exactly one tensor argument;
+    a recurrent layer called with ``initial_state`` tensors therefore runs unmasked unless ``mask=`` is given.
+    """
+    others = list(args[1:]) + [v for k, v in kwargs.items() if k not in ("mask", "training")]
+    return any(isinstance(t, (np.ndarray, KerasTensor)) or hasattr(t, "__array__")
+               for t in nest.flatten(others) if t is not None)
+
+
 def _is_symbolic(*structures) -> bool:
     return any(isinstance(t, KerasTensor) for t in nest.flatten(list(structures)))
 
@@ -285,7 +296,8 @@ class Layer:
         in_mask = kwargs.get("mask")
         if in_mask is None:
             in_mask = nest.map_structure(lambda t: getattr(t, "_keras_mask", None), inputs)
-            if "mask" in params and any(m is not None for m in nest.flatten(in_mask)):
+            if "mask" in params and any(m is not None for m in nest.flatten(in_mask)) and \
+                    not has_other_tensor_args(args, kwargs):
                 kwargs["mask"] = in_mask
         outputs = self._eager_call(*args, **kwargs)
         if not any(m is not None for m in nest.flatten(in_mask)):

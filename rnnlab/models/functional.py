@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import backend, nest
-from rnnlab.layers.base import KerasTensor, Layer, unique_name
+from rnnlab.layers.base import KerasTensor, Layer, has_other_tensor_args, unique_name
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.models.summary import print_summary
 from rnnlab.utils.progbar import Progbar
@@ -220,7 +220,7 @@ class Model(Layer):
             kwargs = {k: nest.map_structure(value, v) for k, v in node.call_kwargs.items()}
             in_mask = nest.map_structure(lambda t: env[id(t)][1], first)
             if "mask" not in kwargs and _accepts(layer, "mask") and any(
-                    m is not None for m in nest.flatten(in_mask)):
+                    m is not None for m in nest.flatten(in_mask)) and not has_other_tensor_args(args, kwargs):
                 kwargs["mask"] = in_mask
             if _accepts(layer, "training"):
                 kwargs["training"] = training
