@@ -70,7 +70,9 @@ def print_summary(model, line_length=None, print_fn=None):
     rows = []
     for layer in layers:
         params = layer.count_params() if layer.built else 0
-        row = [f"{layer.name} ({type(layer).__name__})", _shape_text(layer, model), f"{params:,}"]
+        kind = type(layer).__name__
+        kind = "Functional" if kind == "Model" else kind  # Keras's name for a nested functional model
+        row = [f"{layer.name} ({kind})", _shape_text(layer, model), f"{params:,}"]
         if not sequential_like:
             row.append(_connected_to(layer, model))
         rows.append(row)
