@@ -635,6 +635,33 @@ def test_stateful_eager(keras, rng, kind):
     assert np.max(np.abs(ro[0] - outs[1][0])) > 1e-3  # state was carried
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_stateful_bidirectional(keras, rng, kind):
+    """Bidirectional(stateful RNN): both directions carry their state across
+    three batches like Keras, and Bidirectional.reset_states() clears it."""
+    batches = [seq(rng) for _ in range(3)]
+
+    # return_state=False: Keras 3.15's Bidirectional.compute_mask crashes for
+    # stateful + return_state (generator * int), so the oracle cannot do it;
+    # the carried states still show in every output step.
+    def make(K):
+        return K.layers.Bidirectional(rnn_layer(
+            K, kind, stateful=True, return_sequences=True))
+
+    kl, rl = paired_layers(keras, make, batches[0], rng)
+    kl.reset_states()
+    rl.reset_states()
+    carried = None
+    for xb in batches:
+        carried = rl(xb)
+        assert_parity(carried, kl(xb))
+    kl.reset_states()
+    rl.reset_states()
+    fresh = rl(batches[2])
+    assert_parity(fresh, kl(batches[2]))
+    assert np.max(np.abs(fresh - carried)) > 1e-3  # state was carried before
+
+
 # ---------------------------------------------------------------------------
 # Dense, TimeDistributed, Dropout, Embedding
 # ---------------------------------------------------------------------------
@@ -1116,3 +1143,60 @@ def test_masking_with_initial_state_inputs_functional(keras, rng, layer):
     assert_parity(to_numpy(rnn(x, initial_state=init)), expected,
                   check_numpy=False)
     assert_parity(rm.predict([x] + init, verbose=0), expected)
+
+
+# ---------------------------------------------------------------------------
+# rnnlab's plain reference time loop (default-activation LSTM/GRU normally run
+# through a fused kernel) must agree with Keras as well
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("kind", RNN_KINDS)
+def test_reference_time_loop_matches_keras(keras, rng, kind, masked):
+    """With rnnlab.fastpath.reference_only() (no fused kernels) the default
+    LSTM/GRU/SimpleRNN still match Keras, masks and initial states included."""
+    fastpath = pytest.importorskip("rnnlab.fastpath")
+    mask = np.array(MASK_PATTERNS["full_row"], dtype=bool) if masked else None
+    x = seq(rng, b=4)
+    init = states_for(rng, kind)
+    kw = {"initial_state": init}
+    if masked:
+        kw["mask"] = mask
+    kl, rl = paired_layers(keras, lambda K: rnn_layer(
+        K, kind, return_sequences=True, return_state=True), x, rng, **kw)
+    expected = kl(x, **kw)
+    with fastpath.reference_only():
+        assert_parity(rl(x, **kw), expected)
+    assert_parity(rl(x, **kw), expected)
+
+
+# ---------------------------------------------------------------------------
+# reference loading (tests/reference.py)
+# ---------------------------------------------------------------------------
+
+_MISSING = "rnnlab_parity_no_such_reference_module"
+
+
+def test_require_skips_locally_when_missing(monkeypatch):
+    """require() skips when a reference framework is missing and CI is unset."""
+    from reference import require
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        require(_MISSING)
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        require(_MISSING)
+
+
+def test_require_fails_on_ci_when_missing(monkeypatch):
+    """require() FAILS (never skips) when a reference is missing and CI is set."""
+    from reference import require
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception):
+        require(_MISSING)
+
+
+def test_require_returns_module():
+    """require() returns the imported module when it is available."""
+    from reference import require
+    assert require("numpy") is np
