@@ -208,9 +208,14 @@ def test_return_modes_eager(keras, rng, kind, return_sequences, return_state):
     """Eager call: output and every state match Keras for each combination of
     return_sequences and return_state (structure included)."""
     x = seq(rng)
-    check_layer(keras, lambda K: rnn_layer(
+    kl, rl = check_layer(keras, lambda K: rnn_layer(
         K, kind, return_sequences=return_sequences, return_state=return_state),
         x, rng)
+    out = rl(x)
+    if return_state:
+        assert isinstance(out, list) and len(out) == 1 + N_STATES[kind]
+    else:
+        assert isinstance(out, np.ndarray)
 
 
 @pytest.mark.parametrize("return_state", [False, True], ids=["nostate", "state"])
