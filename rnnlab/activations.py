@@ -173,3 +173,71 @@ def get(identifier, argument: str = "activation"):
 def serialize(fn) -> str:
     """Return the Keras name of an activation function (the function's ``__name__`` for callables)."""
     return _NAME_OF.get(fn, getattr(fn, "__name__", repr(fn)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Derivatives, for backpropagation: ``derivative(fn)(x, y)`` is dy/dx at pre-activation ``x`` with ``y = fn(x)``.
+# Where the output alone determines the slope (tanh, sigmoid...), it is used, so nothing is recomputed.
+
+def _d_softplus(x, y):
+    return sigmoid(x)
+
+
+def _d_selu(x, y):
+    return np.where(x > 0, _SELU_SCALE, y + _SELU_SCALE * _SELU_ALPHA).astype(x.dtype, copy=False)
+
+
+def _d_gelu(x, y):
+    cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
+    return (cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)).astype(x.dtype, copy=False)
+
+
+def _d_mish(x, y):
+    sp = softplus(x)
+    t = np.tanh(sp)
+    return t + x * (1 - t * t) * sigmoid(x)
+
+
+def _d_celu(x, y, alpha=1.0):
+    return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha)).astype(x.dtype, copy=False)
+
+
+_DERIVATIVES = {
+    linear: lambda x, y: np.ones_like(x),
+    tanh: lambda x, y: 1 - y * y,
+    sigmoid: lambda x, y: y * (1 - y),
+    relu: lambda x, y: (x > 0).astype(x.dtype),
+    relu6: lambda x, y: ((x > 0) & (x < 6)).astype(x.dtype),
+    leaky_relu: lambda x, y: np.where(x >= 0, 1.0, 0.2).astype(x.dtype),
+    elu: lambda x, y: np.where(x > 0, 1.0, y + 1.0).astype(x.dtype),
+    celu: _d_celu,
+    selu: _d_selu,
+    softplus: _d_softplus,
+    softsign: lambda x, y: 1 / (1 + np.abs(x)) ** 2,
+    squareplus: lambda x, y: (0.5 * (1 + x / np.sqrt(x * x + 4))).astype(x.dtype, copy=False),
+    silu: lambda x, y: (lambda s: s + x * s * (1 - s))(sigmoid(x)),
+    gelu: _d_gelu,
+    exponential: lambda x, y: y,
+    hard_sigmoid: lambda x, y: (((x > -3) & (x < 3)) / 6).astype(x.dtype),
+    hard_sigmoid_tf2: lambda x, y: (((x > -2.5) & (x < 2.5)) * 0.2).astype(x.dtype),
+    hard_silu: lambda x, y: (hard_sigmoid(x) + x * ((x > -3) & (x < 3)) / 6).astype(x.dtype),
+    hard_tanh: lambda x, y: ((x > -1) & (x < 1)).astype(x.dtype),
+    hard_shrink: lambda x, y: (np.abs(x) > 0.5).astype(x.dtype),
+    soft_shrink: lambda x, y: (np.abs(x) > 0.5).astype(x.dtype),
+    sparse_plus: lambda x, y: np.where(x <= -1, 0.0, np.where(x >= 1, 1.0, (x + 1) / 2)).astype(x.dtype),
+    sparse_sigmoid: lambda x, y: (((x > -1) & (x < 1)) * 0.5).astype(x.dtype),
+    tanh_shrink: lambda x, y: np.tanh(x) ** 2,
+    mish: _d_mish,
+    log_sigmoid: lambda x, y: sigmoid(-x),
+}
+
+
+def derivative(fn):
+    """The derivative ``(x, y) -> dy/dx`` of an elementwise activation, for training."""
+    d = _DERIVATIVES.get(fn)
+    if d is None:
+        raise ValueError(
+            f"Activation {serialize(fn)!r} has no derivative in rnnlab, so a layer using it cannot be trained; "
+            f"trainable activations: {sorted(serialize(f) for f in _DERIVATIVES)}."
+        )
+    return d

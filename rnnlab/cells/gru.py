@@ -1,4 +1,4 @@
-"""GRU cell, one time step, in Keras's gate order ``z, r, h``.
+"""GRU cell, one time step forward and backward, in Keras's gate order ``z, r, h``.
 
 Symbols (``B`` batch, ``U`` units; ``@`` matrix product, other products elementwise)::
 
@@ -21,6 +21,9 @@ reset_after=False (the original paper, Keras's old default)::
 Both then mix::
 
     h = z * h_prev + (1 - z) * h_hat      (Keras's convention: z keeps the old state; PyTorch's GRU is the same)
+
+With recurrent dropout, gate block ``k`` reads ``h_prev * mask[k]`` in its recurrent product; the final mix
+uses the undropped ``h_prev``, as in Keras.
 """
 from __future__ import annotations
 
@@ -28,29 +31,78 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnnlab.activations import derivative
+from rnnlab.cells.recurrent_product import recurrent_product, recurrent_product_backward
+
 
 class GRUGates(NamedTuple):
-    """Gate activations of one GRU step, each ``(B, U)``."""
+    """What one GRU step computed: gates ``z``, ``r``, candidate ``h_hat`` ``(B, U)``, the pre-activations
+    ``pre`` ``(B, 3U)`` and the recurrent term ``rh`` (``(B, 3U)`` with reset_after, else ``r * h_prev``)."""
 
     z: np.ndarray
     r: np.ndarray
     h_hat: np.ndarray
+    pre: np.ndarray
+    rh: np.ndarray
 
 
-def gru_step(xw_t, h_prev, recurrent_kernel, recurrent_bias, activation, recurrent_activation, reset_after):
+def gru_step(xw_t, h_prev, recurrent_kernel, recurrent_bias, activation, recurrent_activation, reset_after,
+             recurrent_masks=None):
     """One GRU step. Returns ``(h, gates)``."""
     units = h_prev.shape[-1]
+    pre = np.empty_like(xw_t)  # (B, 3U)
     if reset_after:
-        rh = h_prev @ recurrent_kernel  # (B, 3U)
+        rh = recurrent_product(h_prev, recurrent_kernel, recurrent_masks)  # (B, 3U)
         if recurrent_bias is not None:
             rh = rh + recurrent_bias
-        z = recurrent_activation(xw_t[:, :units] + rh[:, :units])
-        r = recurrent_activation(xw_t[:, units:2 * units] + rh[:, units:2 * units])
-        h_hat = activation(xw_t[:, 2 * units:] + r * rh[:, 2 * units:])
+        pre[:, :2 * units] = xw_t[:, :2 * units] + rh[:, :2 * units]
     else:
-        rh = h_prev @ recurrent_kernel[:, :2 * units]  # (B, 2U)
-        z = recurrent_activation(xw_t[:, :units] + rh[:, :units])
-        r = recurrent_activation(xw_t[:, units:2 * units] + rh[:, units:])
-        h_hat = activation(xw_t[:, 2 * units:] + (r * h_prev) @ recurrent_kernel[:, 2 * units:])
+        zr_masks = None if recurrent_masks is None else recurrent_masks[:2]
+        pre[:, :2 * units] = xw_t[:, :2 * units] + recurrent_product(h_prev, recurrent_kernel[:, :2 * units],
+                                                                     zr_masks)
+    z = recurrent_activation(pre[:, :units])
+    r = recurrent_activation(pre[:, units:2 * units])
+    if reset_after:
+        pre[:, 2 * units:] = xw_t[:, 2 * units:] + r * rh[:, 2 * units:]
+    else:
+        h_in = h_prev if recurrent_masks is None else h_prev * recurrent_masks[2]
+        rh = r * h_in  # (B, U): the reset state
+        pre[:, 2 * units:] = xw_t[:, 2 * units:] + rh @ recurrent_kernel[:, 2 * units:]
+    h_hat = activation(pre[:, 2 * units:])
     h = z * h_prev + (1 - z) * h_hat
-    return h, GRUGates(z, r, h_hat)
+    return h, GRUGates(z, r, h_hat, pre, rh)
+
+
+def gru_step_backward(dh, gates, h_prev, recurrent_kernel, activation, recurrent_activation, reset_after,
+                      recurrent_masks=None):
+    """Backward of :func:`gru_step`. Returns ``(dxw_t, dh_prev, drecurrent_kernel, drecurrent_bias)``
+    (``drecurrent_bias`` is ``(3U,)`` with reset_after, else ``None``)."""
+    units = h_prev.shape[-1]
+    g = gates
+    d_act, d_rec = derivative(activation), derivative(recurrent_activation)
+    dpre = np.empty_like(g.pre)  # (B, 3U): gradient at the pre-activations = gradient at xw_t
+    dz = dh * (h_prev - g.h_hat)  # h = z*h_prev + (1-z)*h_hat
+    dh_prev = dh * g.z
+    da_h = dh * (1 - g.z) * d_act(g.pre[:, 2 * units:], g.h_hat)
+    dpre[:, 2 * units:] = da_h
+    if reset_after:
+        dr = da_h * g.rh[:, 2 * units:]  # pre_h = xh + r * rh_h
+        dpre[:, :units] = dz * d_rec(g.pre[:, :units], g.z)
+        dpre[:, units:2 * units] = dr * d_rec(g.pre[:, units:2 * units], g.r)
+        drh = dpre.copy()  # (B, 3U): rh_z, rh_r enter directly; rh_h through r
+        drh[:, 2 * units:] *= g.r
+        dh_rec, drecurrent_kernel = recurrent_product_backward(drh, h_prev, recurrent_kernel, recurrent_masks)
+        return dpre, dh_prev + dh_rec, drecurrent_kernel, drh.sum(axis=0)
+    u_h = recurrent_kernel[:, 2 * units:]
+    drhp = da_h @ u_h.T  # pre_h = xh + (r * h_in) @ U_h
+    h_in = h_prev if recurrent_masks is None else h_prev * recurrent_masks[2]
+    dr = drhp * h_in
+    dh_in = drhp * g.r
+    dh_prev += dh_in if recurrent_masks is None else dh_in * recurrent_masks[2]
+    dpre[:, :units] = dz * d_rec(g.pre[:, :units], g.z)
+    dpre[:, units:2 * units] = dr * d_rec(g.pre[:, units:2 * units], g.r)
+    zr_masks = None if recurrent_masks is None else recurrent_masks[:2]
+    dh_zr, dkernel_zr = recurrent_product_backward(dpre[:, :2 * units], h_prev, recurrent_kernel[:, :2 * units],
+                                                   zr_masks)
+    drecurrent_kernel = np.concatenate([dkernel_zr, g.rh.T @ da_h], axis=1)
+    return dpre, dh_prev + dh_zr, drecurrent_kernel, None

@@ -21,8 +21,9 @@ def _default_activations(cell):
     return cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
 
 
-def _supports(cell=None, collect_gates=False, **_):
-    if collect_gates or type(cell) not in (LSTMCell, GRUCell) or not _default_activations(cell):
+def _supports(cell=None, collect_gates=False, dropout=None, **_):
+    if collect_gates or dropout is not None or type(cell) not in (LSTMCell, GRUCell) or \
+            not _default_activations(cell):
         return False
     return True
 
@@ -34,7 +35,8 @@ def _gate_scales(units, blocks, dtype):
     return a, b
 
 
-def _lstm_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False):
+def _lstm_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
+                   dropout=None):
     batch, steps, _ = xw.shape
     units, dtype = cell.units, xw.dtype
     recurrent_kernel = cell.recurrent_kernel.value
@@ -69,7 +71,8 @@ def _lstm_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequence
     return prev_output, outputs, [h, c], None
 
 
-def _gru_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False):
+def _gru_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
+                  dropout=None):
     batch, steps, _ = xw.shape
     units, dtype = cell.units, xw.dtype
     recurrent_kernel = cell.recurrent_kernel.value

@@ -18,20 +18,24 @@ from rnnlab.layers.base import Layer
 from rnnlab.layers.rnn_cells import RecurrentCell, StackedRNNCells, _state_structure
 
 
-def reference_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False):
+def reference_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
+                       dropout=None):
     """Run ``cell`` over projected inputs ``xw`` ``(B, T, G*U)``, already in processing order.
 
     ``states`` is the flat list of initial states and ``mask`` a ``(B, T)`` boolean array or ``None``.
-    Returns ``(last_output, outputs or None, final_states, gates)``; ``gates`` is the per-step list of the
-    cell's gate activations when ``collect_gates`` is set, else ``None``.
+    Returns ``(last_output, outputs or None, final_states, trace)``. With ``collect_gates`` the trace lists,
+    per processed step, ``(states before the step, the cell's gates)`` -- what inspection shows and what
+    backpropagation reads; otherwise it is ``None``.
     """
     batch, steps = xw.shape[0], xw.shape[1]
     outputs = np.empty((batch, steps, cell.output_size), xw.dtype) if return_sequences else None
     prev_output = np.zeros((batch, cell.output_size), xw.dtype)
-    gates = [] if collect_gates else None
+    trace = [] if collect_gates else None
     states = list(states)
     for t in range(steps):
-        output, new_states, step_gates = cell.step(xw[:, t], states)
+        output, new_states, step_gates = cell.step(xw[:, t], states, dropout)
+        if collect_gates:
+            trace.append((states, step_gates))
         if mask is not None:
             keep = mask[:, t, None]  # (B, 1): True where step t is real
             states = [np.where(keep, new, old) for new, old in zip(new_states, states)]
@@ -41,9 +45,47 @@ def reference_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequ
         prev_output = output
         if return_sequences:
             outputs[:, t] = output
-        if collect_gates:
-            gates.append(step_gates)
-    return prev_output, outputs, states, gates
+    return prev_output, outputs, states, trace
+
+
+def reference_sequence_backward(cell, trace, mask, zero_output_for_mask, d_outputs, d_last, d_states, dropout,
+                                grads):
+    """Backpropagation through time for :func:`reference_sequence`, from its trace.
+
+    ``d_outputs`` ``(B, T, U)`` (or None) and ``d_last`` ``(B, U)`` (or None) are the loss gradients w.r.t. the
+    outputs in processing order and the last output; ``d_states`` w.r.t. the final states. Accumulates the
+    recurrent weights' gradients in ``grads``; returns ``(dxw (B, T, G*U), d_initial_states)``.
+    A masked step passes its state gradient (and, without ``zero_output_for_mask``, its output gradient)
+    straight to the previous step, since it copied them forward.
+    """
+    first_states, _ = trace[0]
+    batch, steps = first_states[0].shape[0], len(trace)
+    dtype = first_states[0].dtype
+    d_states = [np.zeros_like(s) if d is None else d for s, d in zip(first_states, d_states)]
+    d_carry = np.zeros((batch, cell.output_size), dtype)  # gradient reaching the previous output
+    dxw = None
+    for t in reversed(range(steps)):
+        prev_states, gates = trace[t]
+        d_out = d_carry
+        if d_outputs is not None:
+            d_out = d_out + d_outputs[:, t]
+        if d_last is not None and t == steps - 1:
+            d_out = d_out + d_last
+        if mask is not None:
+            keep = mask[:, t, None].astype(dtype)  # (B, 1)
+            d_carry = np.zeros_like(d_out) if zero_output_for_mask else d_out * (1 - keep)
+            d_new = [d * keep for d in d_states]
+            d_pass = [d * (1 - keep) for d in d_states]
+            d_out = d_out * keep
+        else:
+            d_carry = np.zeros_like(d_out)
+            d_new, d_pass = d_states, None
+        dxw_t, d_prev = cell.step_backward(d_out, d_new, gates, prev_states, dropout, grads)
+        d_states = d_prev if d_pass is None else [a + b for a, b in zip(d_prev, d_pass)]
+        if dxw is None:
+            dxw = np.empty((batch, steps, dxw_t.shape[-1]), dtype)
+        dxw[:, t] = dxw_t
+    return dxw, d_states
 
 
 fastpath.register("rnn_sequence", "reference", reference_sequence, priority=-1)
@@ -186,18 +228,16 @@ class RNN(Layer):
         return self.call(inputs, *args, **kwargs)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        result = self.run(sequences, initial_state=initial_state, mask=mask)
-        output = result["outputs"] if self.return_sequences else result["last_output"]
-        if self.return_state:
-            return (output, *nest.pack_like(self._state_structure(), result["states"]))
-        return output
+        return self._structure_outputs(self.run(sequences, initial_state=initial_state, mask=mask,
+                                                training=training))
 
-    def run(self, sequences, initial_state=None, mask=None, collect_gates=False):
+    def run(self, sequences, initial_state=None, mask=None, collect_gates=False, training=False):
         """Run the layer and return everything it computed, as a dict.
 
         Keys: ``last_output`` ``(B, U)``; ``outputs`` ``(B, T, U)`` in processing order (or ``None`` when
-        ``return_sequences`` is off and gates are not collected); ``states``, the flat final states; ``gates``
-        (per processed step, when ``collect_gates``); ``mask`` in processing order.
+        ``return_sequences`` is off and gates are not collected); ``states``, the flat final states; ``trace``
+        (per processed step: states before it and the cell's gates, when ``collect_gates``); ``mask`` in
+        processing order; ``dropout``, the call's dropout masks (training only).
         """
         x = sequences
         batch, steps = x.shape[0], x.shape[1]
@@ -215,19 +255,55 @@ class RNN(Layer):
             states = self.states
         else:
             states = self.cell.get_initial_state(batch)
-        xw = self.cell.project_inputs(x)  # (B, T, G*U): every step's input projection in one product
+        dropout = self.cell.make_dropout(batch, training)
+        xw = self.cell.project_inputs(x, dropout)  # (B, T, G*U): every step's input projection in one product
         if self.go_backwards:
             xw = xw[:, ::-1]
             mask = None if mask is None else mask[:, ::-1]
         want_sequences = self.return_sequences or collect_gates
-        kernel = fastpath.select("rnn_sequence", cell=self.cell, mask=mask, collect_gates=collect_gates)
-        last_output, outputs, final_states, gates = kernel.fn(
+        kernel = fastpath.select("rnn_sequence", cell=self.cell, mask=mask, collect_gates=collect_gates,
+                                 dropout=dropout)
+        last_output, outputs, final_states, trace = kernel.fn(
             self.cell, np.ascontiguousarray(xw), states, mask, self.zero_output_for_mask, want_sequences,
-            collect_gates)
+            collect_gates, dropout)
         if self.stateful:
             self.states = [s.copy() for s in final_states]
-        return {"last_output": last_output, "outputs": outputs, "states": final_states, "gates": gates,
-                "mask": mask}
+        return {"last_output": last_output, "outputs": outputs, "states": final_states, "trace": trace,
+                "mask": mask, "dropout": dropout}
+
+    def forward_backward(self, sequences, initial_state=None, mask=None, training=False, grads=None):
+        """The training call: the layer's outputs and a function that backpropagates through them.
+
+        ``backward(d_outputs)`` takes gradients shaped like the outputs (``None`` for an output that does not
+        reach the loss), adds the weight gradients to ``grads`` and returns
+        ``(d_sequences, d_initial_state or None)``.
+        """
+        x = backend.to_float_array(sequences, self.dtype, "inputs")
+        self._check_input_shape(tuple(x.shape))
+        self._maybe_build(tuple(x.shape))
+        with fastpath.reference_only():
+            result = self.run(x, initial_state=initial_state, mask=mask, collect_gates=True, training=training)
+        outputs = self._structure_outputs(result)
+
+        def backward(d_outputs):
+            flat = nest.flatten(d_outputs) if self.return_state else [d_outputs]
+            d_main, d_states = flat[0], (flat[1:] if self.return_state else [None] * len(result["states"]))
+            dxw, d_initial = reference_sequence_backward(
+                self.cell, result["trace"], result["mask"], self.zero_output_for_mask,
+                d_main if self.return_sequences else None, None if self.return_sequences else d_main,
+                d_states, result["dropout"], grads)
+            if self.go_backwards:
+                dxw = dxw[:, ::-1]
+            dx = self.cell.project_inputs_backward(x, dxw, result["dropout"], grads)
+            return dx, (d_initial if initial_state is not None else None)
+
+        return outputs, backward
+
+    def _structure_outputs(self, result):
+        output = result["outputs"] if self.return_sequences else result["last_output"]
+        if self.return_state:
+            return (output, *nest.pack_like(self._state_structure(), result["states"]))
+        return output
 
     # -------------------------------------------------------------- config
     def get_config(self):

@@ -11,11 +11,15 @@ and Keras's own ``cell(x_t, states) -> (output, new_states)``.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from rnnlab import activations, backend, initializers, nest
-from rnnlab.cells import gru_step, lstm_step, simple_rnn_step
+from rnnlab.cells import (gru_step, gru_step_backward, lstm_step, lstm_step_backward, simple_rnn_step,
+                          simple_rnn_step_backward)
 from rnnlab.layers.base import Layer
+from rnnlab.random import make_rng
 from rnnlab.weight_layouts import NUM_GATES
 
 
@@ -67,6 +71,7 @@ class RecurrentCell(Layer):
         self.recurrent_dropout = _check_rate(recurrent_dropout, "recurrent_dropout")
         self.seed = seed
         self.kernel = self.recurrent_kernel = self.bias = None
+        self._rng = None
 
     # -------------------------------------------------------------- shapes
     @property
@@ -111,16 +116,72 @@ class RecurrentCell(Layer):
     def _input_bias(self):
         return self.bias.value if self.use_bias else None
 
-    def project_inputs(self, x):
-        """``x @ kernel + input_bias`` for every time step in one matrix product: ``(..., D) -> (..., G*U)``."""
-        xw = x @ self.kernel.value
+    def project_inputs(self, x, dropout=None):
+        """``x @ kernel + input_bias`` for every time step in one matrix product: ``(..., D) -> (..., G*U)``.
+
+        With input dropout, ``x`` is multiplied by the call's mask first (one mask per gate block when
+        recurrent dropout is on too, as Keras does); the same mask serves every time step.
+        """
+        kernel = self.kernel.value
+        masks = None if dropout is None else dropout.inputs
+        if masks is None:
+            xw = x @ kernel
+        elif masks.shape[0] == 1:
+            xw = (x * _over_time(masks[0], x)) @ kernel
+        else:
+            width = kernel.shape[1] // masks.shape[0]
+            xw = np.concatenate([(x * _over_time(masks[k], x)) @ kernel[:, k * width:(k + 1) * width]
+                                 for k in range(masks.shape[0])], axis=-1)
         bias = self._input_bias()
         if bias is not None:
             xw += bias
         return xw
 
-    def step(self, xw_t, states):  # pragma: no cover - abstract
+    def project_inputs_backward(self, x, dxw, dropout, grads):
+        """Backward of :meth:`project_inputs`: adds kernel/bias gradients to ``grads``, returns ``dx``."""
+        kernel = self.kernel.value
+        masks = None if dropout is None else dropout.inputs
+        x2, d2 = x.reshape(-1, x.shape[-1]), dxw.reshape(-1, dxw.shape[-1])  # (N, D), (N, G*U)
+        if masks is None:
+            add_grad(grads, self.kernel, x2.T @ d2)
+            dx = dxw @ kernel.T
+        else:
+            width = kernel.shape[1] // masks.shape[0]
+            dkernel, dx = np.empty_like(kernel), np.zeros_like(x)
+            for k in range(masks.shape[0]):
+                block = slice(k * width, (k + 1) * width) if masks.shape[0] > 1 else slice(None)
+                m = _over_time(masks[k], x)
+                dkernel[:, block] = (x * m).reshape(-1, x.shape[-1]).T @ d2[:, block]
+                dx += (dxw[..., block] @ kernel[:, block].T) * m
+            add_grad(grads, self.kernel, dkernel)
+        if self.use_bias:
+            self._add_input_bias_grad(grads, d2.sum(axis=0))
+        return dx
+
+    def _add_input_bias_grad(self, grads, dbias):
+        add_grad(grads, self.bias, dbias)
+
+    def make_dropout(self, batch, training):
+        """The dropout masks of one call (``None`` when not training or no dropout): inverted-dropout masks
+        scaled by ``1 / (1 - rate)``, drawn once per call and reused at every step."""
+        if not training or (self.dropout == 0 and self.recurrent_dropout == 0):
+            return None
+        if self._rng is None:
+            self._rng = make_rng(self.seed)
+        per_gate = self.recurrent_dropout > 0 and self.kind != "simple_rnn"
+        count = self.gates if per_gate else 1
+        inputs = _dropout_mask(self._rng, self.dropout, (count, batch, self.input_dim), self.dtype)
+        recurrent = _dropout_mask(self._rng, self.recurrent_dropout, (count, batch, self.units), self.dtype)
+        return DropoutMasks(inputs, recurrent)
+
+    def step(self, xw_t, states, dropout=None):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def step_backward(self, d_output, d_states, gates, prev_states, dropout, grads):  # pragma: no cover
+        raise NotImplementedError
+
+    def _recurrent_masks(self, dropout):
+        return None if dropout is None else dropout.recurrent
 
     def get_initial_state(self, batch_size=None):
         return [np.zeros((batch_size, s), self.dtype) for s in self.flat_state_sizes]
@@ -192,10 +253,18 @@ class LSTMCell(RecurrentCell):
         return np.concatenate([self.bias_initializer((u,), dtype), np.ones((u,), dtype),
                                self.bias_initializer((2 * u,), dtype)])
 
-    def step(self, xw_t, states):
+    def step(self, xw_t, states, dropout=None):
         h, c, gates = lstm_step(xw_t, states[0], states[1], self.recurrent_kernel.value, self.activation,
-                                self.recurrent_activation)
+                                self.recurrent_activation, self._recurrent_masks(dropout))
         return h, [h, c], gates
+
+    def step_backward(self, d_output, d_states, gates, prev_states, dropout, grads):
+        dh = d_output + d_states[0]  # the output is h itself
+        dxw, dh_prev, dc_prev, drec = lstm_step_backward(
+            dh, d_states[1], gates, prev_states[0], prev_states[1], self.recurrent_kernel.value, self.activation,
+            self.recurrent_activation, self._recurrent_masks(dropout))
+        add_grad(grads, self.recurrent_kernel, drec)
+        return dxw, [dh_prev, dc_prev]
 
     def get_config(self):
         config = super().get_config()
@@ -228,11 +297,25 @@ class GRUCell(RecurrentCell):
             return None
         return self.bias.value[0] if self.reset_after else self.bias.value
 
-    def step(self, xw_t, states):
+    def step(self, xw_t, states, dropout=None):
         rec_bias = self.bias.value[1] if (self.use_bias and self.reset_after) else None
         h, gates = gru_step(xw_t, states[0], self.recurrent_kernel.value, rec_bias, self.activation,
-                            self.recurrent_activation, self.reset_after)
+                            self.recurrent_activation, self.reset_after, self._recurrent_masks(dropout))
         return h, [h], gates
+
+    def step_backward(self, d_output, d_states, gates, prev_states, dropout, grads):
+        dxw, dh_prev, drec, drec_bias = gru_step_backward(
+            d_output + d_states[0], gates, prev_states[0], self.recurrent_kernel.value, self.activation,
+            self.recurrent_activation, self.reset_after, self._recurrent_masks(dropout))
+        add_grad(grads, self.recurrent_kernel, drec)
+        if self.use_bias and self.reset_after:
+            add_grad(grads, self.bias, np.stack([np.zeros_like(drec_bias), drec_bias]))
+        return dxw, [dh_prev]
+
+    def _add_input_bias_grad(self, grads, dbias):
+        if self.reset_after:
+            dbias = np.stack([dbias, np.zeros_like(dbias)])  # row 0 is the input bias
+        add_grad(grads, self.bias, dbias)
 
     def get_config(self):
         config = super().get_config()
@@ -256,9 +339,17 @@ class SimpleRNNCell(RecurrentCell):
                          kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
                          seed, **kwargs)
 
-    def step(self, xw_t, states):
-        h, gates = simple_rnn_step(xw_t, states[0], self.recurrent_kernel.value, self.activation)
+    def step(self, xw_t, states, dropout=None):
+        h, gates = simple_rnn_step(xw_t, states[0], self.recurrent_kernel.value, self.activation,
+                                   self._recurrent_masks(dropout))
         return h, [h], gates
+
+    def step_backward(self, d_output, d_states, gates, prev_states, dropout, grads):
+        dxw, dh_prev, drec = simple_rnn_step_backward(d_output + d_states[0], gates, prev_states[0],
+                                                      self.recurrent_kernel.value, self.activation,
+                                                      self._recurrent_masks(dropout))
+        add_grad(grads, self.recurrent_kernel, drec)
+        return dxw, [dh_prev]
 
 
 class StackedRNNCells(Layer):
@@ -306,20 +397,48 @@ class StackedRNNCells(Layer):
     def input_dim(self):
         return self.cells[0].input_dim
 
-    def project_inputs(self, x):
-        return self.cells[0].project_inputs(x)
+    def project_inputs(self, x, dropout=None):
+        return self.cells[0].project_inputs(x, None if dropout is None else dropout[0])
 
-    def step(self, xw_t, states):
-        new_states, gates, pos = [], [], 0
-        out = None
-        for k, cell in enumerate(self.cells):
+    def project_inputs_backward(self, x, dxw, dropout, grads):
+        return self.cells[0].project_inputs_backward(x, dxw, None if dropout is None else dropout[0], grads)
+
+    def make_dropout(self, batch, training):
+        masks = [cell.make_dropout(batch, training) for cell in self.cells]
+        return None if all(m is None for m in masks) else masks
+
+    def _slices(self):
+        pos = 0
+        for cell in self.cells:
             n = len(cell.flat_state_sizes)
-            xw = xw_t if k == 0 else cell.project_inputs(out)
-            out, cell_states, cell_gates = cell.step(xw, states[pos:pos + n])
-            new_states.extend(cell_states)
-            gates.append(cell_gates)
+            yield cell, slice(pos, pos + n)
             pos += n
+
+    def step(self, xw_t, states, dropout=None):
+        """Cell ``k`` reads cell ``k-1``'s output; ``gates`` holds ``(cell_input, cell_gates)`` per cell."""
+        new_states, gates = [], []
+        out = None
+        for k, (cell, part) in enumerate(self._slices()):
+            cell_dropout = None if dropout is None else dropout[k]
+            xw = xw_t if k == 0 else cell.project_inputs(out, cell_dropout)
+            cell_input = out
+            out, cell_states, cell_gates = cell.step(xw, states[part], cell_dropout)
+            new_states.extend(cell_states)
+            gates.append((cell_input, cell_gates))
         return out, new_states, gates
+
+    def step_backward(self, d_output, d_states, gates, prev_states, dropout, grads):
+        d_prev = [None] * len(d_states)
+        d_out = d_output
+        dxw = None
+        for k, (cell, part) in reversed(list(enumerate(self._slices()))):
+            cell_dropout = None if dropout is None else dropout[k]
+            cell_input, cell_gates = gates[k]
+            dxw, d_prev[part] = cell.step_backward(d_out, d_states[part], cell_gates, prev_states[part],
+                                                   cell_dropout, grads)
+            if k > 0:  # back through cell k's input projection into cell k-1's output
+                d_out = cell.project_inputs_backward(cell_input, dxw, cell_dropout, grads)
+        return dxw, d_prev
 
     def get_initial_state(self, batch_size=None):
         return [np.zeros((batch_size, s), self.dtype) for s in self.flat_state_sizes]
@@ -343,6 +462,36 @@ class StackedRNNCells(Layer):
         config = dict(config)
         cells = [deserialize_layer(c) for c in config.pop("cells")]
         return cls(cells, **config)
+
+
+class DropoutMasks(NamedTuple):
+    """One call's dropout masks: ``inputs`` ``(G or 1, B, D)`` and ``recurrent`` ``(G or 1, B, U)``, or None."""
+
+    inputs: np.ndarray | None
+    recurrent: np.ndarray | None
+
+
+def _dropout_mask(rng, rate, shape, dtype):
+    if rate == 0:
+        return None
+    if rate >= 1:
+        return np.zeros(shape, dtype)
+    return ((rng.random(shape) >= rate) / (1.0 - rate)).astype(dtype)
+
+
+def _over_time(mask, x):
+    """A ``(B, D)`` mask shaped to multiply ``x`` of shape ``(B, D)`` or ``(B, T, D)``."""
+    return mask[:, None, :] if x.ndim == 3 else mask
+
+
+def add_grad(grads, variable, value):
+    """Accumulate ``value`` into ``grads[variable]`` (gradients of a variable used several times add up)."""
+    if grads is None:
+        return
+    if variable in grads:
+        grads[variable] = grads[variable] + value
+    else:
+        grads[variable] = value
 
 
 def _state_structure(state_size):

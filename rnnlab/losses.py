@@ -1,0 +1,650 @@
+"""Keras 3 losses on NumPy, each with the analytic gradient of the value it reports.
+
+Every loss object is called like its Keras counterpart::
+
+    loss = rnnlab.losses.MeanSquaredError()
+    value = loss(y_true, y_pred, sample_weight=None)              # Python float
+    value, grad = loss.value_and_grad(y_true, y_pred)             # grad = d value / d y_pred
+
+The value follows Keras 3.15 step by step, so that the numbers agree with ``keras.losses``:
+
+* the per-sample function reduces the last axis (``(B, D) -> (B,)``, ``(B, T, D) -> (B, T)``);
+* ``y_true``/``y_pred`` whose ranks differ by one with a trailing dimension of 1 are squeezed/expanded to
+  the same rank first, as Keras's ``squeeze_or_expand_to_same_rank`` does;
+* a Keras mask carried by ``y_pred`` (``y_pred._keras_mask``, e.g. rnnlab's ``MaskedArray``) or given
+  as ``mask=`` is folded into the sample weights the way Keras does (valid entries weigh
+  ``total / valid`` under ``"sum_over_batch_size"``);
+* ``sample_weight`` is squeezed/expanded to the rank of the per-sample values and then broadcast with
+  NumPy (trailing-axis) rules -- exactly Keras's ``values * sample_weight``; shapes that do not broadcast
+  raise ``ValueError`` (Keras raises too: a ``(B,)`` weight does not fit ``(B, T)`` sequence losses);
+* the default reduction ``"sum_over_batch_size"`` is ``sum(values * sample_weight) / values.size``: the
+  divisor is the number of loss entries, *not* the sum of the weights (that is
+  ``reduction="mean_with_sample_weight"``);
+* probabilities are clipped to ``[1e-7, 1 - 1e-7]`` (computed in the working dtype, as Keras does), and
+  categorical cross-entropy first renormalises the probabilities along the last axis.  The gradient is
+  the derivative of that clipped value: zero for entries clipped away.
+
+Computation happens in float64 when ``y_pred`` is float64 and in float32 otherwise (Keras computes losses in
+``floatx()``, float32); the gradient comes back in ``y_pred``'s dtype and shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "Loss",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "get",
+    "serialize",
+    "as_logits_loss",
+    "EPSILON",
+]
+
+EPSILON = 1e-7
+
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------------
+
+def _work_dtype(y_pred):
+    return np.float64 if y_pred.dtype == np.float64 else np.float32
+
+
+def _as_array(x, dtype=None):
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # tensors from other frameworks
+        x = x.numpy()
+    arr = np.asarray(x)
+    if isinstance(arr, np.ndarray) and type(arr) is not np.ndarray:
+        arr = arr.view(np.ndarray)
+    return arr if dtype is None else arr.astype(dtype, copy=False)
+
+
+def _check_no_nan(y_true):
+    if np.issubdtype(y_true.dtype, np.floating) and np.isnan(y_true).any():
+        raise ValueError("Invalid `y_true`: the targets contain NaN. Remove or replace the NaN targets.")
+
+
+def _same_rank(x1, x2):
+    """Keras's ``squeeze_or_expand_to_same_rank`` (ranks differing by one with a trailing 1)."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1:
+            x2 = x2[..., None]
+        else:
+            x1 = x1[..., 0]
+    elif r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1:
+            x1 = x1[..., None]
+        else:
+            x2 = x2[..., 0]
+    return x1, x2
+
+
+def _unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes along which an array of ``shape`` was broadcast."""
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _log_sum_exp(z):
+    m = np.max(z, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    return (m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _softmax(z):
+    m = np.max(z, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    e = np.exp(z - m)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _sigmoid(x):
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+def _clip_bounds(dtype):
+    # Keras clips to (epsilon, 1.0 - epsilon) with both bounds converted to the working dtype.
+    return dtype(EPSILON), dtype(1.0 - EPSILON)
+
+
+def _clip_with_mask(p, dtype):
+    """``clip(p, eps, 1 - eps)`` and where its derivative is 1 (TF: zero only strictly outside)."""
+    lo, hi = _clip_bounds(dtype)
+    passes = ~((p < lo) | (p > hi))
+    return np.clip(p, lo, hi), passes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# base class
+# ---------------------------------------------------------------------------------------------------------
+
+class Loss:
+    """Base class: subclasses implement :meth:`_values` (per-sample values and their backward function)."""
+
+    #: default name, as Keras's
+    default_name = "loss"
+
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(
+                "Invalid value for argument `reduction`. Expected one of "
+                f"{[r for r in _REDUCTIONS]}. Received: reduction={reduction!r}"
+            )
+        self.name = name or self.default_name
+        self.reduction = reduction
+
+    # -- public API ---------------------------------------------------------------------------------------
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
+        """The reduced loss as a Python float (``reduction=None``/``"none"``: the weighted per-sample array)."""
+        value, _ = self._compute(y_true, y_pred, sample_weight, mask, need_grad=False)
+        return value
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None):
+        """``(value, dvalue/dy_pred)``: the float :meth:`__call__` returns, and its gradient with respect to
+        ``y_pred`` (an ndarray of ``y_pred``'s shape and floating dtype)."""
+        if self.reduction in (None, "none"):
+            raise ValueError(
+                "value_and_grad needs a scalar loss; this loss has reduction="
+                f"{self.reduction!r}. Use reduction='sum_over_batch_size' (the default)."
+            )
+        return self._compute(y_true, y_pred, sample_weight, mask, need_grad=True)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- to be implemented --------------------------------------------------------------------------------
+    def _values(self, y_true, y_pred, need_grad):
+        """Return ``(values, backward)``: per-sample losses and a function mapping d/d values to d/d y_pred.
+
+        ``y_true``/``y_pred`` arrive as NumPy arrays in the working dtype (``y_true`` unconverted for the
+        sparse loss), NaN-free targets; shapes are the subclass's business.
+        """
+        raise NotImplementedError
+
+    # -- machinery ----------------------------------------------------------------------------------------
+    def _prepare_pair(self, y_true, y_pred):
+        """Convert, check NaN, align ranks like Keras, and check that the shapes agree."""
+        dtype = y_pred.dtype
+        y_true = _as_array(y_true)
+        _check_no_nan(y_true)
+        y_true = y_true.astype(dtype, copy=False)
+        yt, yp = _same_rank(y_true, y_pred)
+        if yt.shape != yp.shape:
+            raise ValueError(
+                f"{type(self).__name__}: `y_true` and `y_pred` have incompatible shapes: "
+                f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}. "
+                "They must be equal (up to a trailing dimension of size 1)."
+            )
+        return yt, yp
+
+    def _compute(self, y_true, y_pred, sample_weight, mask, need_grad):
+        if mask is None:
+            mask = getattr(y_pred, "_keras_mask", None)
+        y_pred_arr = _as_array(y_pred)
+        orig_shape, orig_dtype = y_pred_arr.shape, y_pred_arr.dtype
+        dtype = _work_dtype(y_pred_arr)
+        yp = y_pred_arr.astype(dtype, copy=False)
+
+        values, backward = self._values(y_true, yp, need_grad)
+        values = np.asarray(values, dtype=dtype)
+
+        weights = self._merge_weights(values, sample_weight, mask, dtype)
+        value, d_values = self._reduce(values, weights, dtype, need_grad)
+        if not need_grad:
+            return value, None
+        grad = backward(d_values)
+        grad = np.asarray(grad).reshape(orig_shape)
+        out_dtype = orig_dtype if np.issubdtype(orig_dtype, np.floating) else dtype
+        return value, grad.astype(out_dtype, copy=False)
+
+    def _merge_weights(self, values, sample_weight, mask, dtype):
+        """Keras's ``apply_mask``: fold a mask into the sample weights."""
+        sw = None if sample_weight is None else _as_array(sample_weight, dtype)
+        if mask is not None:
+            m = _as_array(mask).astype(bool)
+            if self.reduction in ("mean", "sum_over_batch_size"):
+                valid = dtype(m.sum())
+                total = dtype(m.size)
+                scale = total / valid if valid else dtype(0)
+                float_mask = np.where(m, scale, dtype(0)).astype(dtype)
+            else:
+                float_mask = m.astype(dtype)
+            if sw is not None:
+                float_mask, sw = _same_rank(float_mask, sw)
+                try:
+                    sw = sw * float_mask
+                except ValueError:
+                    raise ValueError(
+                        f"`sample_weight` of shape {tuple(sw.shape)} does not broadcast with the mask of shape "
+                        f"{tuple(float_mask.shape)}."
+                    ) from None
+            else:
+                sw = float_mask
+        return sw
+
+    def _reduce(self, values, sw, dtype, need_grad):
+        """Weight and reduce; return ``(value, d value / d values)``."""
+        v, w = values, sw
+        if w is not None:
+            v, w = _same_rank(values, w)
+            try:
+                shape = np.broadcast_shapes(v.shape, w.shape)
+            except ValueError:
+                raise ValueError(
+                    f"`sample_weight` of shape {tuple(sw.shape)} cannot be applied to per-sample losses of shape "
+                    f"{tuple(values.shape)} (y_pred without its last axis). Keras multiplies them with "
+                    "broadcasting; pass weights of shape "
+                    f"{tuple(values.shape[:1])} for 2-D outputs or {tuple(values.shape)} for sequence outputs."
+                ) from None
+            weighted = v * w
+        else:
+            shape = v.shape
+            weighted = v
+        reduction = self.reduction
+        if reduction in (None, "none") or weighted.shape in ((), (0,)):
+            out = weighted.reshape(shape) if weighted.shape != shape else weighted
+            if reduction in (None, "none"):
+                return out, None
+            value = float(out) if out.shape == () else 0.0
+            d_weighted = np.ones(shape, dtype) if out.shape == () else np.zeros(shape, dtype)
+        else:
+            total = np.sum(weighted, dtype=dtype)
+            if reduction == "sum":
+                divisor = dtype(1)
+            elif reduction == "mean_with_sample_weight" and w is not None:
+                divisor = np.sum(w, dtype=dtype)
+            else:
+                divisor = dtype(weighted.size)
+            value = float(total / divisor) if divisor != 0 else 0.0
+            d_weighted = None
+            if need_grad:
+                scale = dtype(1) / divisor if divisor != 0 else dtype(0)
+                d_weighted = np.full(shape, scale, dtype=dtype)
+        if not need_grad:
+            return value, None
+        d_v = d_weighted if w is None else d_weighted * w
+        d_v = _unbroadcast(np.asarray(d_v, dtype=dtype), v.shape)
+        return value, d_v.reshape(values.shape)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# regression losses
+# ---------------------------------------------------------------------------------------------------------
+
+class MeanSquaredError(Loss):
+    """``mean(square(y_true - y_pred), axis=-1)``, reduced."""
+
+    default_name = "mean_squared_error"
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        diff = yp - yt
+        values = np.mean(np.square(diff), axis=-1)
+        n = diff.shape[-1] if diff.ndim else 1
+
+        def backward(g):
+            return (np.asarray(g)[..., None] if diff.ndim else g) * (2.0 / n) * diff
+
+        return values, backward
+
+
+class MeanAbsoluteError(Loss):
+    """``mean(abs(y_true - y_pred), axis=-1)``, reduced (gradient ``sign(diff)``, 0 at a tie)."""
+
+    default_name = "mean_absolute_error"
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        diff = yp - yt
+        values = np.mean(np.abs(diff), axis=-1)
+        n = diff.shape[-1] if diff.ndim else 1
+
+        def backward(g):
+            return (np.asarray(g)[..., None] if diff.ndim else g) * (np.sign(diff) / n)
+
+        return values, backward
+
+
+class Huber(Loss):
+    """Huber loss: ``0.5 x^2`` for ``|x| <= delta``, ``delta |x| - 0.5 delta^2`` beyond; mean over the last axis."""
+
+    default_name = "huber_loss"
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+        super().__init__(name=name, reduction=reduction)
+        self.delta = float(delta)
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        dtype = yp.dtype.type
+        delta, half = dtype(self.delta), dtype(0.5)
+        err = yp - yt
+        abs_err = np.abs(err)
+        quadratic = abs_err <= delta
+        per = np.where(quadratic, half * np.square(err), delta * abs_err - half * np.square(delta))
+        values = np.mean(per, axis=-1)
+        n = err.shape[-1] if err.ndim else 1
+
+        def backward(g):
+            d = np.where(quadratic, err, delta * np.sign(err)) / n
+            return (np.asarray(g)[..., None] if err.ndim else g) * d
+
+        return values, backward
+
+
+# ---------------------------------------------------------------------------------------------------------
+# cross-entropies
+# ---------------------------------------------------------------------------------------------------------
+
+class BinaryCrossentropy(Loss):
+    """Element-wise binary cross-entropy averaged over the last axis.
+
+    ``from_logits=True``: ``max(x, 0) - x z + log1p(exp(-|x|))`` (TF's stable form).  Otherwise probabilities
+    are clipped to ``[1e-7, 1 - 1e-7]``.  ``label_smoothing`` moves targets towards 0.5:
+    ``z * (1 - s) + 0.5 s``.
+    """
+
+    default_name = "binary_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="binary_crossentropy"):
+        super().__init__(name=name, reduction=reduction)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        dtype = yp.dtype.type
+        if self.label_smoothing:
+            s = self.label_smoothing
+            yt = yt * dtype(1.0 - s) + dtype(0.5 * s)
+        n = yp.shape[-1] if yp.ndim else 1
+        if self.from_logits:
+            x = yp
+            per = np.maximum(x, 0) - x * yt + np.log1p(np.exp(-np.abs(x)))
+
+            def d_per():
+                return _sigmoid(x) - yt
+        else:
+            o, passes = _clip_with_mask(yp, dtype)
+            one = dtype(1)
+            per = -(yt * np.log(o) + (one - yt) * np.log(one - o))
+
+            def d_per():
+                return np.where(passes, -(yt / o) + (one - yt) / (one - o), dtype(0))
+        values = np.mean(per, axis=-1)
+
+        def backward(g):
+            return (np.asarray(g)[..., None] if yp.ndim else g) * d_per() / n
+
+        return values, backward
+
+
+class CategoricalCrossentropy(Loss):
+    """Cross-entropy with one-hot (or soft) targets over the last axis.
+
+    ``from_logits=True``: ``sum(z * (logsumexp(x) - x))``.  Otherwise Keras's recipe: probabilities are divided
+    by their sum along the last axis, clipped to ``[1e-7, 1 - 1e-7]``, and ``-sum(z * log p)`` is taken.
+    ``label_smoothing`` s: ``z * (1 - s) + s / num_classes``.
+    """
+
+    default_name = "categorical_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="categorical_crossentropy"):
+        super().__init__(name=name, reduction=reduction)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        if yp.ndim < 1:
+            raise ValueError(f"{type(self).__name__} needs y_pred of rank >= 1; received shape {yp.shape}.")
+        dtype = yp.dtype.type
+        if self.label_smoothing:
+            s = self.label_smoothing
+            yt = yt * dtype(1.0 - s) + dtype(s) / dtype(yt.shape[-1])
+        if self.from_logits:
+            lse = _log_sum_exp(yp)
+            values = np.sum(yt * (lse[..., None] - yp), axis=-1)
+
+            def backward(g):
+                g = np.asarray(g)[..., None]
+                return g * (_softmax(yp) * np.sum(yt, axis=-1, keepdims=True) - yt)
+        else:
+            total = np.sum(yp, axis=-1, keepdims=True)
+            p = yp / total
+            q, passes = _clip_with_mask(p, dtype)
+            values = -np.sum(yt * np.log(q), axis=-1)
+
+            def backward(g):
+                g = np.asarray(g)[..., None]
+                d_p = np.where(passes, -yt / q, dtype(0)) * g
+                # through p = y_pred / sum(y_pred): d/dy_j = (d_p_j - sum_i d_p_i p_i) / sum
+                return (d_p - np.sum(d_p * p, axis=-1, keepdims=True)) / total
+        return values, backward
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy with integer class ids: ``y_true`` of shape ``y_pred.shape[:-1]`` (or with a trailing 1).
+
+    ``from_logits=True``: ``logsumexp(x) - x[c]``.  Otherwise Keras's recipe: probabilities are clipped to
+    ``[1e-7, 1 - 1e-7]``, their log is treated as logits, so the value is ``log(sum q) - log q[c]``.
+    """
+
+    default_name = "sparse_categorical_crossentropy"
+
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="sparse_categorical_crossentropy"):
+        super().__init__(name=name, reduction=reduction)
+        self.from_logits = bool(from_logits)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+    def _class_ids(self, y_true, y_pred):
+        y_true = _as_array(y_true)
+        _check_no_nan(y_true)
+        if y_pred.ndim < 1:
+            raise ValueError(
+                f"SparseCategoricalCrossentropy needs y_pred with a class axis; received y_pred.shape={y_pred.shape}."
+            )
+        lead = y_pred.shape[:-1]
+        if y_true.shape == lead + (1,) and y_true.shape != lead:
+            y_true = y_true[..., 0]
+        if y_true.shape != lead:
+            raise ValueError(
+                "SparseCategoricalCrossentropy: `y_true` must hold integer class ids of shape y_pred.shape[:-1] "
+                f"(or with a trailing 1); received y_true.shape={tuple(y_true.shape)}, "
+                f"y_pred.shape={tuple(y_pred.shape)}."
+            )
+        if y_true.dtype == bool:
+            y_true = y_true.astype(np.int64)
+        if not np.issubdtype(y_true.dtype, np.integer):
+            if not np.issubdtype(y_true.dtype, np.number):
+                raise ValueError(f"`y_true` must hold integer class ids; received dtype {y_true.dtype}.")
+            if not np.all(np.isfinite(y_true)) or np.any(y_true != np.round(y_true)):
+                raise ValueError("`y_true` must hold integer class ids; received non-integer values.")
+        ids = y_true.astype(np.int64)
+        num_classes = y_pred.shape[-1]
+        if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+            bad = ids[(ids < 0) | (ids >= num_classes)]
+            raise ValueError(
+                f"`y_true` holds class ids out of range [0, {num_classes}): e.g. {int(bad.flat[0])} "
+                f"(y_pred has {num_classes} classes on its last axis)."
+            )
+        return ids
+
+    def _values(self, y_true, y_pred, need_grad):
+        ids = self._class_ids(y_true, y_pred)
+        dtype = y_pred.dtype.type
+        onehot = np.zeros(y_pred.shape, dtype=dtype)
+        np.put_along_axis(onehot, ids[..., None], dtype(1), axis=-1)
+        if self.from_logits:
+            z = y_pred
+            lse = _log_sum_exp(z)
+            picked = np.take_along_axis(z, ids[..., None], axis=-1)[..., 0]
+            values = lse - picked
+
+            def backward(g):
+                return np.asarray(g)[..., None] * (_softmax(z) - onehot)
+        else:
+            q, passes = _clip_with_mask(y_pred, dtype)
+            log_q = np.log(q)
+            values = _log_sum_exp(log_q) - np.take_along_axis(log_q, ids[..., None], axis=-1)[..., 0]
+
+            def backward(g):
+                d_q = 1.0 / np.sum(q, axis=-1, keepdims=True) - onehot / q
+                return np.asarray(g)[..., None] * np.where(passes, d_q, dtype(0))
+        return values, backward
+
+
+# ---------------------------------------------------------------------------------------------------------
+# lookup
+# ---------------------------------------------------------------------------------------------------------
+
+_ALIASES = {
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "meansquarederror": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "meanabsoluteerror": MeanAbsoluteError,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "binary_crossentropy": BinaryCrossentropy,
+    "binarycrossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "categoricalcrossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "sparsecategoricalcrossentropy": SparseCategoricalCrossentropy,
+}
+
+#: the names :func:`get` accepts (as listed in its error message)
+ACCEPTED_NAMES = (
+    "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "binary_crossentropy",
+    "categorical_crossentropy", "sparse_categorical_crossentropy",
+)
+
+_CLASS_NAMES = {cls.__name__: cls for cls in set(_ALIASES.values())}
+
+
+class _FunctionLoss(Loss):
+    """A user callable ``fn(y_true, y_pred) -> per-sample values`` treated as a Keras loss (value only)."""
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction)
+        self.fn = fn
+
+    def _values(self, y_true, y_pred, need_grad):
+        values = _as_array(self.fn(y_true, y_pred))
+
+        def backward(g):
+            raise TypeError(
+                f"The loss function {self.name!r} is a plain callable: rnnlab cannot differentiate it. "
+                "Subclass rnnlab.losses.Loss and implement `_values` with its backward function."
+            )
+
+        return values, backward
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None):
+        return self._compute(y_true, y_pred, sample_weight, mask, need_grad=True)
+
+    def get_config(self):
+        return {**super().get_config(), "fn": self.fn}
+
+
+def get(identifier):
+    """Resolve ``identifier`` to a loss object.
+
+    * a :class:`Loss` instance is returned as is;
+    * a string: ``"mse"``/``"mean_squared_error"``, ``"mae"``/``"mean_absolute_error"``, ``"huber"``,
+      ``"binary_crossentropy"``, ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``
+      (and the class names) give a fresh default-configured instance named as Keras names it;
+    * a :class:`Loss` subclass is instantiated; any other callable ``fn(y_true, y_pred)`` returning per-sample
+      values is wrapped (value only, no gradient).
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _CLASS_NAMES.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"Unknown loss class {identifier['class_name']!r} in config {identifier!r}.")
+        return cls.from_config(dict(identifier.get("config", {})))
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier) or _ALIASES.get(identifier.lower())
+        if cls is None and identifier in _CLASS_NAMES:
+            cls = _CLASS_NAMES[identifier]
+        if cls is None:
+            raise ValueError(
+                f"Invalid value for argument `loss`: unknown loss {identifier!r}. Accepted names: "
+                f"{', '.join(repr(n) for n in ACCEPTED_NAMES)}, or a rnnlab.losses.Loss instance."
+            )
+        return cls()
+    if callable(identifier):
+        return _FunctionLoss(identifier)
+    raise ValueError(
+        f"Invalid value for argument `loss`: could not interpret loss identifier {identifier!r}. Pass one of "
+        f"{', '.join(repr(n) for n in ACCEPTED_NAMES)}, or a rnnlab.losses.Loss instance."
+    )
+
+
+def serialize(loss):
+    """``{"class_name": ..., "config": ...}`` for a built-in loss (inverse of :func:`get`)."""
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def as_logits_loss(loss):
+    """The ``from_logits=True`` twin of a probability cross-entropy, or None.
+
+    Keras's TensorFlow backend computes a probability cross-entropy from the *logits* when ``y_pred`` was made
+    by a softmax (categorical/sparse) or sigmoid (binary) activation, so no clipping happens in ``fit``.  A
+    trainer that wants those numbers can evaluate this twin on the pre-activation values instead.
+    """
+    if isinstance(loss, (BinaryCrossentropy, CategoricalCrossentropy)) and not loss.from_logits:
+        return type(loss)(from_logits=True, label_smoothing=loss.label_smoothing, reduction=loss.reduction,
+                          name=loss.name)
+    if isinstance(loss, SparseCategoricalCrossentropy) and not loss.from_logits:
+        return SparseCategoricalCrossentropy(from_logits=True, reduction=loss.reduction, name=loss.name)
+    return None
