@@ -211,9 +211,11 @@ def test_return_modes_eager(keras, rng, kind, return_sequences, return_state):
     kl, rl = check_layer(keras, lambda K: rnn_layer(
         K, kind, return_sequences=return_sequences, return_state=return_state),
         x, rng)
-    out = rl(x)
+    out, kout = rl(x), kl(x)
     if return_state:
-        assert isinstance(out, list) and len(out) == 1 + N_STATES[kind]
+        # Keras 3's RNN.call returns ``output, *states``: a tuple
+        assert isinstance(kout, tuple)
+        assert type(out) is tuple and len(out) == 1 + N_STATES[kind]
     else:
         assert isinstance(out, np.ndarray)
 
