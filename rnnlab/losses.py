@@ -542,19 +542,17 @@ class SparseCategoricalCrossentropy(Loss):
 
 _ALIASES = {
     "mse": MeanSquaredError,
+    "MSE": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
-    "meansquarederror": MeanSquaredError,
     "mae": MeanAbsoluteError,
+    "MAE": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
-    "meanabsoluteerror": MeanAbsoluteError,
     "huber": Huber,
-    "huber_loss": Huber,
     "binary_crossentropy": BinaryCrossentropy,
-    "binarycrossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
+    "BCE": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
-    "categoricalcrossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "sparsecategoricalcrossentropy": SparseCategoricalCrossentropy,
 }
 
 #: the names :func:`get` accepts (as listed in its error message)
@@ -613,9 +611,7 @@ def get(identifier):
             raise ValueError(f"Unknown loss class {identifier['class_name']!r} in config {identifier!r}.")
         return cls.from_config(dict(identifier.get("config", {})))
     if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _ALIASES.get(identifier.lower())
-        if cls is None and identifier in _CLASS_NAMES:
-            cls = _CLASS_NAMES[identifier]
+        cls = _ALIASES.get(identifier) or _CLASS_NAMES.get(identifier)
         if cls is None:
             raise ValueError(
                 f"Invalid value for argument `loss`: unknown loss {identifier!r}. Accepted names: "
