@@ -235,9 +235,21 @@ _DERIVATIVES = {
 def derivative(fn):
     """The derivative ``(x, y) -> dy/dx`` of an elementwise activation, for training."""
     d = _DERIVATIVES.get(fn)
+    if d is None and fn in (softmax, log_softmax):
+        raise ValueError(f"{serialize(fn)!r} is not elementwise; use rnnlab.activations.backward for it.")
     if d is None:
         raise ValueError(
             f"Activation {serialize(fn)!r} has no derivative in rnnlab, so a layer using it cannot be trained; "
             f"trainable activations: {sorted(serialize(f) for f in _DERIVATIVES)}."
         )
     return d
+
+
+def backward(fn, x, y, dy):
+    """``dL/dx`` from ``dL/dy`` for ``y = fn(x)``: elementwise activations use :func:`derivative`; softmax and
+    log_softmax (over the last axis) use their Jacobian-vector products."""
+    if fn is softmax:
+        return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+    if fn is log_softmax:
+        return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
+    return dy * derivative(fn)(x, y)

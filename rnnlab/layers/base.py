@@ -347,6 +347,24 @@ class Layer:
     def _check_input_shape(self, input_shape):
         """Hook for subclasses to validate a symbolic input shape before building."""
 
+    # ----------------------------------------------------------------- training
+    def forward_backward(self, inputs, *args, training=True, grads=None, **kwargs):
+        """The training call: ``(outputs, backward)``.
+
+        ``backward(d_outputs)`` takes the loss gradients w.r.t. the outputs (same structure), adds the
+        gradients of this layer's weights to ``grads`` (a dict ``Variable -> array``) and returns
+        ``(d_inputs, d_other)``: the gradient w.r.t. the first argument and a dict of gradients w.r.t. other
+        tensor arguments (such as ``initial_state``). Each layer writes its backward beside its forward.
+        """
+        raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) cannot be trained: it has no backward pass.")
+
+    def _train_inputs(self, inputs):
+        """Convert and validate the first argument of a training call, and build the layer."""
+        inputs = self._convert_inputs(inputs)
+        self._check_input_shape(tuple(np.shape(inputs)))
+        self._maybe_build(self._shape_of(inputs))
+        return inputs
+
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}

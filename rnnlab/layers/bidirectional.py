@@ -127,8 +127,7 @@ class Bidirectional(Layer):
         return masks[0] if len(masks) == 1 else masks
 
     def _eager_call(self, inputs, *args, **kwargs):
-        self._check_input_shape(tuple(np.shape(inputs)))
-        return super()._eager_call(inputs, *args, **kwargs)
+        return self.call(self._train_inputs(inputs), *args, **kwargs)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         fw_state = bw_state = None
@@ -153,6 +152,61 @@ class Bidirectional(Layer):
         if not self.return_state:
             return output
         return (*output, *states) if self.merge_mode is None else (output, *states)
+
+    def forward_backward(self, sequences, initial_state=None, mask=None, training=True, grads=None):
+        x = self._train_inputs(sequences)
+        fw_state = bw_state = None
+        if initial_state is not None:
+            flat = nest.flatten(initial_state) if nest.is_nested(initial_state) else [initial_state]
+            half = len(flat) // 2
+            fw_state, bw_state = flat[:half], flat[half:]
+        y, fw_backward = self.forward_layer.forward_backward(x, fw_state, mask, training, grads)
+        y_rev, bw_backward = self.backward_layer.forward_backward(x, bw_state, mask, training, grads)
+        n_fw_states = len(nest.flatten(y[1:])) if self.return_state else 0
+        states = ()
+        if self.return_state:
+            states = tuple(y[1:]) + tuple(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = y_rev[:, ::-1]  # back into time order
+        output = _merge(self.merge_mode, y, y_rev)
+        outputs = output if not self.return_state else (
+            (*output, *states) if self.merge_mode is None else (output, *states))
+
+        def backward(d_outputs):
+            flat = list(d_outputs) if (self.return_state or self.merge_mode is None) else [d_outputs]
+            n_out = 2 if self.merge_mode is None else 1
+            d_merged, d_states = flat[:n_out], flat[n_out:]
+            d_y, d_y_rev = self._merge_backward(d_merged, y, y_rev)
+            if self.return_sequences:
+                d_y_rev = d_y_rev[:, ::-1]
+            if self.return_state:
+                d_fw = (d_y, *d_states[:n_fw_states])
+                d_bw = (d_y_rev, *d_states[n_fw_states:])
+            else:
+                d_fw, d_bw = d_y, d_y_rev
+            dx_fw, other_fw = fw_backward(d_fw)
+            dx_bw, other_bw = bw_backward(d_bw)
+            other = {}
+            if initial_state is not None:
+                other["initial_state"] = list(other_fw["initial_state"]) + list(other_bw["initial_state"])
+            return dx_fw + dx_bw, other
+
+        return outputs, backward
+
+    def _merge_backward(self, d_merged, y, y_rev):
+        """Split the gradient of the merged output into the two directions' gradients."""
+        if self.merge_mode is None:
+            return d_merged[0], d_merged[1]
+        d = d_merged[0]
+        if self.merge_mode == "concat":
+            width = y.shape[-1]
+            return d[..., :width], d[..., width:]
+        if self.merge_mode == "sum":
+            return d, d
+        if self.merge_mode == "ave":
+            return d / 2, d / 2
+        return d * y_rev, d * y  # mul
 
     def reset_states(self, states=None):
         if states is None:

@@ -5,7 +5,7 @@ import numpy as np
 
 from rnnlab import activations, backend, initializers
 from rnnlab.layers.base import Layer
-from rnnlab.layers.rnn_cells import _check_units, _serialize_optional
+from rnnlab.layers.rnn_cells import _check_units, _serialize_optional, add_grad
 from rnnlab.random import make_rng
 
 
@@ -65,6 +65,23 @@ class Dense(Layer):
             y = y + self.bias.value
         return self.activation(y)
 
+    def forward_backward(self, inputs, training=True, grads=None):
+        x = self._train_inputs(inputs)
+        pre = x @ self.kernel.value
+        if self.use_bias:
+            pre = pre + self.bias.value
+        y = self.activation(pre)
+
+        def backward(dy):
+            dpre = activations.backward(self.activation, pre, y, dy)  # through the activation
+            d2 = dpre.reshape(-1, self.units)  # (N, units)
+            add_grad(grads, self.kernel, x.reshape(-1, x.shape[-1]).T @ d2)
+            if self.use_bias:
+                add_grad(grads, self.bias, d2.sum(axis=0))
+            return dpre @ self.kernel.value.T, {}
+
+        return y, backward
+
     def get_config(self):
         config = super().get_config()
         config.update({
@@ -93,16 +110,26 @@ class Dropout(Layer):
         self.seed = seed
         self._rng = make_rng(seed) if seed is not None else None
 
-    def call(self, inputs, training=False):
-        if not training or self.rate == 0:
-            return inputs
+    def _scale(self, inputs):
+        """The call's mask scaled by ``1 / (1 - rate)``, broadcastable to ``inputs``."""
         if self.rate == 1:
-            return np.zeros_like(inputs)
+            return np.zeros((1,) * inputs.ndim, inputs.dtype)
         rng = self._rng or make_rng(None)
         shape = inputs.shape if self.noise_shape is None else tuple(
             inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
-        keep = rng.random(shape) >= self.rate
-        return (inputs * keep / (1.0 - self.rate)).astype(inputs.dtype)
+        return ((rng.random(shape) >= self.rate) / (1.0 - self.rate)).astype(inputs.dtype)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        return inputs * self._scale(inputs)
+
+    def forward_backward(self, inputs, training=True, grads=None):
+        x = self._train_inputs(inputs)
+        if not training or self.rate == 0:
+            return x, lambda dy: (dy, {})
+        scale = self._scale(x)
+        return x * scale, lambda dy: (dy * scale, {})
 
     def get_config(self):
         config = super().get_config()
@@ -127,6 +154,11 @@ class Masking(Layer):
 
     def call(self, inputs):
         return inputs * self._mask_of(inputs)[..., None].astype(inputs.dtype)
+
+    def forward_backward(self, inputs, training=True, grads=None):
+        x = self._train_inputs(inputs)
+        keep = self._mask_of(x)[..., None].astype(x.dtype)  # (B, T, 1)
+        return x * keep, lambda dy: (dy * keep, {})
 
     def get_config(self):
         config = super().get_config()
@@ -185,6 +217,17 @@ class Embedding(Layer):
     def call(self, inputs):
         return self.embeddings.value[inputs]
 
+    def forward_backward(self, inputs, training=True, grads=None):
+        ids = self._train_inputs(inputs)
+
+        def backward(dy):
+            d_embeddings = np.zeros_like(self.embeddings.value)
+            np.add.at(d_embeddings, ids.reshape(-1), dy.reshape(-1, self.output_dim))  # repeated ids add up
+            add_grad(grads, self.embeddings, d_embeddings)
+            return None, {}  # integer ids have no gradient
+
+        return self.embeddings.value[ids], backward
+
     def get_config(self):
         config = super().get_config()
         config.update({"input_dim": self.input_dim, "output_dim": self.output_dim,
@@ -236,6 +279,18 @@ class TimeDistributed(Layer):
         folded = inputs.reshape((batch * steps,) + inputs.shape[2:])  # (B*T, ...)
         y = self.layer(folded, training=training)
         return y.reshape((batch, steps) + y.shape[1:])  # (B, T, ...)
+
+    def forward_backward(self, inputs, training=True, grads=None):
+        x = self._train_inputs(inputs)
+        batch, steps = x.shape[0], x.shape[1]
+        y, inner_backward = self.layer.forward_backward(x.reshape((batch * steps,) + x.shape[2:]),
+                                                        training=training, grads=grads)
+
+        def backward(dy):
+            dx, _ = inner_backward(dy.reshape((batch * steps,) + dy.shape[2:]))  # (B*T, ...)
+            return dx.reshape(x.shape), {}
+
+        return y.reshape((batch, steps) + y.shape[1:]), backward
 
     def get_config(self):
         from rnnlab.layers.serialization import serialize_layer

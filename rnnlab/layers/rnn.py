@@ -222,10 +222,7 @@ class RNN(Layer):
 
     # -------------------------------------------------------------- call
     def _eager_call(self, inputs, *args, **kwargs):
-        inputs = backend.to_float_array(inputs, self.dtype, "inputs")
-        self._check_input_shape(tuple(inputs.shape))
-        self._maybe_build(tuple(inputs.shape))
-        return self.call(inputs, *args, **kwargs)
+        return self.call(self._train_inputs(inputs), *args, **kwargs)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return self._structure_outputs(self.run(sequences, initial_state=initial_state, mask=mask,
@@ -276,11 +273,9 @@ class RNN(Layer):
 
         ``backward(d_outputs)`` takes gradients shaped like the outputs (``None`` for an output that does not
         reach the loss), adds the weight gradients to ``grads`` and returns
-        ``(d_sequences, d_initial_state or None)``.
+        ``(d_sequences, {"initial_state": d_initial_states})`` (an empty dict without ``initial_state``).
         """
-        x = backend.to_float_array(sequences, self.dtype, "inputs")
-        self._check_input_shape(tuple(x.shape))
-        self._maybe_build(tuple(x.shape))
+        x = self._train_inputs(sequences)
         with fastpath.reference_only():
             result = self.run(x, initial_state=initial_state, mask=mask, collect_gates=True, training=training)
         outputs = self._structure_outputs(result)
@@ -295,7 +290,7 @@ class RNN(Layer):
             if self.go_backwards:
                 dxw = dxw[:, ::-1]
             dx = self.cell.project_inputs_backward(x, dxw, result["dropout"], grads)
-            return dx, (d_initial if initial_state is not None else None)
+            return dx, ({"initial_state": d_initial} if initial_state is not None else {})
 
         return outputs, backward
 
