@@ -203,8 +203,11 @@ class Model(Layer):
         masks = nest.flatten(mask) if mask is not None else [None] * len(values)
         return self._run_graph(values, masks, training)
 
-    def _run_graph(self, values, masks, training=False):
+    def _run_graph(self, values, masks, training=False, grads=None):
+        """Replay the graph on arrays. With ``grads`` (a dict), run each layer's training call and also return
+        a ``backward(d_outputs)`` that backpropagates through the recorded nodes in reverse order."""
         env = {id(t): (v, m) for t, v, m in zip(self.inputs, values, masks)}
+        tape = []
 
         def value(x):
             return env[id(x)][0] if isinstance(x, KerasTensor) else x
@@ -222,9 +225,14 @@ class Model(Layer):
             if "mask" not in kwargs and _accepts(layer, "mask") and any(
                     m is not None for m in nest.flatten(in_mask)) and not has_other_tensor_args(args, kwargs):
                 kwargs["mask"] = in_mask
-            if _accepts(layer, "training"):
+            if grads is not None:
                 kwargs["training"] = training
-            outputs = layer(*args, **kwargs)
+                outputs, backward = layer.forward_backward(*args, grads=grads, **kwargs)
+                tape.append((node, backward, outputs))
+            else:
+                if _accepts(layer, "training"):
+                    kwargs["training"] = training
+                outputs = layer(*args, **kwargs)
             out_mask = layer.compute_mask(args[0], kwargs.get("mask", in_mask))
             flat_out, flat_t = nest.flatten(outputs), nest.flatten(node.outputs)
             flat_mask = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(flat_t)
@@ -233,8 +241,55 @@ class Model(Layer):
             for t, v, m in zip(flat_t, flat_out, flat_mask):
                 env[id(t)] = (v, m)
         results = [np.asarray(env[id(t)][0]) for t in self.outputs]
-        return nest.pack_like(self._outputs_struct, results) if nest.is_nested(self._outputs_struct) \
+        packed = nest.pack_like(self._outputs_struct, results) if nest.is_nested(self._outputs_struct) \
             else results[0]
+        if grads is None:
+            return packed
+        return packed, lambda d_outputs: self._backward_graph(tape, d_outputs)
+
+    def _backward_graph(self, tape, d_outputs):
+        """Gradients w.r.t. the model inputs (a list, ``None`` where none flows) from output gradients."""
+        d_env = {}
+
+        def add(tensor, grad):
+            if grad is None or not isinstance(tensor, KerasTensor):
+                return
+            d_env[id(tensor)] = grad if id(tensor) not in d_env else d_env[id(tensor)] + grad
+
+        flat_d = nest.flatten(d_outputs) if nest.is_nested(self._outputs_struct) else [d_outputs]
+        for t, g in zip(self.outputs, flat_d):
+            add(t, g)
+        for node, backward, outputs in reversed(tape):
+            flat_t, flat_v = nest.flatten(node.outputs), nest.flatten(outputs)
+            grads_out = [d_env.get(id(t)) for t in flat_t]
+            if all(g is None for g in grads_out):
+                continue  # nothing downstream reaches the loss
+            grads_out = [np.zeros_like(v) if g is None else g for g, v in zip(grads_out, flat_v)]
+            d_first, d_other = backward(nest.pack_like(node.outputs, grads_out) if nest.is_nested(node.outputs)
+                                        else grads_out[0])
+            first = node.call_args[0]
+            if d_first is not None:
+                for t, g in zip(nest.flatten(first), nest.flatten(d_first) if nest.is_nested(first) else [d_first]):
+                    add(t, g)
+            named = dict(node.call_kwargs)
+            for name, arg in zip(list(node.layer._call_params())[1:], node.call_args[1:]):
+                named[name] = arg
+            for name, grad in d_other.items():
+                if name in named and grad is not None:
+                    for t, g in zip(nest.flatten(named[name]), nest.flatten(grad)):
+                        add(t, g)
+        return [d_env.get(id(t)) for t in self.inputs]
+
+    def forward_backward(self, inputs, training=True, grads=None, mask=None):
+        values = self._standardize_inputs(inputs)
+        masks = nest.flatten(mask) if mask is not None else [None] * len(values)
+        outputs, backward_graph = self._run_graph(values, masks, training, grads if grads is not None else {})
+
+        def backward(d_outputs):
+            d_inputs = backward_graph(d_outputs)
+            return (d_inputs if len(d_inputs) > 1 else d_inputs[0]), {}
+
+        return outputs, backward
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Run the model on ``x`` in batches of ``batch_size`` (default 32); returns NumPy arrays."""
