@@ -1,0 +1,474 @@
+"""Keras 3 stateful metrics on NumPy: ``update_state`` / ``result`` / ``reset_state``.
+
+Every metric here is a weighted running mean, as in Keras: ``total`` accumulates per-sample values times
+their weights, ``count`` the weights, and ``result()`` is ``total / count`` (0.0 before any update).  The
+per-batch reduction follows Keras's ``reduce_to_samplewise_values``:
+
+* with no ``sample_weight`` the values are averaged over every axis but the first and each sample counts 1;
+* with a ``sample_weight`` of rank ``r`` the values are first averaged over the axes beyond ``r``, multiplied
+  by the (broadcast) weights, then averaged per sample; the weights are averaged per sample the same way and
+  summed into ``count``.  So a ``(B,)`` weight works for sequence metrics of shape ``(B, T)``.
+* a Keras mask carried by ``y_pred`` (``y_pred._keras_mask``) multiplies the sample weights (masked
+  entries get weight 0), as Keras's ``MeanMetricWrapper`` does.
+
+``get(identifier, ...)`` resolves the strings ``model.compile(metrics=[...])`` accepts; ``"accuracy"`` and
+``"acc"`` become Binary/Sparse-categorical/Categorical accuracy exactly as Keras 3 decides it (from the shapes
+of ``y_true`` and ``y_pred``, see :func:`resolve_accuracy`), named by the string given.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+__all__ = [
+    "Metric",
+    "Mean",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "AutoAccuracy",
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "is_binary_or_sparse_categorical",
+    "resolve_accuracy",
+    "get",
+]
+
+
+def _array(x):
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.numpy()
+    arr = np.asarray(x)
+    return arr.view(np.ndarray) if type(arr) is not np.ndarray else arr
+
+
+def _same_rank(x1, x2):
+    """Keras's ``squeeze_or_expand_to_same_rank``."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1:
+            x2 = x2[..., None]
+        else:
+            x1 = x1[..., 0]
+    elif r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1:
+            x1 = x1[..., None]
+        else:
+            x2 = x2[..., 0]
+    return x1, x2
+
+
+def _to_snake_case(name):
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# stateless per-sample functions (Keras's metric functions)
+# ---------------------------------------------------------------------------------------------------------
+
+def _float_pair(y_true, y_pred):
+    y_pred = _array(y_pred)
+    if not np.issubdtype(y_pred.dtype, np.floating):
+        y_pred = y_pred.astype(np.float32)
+    y_true = _array(y_true).astype(y_pred.dtype, copy=False)
+    return _same_rank(y_true, y_pred)
+
+
+def _check_shapes(fn_name, y_true, y_pred, yt, yp):
+    if yt.shape != yp.shape:
+        try:
+            np.broadcast_shapes(yt.shape, yp.shape)
+        except ValueError:
+            raise ValueError(
+                f"{fn_name}: `y_true` and `y_pred` have incompatible shapes: y_true.shape={tuple(y_true.shape)}, "
+                f"y_pred.shape={tuple(y_pred.shape)}."
+            ) from None
+
+
+def mean_squared_error(y_true, y_pred):
+    """``mean(square(y_true - y_pred), axis=-1)``."""
+    yt, yp = _float_pair(y_true, y_pred)
+    _check_shapes("mean_squared_error", _array(y_true), _array(y_pred), yt, yp)
+    return np.mean(np.square(yt - yp), axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """``mean(abs(y_true - y_pred), axis=-1)``."""
+    yt, yp = _float_pair(y_true, y_pred)
+    _check_shapes("mean_absolute_error", _array(y_true), _array(y_pred), yt, yp)
+    return np.mean(np.abs(yt - yp), axis=-1)
+
+
+def accuracy(y_true, y_pred):
+    """1.0 where ``y_true == y_pred`` element-wise."""
+    yt, yp = _float_pair(y_true, y_pred)
+    _check_shapes("accuracy", _array(y_true), _array(y_pred), yt, yp)
+    return np.equal(yt, yp).astype(np.float32)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """1.0 where ``y_true == (y_pred > threshold)`` element-wise."""
+    yt, yp = _same_rank(_array(y_true), _array(y_pred))
+    _check_shapes("binary_accuracy", _array(y_true), _array(y_pred), yt, yp)
+    predicted = (yp > threshold).astype(yt.dtype)
+    return np.equal(yt, predicted).astype(np.float32)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """1.0 where ``argmax(y_true, -1) == argmax(y_pred, -1)`` (first maximum wins ties)."""
+    y_pred = _array(y_pred)
+    true_ids = np.argmax(_array(y_true), axis=-1)
+    org_shape = true_ids.shape
+    reshape = False
+    if true_ids.ndim == y_pred.ndim:
+        true_ids = true_ids[..., 0] if true_ids.shape[-1] == 1 else true_ids
+        reshape = True
+    pred_ids = np.argmax(y_pred, axis=-1)
+    matches = np.equal(true_ids, pred_ids).astype(np.float32)
+    return matches.reshape(org_shape) if reshape else matches
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1.0 where the integer id ``y_true`` equals ``argmax(y_pred, -1)``; ``y_true`` may have a trailing 1."""
+    y_pred = _array(y_pred)
+    y_true = _array(y_true)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    pred_ids = np.argmax(y_pred, axis=-1)
+    try:
+        matches = np.equal(y_true.astype(np.float64), pred_ids.astype(np.float64)).astype(np.float32)
+    except ValueError:
+        raise ValueError(
+            "sparse_categorical_accuracy: `y_true` (class ids) must have shape y_pred.shape[:-1]; received "
+            f"y_true.shape={tuple(_array(y_true).shape)}, y_pred.shape={tuple(y_pred.shape)}."
+        ) from None
+    if matches.ndim > 1 and matches.shape[-1] == 1:
+        matches = matches[..., 0]
+    return matches
+
+
+# ---------------------------------------------------------------------------------------------------------
+# stateful metrics
+# ---------------------------------------------------------------------------------------------------------
+
+class Metric:
+    """Base class: ``update_state(...)``, ``result() -> float``, ``reset_state()``, ``name``.
+
+    ``_direction`` is ``"up"`` for metrics to maximise, ``"down"`` for ones to minimise, None when unknown; the
+    callbacks' ``mode="auto"`` uses it, as Keras does.
+    """
+
+    _direction = None
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or _to_snake_case(type(self).__name__)
+        self.dtype = dtype or "float32"
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def result(self):
+        raise NotImplementedError
+
+    def reset_state(self):
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        """Update the state with one batch and return the running result (Keras's ``Metric.__call__``)."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class Mean(Metric):
+    """The weighted running mean of the values passed to ``update_state(values, sample_weight=None)``.
+
+    ``update_state(batch_loss, sample_weight=batch_size)`` is how Keras tracks the ``loss`` it logs.
+    """
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        values = _array(values).astype(np.float64)
+        if sample_weight is not None:
+            weights = _array(sample_weight).astype(np.float64)
+            values, weights = _same_rank(values, weights)
+            w_ndim, v_ndim = weights.ndim, values.ndim
+            if v_ndim > w_ndim:
+                values = values.mean(axis=tuple(range(w_ndim, v_ndim)))
+            try:
+                weights = np.broadcast_to(weights, values.shape)
+            except ValueError:
+                raise ValueError(
+                    f"{type(self).__name__} ({self.name!r}): `sample_weight` of shape {tuple(_array(sample_weight).shape)} "
+                    f"does not broadcast to the per-sample values of shape {tuple(values.shape)}."
+                ) from None
+            values = values * weights
+            if w_ndim > 1:
+                weights = weights.mean(axis=tuple(range(1, w_ndim)))
+            num = float(np.sum(weights))
+        else:
+            num = float(values.shape[0]) if values.ndim >= 1 else 1.0
+        if values.ndim > 1:
+            values = values.mean(axis=tuple(range(1, values.ndim)))
+        self.total += float(np.sum(values))
+        self.count += num
+
+    def result(self):
+        return float(self.total / self.count) if self.count else 0.0
+
+
+class MeanMetricWrapper(Mean):
+    """The running mean of ``fn(y_true, y_pred, **kwargs)`` (per-sample values), optionally weighted."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or _to_snake_case(getattr(fn, "__name__", "mean_metric_wrapper")), dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = getattr(y_pred, "_keras_mask", None)
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        if mask is not None:
+            float_mask = _array(mask).astype(np.float64)
+            if sample_weight is None:
+                sample_weight = float_mask
+            else:
+                float_mask, sw = _same_rank(float_mask, _array(sample_weight).astype(np.float64))
+                try:
+                    sample_weight = sw * float_mask
+                except ValueError:
+                    raise ValueError(
+                        f"{type(self).__name__} ({self.name!r}): `sample_weight` of shape {tuple(sw.shape)} does not "
+                        f"broadcast with the mask of shape {tuple(float_mask.shape)}."
+                    ) from None
+        return super().update_state(values, sample_weight=sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs}
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    """Running mean of ``mean(square(y_true - y_pred), axis=-1)``."""
+
+    _direction = "down"
+
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    """Running mean of ``mean(abs(y_true - y_pred), axis=-1)``."""
+
+    _direction = "down"
+
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class Accuracy(MeanMetricWrapper):
+    """How often ``y_pred`` equals ``y_true`` exactly."""
+
+    _direction = "up"
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    """How often ``y_pred > threshold`` matches the binary ``y_true``."""
+
+    _direction = "up"
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = threshold
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    """How often ``argmax(y_pred)`` matches ``argmax(y_true)`` (one-hot targets)."""
+
+    _direction = "up"
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """How often ``argmax(y_pred)`` matches the integer class id ``y_true``."""
+
+    _direction = "up"
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# "accuracy" resolution
+# ---------------------------------------------------------------------------------------------------------
+
+def is_binary_or_sparse_categorical(y_true_shape, y_pred_shape):
+    """Keras 3's test, on shapes: ``(is_binary, is_sparse_categorical)``.
+
+    binary: ``y_pred`` has a last dimension of 1; sparse: ``y_true`` has a lower rank than ``y_pred``, or a last
+    dimension of 1 while ``y_pred``'s is larger.
+    """
+    y_true_shape, y_pred_shape = tuple(y_true_shape), tuple(y_pred_shape)
+    t_last = y_true_shape[-1] if y_true_shape else None
+    p_last = y_pred_shape[-1] if y_pred_shape else None
+    is_binary = p_last == 1
+    is_sparse = len(y_true_shape) < len(y_pred_shape) or (
+        t_last == 1 and p_last is not None and p_last > 1)
+    return is_binary, is_sparse
+
+
+def resolve_accuracy(y_true_shape, y_pred_shape, name="accuracy"):
+    """The concrete metric Keras 3 uses for ``metrics=["accuracy"]`` given the target/output shapes.
+
+    ``BinaryAccuracy`` when the output's last dimension is 1, else ``SparseCategoricalAccuracy`` when the targets
+    are class ids (lower rank, or trailing 1), else ``CategoricalAccuracy``; named ``name`` (the string given).
+    The compile ``loss`` plays no part in Keras 3's choice.
+    """
+    is_binary, is_sparse = is_binary_or_sparse_categorical(y_true_shape, y_pred_shape)
+    if is_binary:
+        return BinaryAccuracy(name=name)
+    if is_sparse:
+        return SparseCategoricalAccuracy(name=name)
+    return CategoricalAccuracy(name=name)
+
+
+class AutoAccuracy(Metric):
+    """``"accuracy"`` before the shapes are known: picks the concrete metric on the first ``update_state``
+    (as Keras 3 builds its compile metrics on the first batch) and delegates to it from then on.
+
+    ``resolved`` is the concrete metric (None until the first update).
+    """
+
+    _direction = "up"
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.resolved = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.resolved is None:
+            self.resolved = resolve_accuracy(np.shape(y_true), np.shape(y_pred), name=self.name)
+        self.resolved.update_state(y_true, y_pred, sample_weight=sample_weight)
+
+    def result(self):
+        return self.resolved.result() if self.resolved is not None else 0.0
+
+    def reset_state(self):
+        if self.resolved is not None:
+            self.resolved.reset_state()
+
+
+_BY_NAME = {
+    "mse": MeanSquaredError,
+    "MSE": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "MeanSquaredError": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "MAE": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "MeanAbsoluteError": MeanAbsoluteError,
+    "Accuracy": Accuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "BinaryAccuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "CategoricalAccuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "SparseCategoricalAccuracy": SparseCategoricalAccuracy,
+}
+
+#: the names :func:`get` accepts
+ACCEPTED_NAMES = ("accuracy", "acc", "mse", "mean_squared_error", "mae", "mean_absolute_error",
+                  "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
+
+
+def get(identifier, loss=None, output_shape=None, y_true_shape=None):
+    """Resolve one entry of ``compile(metrics=[...])`` the way Keras 3's ``get_metric`` does.
+
+    * ``"accuracy"`` / ``"acc"`` (any case): Keras 3 chooses from the shapes of the targets and outputs (see
+      :func:`resolve_accuracy`).  With both ``output_shape`` and ``y_true_shape`` given (or an output whose
+      last dimension is 1) the concrete metric is returned now; otherwise an :class:`AutoAccuracy` that decides
+      on its first ``update_state``.  Either way it is named by the string given, so logs show ``"accuracy"``
+      (or ``"acc"``) whichever class computes it.  ``loss`` is accepted for convenience but, as in Keras 3,
+      does not influence the choice (a ``binary_crossentropy`` model with a 3-unit output gets
+      ``CategoricalAccuracy``).
+    * other strings (``"mse"``, ``"mae"``, ``"binary_accuracy"``...) give a fresh metric named by the string.
+    * a :class:`Metric` instance is returned as is (its own name); a :class:`Metric` subclass is instantiated;
+      a callable ``fn(y_true, y_pred) -> per-sample values`` is wrapped in :class:`MeanMetricWrapper`.
+
+    Unknown names raise ``ValueError`` naming the ``metrics`` argument.
+    """
+    del loss  # Keras 3 decides "accuracy" from shapes alone
+    if identifier is None:
+        raise ValueError("Invalid value for argument `metrics`: expected a metric, received None.")
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            if output_shape is not None and tuple(output_shape) and tuple(output_shape)[-1] == 1:
+                return BinaryAccuracy(name=identifier)
+            if output_shape is not None and y_true_shape is not None:
+                return resolve_accuracy(y_true_shape, output_shape, name=identifier)
+            return AutoAccuracy(name=identifier)
+        cls = _BY_NAME.get(identifier)
+        if cls is None:
+            raise ValueError(
+                f"Invalid value for argument `metrics`: unknown metric {identifier!r}. Accepted names: "
+                f"{', '.join(repr(n) for n in ACCEPTED_NAMES)}, or a rnnlab.metrics.Metric instance."
+            )
+        return cls(name=identifier)
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise ValueError(
+        f"Invalid value for argument `metrics`: could not interpret metric identifier {identifier!r}. Pass one of "
+        f"{', '.join(repr(n) for n in ACCEPTED_NAMES)}, or a rnnlab.metrics.Metric instance."
+    )
