@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.optimizers.base import Optimizer, check_float
+from rnnlab.optimizers.base import Optimizer, check_float, keras_cast
 
 
 class Adagrad(Optimizer):
@@ -27,7 +27,7 @@ class Adagrad(Optimizer):
         self.epsilon = check_float(epsilon, "epsilon", low=0.0, expected="a non-negative float")
 
     def _slot_initializers(self, variable):
-        return {"accumulator": self.initial_accumulator_value}
+        return {"accumulator": keras_cast(self.initial_accumulator_value, variable.value.dtype)}
 
     def _update_step(self, grad, value, lr, state):
         acc = state["accumulator"]

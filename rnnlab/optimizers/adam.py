@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.optimizers.base import Optimizer, check_bool, check_float
+from rnnlab.optimizers.base import Optimizer, check_bool, check_float, keras_cast
 
 
 class Adam(Optimizer):
@@ -38,8 +38,9 @@ class Adam(Optimizer):
     def _update_step(self, grad, value, lr, state):
         dt = value.dtype.type
         t = dt(self._iterations + 1)
-        beta_1_power = np.power(dt(self.beta_1), t)
-        beta_2_power = np.power(dt(self.beta_2), t)
+        # Powers in float64, then rounded: the correctly rounded value, as TensorFlow's float32 pow gives.
+        beta_1_power = dt(np.power(np.float64(keras_cast(self.beta_1, value.dtype)), np.float64(t)))
+        beta_2_power = dt(np.power(np.float64(keras_cast(self.beta_2, value.dtype)), np.float64(t)))
         alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         m, v = state["momentum"], state["velocity"]
         m += (grad - m) * (1 - self.beta_1)

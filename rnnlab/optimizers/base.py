@@ -86,6 +86,18 @@ def _learning_rate_value(value, argument: str = "learning_rate"):
     return np.dtype(backend.floatx()).type(f)
 
 
+def keras_cast(value, dtype):
+    """``value`` (a Python float hyperparameter) as a scalar of ``dtype``, rounded the way Keras's
+    ``ops.cast(value, dtype)`` rounds it on the TensorFlow backend: through a float32 tensor first.
+
+    Keras casts the learning rate, ``weight_decay``, SGD's ``momentum``, Adam's betas and Adagrad's initial
+    accumulator value this way; for float32 variables it changes nothing, for float64 ones it makes the
+    results equal to Keras's bit for bit.  Hyperparameters that Keras combines with tensors directly (``rho``,
+    ``epsilon``, ``1 - beta_1``...) keep the variable's full precision.
+    """
+    return np.dtype(dtype).type(np.float32(value))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # gradient clipping (Keras 3 formulas)
 # ---------------------------------------------------------------------------------------------------------------
@@ -437,8 +449,7 @@ class Optimizer:
                 for v in kept_vars:
                     if self._use_weight_decay(v):
                         value = v.value
-                        dt = value.dtype.type
-                        value -= value * dt(self.weight_decay) * dt(lr)
+                        value -= value * keras_cast(self.weight_decay, value.dtype) * value.dtype.type(lr)
             for g, v, state in zip(kept_grads, kept_vars, states):
                 self._update_step(g, v.value, v.value.dtype.type(lr), state)
         self._iterations += 1

@@ -52,6 +52,12 @@ def _check_real(value, argument: str, *, positive: bool = False, non_negative: b
     return value
 
 
+def _rounded(fn, x, dt):
+    """``fn(x)`` evaluated in float64 and rounded to ``dt``: the correctly rounded value, which is what
+    TensorFlow's float32 ``pow``/``cos`` return (NumPy's float32 versions can be an ulp or more away)."""
+    return dt(fn(np.float64(x)))
+
+
 def _step_value(step):
     """The optimizer step as a NumPy scalar (ints stay ints, as Keras's integer ``iterations``)."""
     if hasattr(step, "numpy") and not isinstance(step, np.ndarray):
@@ -107,7 +113,8 @@ class ExponentialDecay(LearningRateSchedule):
         p = dt(_step_value(step)) / dt(self.decay_steps)
         if self.staircase:
             p = np.floor(p)
-        return dt(self.initial_learning_rate) * np.power(dt(self.decay_rate), p)
+        factor = _rounded(lambda e: np.power(np.float64(dt(self.decay_rate)), e), p, dt)
+        return dt(self.initial_learning_rate) * factor
 
     def get_config(self) -> dict:
         return {
@@ -183,7 +190,7 @@ class CosineDecay(LearningRateSchedule):
 
     def _decay(self, step, decay_steps, decay_from, dt):
         fraction = step / decay_steps
-        cosine = 0.5 * (1.0 + np.cos(dt(math.pi) * fraction))
+        cosine = 0.5 * (1.0 + _rounded(np.cos, dt(math.pi) * fraction, dt))
         decayed = (1 - self.alpha) * cosine + self.alpha
         return dt(decay_from * decayed)
 

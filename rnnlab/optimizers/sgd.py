@@ -1,7 +1,7 @@
 """Stochastic gradient descent with optional (Nesterov) momentum, as ``keras.optimizers.SGD``."""
 from __future__ import annotations
 
-from rnnlab.optimizers.base import Optimizer, check_bool, check_float
+from rnnlab.optimizers.base import Optimizer, check_bool, check_float, keras_cast
 
 
 class SGD(Optimizer):
@@ -32,7 +32,7 @@ class SGD(Optimizer):
             value -= grad * lr
             return
         m = state["momentum"]
-        mom = value.dtype.type(self.momentum)
+        mom = keras_cast(self.momentum, value.dtype)
         m[...] = m * mom - grad * lr
         if self.nesterov:
             value += m * mom - grad * lr
