@@ -12,6 +12,7 @@ from rnnlab import backend, nest
 from rnnlab.layers.base import KerasTensor, Layer, has_other_tensor_args, unique_name
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.models.summary import print_summary
+from rnnlab.models.training import Trainer
 from rnnlab.utils.progbar import Progbar
 
 
@@ -84,8 +85,8 @@ def _accepts(layer, key):
     return key in layer._call_params()
 
 
-class Model(Layer):
-    """A functional model, as ``keras.Model(inputs, outputs)``."""
+class Model(Trainer, Layer):
+    """A functional model, as ``keras.Model(inputs, outputs)``; training methods come from :class:`Trainer`."""
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if inputs is None or outputs is None:
@@ -334,6 +335,18 @@ class Model(Layer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None):
         print_summary(self, line_length=line_length, print_fn=print_fn)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write every weight, keyed by its path, to ``filepath`` (``*.weights.npz``), atomically."""
+        from rnnlab.saving import save_weights_npz
+
+        save_weights_npz(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Read weights written by :meth:`save_weights`; every path and shape must match."""
+        from rnnlab.saving import load_weights_npz
+
+        load_weights_npz(self, filepath)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
