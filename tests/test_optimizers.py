@@ -522,6 +522,13 @@ def test_empty_apply_is_a_no_op():
     assert opt.iterations == 0
 
 
+def test_variable_constraint_runs_after_the_update():
+    var = FakeVar(np.zeros(3, "float32"), "w")
+    var.constraint = lambda x: np.clip(x, -0.5, 0.5)
+    optimizers.SGD(learning_rate=1.0).apply_gradients([(np.array([1.0, 0.25, -2.0], "float32"), var)])
+    np.testing.assert_array_equal(var.value, [-0.5, -0.25, 0.5])
+
+
 def test_float64_gradient_for_float32_variable_is_cast():
     var = FakeVar(np.zeros(2, "float32"), "w")
     optimizers.SGD(learning_rate=1.0).apply_gradients([(np.array([1.0, 2.0]), var)])

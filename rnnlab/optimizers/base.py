@@ -10,7 +10,8 @@ replaced) from NumPy gradients.  One call of :meth:`Optimizer.apply` does, as Ke
 4. decoupled weight decay for every optimizer that has ``weight_decay`` set:
    ``var -= var * weight_decay * learning_rate``, before the update;
 5. the optimizer's own update step, with the learning rate evaluated at the current ``iterations``;
-6. ``iterations += 1``.
+6. the variable's ``constraint`` (if it has one: a callable on its array);
+7. ``iterations += 1``.
 
 Arithmetic runs in each variable's dtype (float32 or float64).  A constant learning rate is stored in
 ``rnnlab.config.floatx()`` (float32 by default) exactly as Keras stores it in a float32 variable, so that
@@ -452,6 +453,12 @@ class Optimizer:
                         value -= value * keras_cast(self.weight_decay, value.dtype) * value.dtype.type(lr)
             for g, v, state in zip(kept_grads, kept_vars, states):
                 self._update_step(g, v.value, v.value.dtype.type(lr), state)
+        # As Keras, a variable's constraint (a callable on its array, if the variable has one) runs after
+        # the update.
+        for v in kept_vars:
+            constraint = getattr(v, "constraint", None)
+            if constraint is not None:
+                v.value[...] = constraint(v.value)
         self._iterations += 1
 
     def _clip_gradients(self, grads):
