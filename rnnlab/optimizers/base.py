@@ -60,7 +60,9 @@ def check_float(value, argument: str, *, low=None, high=None, low_open=False, hi
         )
     f = float(value)
     if not math.isfinite(f):
-        raise ValueError(f"Argument `{argument}` must be {expected or 'a finite float'}; received {argument}={value!r}.")
+        raise ValueError(
+            f"Argument `{argument}` must be {expected or 'a finite float'}; received {argument}={value!r}."
+        )
     too_low = low is not None and (f <= low if low_open else f < low)
     too_high = high is not None and (f >= high if high_open else f > high)
     if too_low or too_high:

@@ -63,7 +63,7 @@ def _step_value(step):
     if hasattr(step, "numpy") and not isinstance(step, np.ndarray):
         step = step.numpy()
     arr = np.asarray(step)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf" :
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
         raise TypeError(f"Argument `step` must be a scalar number; received step={step!r}.")
     return arr[()]
 
