@@ -1,0 +1,363 @@
+"""rnnlab.losses: values against Keras 3, gradients against TF autodiff / PyTorch / finite differences."""
+import numpy as np
+import pytest
+
+from rnnlab import losses as L
+
+# ---------------------------------------------------------------------------------------------------------
+# cases: (id, rnnlab factory, keras class name, keras kwargs, kind)
+# ---------------------------------------------------------------------------------------------------------
+
+CASES = [
+    ("mse", lambda: L.MeanSquaredError(), "MeanSquaredError", {}, "reg"),
+    ("mae", lambda: L.MeanAbsoluteError(), "MeanAbsoluteError", {}, "reg"),
+    ("huber", lambda: L.Huber(), "Huber", {}, "reg"),
+    ("huber_d0.4", lambda: L.Huber(delta=0.4), "Huber", {"delta": 0.4}, "reg"),
+    ("bce", lambda: L.BinaryCrossentropy(), "BinaryCrossentropy", {}, "bin"),
+    ("bce_ls", lambda: L.BinaryCrossentropy(label_smoothing=0.2), "BinaryCrossentropy",
+     {"label_smoothing": 0.2}, "bin"),
+    ("bce_logits", lambda: L.BinaryCrossentropy(from_logits=True), "BinaryCrossentropy",
+     {"from_logits": True}, "bin_logits"),
+    ("bce_logits_ls", lambda: L.BinaryCrossentropy(from_logits=True, label_smoothing=0.1), "BinaryCrossentropy",
+     {"from_logits": True, "label_smoothing": 0.1}, "bin_logits"),
+    ("cce", lambda: L.CategoricalCrossentropy(), "CategoricalCrossentropy", {}, "cat"),
+    ("cce_ls", lambda: L.CategoricalCrossentropy(label_smoothing=0.15), "CategoricalCrossentropy",
+     {"label_smoothing": 0.15}, "cat"),
+    ("cce_logits", lambda: L.CategoricalCrossentropy(from_logits=True), "CategoricalCrossentropy",
+     {"from_logits": True}, "cat_logits"),
+    ("cce_logits_ls", lambda: L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+     "CategoricalCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, "cat_logits"),
+    ("scce", lambda: L.SparseCategoricalCrossentropy(), "SparseCategoricalCrossentropy", {}, "sparse"),
+    ("scce_logits", lambda: L.SparseCategoricalCrossentropy(from_logits=True), "SparseCategoricalCrossentropy",
+     {"from_logits": True}, "sparse_logits"),
+]
+IDS = [c[0] for c in CASES]
+
+
+def make_data(kind, shape, rng, dtype=np.float32, extreme=True):
+    """Targets and predictions for a loss kind; ``extreme`` puts exact 0/1 probabilities in (clipping)."""
+    c = shape[-1]
+    if kind == "reg":
+        yt = rng.normal(size=shape)
+        yp = rng.normal(size=shape)
+    elif kind == "bin":
+        yt = (rng.uniform(size=shape) > 0.5).astype(float)
+        yp = rng.uniform(0.01, 0.99, size=shape)
+        if extreme:
+            yp.flat[0], yp.flat[1] = 0.0, 1.0
+            yp.flat[-1] = 1e-9
+    elif kind == "bin_logits":
+        yt = (rng.uniform(size=shape) > 0.5).astype(float)
+        yp = rng.normal(size=shape) * 4
+        if extreme:
+            yp.flat[0], yp.flat[1] = 60.0, -60.0  # softplus must stay finite
+    elif kind in ("cat", "sparse"):
+        z = rng.normal(size=shape) * (2 if extreme else 0.7)  # moderate probabilities for finite differences
+        yp = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+        if extreme:
+            yp.flat[0] = 0.0
+            yp[(0,) * (len(shape) - 1)] = np.eye(c)[1]  # one exact one-hot prediction
+        ids = rng.integers(0, c, size=shape[:-1])
+        yt = ids if kind == "sparse" else np.eye(c)[ids]
+    else:  # logits
+        yp = rng.normal(size=shape) * 3
+        if extreme:
+            yp.flat[0] = 80.0
+        ids = rng.integers(0, c, size=shape[:-1])
+        yt = ids if kind == "sparse_logits" else np.eye(c)[ids]
+    yt = yt if kind.startswith("sparse") else yt.astype(dtype)
+    return yt, yp.astype(dtype)
+
+
+def keras_loss(keras, name, kwargs):
+    return getattr(keras.losses, name)(**kwargs)
+
+
+def close(a, b, tol=1e-6):
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# values against Keras
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("shape", [(7, 4), (3, 5, 4)], ids=["2d", "3d"])
+@pytest.mark.parametrize("weighting", ["none", "per_sample", "full"])
+def test_values_match_keras(keras, rng, case, shape, weighting):
+    _, make, kname, kwargs, kind = case
+    yt, yp = make_data(kind, shape, rng)
+    if weighting == "none":
+        sw = None
+    elif weighting == "per_sample":
+        # (B,) for 2-D outputs; (B, T) -- one weight per loss entry -- for sequences
+        sw = rng.uniform(0, 2, size=shape[:-1]).astype(np.float32)
+        sw.flat[0] = 0.0
+    else:
+        sw = rng.uniform(0, 2, size=shape[:-1] + (1,)).astype(np.float32)
+    ours = make()(yt, yp, sample_weight=sw)
+    theirs = float(keras_loss(keras, kname, kwargs)(yt, yp, sample_weight=sw))
+    assert isinstance(ours, float)
+    assert np.isfinite(ours)
+    assert close(ours, theirs), (ours, theirs)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean_with_sample_weight", "sum_over_batch_size", "mean"])
+def test_reductions_match_keras(keras, rng, reduction):
+    yt, yp = make_data("reg", (6, 3), rng)
+    sw = rng.uniform(0, 2, size=6).astype(np.float32)
+    for w in (None, sw):
+        ours = L.MeanSquaredError(reduction=reduction)(yt, yp, sample_weight=w)
+        theirs = float(keras.losses.MeanSquaredError(reduction=reduction)(yt, yp, sample_weight=w))
+        assert close(ours, theirs), (reduction, ours, theirs)
+
+
+def test_sum_over_batch_size_divides_by_entries_not_weights(rng):
+    yt, yp = make_data("reg", (4, 3), rng)
+    sw = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
+    per_sample = np.mean((yt - yp) ** 2, axis=-1)
+    assert close(L.MeanSquaredError()(yt, yp, sample_weight=sw), float(per_sample[0] / 4))
+
+
+def test_rank_alignment_like_keras(keras, rng):
+    # y_true (B,) against y_pred (B, 1), and (B, T) against (B, T, 1)
+    for yt_shape, yp_shape in [((6,), (6, 1)), ((3, 5), (3, 5, 1)), ((6, 1), (6,))]:
+        yt = rng.normal(size=yt_shape).astype(np.float32)
+        yp = rng.normal(size=yp_shape).astype(np.float32)
+        ours, grad = L.MeanSquaredError().value_and_grad(yt, yp)
+        assert grad.shape == yp.shape
+        assert close(ours, float(keras.losses.MeanSquaredError()(yt, yp)))
+    ids = rng.integers(0, 4, size=(6, 1))
+    _, yp = make_data("sparse", (6, 4), rng)
+    assert close(L.SparseCategoricalCrossentropy()(ids, yp),
+                 float(keras.losses.SparseCategoricalCrossentropy()(ids, yp)))
+
+
+def test_sequence_sample_weight_of_batch_shape_is_rejected_like_keras(keras, rng):
+    """Keras 3.15 multiplies (B, T) losses by a (B,) weight with broadcasting, which fails; so do we."""
+    yt, yp = make_data("reg", (3, 5, 2), rng)
+    sw = np.ones(3, np.float32)
+    with pytest.raises(Exception):
+        keras.losses.MeanSquaredError()(yt, yp, sample_weight=sw)
+    with pytest.raises(ValueError, match=r"sample_weight.*\(3,\).*\(3, 5\)"):
+        L.MeanSquaredError()(yt, yp, sample_weight=sw)
+
+
+class _Masked(np.ndarray):
+    """A NumPy array carrying a Keras mask, as rnnlab's MaskedArray does."""
+    _keras_mask = None
+
+
+def test_keras_mask_on_y_pred_weights_like_keras(keras, rng):
+    from keras.src import backend as kbackend
+    tf = pytest.importorskip("tensorflow")
+    yt, yp = make_data("reg", (3, 5, 2), rng)
+    mask = rng.uniform(size=(3, 5)) > 0.4
+    mask[0, 0] = True
+    sw = rng.uniform(0.5, 1.5, size=(3, 5)).astype(np.float32)
+    masked = yp.view(_Masked)
+    masked._keras_mask = mask
+    for w in (None, sw):
+        t = tf.constant(yp)
+        kbackend.set_keras_mask(t, tf.constant(mask))
+        theirs = float(keras.losses.MeanSquaredError()(yt, t, sample_weight=w))
+        ours, grad = L.MeanSquaredError().value_and_grad(yt, masked, sample_weight=w)
+        assert close(ours, theirs), (ours, theirs)
+        assert np.all(grad[~mask] == 0)
+        assert close(L.MeanSquaredError()(yt, yp, sample_weight=w, mask=mask), theirs)
+
+
+def test_clipping_matches_keras_at_exact_probabilities(keras):
+    yt = np.array([[1.0, 0.0, 1.0, 0.0]], np.float32)
+    yp = np.array([[0.0, 1.0, 1.0, 0.0]], np.float32)
+    ours = L.BinaryCrossentropy()(yt, yp)
+    assert close(ours, float(keras.losses.BinaryCrossentropy()(yt, yp)))
+    # float32's 1 - 1e-7 rounds to 0.99999988: log(1.19e-7), not log(1e-7)
+    lo, hi = np.float64(np.float32(1e-7)), np.float64(np.float32(1 - 1e-7))
+    expected = -(np.log(lo) + np.log(1 - hi) + np.log(hi) + np.log(1 - lo)) / 4
+    assert close(ours, expected, 1e-5)
+    _, grad = L.BinaryCrossentropy().value_and_grad(yt, yp)
+    assert np.all(grad == 0), "clipped entries have zero gradient"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# gradients
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5)], ids=["2d", "3d"])
+def test_gradients_match_tf_autodiff(keras, tf, rng, case, shape):
+    """d loss / d y_pred equals TF autodiff through Keras's own loss (clipping included) to 1e-5."""
+    _, make, kname, kwargs, kind = case
+    yt, yp = make_data(kind, shape, rng)
+    sw = rng.uniform(0, 2, size=shape[:-1]).astype(np.float32)
+    for w in (None, sw):
+        value, grad = make().value_and_grad(yt, yp, sample_weight=w)
+        var = tf.Variable(yp)
+        with tf.GradientTape() as tape:
+            loss = keras_loss(keras, kname, kwargs)(yt, var, sample_weight=w)
+        expected = tape.gradient(loss, var).numpy()
+        assert grad.shape == yp.shape and grad.dtype == np.float32
+        assert close(value, float(loss))
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-5 * scale)
+
+
+def test_gradients_match_torch_autograd(torch, rng):
+    """Independent check of the logits forms and the weighted reduction with PyTorch's losses."""
+    F = torch.nn.functional
+    b, t, c = 4, 3, 5
+    logits = rng.normal(size=(b, t, c)) * 3
+    ids = rng.integers(0, c, size=(b, t))
+    w = rng.uniform(0, 2, size=(b, t))
+    z = torch.tensor(logits, requires_grad=True)
+    per = F.cross_entropy(z.reshape(-1, c), torch.tensor(ids.reshape(-1)), reduction="none").reshape(b, t)
+    (per * torch.tensor(w)).mean().backward()
+    value, grad = L.SparseCategoricalCrossentropy(from_logits=True).value_and_grad(ids, logits, sample_weight=w)
+    np.testing.assert_allclose(grad, z.grad.numpy(), atol=1e-10)
+    assert close(value, (per * torch.tensor(w)).mean().item(), 1e-12)
+
+    target = (rng.uniform(size=(b, c)) > 0.5).astype(float)
+    x = torch.tensor(logits[:, 0], requires_grad=True)
+    ref = F.binary_cross_entropy_with_logits(x, torch.tensor(target), reduction="none").mean(-1).mean()
+    ref.backward()
+    value, grad = L.BinaryCrossentropy(from_logits=True).value_and_grad(target, logits[:, 0])
+    np.testing.assert_allclose(grad, x.grad.numpy(), atol=1e-10)
+    assert close(value, ref.item(), 1e-12)
+
+    yt = rng.normal(size=(b, t, c))
+    p = torch.tensor(logits, requires_grad=True)
+    ref = F.huber_loss(p, torch.tensor(yt), delta=1.5, reduction="none").mean(-1).mean()
+    ref.backward()
+    value, grad = L.Huber(delta=1.5).value_and_grad(yt, logits)
+    np.testing.assert_allclose(grad, p.grad.numpy(), atol=1e-10)
+
+
+def central_difference(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        xp, xm = x.copy(), x.copy()
+        xp.flat[i] += h
+        xm.flat[i] -= h
+        g.flat[i] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4)], ids=["2d", "3d"])
+def test_gradients_finite_difference_float64(rng, case, shape):
+    _, make, _, _, kind = case
+    yt, yp = make_data(kind, shape, rng, dtype=np.float64, extreme=False)
+    if kind == "reg":  # keep away from the kinks of |x| and of Huber's switch
+        yp = yt + np.where(rng.uniform(size=shape) > 0.5, 1, -1) * rng.uniform(0.1, 0.3, size=shape)
+        yp.flat[::3] += np.sign(yp.flat[::3] - yt.flat[::3]) * 1.5
+    sw = rng.uniform(0.2, 2, size=shape[:-1])
+    loss = make()
+    value, grad = loss.value_and_grad(yt, yp, sample_weight=sw)
+    assert grad.dtype == np.float64
+    fd = central_difference(lambda v: loss(yt, v, sample_weight=sw), yp)
+    rel = np.linalg.norm(grad - fd) / max(np.linalg.norm(fd), np.linalg.norm(grad), 1e-300)
+    assert rel <= 1e-6, rel
+
+
+def test_gradient_is_zero_where_probabilities_are_clipped():
+    yt = np.eye(3)[[0, 1]].astype(np.float64)
+    yp = np.array([[1e-9, 0.5, 0.5], [0.2, 0.7, 0.1]])
+    _, g = L.SparseCategoricalCrossentropy().value_and_grad(np.array([0, 1]), yp)
+    assert g[0, 0] == 0.0 and g[1, 1] != 0.0
+    _, g = L.BinaryCrossentropy().value_and_grad(yt, np.where(yt > 0, 1.0, 0.3))
+    assert np.all(g[yt > 0] == 0.0) and np.all(g[yt == 0] != 0.0)
+
+
+def test_large_logits_are_stable():
+    z = np.array([[1000.0, -1000.0, 0.0]], np.float32)
+    for loss, yt in [(L.CategoricalCrossentropy(from_logits=True), np.array([[0, 1, 0]], np.float32)),
+                     (L.SparseCategoricalCrossentropy(from_logits=True), np.array([1])),
+                     (L.BinaryCrossentropy(from_logits=True), np.array([[0, 1, 1]], np.float32))]:
+        value, grad = loss.value_and_grad(yt, z)
+        assert np.isfinite(value) and np.all(np.isfinite(grad))
+    assert close(L.SparseCategoricalCrossentropy(from_logits=True)(np.array([1]), z), 2000.0)
+
+
+def test_dtypes(rng):
+    yt, yp = make_data("reg", (4, 3), rng, dtype=np.float64)
+    _, g = L.MeanSquaredError().value_and_grad(yt, yp)
+    assert g.dtype == np.float64
+    _, g = L.MeanSquaredError().value_and_grad(yt, yp.astype(np.float32))
+    assert g.dtype == np.float32
+
+
+# ---------------------------------------------------------------------------------------------------------
+# errors and lookup
+# ---------------------------------------------------------------------------------------------------------
+
+def test_incompatible_shapes_name_both_shapes():
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
+        L.MeanSquaredError()(np.zeros((4, 3)), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
+        L.CategoricalCrossentropy()(np.zeros((4, 3)), np.full((4, 2), 0.5))
+
+
+def test_sparse_target_checks():
+    p = np.full((4, 3), 1 / 3)
+    with pytest.raises(ValueError, match="out of range"):
+        L.SparseCategoricalCrossentropy()(np.array([0, 1, 3, 2]), p)
+    with pytest.raises(ValueError, match="out of range"):
+        L.SparseCategoricalCrossentropy()(np.array([0, -1, 2, 2]), p)
+    with pytest.raises(ValueError, match=r"y_true.shape=\(4, 3\)"):
+        L.SparseCategoricalCrossentropy()(np.eye(3)[[0, 1, 2, 0]], p)
+    with pytest.raises(ValueError, match="integer"):
+        L.SparseCategoricalCrossentropy()(np.array([0, 1.5, 2, 0]), p)
+    assert close(L.SparseCategoricalCrossentropy()(np.array([0.0, 1.0, 2.0, 0.0]), p), float(np.log(3)))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_nan_targets_rejected(rng, case):
+    _, make, _, _, kind = case
+    yt, yp = make_data(kind, (3, 4), rng)
+    yt = yt.astype(np.float32)
+    yt.flat[2] = np.nan
+    with pytest.raises(ValueError, match="targets contain NaN"):
+        make()(yt, yp)
+
+
+def test_get():
+    assert isinstance(L.get("mse"), L.MeanSquaredError)
+    assert isinstance(L.get("mean_squared_error"), L.MeanSquaredError)
+    assert isinstance(L.get("mae"), L.MeanAbsoluteError)
+    assert isinstance(L.get("mean_absolute_error"), L.MeanAbsoluteError)
+    assert isinstance(L.get("huber"), L.Huber)
+    assert isinstance(L.get("binary_crossentropy"), L.BinaryCrossentropy)
+    assert isinstance(L.get("categorical_crossentropy"), L.CategoricalCrossentropy)
+    assert isinstance(L.get("sparse_categorical_crossentropy"), L.SparseCategoricalCrossentropy)
+    assert isinstance(L.get("SparseCategoricalCrossentropy"), L.SparseCategoricalCrossentropy)
+    inst = L.BinaryCrossentropy(from_logits=True)
+    assert L.get(inst) is inst
+    assert L.get(None) is None
+    again = L.get(L.serialize(L.CategoricalCrossentropy(label_smoothing=0.1)))
+    assert isinstance(again, L.CategoricalCrossentropy) and again.label_smoothing == 0.1
+    with pytest.raises(ValueError) as info:
+        L.get("mean_sqared_error")
+    msg = str(info.value)
+    assert "`loss`" in msg and "'mean_sqared_error'" in msg and "'mse'" in msg and "'huber'" in msg
+
+
+def test_callable_loss_gives_value_but_no_gradient():
+    fn = lambda yt, yp: np.mean((yt - yp) ** 2, axis=-1)  # noqa: E731
+    loss = L.get(fn)
+    assert close(loss(np.zeros((2, 3)), np.ones((2, 3))), 1.0)
+    with pytest.raises(TypeError, match="cannot differentiate"):
+        loss.value_and_grad(np.zeros((2, 3)), np.ones((2, 3)))
+
+
+def test_names_match_keras(keras):
+    for _, make, kname, kwargs, _ in CASES:
+        assert make().name == keras_loss(keras, kname, kwargs).name
+
+
+def test_as_logits_loss():
+    twin = L.as_logits_loss(L.BinaryCrossentropy(label_smoothing=0.1))
+    assert twin.from_logits and twin.label_smoothing == 0.1
+    assert L.as_logits_loss(L.SparseCategoricalCrossentropy()).from_logits
+    assert L.as_logits_loss(L.MeanSquaredError()) is None
+    assert L.as_logits_loss(L.CategoricalCrossentropy(from_logits=True)) is None
