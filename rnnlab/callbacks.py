@@ -29,6 +29,7 @@ turned into Python floats where possible (so ``accuracy`` precedes ``loss`` in t
 from __future__ import annotations
 
 import collections
+import collections.abc
 import csv
 import math
 import os
