@@ -53,19 +53,25 @@ class Trainer:
         self._loss_fns = [None if fn is None else losses_module.get(fn) for fn in _per_output(loss, names, "loss")]
         weights = _per_output(1.0 if loss_weights is None else loss_weights, names, "loss_weights")
         self._loss_weights = [1.0 if w is None else float(w) for w in weights]
-        metrics = metrics or []
-        if isinstance(metrics, dict):
-            per_output = _per_output(metrics, names, "metrics")
-        elif len(names) > 1 and metrics and all(isinstance(m, (list, tuple)) for m in metrics):
-            per_output = _per_output(metrics, names, "metrics")
-        else:
-            per_output = [metrics] * len(names) if len(names) == 1 else [metrics] + [[]] * (len(names) - 1)
-        self._metric_specs = [list(m) if isinstance(m, (list, tuple)) else ([m] if m else []) for m in per_output]
+        # Keras: `metrics` ignore sample weights, `weighted_metrics` use them.
+        self._metric_specs = [[(m, False) for m in specs] + [(m, True) for m in wspecs] for specs, wspecs in zip(
+            self._metrics_per_output(metrics, names, "metrics"),
+            self._metrics_per_output(weighted_metrics, names, "weighted_metrics"))]
         self._metric_objects = None  # resolved on the first batch, when target shapes are known
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names] if len(names) > 1 \
             else []
         self._compiled = True
+
+    @staticmethod
+    def _metrics_per_output(metrics, names, argument):
+        metrics = metrics or []
+        if isinstance(metrics, dict) or (len(names) > 1 and metrics and
+                                         all(isinstance(m, (list, tuple)) for m in metrics)):
+            per_output = _per_output(metrics, names, argument)
+        else:  # a flat list applies to a single output (the first, for several outputs)
+            per_output = [metrics] + [[]] * (len(names) - 1)
+        return [list(m) if isinstance(m, (list, tuple)) else ([m] if m else []) for m in per_output]
 
     def _output_names(self):
         return [t._history[0].name for t in self.outputs]
@@ -80,18 +86,18 @@ class Trainer:
         names = self._output_names()
         objects = []
         for k, (specs, y, out) in enumerate(zip(self._metric_specs, ys, outputs)):
-            for spec in specs:
+            for spec, weighted in specs:
                 metric = metrics_module.get(spec, loss=self._loss_fns[k], output_shape=np.shape(out),
                                             y_true_shape=np.shape(y))
                 if len(names) > 1:
                     metric.name = f"{names[k]}_{metric.name}"
-                objects.append((k, metric))
+                objects.append((k, metric, weighted))
         self._metric_objects = objects
 
     @property
     def metrics(self):
         out = [self._loss_tracker] + list(self._output_loss_trackers) if self._compiled else []
-        return out + [m for _, m in (self._metric_objects or [])]
+        return out + [m for _, m, _ in (self._metric_objects or [])]
 
     @property
     def metrics_names(self):
@@ -187,8 +193,8 @@ class Trainer:
             if value is not None:
                 tracker.update_state(value, sample_weight=batch)
         self._resolve_metrics(ys, flat_out)
-        for k, metric in self._metric_objects:
-            metric.update_state(ys[k], flat_out[k], sample_weight=sw)
+        for k, metric, weighted in self._metric_objects:
+            metric.update_state(ys[k], flat_out[k], sample_weight=sw if weighted else None)
 
     def _train_step(self, xs, ys, sw):
         grads = {}
