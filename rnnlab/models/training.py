@@ -57,6 +57,9 @@ class Trainer:
         self._metric_specs = [[(m, False) for m in specs] + [(m, True) for m in wspecs] for specs, wspecs in zip(
             self._metrics_per_output(metrics, names, "metrics"),
             self._metrics_per_output(weighted_metrics, names, "weighted_metrics"))]
+        for specs in self._metric_specs:  # unknown names fail here, at compile time
+            for spec, _ in specs:
+                metrics_module.get(spec)
         self._metric_objects = None  # resolved on the first batch, when target shapes are known
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names] if len(names) > 1 \

@@ -38,11 +38,18 @@ def load_weights_npz(model, filepath):
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise ValueError(f"File {filepath!r} is not a readable {SUFFIX} weights file ({exc}).") from None
     variables = model.weights
-    missing = [w.path for w in variables if w.path not in stored]
-    unexpected = sorted(set(stored) - {w.path for w in variables})
-    if missing or unexpected:
-        raise ValueError(
-            f"Weights file {filepath!r} does not match model {model.name!r}: missing {missing}, "
-            f"unexpected {unexpected}."
-        )
-    model.set_weights([stored[w.path] for w in variables])
+    paths = [w.path for w in variables]
+    if set(paths) == set(stored):  # same names: match by path
+        model.set_weights([stored[p] for p in paths])
+        return
+    ordered = list(stored.values())  # same architecture under other layer names: match by order, as Keras does
+    if len(ordered) == len(variables) and all(a.shape == w.shape for a, w in zip(ordered, variables)):
+        model.set_weights(ordered)
+        return
+    missing = [p for p in paths if p not in stored]
+    unexpected = sorted(set(stored) - set(paths))
+    raise ValueError(
+        f"Weights file {filepath!r} does not match model {model.name!r}: it holds {len(stored)} arrays "
+        f"{[tuple(a.shape) for a in ordered]}, the model needs {len(variables)} "
+        f"{[tuple(w.shape) for w in variables]}; missing paths {missing}, unexpected paths {unexpected}."
+    )
