@@ -11,6 +11,8 @@ kernels agree with it.  They do not collect gates (inspection uses the reference
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rnnlab import activations, fastpath
@@ -28,10 +30,12 @@ def _supports(cell=None, collect_gates=False, dropout=None, **_):
     return True
 
 
+@functools.lru_cache(maxsize=64)
 def _gate_scales(units, blocks, dtype):
     """``a`` and ``b`` of ``act = tanh(z * a) * a + b``; ``blocks`` is a string of 's' (sigmoid) / 't' (tanh)."""
     a = np.concatenate([np.full(units, 0.5 if k == "s" else 1.0) for k in blocks]).astype(dtype)
     b = np.concatenate([np.full(units, 0.5 if k == "s" else 0.0) for k in blocks]).astype(dtype)
+    a.flags.writeable = b.flags.writeable = False
     return a, b
 
 
@@ -40,7 +44,7 @@ def _lstm_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequence
     batch, steps, _ = xw.shape
     units, dtype = cell.units, xw.dtype
     recurrent_kernel = cell.recurrent_kernel.value
-    a, b = _gate_scales(units, "ssts", dtype)
+    a, b = _gate_scales(units, "ssts", np.dtype(dtype).name)
     h, c = states[0].copy(), states[1].copy()
     z = np.empty((batch, 4 * units), dtype)  # pre-activations, then activations, in place
     tc = np.empty((batch, units), dtype)

@@ -281,7 +281,13 @@ class Layer:
         raise NotImplementedError
 
     def _call_params(self):
-        return inspect.signature(self.call).parameters
+        """The names of ``call``'s parameters (cached per class: signature inspection is slow)."""
+        cls = type(self)
+        params = cls.__dict__.get("_call_params_cache")
+        if params is None:
+            params = tuple(inspect.signature(self.call).parameters)
+            cls._call_params_cache = params
+        return params
 
     def __call__(self, *args, **kwargs):
         params = self._call_params()
