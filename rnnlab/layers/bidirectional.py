@@ -153,6 +153,12 @@ class Bidirectional(Layer):
             return output
         return (*output, *states) if self.merge_mode is None else (output, *states)
 
+    def step(self, x_t, states=None):
+        """Refused with a ValueError: the backward direction needs the whole sequence before its first output."""
+        from rnnlab.inspect.streaming import refuse_backwards
+
+        refuse_backwards(self)
+
     def forward_backward(self, sequences, initial_state=None, mask=None, training=True, grads=None):
         x = self._train_inputs(sequences)
         fw_state = bw_state = None

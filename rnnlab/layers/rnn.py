@@ -228,6 +228,14 @@ class RNN(Layer):
         return self._structure_outputs(self.run(sequences, initial_state=initial_state, mask=mask,
                                                 training=training))
 
+    def step(self, x_t, states=None):
+        """Run one time step: ``x_t`` ``(B, D)`` and the flat ``states`` (None: zeros, or a stateful layer's
+        stored states) -> ``(output (B, U), new_states)``. Stepping through a sequence gives the outputs of the
+        full call (``go_backwards``: feed the steps in processing order). See :mod:`rnnlab.inspect.streaming`."""
+        from rnnlab.inspect.streaming import rnn_step
+
+        return rnn_step(self, x_t, states)
+
     def run(self, sequences, initial_state=None, mask=None, collect_gates=False, training=False):
         """Run the layer and return everything it computed, as a dict.
 

@@ -322,6 +322,13 @@ class Model(Trainer, Layer):
         return nest.pack_like(self._outputs_struct, merged) if nest.is_nested(self._outputs_struct) \
             else merged[0]
 
+    def stream(self):
+        """Run the model one time step at a time: an :class:`rnnlab.inspect.streaming.Stream` holding every
+        recurrent layer's state (``step(x_t)``, ``reset()``, ``get_state()``/``set_state()``)."""
+        from rnnlab.inspect.streaming import Stream
+
+        return Stream(self)
+
     def predict_on_batch(self, x):
         return self.predict(x, batch_size=max(1, len(self._standardize_inputs(x)[0])), verbose=0)
 
