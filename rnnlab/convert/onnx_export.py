@@ -1,0 +1,539 @@
+"""rnnlab model -> ONNX graph, with the standard ``LSTM``, ``GRU`` and ``RNN`` operators.
+
+Each recurrent layer becomes one ONNX recurrent node (``Bidirectional`` one node with
+``direction="bidirectional"``), between the ``Transpose`` nodes that turn rnnlab's batch-major tensors into the
+operators' time-major ones.  Weights are laid out from :mod:`rnnlab.weight_layouts` (``reorder_gates`` with the
+``"onnx"`` gate order).  GRU ``reset_after=True`` is ``linear_before_reset=1``; ``reset_after=False`` is
+``linear_before_reset=0`` (the ONNX default, which applies the reset gate before the recurrent product, as Keras
+does).  Non-default activations go in the ``activations`` attribute when ONNX has them.  ``Dense`` becomes
+``MatMul`` + ``Add`` (+ the activation's operator), ``Embedding`` ``Gather``, Bidirectional merges ``Concat`` /
+``Add`` / ``Mul`` / ``Div``, ``Masking`` ``Equal``/``Not``/``ReduceMax``/``Mul``, ``Dropout`` nothing.
+
+Masks.  The operators' ``sequence_lens`` describes right padding only: steps past a row's length are skipped,
+their outputs are zero and the final state is that of the last real step.  rnnlab (Keras) skips masked steps
+wherever they are, and a masked step of a plain layer repeats the previous output.  For a right-padded mask the
+two agree once the repeated outputs are put back (``Where(mask, Y, Y_h)``; Bidirectional's inner layers output
+zeros at masked steps, as ONNX does, so nothing is needed there).  Whether a mask is right-padded depends on the
+data, so the graph checks it per row: a row whose mask is not of the form ``[1, ..., 1, 0, ..., 0]`` gets NaN
+inputs into the recurrent operator, hence NaN outputs -- never a silently different number.
+
+Refused (``ValueError``): stateful layers; a ``mask=`` argument passed explicitly to a layer; cells other than
+LSTM/GRU/SimpleRNN (StackedRNNCells, custom cells); activations ONNX lacks (inside recurrent operators: ONNX
+allows Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign,
+Softplus); Bidirectional wrappers whose two layers differ in kind, units or GRU variant; layers other than
+InputLayer, LSTM, GRU, SimpleRNN, RNN, Bidirectional, Dense, TimeDistributed(Dense), Embedding, Masking, Dropout.
+
+float64 models export as ``double`` tensors (valid ONNX; note onnxruntime implements LSTM/GRU/RNN for float32 only).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+
+import numpy as np
+
+from rnnlab import activations, nest
+from rnnlab.weight_layouts import reorder_gates
+
+DEFAULT_OPSET = 17
+MIN_OPSET = 13  # Squeeze/Unsqueeze/ReduceSum take their axes as inputs from 13 on
+_INT64_MAX = np.iinfo(np.int64).max
+_OP_NAME = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "RNN"}
+_DEFAULT_ACTIVATIONS = {"lstm": ("Sigmoid", "Tanh", "Tanh"), "gru": ("Sigmoid", "Tanh"), "simple_rnn": ("Tanh",)}
+
+# rnnlab activation -> (ONNX recurrent-activation name, alpha, beta); None = the ONNX default parameter
+_RNN_ACTIVATIONS = {
+    activations.tanh: ("Tanh", None, None),
+    activations.sigmoid: ("Sigmoid", None, None),
+    activations.relu: ("Relu", None, None),
+    activations.softsign: ("Softsign", None, None),
+    activations.softplus: ("Softplus", None, None),
+    activations.elu: ("Elu", 1.0, None),
+    activations.linear: ("Affine", 1.0, 0.0),
+    activations.leaky_relu: ("LeakyRelu", 0.2, None),
+    activations.hard_sigmoid: ("HardSigmoid", 1.0 / 6.0, 0.5),
+    activations.hard_sigmoid_tf2: ("HardSigmoid", 0.2, 0.5),
+}
+#: ONNX recurrent activations that read activation_alpha / activation_beta (and their ONNX defaults).
+ALPHA_DEFAULTS = {"Affine": 1.0, "LeakyRelu": 0.01, "ThresholdedRelu": 1.0, "ScaledTanh": 1.0, "HardSigmoid": 0.2,
+                  "Elu": 1.0}
+BETA_DEFAULTS = {"Affine": 0.0, "ScaledTanh": 1.0, "HardSigmoid": 0.5}
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("ONNX export needs the 'onnx' package: pip install onnx (or rnnlab[onnx]).") from None
+    return onnx
+
+
+class _Graph:
+    """Accumulates ONNX nodes and initializers with unique names."""
+
+    def __init__(self, onnx, opset, dtype):
+        self.onnx, self.helper, self.opset = onnx, onnx.helper, opset
+        self.dtype = np.dtype(dtype)
+        self.elem = onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
+        self.nodes, self.initializers, self._used = [], [], set()
+        self._consts = {}
+
+    def name(self, base):
+        base = re.sub(r"[^A-Za-z0-9_.:/-]", "_", str(base)) or "t"
+        name, i = base, 1
+        while name in self._used:
+            name, i = f"{base}_{i}", i + 1
+        self._used.add(name)
+        return name
+
+    def const(self, value, base="const", dtype=None):
+        arr = np.asarray(value, dtype=dtype if dtype is not None else None)
+        if dtype is None and arr.dtype.kind == "f":
+            arr = arr.astype(self.dtype)
+        key = (arr.dtype.str, arr.shape, arr.tobytes()) if arr.size <= 16 else None
+        if key is not None and key in self._consts:
+            return self._consts[key]
+        name = self.name(base)
+        self.initializers.append(self.onnx.numpy_helper.from_array(arr.copy(order="C"), name))
+        if key is not None:
+            self._consts[key] = name
+        return name
+
+    def ints(self, values, base="ints"):
+        return self.const(np.asarray(values, np.int64), base)
+
+    def op(self, op_type, inputs, base=None, outputs=1, **attrs):
+        names = [self.name(f"{base or op_type}_out{i}" if outputs > 1 else (base or op_type)) for i in range(outputs)]
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), names, name=self.name(f"{op_type}_node"),
+                                                **attrs))
+        return names if outputs > 1 else names[0]
+
+    # ----------------------------------------------------------- version-dependent helpers
+    def reduce(self, op_type, x, axes, keepdims=0, base=None):
+        if op_type == "ReduceSum" or self.opset >= 18:
+            return self.op(op_type, [x, self.ints(axes)], base, keepdims=keepdims)
+        return self.op(op_type, [x], base, axes=list(axes), keepdims=keepdims)
+
+    def squeeze(self, x, axes, base=None):
+        return self.op("Squeeze", [x, self.ints(axes)], base)
+
+    def unsqueeze(self, x, axes, base=None):
+        return self.op("Unsqueeze", [x, self.ints(axes)], base)
+
+    def cast(self, x, np_dtype, base=None):
+        return self.op("Cast", [x], base, to=self.helper.np_dtype_to_tensor_dtype(np.dtype(np_dtype)))
+
+    def reverse_time(self, x, axis, base=None):
+        """``x`` with the entries along ``axis`` in reverse order (``Slice`` with step -1)."""
+        return self.op("Slice", [x, self.ints([-1]), self.ints([-_INT64_MAX]), self.ints([axis]), self.ints([-1])],
+                       base)
+
+
+# ------------------------------------------------------------------------------------------ activations
+def _activation_op(g, fn, x, where):
+    """Emit the standard ONNX operator(s) for a Dense (elementwise or softmax) activation."""
+    name = activations.serialize(fn)
+    h = {
+        "linear": lambda: x,
+        "relu": lambda: g.op("Relu", [x]),
+        "tanh": lambda: g.op("Tanh", [x]),
+        "sigmoid": lambda: g.op("Sigmoid", [x]),
+        "softmax": lambda: g.op("Softmax", [x], axis=-1),
+        "log_softmax": lambda: g.op("LogSoftmax", [x], axis=-1),
+        "elu": lambda: g.op("Elu", [x], alpha=1.0),
+        "selu": lambda: g.op("Selu", [x], alpha=1.6732632423543772848170429916717,
+                             gamma=1.0507009873554804934193349852946),
+        "softplus": lambda: g.op("Softplus", [x]),
+        "softsign": lambda: g.op("Softsign", [x]),
+        "exponential": lambda: g.op("Exp", [x]),
+        "leaky_relu": lambda: g.op("LeakyRelu", [x], alpha=0.2),
+        "hard_sigmoid": lambda: g.op("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5),
+        "hard_sigmoid_tf2": lambda: g.op("HardSigmoid", [x], alpha=0.2, beta=0.5),
+        "hard_silu": lambda: g.op("HardSwish", [x]),
+        "silu": lambda: g.op("Mul", [x, g.op("Sigmoid", [x])]),
+        "relu6": lambda: g.op("Clip", [x, g.const(0.0, "zero"), g.const(6.0, "six")]),
+        "hard_tanh": lambda: g.op("Clip", [x, g.const(-1.0, "minus_one"), g.const(1.0, "one")]),
+        "celu": lambda: g.op("Celu", [x], alpha=1.0),
+        "log_sigmoid": lambda: g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])]),
+        "mish": lambda: g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x])])]),
+        "tanh_shrink": lambda: g.op("Sub", [x, g.op("Tanh", [x])]),
+        "gelu": lambda: g.op("Mul", [g.op("Mul", [x, g.const(0.5, "half")]), g.op(
+            "Add", [g.const(1.0, "one"), g.op("Erf", [g.op("Div", [x, g.const(math.sqrt(2.0), "sqrt2")])])])]),
+    }.get(name)
+    if h is None:
+        raise ValueError(f"{where}: activation {name!r} has no ONNX export in rnnlab.")
+    return h()
+
+
+def _rnn_activation_attrs(kind, cells, where):
+    """``activations`` / ``activation_alpha`` / ``activation_beta`` attributes for the cells (one per direction).
+
+    The ONNX text says parameters are "consumed in the order of activation functions", which runtimes read either
+    as one value per listed activation or one value per parameter-taking activation.  So that both readings give
+    the same numbers, every parameter-taking activation in the node must need the same alpha (and beta); the
+    list then repeats that value once per activation.  Parameters are always written, never left to defaults.
+    """
+    names, alphas, betas = [], [], []
+    for cell in cells:
+        fns = {"lstm": (cell.recurrent_activation, cell.activation, cell.activation),
+               "gru": (cell.recurrent_activation, cell.activation),
+               "simple_rnn": (cell.activation,)}[kind]
+        for fn in fns:
+            entry = _RNN_ACTIVATIONS.get(fn)
+            if entry is None:
+                raise ValueError(f"{where}: activation {activations.serialize(fn)!r} is not among the activations "
+                                 "ONNX recurrent operators support (Tanh, Sigmoid, Relu, Affine/linear, LeakyRelu, "
+                                 "HardSigmoid, Elu, Softsign, Softplus).")
+            name, alpha, beta = entry
+            names.append(name)
+            if name in ALPHA_DEFAULTS:
+                alphas.append(alpha)
+            if name in BETA_DEFAULTS:
+                betas.append(beta)
+    attrs = {}
+    if tuple(names) != _DEFAULT_ACTIVATIONS[kind] * len(cells):
+        attrs["activations"] = names
+    for key, values in (("activation_alpha", alphas), ("activation_beta", betas)):
+        if not values:
+            continue
+        # Always written out when some activation reads it: runtimes disagree on the defaults (onnxruntime's
+        # Affine does not default to alpha=1, beta=0).
+        if len(set(values)) != 1:
+            raise ValueError(f"{where}: the activations {names} need different {key} values, which ONNX runtimes "
+                             "read inconsistently; refusing to export an ambiguous graph.")
+        attrs[key] = [float(values[0])] * len(names)
+    return attrs
+
+
+# ------------------------------------------------------------------------------------------ the exporter
+class _Exporter:
+    def __init__(self, model, opset):
+        self.onnx = _onnx()
+        self.model = model
+        dtypes = {w.value.dtype for w in model.weights}
+        if len(dtypes) > 1:
+            raise ValueError(f"The model mixes weight dtypes {sorted(map(str, dtypes))}; ONNX export needs one.")
+        self.g = _Graph(self.onnx, opset, dtypes.pop() if dtypes else np.dtype(model.dtype))
+        self.env = {}  # id(KerasTensor) -> ONNX tensor name
+        self.masks = {}  # id(KerasTensor) -> ONNX bool mask (B, T) or None
+        self._mask_info = {}  # mask name -> (sequence_lens, guard)
+
+    def value(self, t, where):
+        from rnnlab.layers.base import KerasTensor
+
+        if not isinstance(t, KerasTensor):
+            raise ValueError(f"{where}: arguments must be symbolic tensors of the model; received "
+                             f"{type(t).__name__}.")
+        return self.env[id(t)]
+
+    # ------------------------------------------------------------------ graph walk
+    def run(self, input_names, output_names):
+        from rnnlab.layers.input_layer import InputLayer
+
+        g, model = self.g, self.model
+        inputs = []
+        for i, t in enumerate(model.inputs):
+            layer = t._history[0]
+            dtype = np.dtype(layer.input_dtype) if isinstance(layer, InputLayer) and layer.input_dtype else g.dtype
+            name = g.name(input_names[i] if input_names else t.name)
+            dims = ["batch" if k == 0 and d is None else (f"{name}_dim{k}" if d is None else int(d))
+                    for k, d in enumerate(t.shape)]
+            inputs.append(g.helper.make_tensor_value_info(name, g.helper.np_dtype_to_tensor_dtype(dtype), dims))
+            self.env[id(t)] = name
+            self.masks[id(t)] = None
+        for node in model._nodes:
+            if node.is_input:
+                continue
+            self.layer_node(node)
+        outputs = []
+        for i, t in enumerate(model.outputs):
+            name = g.name(output_names[i] if output_names else t.name)
+            g.nodes.append(g.helper.make_node("Identity", [self.env[id(t)]], [name], name=g.name("output_node")))
+            dtype = g.dtype
+            dims = [None if d is None else int(d) for d in t.shape]
+            outputs.append(g.helper.make_tensor_value_info(name, g.helper.np_dtype_to_tensor_dtype(dtype), dims))
+        graph = g.helper.make_graph(g.nodes, model.name, inputs, outputs, g.initializers)
+        from rnnlab import __version__
+
+        proto = g.helper.make_model(graph, opset_imports=[g.helper.make_opsetid("", g.opset)],
+                                    producer_name="rnnlab", producer_version=__version__)
+        proto.ir_version = min(proto.ir_version, _ir_version_for(self.onnx, g.opset))
+        return proto
+
+    def layer_node(self, node):
+        from rnnlab import layers as L
+        from rnnlab.layers.rnn import RNN
+
+        layer = node.layer
+        where = f"Layer {layer.name!r} ({type(layer).__name__})"
+        if node.call_kwargs.get("mask") is not None:
+            raise ValueError(f"{where} is called with an explicit mask= argument; only masks made by Masking or "
+                             "Embedding(mask_zero=True) export.")
+        first = node.call_args[0]
+        if nest.is_nested(first):
+            raise ValueError(f"{where} takes several input tensors; no ONNX export for it.")
+        x = self.value(first, where)
+        in_mask = self.masks.get(id(first))
+        extra = [a for a in node.call_args[1:] if a is not None] + \
+            [v for k, v in node.call_kwargs.items() if k not in ("training", "mask", "initial_state") and v is not None]
+        if extra:
+            raise ValueError(f"{where} is called with extra arguments; no ONNX export for them.")
+        initial = node.call_kwargs.get("initial_state")
+        if initial is None and len(node.call_args) > 1:
+            initial = node.call_args[1]
+        if isinstance(layer, (L.Bidirectional, RNN)):
+            outs, out_mask = self.recurrent(layer, x, in_mask, initial, where)
+        elif initial is not None:
+            raise ValueError(f"{where} does not take initial_state.")
+        elif isinstance(layer, L.Dense):
+            outs, out_mask = [self.dense(layer, x, where)], in_mask
+        elif isinstance(layer, L.TimeDistributed):
+            inner = layer.layer
+            if isinstance(inner, L.Dense):
+                outs = [self.dense(inner, x, where)]
+            elif isinstance(inner, L.Dropout):
+                outs = [x]
+            else:
+                raise ValueError(f"{where}: TimeDistributed({type(inner).__name__}) has no ONNX export.")
+            out_mask = in_mask
+        elif isinstance(layer, L.Dropout):
+            outs, out_mask = [x], in_mask  # identity at inference
+        elif isinstance(layer, L.Masking):
+            outs, out_mask = self.masking(layer, x)
+        elif isinstance(layer, L.Embedding):
+            outs, out_mask = self.embedding(layer, x, first)
+        else:
+            raise ValueError(f"{where} has no ONNX export (supported: LSTM, GRU, SimpleRNN, RNN, Bidirectional, "
+                             "Dense, TimeDistributed(Dense), Embedding, Masking, Dropout).")
+        flat = nest.flatten(node.outputs)
+        if len(flat) != len(outs):
+            raise ValueError(f"{where}: internal error, {len(outs)} ONNX outputs for {len(flat)} layer outputs.")
+        masks = out_mask if isinstance(out_mask, list) else [out_mask] + [None] * (len(flat) - 1)
+        for t, name, m in zip(flat, outs, masks):
+            self.env[id(t)] = name
+            self.masks[id(t)] = m
+
+    # ------------------------------------------------------------------ simple layers
+    def dense(self, layer, x, where):
+        g = self.g
+        y = g.op("MatMul", [x, g.const(layer.kernel.value, f"{layer.name}/kernel")])
+        if layer.use_bias:
+            y = g.op("Add", [y, g.const(layer.bias.value, f"{layer.name}/bias")])
+        return _activation_op(g, layer.activation, y, where)
+
+    def masking(self, layer, x):
+        g = self.g
+        keep = g.op("Not", [g.op("Equal", [x, g.const(np.asarray(layer.mask_value, g.dtype), "mask_value")])])
+        mask = g.cast(g.reduce("ReduceMax", g.cast(keep, np.int32), [-1], keepdims=0), np.bool_, "mask")
+        out = g.op("Mul", [x, g.cast(g.unsqueeze(mask, [-1]), g.dtype)], f"{layer.name}")
+        return [out], mask
+
+    def embedding(self, layer, x, tensor):
+        g = self.g
+        ids = x if tensor.dtype == "int64" else g.cast(x, np.int64, "ids")
+        out = g.op("Gather", [g.const(layer.embeddings.value, f"{layer.name}/embeddings"), ids], layer.name, axis=0)
+        mask = None
+        if layer.mask_zero:
+            mask = g.op("Not", [g.op("Equal", [ids, g.const(np.asarray(0, np.int64), "zero_id")])], "mask")
+        return [out], mask
+
+    # ------------------------------------------------------------------ masks
+    def mask_info(self, mask):
+        """``(sequence_lens int32 (B,), guard (B, 1))``: lengths, and 1 for right-padded rows / NaN otherwise."""
+        if mask in self._mask_info:
+            return self._mask_info[mask]
+        g = self.g
+        m = g.cast(mask, np.int32)
+        lens = g.reduce("ReduceSum", m, [1], keepdims=0, base="sequence_lens")
+        later = g.op("Slice", [m, g.ints([1]), g.ints([_INT64_MAX]), g.ints([1])])
+        earlier = g.op("Slice", [m, g.ints([0]), g.ints([-1]), g.ints([1])])
+        rises = g.reduce("ReduceSum", g.cast(g.op("Greater", [later, earlier]), np.int32), [1], keepdims=0)
+        ok = g.op("Equal", [rises, g.const(np.asarray(0, np.int32), "zero_i32")], "mask_is_right_padded")
+        guard = g.op("Where", [ok, g.const(1.0, "one"), g.const(np.nan, "nan")])
+        guard = g.unsqueeze(guard, [1], "mask_guard")
+        self._mask_info[mask] = (lens, guard)
+        return lens, guard
+
+    def guarded(self, outputs, mask, seq_outputs):
+        """Multiply every output by the mask's guard: rows whose mask is not right-padded become NaN.
+
+        (Applied to the outputs, not the inputs: onnxruntime's gate activations clamp NaN to finite values.)"""
+        if mask is None:
+            return outputs
+        g = self.g
+        guard = self.mask_info(mask)[1]
+        guard3 = g.unsqueeze(guard, [2])  # (B, 1, 1) for the (B, T, U) sequence outputs
+        return [g.op("Mul", [o, guard3 if i < seq_outputs else guard]) for i, o in enumerate(outputs)]
+
+    # ------------------------------------------------------------------ recurrent layers
+    def recurrent(self, layer, x, in_mask, initial, where):
+        from rnnlab import layers as L
+        from rnnlab.layers.rnn_cells import RecurrentCell
+
+        g = self.g
+        bidirectional = isinstance(layer, L.Bidirectional)
+        inner = [layer.forward_layer, layer.backward_layer] if bidirectional else [layer]
+        for rnn in inner:
+            if rnn.stateful:
+                raise ValueError(f"{where}: stateful layers carry state between calls; an ONNX graph does not.")
+            if not isinstance(rnn.cell, RecurrentCell) or rnn.cell.kind not in _OP_NAME:
+                raise ValueError(f"{where}: cell {type(rnn.cell).__name__} has no ONNX operator (LSTM, GRU and "
+                                 "SimpleRNN cells only; stack layers instead of StackedRNNCells).")
+        kinds = {rnn.cell.kind for rnn in inner}
+        units = {rnn.cell.units for rnn in inner}
+        if len(kinds) != 1 or len(units) != 1:
+            raise ValueError(f"{where}: forward and backward layers differ in kind or units; one ONNX node needs "
+                             "them equal.")
+        kind, cells = kinds.pop(), [rnn.cell for rnn in inner]
+        if kind == "gru" and len({c.reset_after for c in cells}) != 1:
+            raise ValueError(f"{where}: forward and backward GRUs differ in reset_after.")
+        if bidirectional:
+            if inner[0].go_backwards or not inner[1].go_backwards:
+                raise ValueError(f"{where}: the forward layer must run forwards and the backward layer backwards.")
+            direction = "bidirectional"
+        else:
+            direction = "reverse" if layer.go_backwards else "forward"
+        n_states = 2 if kind == "lstm" else 1
+        # Keras applies a mask taken from the input only when the call has no other tensors (no initial_state)
+        mask = in_mask if initial is None else None
+        out_mask = in_mask if layer.return_sequences else None
+
+        # weights, stacked over directions, from the one layout table
+        w, r, b = [], [], []
+        for cell in cells:
+            u = cell.units
+            w.append(reorder_gates(cell.kernel.value.T, kind, "keras", "onnx", axis=0))
+            r.append(reorder_gates(cell.recurrent_kernel.value.T, kind, "keras", "onnx", axis=0))
+            if cell.use_bias:
+                bias = cell.bias.value
+                wb, rb = (bias[0], bias[1]) if bias.ndim == 2 else (bias, np.zeros_like(bias))
+            else:
+                wb = rb = np.zeros(cell.gates * u, g.dtype)
+            b.append(np.concatenate([reorder_gates(wb, kind, "keras", "onnx"), reorder_gates(rb, kind, "keras", "onnx")]))
+        base = layer.name
+        x_tm = g.op("Transpose", [x], f"{base}/time_major", perm=[1, 0, 2])
+        seq_lens = ""
+        if mask is not None:
+            seq_lens, guard = self.mask_info(mask)
+        init = ["", ""]
+        if initial is not None:
+            flat = nest.flatten(initial) if nest.is_nested(initial) else [initial]
+            if len(flat) != n_states * len(inner):
+                raise ValueError(f"{where}: expected {n_states * len(inner)} initial state tensors; received "
+                                 f"{len(flat)}.")
+            per_dir = [flat[d * n_states:(d + 1) * n_states] for d in range(len(inner))]
+            for k in range(n_states):
+                parts = [g.unsqueeze(self.value(states[k], where), [0]) for states in per_dir]
+                init[k] = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=0)
+        use_bias = any(c.use_bias for c in cells)
+        inputs = [x_tm, g.const(np.stack(w), f"{base}/W"), g.const(np.stack(r), f"{base}/R"),
+                  g.const(np.stack(b), f"{base}/B") if use_bias else "", seq_lens, init[0]]
+        if kind == "lstm":
+            inputs.append(init[1])
+        while inputs and inputs[-1] == "":
+            inputs.pop()
+        attrs = {"hidden_size": int(cells[0].units), "direction": direction}
+        if kind == "gru":
+            attrs["linear_before_reset"] = int(cells[0].reset_after)
+        attrs.update(_rnn_activation_attrs(kind, cells, where))
+        outs = g.op(_OP_NAME[kind], inputs, f"{base}/{_OP_NAME[kind]}", outputs=1 + n_states, **attrs)
+        y, states_all = outs[0], outs[1:]  # Y (T, dirs, B, U); Y_h, Y_c (dirs, B, U)
+
+        def state(k, d):
+            return g.op("Gather", [states_all[k], g.const(np.asarray(d, np.int64), f"index{d}")], axis=0)
+
+        def last_step_mask(index):  # mask[:, index] as a (B, 1) bool
+            index_name = g.const(np.asarray(index, np.int64), f"index{index}".replace("-", "m"))
+            return g.unsqueeze(g.op("Gather", [mask, index_name], axis=1), [1])
+
+        if not bidirectional:
+            h = state(0, 0)
+            if layer.return_sequences:
+                seq = g.op("Transpose", [g.squeeze(y, [1])], perm=[1, 0, 2])  # (B, T, U), time order
+                if layer.go_backwards:
+                    seq = g.reverse_time(seq, 1)  # Keras returns a backward layer's outputs in processing order
+                elif mask is not None and not layer.zero_output_for_mask:
+                    # a masked step repeats the previous output, i.e. the last real step's, which is Y_h
+                    seq = g.op("Where", [g.unsqueeze(mask, [2]), seq, g.unsqueeze(h, [1])])
+                output = seq
+            else:
+                output = h
+                if mask is not None and layer.zero_output_for_mask:
+                    # the last processed step (time T-1, or 0 going backwards) outputs zero when it is masked
+                    keep = last_step_mask(0 if layer.go_backwards else -1)
+                    output = g.op("Where", [keep, h, g.const(0.0, "zero")])
+            outs = [output]
+            if layer.return_state:
+                outs += [state(k, 0) for k in range(n_states)]
+            outs = self.guarded(outs, mask, 1 if layer.return_sequences else 0)
+            return outs, ([out_mask] + [None] * n_states if layer.return_state else out_mask)
+
+        # bidirectional: direction 0 is the forward layer, 1 the backward one
+        if layer.return_sequences:
+            y4 = g.op("Transpose", [y], perm=[2, 0, 1, 3])  # (B, T, 2, U)
+            fw = g.op("Gather", [y4, g.const(np.asarray(0, np.int64), "index0")], axis=2)
+            bw = g.op("Gather", [y4, g.const(np.asarray(1, np.int64), "index1")], axis=2)
+        else:
+            fw, bw = state(0, 0), state(0, 1)
+        mode = layer.merge_mode
+        if mode == "concat":
+            merged = [g.op("Concat", [fw, bw], f"{base}/concat", axis=-1)]
+        elif mode == "sum":
+            merged = [g.op("Add", [fw, bw], f"{base}/sum")]
+        elif mode == "ave":
+            merged = [g.op("Div", [g.op("Add", [fw, bw]), g.const(2.0, "two")], f"{base}/ave")]
+        elif mode == "mul":
+            merged = [g.op("Mul", [fw, bw], f"{base}/mul")]
+        else:
+            merged = [fw, bw]
+        outs = list(merged)
+        if layer.return_state:
+            outs += [state(k, d) for d in range(2) for k in range(n_states)]
+        outs = self.guarded(outs, mask, len(merged) if layer.return_sequences else 0)
+        n_out = len(merged)
+        masks = [out_mask] * n_out + [None] * (len(outs) - n_out)
+        return outs, (masks if len(outs) > 1 else out_mask)
+
+
+def _ir_version_for(onnx, opset):
+    """The oldest IR version that can carry ``opset`` (so older runtimes accept the file)."""
+    try:
+        from onnx.helper import find_min_ir_version_for
+
+        return max(find_min_ir_version_for([onnx.helper.make_opsetid("", opset)]), 8)
+    except Exception:  # pragma: no cover - very old onnx
+        return onnx.IR_VERSION
+
+
+def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_names=None, output_names=None, check=True):
+    """Export ``model`` (an ``rnnlab.Model`` or built ``Sequential``) to ONNX; returns the ``onnx.ModelProto``.
+
+    ``path`` (optional) is written atomically.  ``opset`` must be between 13 and what the installed ``onnx``
+    supports.  ``input_names`` / ``output_names`` default to the model's tensor names.  Batch and unknown time
+    dimensions stay dynamic.  With ``check=True`` the graph goes through ``onnx.checker.check_model`` (with shape
+    inference) before it is returned or written.
+    """
+    onnx = _onnx()
+    if not getattr(model, "built", False) or not hasattr(model, "_nodes"):
+        raise ValueError("Argument `model` must be a built rnnlab Model or Sequential (give it an Input or call it "
+                         "on data first).")
+    max_opset = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= max_opset:
+        raise ValueError(f"Argument `opset` must be an integer in [{MIN_OPSET}, {max_opset}]; received {opset!r}.")
+    for arg, names, tensors in (("input_names", input_names, model.inputs), ("output_names", output_names,
+                                                                             model.outputs)):
+        if names is not None and (len(names) != len(tensors) or len(set(names)) != len(names)):
+            raise ValueError(f"Argument `{arg}` must hold {len(tensors)} distinct names; received {names!r}.")
+    proto = _Exporter(model, opset).run(input_names, output_names)
+    if check:
+        try:
+            onnx.checker.check_model(proto, full_check=True)
+        except Exception as exc:  # checker / shape-inference errors
+            raise ValueError(f"The exported graph failed the ONNX checker: {exc}") from exc
+    if path is not None:
+        from rnnlab.saving.atomic import atomic_write
+
+        with atomic_write(os.fspath(path), "wb") as f:
+            f.write(proto.SerializeToString())
+    return proto
