@@ -9,7 +9,13 @@
 
 NumPy stays the only requirement; plots and the report's images need matplotlib.
 """
+from rnnlab.inspect.demo import demo_model
+from rnnlab.inspect.plots import plot_bidirectional, plot_gates, plot_state_norms, plot_states
+from rnnlab.inspect.report import build_report, write_report
+from rnnlab.inspect.stats import Table, TraceStatistics, statistics
 from rnnlab.inspect.streaming import Stream, stream
 from rnnlab.inspect.trace import CellTrace, LayerTrace, ModelTrace, trace
 
-__all__ = ["trace", "ModelTrace", "LayerTrace", "CellTrace", "Stream", "stream"]
+__all__ = ["trace", "ModelTrace", "LayerTrace", "CellTrace", "statistics", "TraceStatistics", "Table",
+           "plot_gates", "plot_states", "plot_bidirectional", "plot_state_norms", "build_report", "write_report",
+           "demo_model", "Stream", "stream"]
