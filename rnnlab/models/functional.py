@@ -343,17 +343,47 @@ class Model(Trainer, Layer):
                 layer_range=None):
         print_summary(self, line_length=line_length, print_fn=print_fn)
 
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Write the model (config and weights) as a Keras 3 ``.keras`` archive, atomically."""
+        from rnnlab.saving.keras_format import save_model
+
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
     def save_weights(self, filepath, overwrite=True):
-        """Write every weight, keyed by its path, to ``filepath`` (``*.weights.npz``), atomically."""
+        """Write every weight to ``filepath``, atomically: ``*.weights.npz`` (rnnlab's own, keyed by path) or
+        ``*.weights.h5`` (Keras 3's layout, readable by ``keras.Model.load_weights``)."""
         from rnnlab.saving import save_weights_npz
 
+        path = str(filepath) if hasattr(filepath, "__fspath__") else filepath
+        if isinstance(path, str) and path.endswith(".weights.h5"):
+            from rnnlab.saving.keras_weights_h5 import save_weights_h5
+
+            return save_weights_h5(self, filepath, overwrite=overwrite)
         save_weights_npz(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
-        """Read weights written by :meth:`save_weights`; every path and shape must match."""
+        """Read weights from ``*.weights.npz`` (every path and shape must match), ``*.weights.h5``/``*.h5``
+        (Keras 3 or TF-Keras 2 layout) or a ``.keras`` archive."""
         from rnnlab.saving import load_weights_npz
 
+        path = str(filepath) if hasattr(filepath, "__fspath__") else filepath
+        if isinstance(path, str) and path.lower().endswith((".h5", ".hdf5", ".keras")):
+            from rnnlab.saving.keras_format import load_any_weights
+
+            return load_any_weights(self, filepath)
         load_weights_npz(self, filepath)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        """Keras's config of this model (a ``Functional`` or ``Sequential`` config)."""
+        from rnnlab.saving.model_config import serialize_model
+
+        return serialize_model(self, with_build_config=False)["config"]
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild a model from :meth:`get_config` (or Keras's) config; layers get fresh weights."""
+        from rnnlab.saving.model_config import KerasLoadOptions, deserialize_model
+
+        kind = "Sequential" if any(c.__name__ == "Sequential" for c in cls.__mro__) else "Functional"
+        return deserialize_model({"class_name": kind, "config": config},
+                                 KerasLoadOptions(custom_objects, safe_mode=custom_objects is None))

@@ -1,0 +1,309 @@
+"""Keras 3's weights layout in HDF5 (``*.weights.h5``, and ``model.weights.h5`` inside a ``.keras`` archive).
+
+Keras addresses weights by where an object sits, not by its name: the model's layers are the container
+``layers``, each entry named after its class in snake case and numbered in layer order (``lstm``, ``lstm_1``,
+``input_layer``...); inside a layer, wrapped objects are named by the attribute that holds them (``cell``,
+``forward_layer``, ``backward_layer``, ``layer``, ``cells/<class>``).  Every object's own variables are the
+datasets ``0``, ``1``... of its group ``<path>/vars`` (the group's ``name`` attribute records the object's
+name).  For example ``layers/bidirectional/forward_layer/cell/vars/0`` is the forward LSTM's kernel.
+
+Reading checks everything before assigning anything: every expected dataset must exist with the variable's
+exact shape, a real float dtype and finite values, and the file must hold no layer weights the model does not
+use.  h5py is imported only when one of these functions runs.
+"""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from rnnlab.saving.atomic import atomic_write
+from rnnlab.saving.model_config import keras_class_key
+
+SUFFIX = ".weights.h5"
+_READ_ERRORS = (OSError, KeyError, RuntimeError, IndexError, AttributeError, UnicodeError, OverflowError,
+                EOFError, MemoryError)
+
+__all__ = ["save_weights_h5", "load_weights_h5", "write_weights", "read_weights", "keras_weight_entries",
+           "h5py_module", "open_h5"]
+
+
+def h5py_module():
+    """h5py, imported on first use: NumPy is rnnlab's only required dependency."""
+    try:
+        import h5py
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Reading or writing Keras .h5/.keras files needs h5py: `pip install h5py` (or rnnlab[keras])."
+        ) from exc
+    return h5py
+
+
+# ----------------------------------------------------------------------------------------------- the tree
+
+def _class_name(obj):
+    from rnnlab.models.functional import Model
+    from rnnlab.models.sequential import Sequential
+
+    if isinstance(obj, Sequential):
+        return "Sequential"
+    if isinstance(obj, Model):
+        return "Functional"
+    return type(obj).__name__
+
+
+def _children(obj):
+    """``[(attribute, child or list of children)]`` as Keras visits them."""
+    from rnnlab import layers as L
+    from rnnlab.models.functional import Model
+
+    if isinstance(obj, Model):
+        return [("layers", list(obj.layers))]
+    if isinstance(obj, L.RNN):
+        return [("cell", obj.cell)]
+    if isinstance(obj, L.StackedRNNCells):
+        return [("cells", list(obj.cells))]
+    if isinstance(obj, L.Bidirectional):
+        return [("backward_layer", obj.backward_layer), ("forward_layer", obj.forward_layer)]
+    if isinstance(obj, L.TimeDistributed):
+        return [("layer", obj.layer)]
+    # a custom layer: the sublayers it holds in its attributes, in Keras's attribute order
+    subs = {id(s) for s in obj._sublayers()}
+    found = []
+    for attr, value in vars(obj).items():
+        if attr.startswith("__") or attr == "_parent":
+            continue
+        if isinstance(value, L.Layer) and id(value) in subs:
+            found.append((attr, value))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, L.Layer) and id(v) in subs
+                                                                for v in value):
+            found.append((attr, list(value)))
+    return sorted(found, key=lambda item: "~" + item[0] if item[0].startswith("_") else item[0])
+
+
+def _own_variables(obj):
+    own = list(getattr(obj, "_own_weights", []))
+    return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
+
+
+def keras_weight_entries(model):
+    """``[(path, object, own variables)]`` for every object Keras would visit, in its visiting order."""
+    out, visited = [], set()
+
+    def walk(obj, path):
+        if id(obj) in visited:
+            return
+        visited.add(id(obj))
+        out.append((path, obj, _own_variables(obj)))
+        for attr, child in _children(obj):
+            child_path = f"{path}/{attr}" if path else attr
+            if isinstance(child, list):
+                used = {}
+                for item in child:
+                    key = keras_class_key(_class_name(item))
+                    if key in used:
+                        used[key] += 1
+                        key = f"{key}_{used[key]}"
+                    else:
+                        used[key] = 0
+                    walk(item, f"{child_path}/{key}")
+            else:
+                walk(child, child_path)
+
+    walk(model, "")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+def write_weights(model, h5file):
+    """Write ``model``'s variables into an open, empty h5py ``File`` in Keras 3's layout."""
+    for path, obj, variables in keras_weight_entries(model):
+        group = h5file.create_group(f"{path}/vars" if path else "vars")
+        group.attrs["name"] = obj.name
+        for i, var in enumerate(variables):
+            group.create_dataset(str(i), data=np.asarray(var.value))
+
+
+def weights_bytes(model) -> bytes:
+    """The bytes of a Keras 3 ``.weights.h5`` file for ``model`` (written in memory)."""
+    h5py = h5py_module()
+    _check_model(model)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        write_weights(model, f)
+    return buffer.getvalue()
+
+
+def _check_model(model):
+    from rnnlab.models.functional import Model
+
+    if not isinstance(model, Model):
+        raise TypeError(f"Expected an rnnlab Model or Sequential; received {type(model).__name__}.")
+    if not model.built:
+        raise ValueError(f"Model {model.name!r} is not built yet, so it has no weights: build it (give it an "
+                         "rnnlab.Input or call it on data) first.")
+
+
+def save_weights_h5(model, filepath, overwrite=True):
+    """Write ``model``'s weights to ``filepath`` (``*.weights.h5``) in Keras 3's layout, atomically."""
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(SUFFIX):
+        raise ValueError(f"Argument `filepath` must end in {SUFFIX!r}; received filepath={filepath!r}.")
+    if not overwrite and os.path.exists(filepath):
+        raise ValueError(f"File {filepath!r} exists and overwrite=False.")
+    data = weights_bytes(model)
+    with atomic_write(filepath) as f:
+        f.write(data)
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+def open_h5(source, what):
+    """Open ``source`` (a path or bytes) read-only with h5py; anything unreadable is a ValueError."""
+    h5py = h5py_module()
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            return h5py.File(io.BytesIO(bytes(source)), "r")
+        return h5py.File(source, "r")
+    except _READ_ERRORS + (ValueError, TypeError) as exc:
+        raise ValueError(f"{what} is not a readable HDF5 file ({type(exc).__name__}: {exc}).") from None
+
+
+def _group(h5, path):
+    """The group at ``path`` or None; links that point outside the file are refused."""
+    h5py = h5py_module()
+    current = h5
+    for part in path.split("/"):
+        if not part:
+            continue
+        if not isinstance(current, h5py.Group) or part not in current:
+            return None
+        link = current.get(part, getlink=True)
+        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+            raise ValueError(f"The weights file uses a link at {path!r}; links are not allowed.")
+        current = current[part]
+    return current if isinstance(current, h5py.Group) else None
+
+
+def read_dataset(group, key, expected_shape, where):
+    """One stored array, checked (plain float dataset, expected shape, finite) before and after reading."""
+    h5py = h5py_module()
+    link = group.get(key, getlink=True)
+    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+        raise ValueError(f"{where}: the weights file uses a link; links are not allowed.")
+    ds = group[key]
+    if not isinstance(ds, h5py.Dataset):
+        raise ValueError(f"{where}: expected an array, found a group.")
+    if ds.external or ds.is_virtual:
+        raise ValueError(f"{where}: external or virtual datasets are not allowed.")
+    if tuple(ds.shape) != tuple(expected_shape):
+        raise ValueError(f"{where}: stored shape {tuple(ds.shape)} does not match the model's "
+                         f"{tuple(expected_shape)}.")
+    if ds.dtype.kind != "f" or ds.dtype.itemsize not in (2, 4, 8):
+        raise ValueError(f"{where}: stored dtype {ds.dtype} is not a float type.")
+    value = np.asarray(ds[()])
+    if value.shape != tuple(expected_shape):
+        raise ValueError(f"{where}: read shape {value.shape} does not match {tuple(expected_shape)}.")
+    if not np.isfinite(value).all():
+        bad = int(value.size - np.isfinite(value).sum())
+        raise ValueError(f"{where}: {bad} stored value(s) are NaN or infinite.")
+    return value
+
+
+def _dataset_paths(group, prefix):
+    """Paths of every dataset under ``group`` (iteratively; links are not followed)."""
+    h5py = h5py_module()
+    out, stack = [], [(group, prefix)]
+    while stack:
+        g, p = stack.pop()
+        for key in g:
+            link = g.get(key, getlink=True)
+            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                raise ValueError(f"The weights file uses a link at {p}/{key}; links are not allowed.")
+            item = g[key]
+            if isinstance(item, h5py.Dataset):
+                out.append(f"{p}/{key}")
+            elif isinstance(item, h5py.Group):
+                stack.append((item, f"{p}/{key}"))
+    return out
+
+
+def read_weights(model, h5file, source="the weights file"):
+    """Load ``model``'s variables from an open h5py file in Keras 3's layout; nothing changes on error."""
+    try:
+        return _read_weights(model, h5file, source)
+    except _READ_ERRORS as exc:
+        raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
+
+
+def _read_weights(model, h5file, source):
+    _check_model(model)
+    layers_root = "layers"
+    if "layers" not in h5file and "_layer_checkpoint_dependencies" in h5file:
+        layers_root = "_layer_checkpoint_dependencies"  # .keras files from Keras 2.13
+    if "layer_names" in h5file.attrs or "model_weights" in h5file:
+        raise ValueError(f"{source} is in the legacy TF-Keras 2 layout, not Keras 3's.")
+    assignments, consumed = [], set()
+    for path, obj, variables in keras_weight_entries(model):
+        parts = path.split("/") if path else []
+        if parts and parts[0] == "layers":
+            parts[0] = layers_root
+        file_path = "/".join(parts + ["vars"])
+        group = _group(h5file, file_path)
+        stored = sorted(group.keys()) if group is not None else []
+        if not variables:
+            if stored:
+                raise ValueError(
+                    f"{source} holds {len(stored)} weight(s) at {file_path!r} for {obj.name!r}, which has none in "
+                    f"model {model.name!r}: the file belongs to a different architecture."
+                )
+            continue
+        expected_keys = sorted(str(i) for i in range(len(variables)))
+        if group is None:
+            raise ValueError(
+                f"{source} has no weights for {type(obj).__name__} {obj.name!r} (expected group {file_path!r}): "
+                f"it was saved from a different architecture."
+            )
+        if stored != expected_keys:
+            raise ValueError(
+                f"{source}: {type(obj).__name__} {obj.name!r} has {len(variables)} weight(s) but the file stores "
+                f"{len(stored)} at {file_path!r} ({stored})."
+            )
+        for i, var in enumerate(variables):
+            where = f"{source}, {file_path}/{i} (weight {var.path!r})"
+            value = read_dataset(group, str(i), var.shape, where)
+            assignments.append((var, value))
+            consumed.add(f"{file_path}/{i}")
+    root = _group(h5file, layers_root)
+    if root is not None:
+        extra = sorted(set(_dataset_paths(root, layers_root)) - consumed)
+        if extra:
+            raise ValueError(
+                f"{source} holds weights the model {model.name!r} does not use, e.g. {extra[:5]}: the file belongs "
+                "to a different architecture."
+            )
+    for var, value in assignments:
+        var.value[...] = value.astype(var.value.dtype, copy=False)
+
+
+def load_weights_h5(model, filepath):
+    """Load weights written by :func:`save_weights_h5` or by Keras 3's ``model.save_weights``.
+
+    A ``.h5`` file in TF-Keras 2's layout (``layer_names`` attribute) is read by :mod:`.legacy_h5` instead.
+    """
+    filepath = os.fspath(filepath)
+    if not os.path.isfile(filepath):
+        raise ValueError(f"Argument `filepath`: no such file {filepath!r}.")
+    _check_model(model)
+    with open_h5(filepath, f"File {filepath!r}") as f:
+        try:
+            legacy = "layer_names" in f.attrs or "model_weights" in f
+        except _READ_ERRORS as exc:
+            raise ValueError(f"File {filepath!r} could not be read ({type(exc).__name__}: {exc}).") from None
+        if legacy:
+            from rnnlab.saving.legacy_h5 import read_legacy_weights
+
+            return read_legacy_weights(model, f, f"File {filepath!r}")
+        return read_weights(model, f, f"File {filepath!r}")

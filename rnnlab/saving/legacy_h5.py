@@ -1,0 +1,200 @@
+"""TF-Keras 2's full-model HDF5 files (``model.save("m.h5")``), read-only.
+
+Such a file holds the model's JSON config in the root attribute ``model_config`` and its weights in the
+group ``model_weights``: one subgroup per layer (the attribute ``layer_names`` lists them in order), each with
+the attribute ``weight_names`` listing its arrays in the layer's weight order.  A weights-only file
+(``save_weights("w.h5")``) has the same per-layer groups at its root.  Keras 3 writes the same layout when
+asked for ``.h5``; the root attribute ``keras_version`` tells which Keras's meanings the config uses
+(TF-Keras 2's ``hard_sigmoid`` is ``clip(0.2 x + 0.5, 0, 1)``, Keras 3's is ``relu6(x + 3) / 6``).
+
+Weights are matched to layers by name when loading a whole model (the names come from the same file), and
+in order of the layers that have weights when loading weights into an existing model, as Keras does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, h5py_module, open_h5, read_dataset
+from rnnlab.saving.model_config import KerasLoadOptions, deserialize_model
+
+__all__ = ["load_legacy_model", "read_legacy_weights", "is_legacy_keras_version"]
+
+_MAX_CONFIG_CHARS = 256 * 1024 * 1024
+
+
+def _text(value, what):
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{what} is not UTF-8 text.") from None
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        return _text(value.item(), what)
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not text (found {type(value).__name__}).")
+    return value
+
+
+def _names(attr, what):
+    """A list of strings from an HDF5 attribute (arrays of bytes or str)."""
+    import numpy as np
+
+    arr = np.asarray(attr)
+    if arr.size == 0:
+        return []
+    if arr.ndim != 1:
+        raise ValueError(f"{what} is not a list of names.")
+    return [_text(v, what) for v in arr.tolist()]
+
+
+def is_legacy_keras_version(version) -> bool:
+    """True for files whose configs follow TF-Keras 2 / Keras 2 (any version before 3)."""
+    if not isinstance(version, str) or not version[:1].isdigit():
+        return True  # very old files carry no version; Keras 3 always writes one
+    return int(version.split(".")[0]) < 3
+
+
+def _weights_root(f):
+    return f["model_weights"] if "model_weights" in f else f
+
+
+def _layer_arrays(root, layer_name, variables, source):
+    """The stored arrays of one layer group, checked against ``variables``."""
+    h5py = h5py_module()
+    if layer_name not in root:
+        raise ValueError(f"{source} has no weights group for layer {layer_name!r}.")
+    group = root[layer_name]
+    if not isinstance(group, h5py.Group):
+        raise ValueError(f"{source}: {layer_name!r} is not a group.")
+    names = _names(group.attrs.get("weight_names", []), f"{source}: weight_names of {layer_name!r}")
+    if len(names) != len(variables):
+        raise ValueError(
+            f"{source}: layer {layer_name!r} stores {len(names)} weight(s) but the model's layer has "
+            f"{len(variables)} ({[tuple(v.shape) for v in variables]})."
+        )
+    values = []
+    for name, var in zip(names, variables):
+        parent, _, key = name.rpartition("/")
+        where = f"{source}, {layer_name}/{name} (weight {var.path!r})"
+        holder = group
+        for part in parent.split("/") if parent else []:
+            if not part or part not in holder or not isinstance(holder[part], h5py.Group):
+                raise ValueError(f"{where}: missing from the file.")
+            holder = holder[part]
+        if not key or key not in holder:
+            raise ValueError(f"{where}: missing from the file.")
+        values.append(read_dataset(holder, key, var.shape, where))
+    return values
+
+
+def _layers_with_weights(model):
+    return [layer for layer in model.layers if layer.weights]
+
+
+def _stored_layers(root, source):
+    names = _names(root.attrs.get("layer_names", []), f"{source}: layer_names")
+    h5py = h5py_module()
+    out = []
+    for name in names:
+        if name not in root or not isinstance(root[name], h5py.Group):
+            raise ValueError(f"{source} lists layer {name!r} but has no group for it.")
+        if _names(root[name].attrs.get("weight_names", []), f"{source}: weight_names of {name!r}"):
+            out.append(name)
+    return out
+
+
+def read_legacy_weights(model, f, source="the weights file", by_name=False):
+    """Load ``model``'s weights from an open legacy file (full model or weights only); nothing changes on error.
+
+    ``by_name=False`` pairs the model's layers that have weights with the stored layers that have weights, in
+    order (Keras's rule); ``by_name=True`` pairs them by layer name.
+    """
+    try:
+        return _read_legacy_weights(model, f, source, by_name)
+    except _READ_ERRORS as exc:
+        raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
+
+
+def _read_legacy_weights(model, f, source, by_name):
+    root = _weights_root(f)
+    if "layer_names" not in root.attrs:
+        raise ValueError(f"{source} is not a Keras weights file (it has no `layer_names`).")
+    stored = _stored_layers(root, source)
+    layers = _layers_with_weights(model)
+    if by_name:
+        missing = [layer.name for layer in layers if layer.name not in stored]
+        extra = [n for n in stored if n not in {layer.name for layer in layers}]
+        if missing or extra:
+            raise ValueError(f"{source} does not match model {model.name!r}: no weights for layers {missing}; "
+                             f"weights for unknown layers {extra}.")
+        pairs = [(layer, layer.name) for layer in layers]
+    else:
+        if len(stored) != len(layers):
+            raise ValueError(
+                f"{source} stores weights for {len(stored)} layer(s) {stored} but model {model.name!r} has "
+                f"{len(layers)} layer(s) with weights {[layer.name for layer in layers]}."
+            )
+        pairs = list(zip(layers, stored))
+    assignments = []
+    for layer, name in pairs:
+        variables = layer.weights
+        assignments.extend(zip(variables, _layer_arrays(root, name, variables, source)))
+    for var, value in assignments:
+        var.value[...] = value.astype(var.value.dtype, copy=False)
+
+
+def load_legacy_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Rebuild the model stored in a legacy ``.h5`` file and load its weights."""
+    filepath = os.fspath(filepath)
+    source = f"File {filepath!r}"
+    with open_h5(filepath, source) as f:
+        try:
+            return _load(f, filepath, source, custom_objects, compile, safe_mode)
+        except _READ_ERRORS as exc:
+            raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
+        except RecursionError:
+            raise ValueError(f"{source}: the model config is nested too deeply.") from None
+
+
+def _load(f, filepath, source, custom_objects, compile, safe_mode):
+    if "model_config" not in f.attrs:
+        if "layer_names" in f.attrs or "layers" in f or "vars" in f:
+            raise ValueError(f"{source} holds only weights (no model config): build the model and call "
+                             "model.load_weights(...) instead of load_model.")
+        raise ValueError(f"{source} is not a Keras model file: it has no `model_config` attribute.")
+    text = _text(f.attrs["model_config"], f"{source}: model_config")
+    if len(text) > _MAX_CONFIG_CHARS:
+        raise ValueError(f"{source}: the model config is implausibly large.")
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{source}: model_config is not valid JSON ({exc}).") from None
+    version = f.attrs.get("keras_version")
+    version = _text(version, f"{source}: keras_version") if version is not None else None
+    size = os.path.getsize(filepath)
+    opts = KerasLoadOptions(custom_objects, safe_mode, legacy=is_legacy_keras_version(version),
+                            max_elements=max(size, 1024))
+    model = deserialize_model(config, opts)
+    if "model_weights" not in f:
+        raise ValueError(f"{source} has a model config but no `model_weights` group.")
+    read_legacy_weights(model, f, source, by_name=True)
+    if compile and "training_config" in f.attrs:
+        _compile_legacy(model, f.attrs["training_config"], source)
+    return model
+
+
+def _compile_legacy(model, attr, source):
+    """Compile with the stored optimizer and loss when rnnlab has them; otherwise leave it uncompiled."""
+    from rnnlab.saving.keras_format import compile_from_config
+
+    try:
+        training = json.loads(_text(attr, f"{source}: training_config"))
+    except ValueError:
+        warnings.warn(f"{source}: unreadable training_config; the model is not compiled.", stacklevel=3)
+        return
+    if not isinstance(training, dict):
+        return
+    compile_from_config(model, {"optimizer": training.get("optimizer_config"), "loss": training.get("loss"),
+                                "loss_weights": training.get("loss_weights")}, source)

@@ -1,0 +1,772 @@
+"""Model configs in Keras's JSON form, both ways.
+
+*Writing* turns an rnnlab ``Model``/``Sequential`` into the dict Keras 3 keeps in a ``.keras`` file's
+``config.json``: every layer's ``get_config()`` plus, for functional models, each layer call ("inbound node")
+with its arguments, symbolic tensors written as ``__keras_tensor__`` references ``[layer name, node index,
+tensor index]``.
+
+*Reading* accepts that form and the older TF-Keras 2 one (``.h5`` ``model_config``): it checks every layer
+config against what rnnlab implements, translates the arguments whose names or meanings changed, refuses
+the rest with a ``ValueError`` that names the layer and its class, then creates the layers and calls them
+on symbolic tensors in the recorded order.  Nothing from the file is ever executed: classes are looked up
+in a fixed table, or in ``custom_objects`` when the caller passes ``safe_mode=False``.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+
+from rnnlab import activations, backend, initializers, nest
+
+__all__ = ["serialize_model", "deserialize_model", "deserialize_layer_config", "keras_class_key",
+           "KerasLoadOptions"]
+
+KERAS_FUNCTIONAL_MODULE = "keras.src.models.functional"
+_ACTIVATION_MODULES = ("keras.activations", "keras.src.activations", "keras.src.activations.activations",
+                       "tensorflow.keras.activations", "keras", None)
+
+
+class KerasLoadOptions:
+    """How to read a file's configs.
+
+    ``legacy`` selects TF-Keras 2 meanings (its ``hard_sigmoid``, GRU ``reset_after=False`` by default,
+    Sequential/Functional node numbering); ``max_elements`` bounds every size argument (units, vocabulary...)
+    so that a corrupted number cannot make rnnlab allocate more than the weights file could hold.
+    """
+
+    def __init__(self, custom_objects=None, safe_mode=True, legacy=False, max_elements=None):
+        if custom_objects is not None and not isinstance(custom_objects, dict):
+            raise TypeError(
+                "Argument `custom_objects` must be a dict mapping names to classes or functions; "
+                f"received {type(custom_objects).__name__}."
+            )
+        self.custom_objects = dict(custom_objects or {})
+        self.safe_mode = bool(safe_mode)
+        self.legacy = bool(legacy)
+        self.max_elements = max_elements
+
+
+# =====================================================================================================
+# writing
+# =====================================================================================================
+
+def keras_class_key(name: str) -> str:
+    """Keras's snake_case of a class name (``GRUCell`` -> ``gru_cell``), used for weight-file paths."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _is_model(layer) -> bool:
+    from rnnlab.models.functional import Model
+
+    return isinstance(layer, Model)
+
+
+def _is_sequential(layer) -> bool:
+    from rnnlab.models.sequential import Sequential
+
+    return isinstance(layer, Sequential)
+
+
+def _keras_activation_name(fn, where):
+    name = activations.serialize(fn)
+    if name == "hard_sigmoid_tf2":
+        raise ValueError(
+            f"{where} uses TF-Keras 2's hard_sigmoid (0.2 * x + 0.5), which Keras 3 does not have: a Keras 3 "
+            "file cannot express it. Keep such models in rnnlab's .weights.npz, or rebuild the layer with "
+            "Keras 3's 'hard_sigmoid'."
+        )
+    if name not in activations.ACTIVATIONS:
+        raise ValueError(
+            f"{where} uses the custom activation {name!r}; a Keras file can only name built-in activations "
+            f"({sorted(activations.ACTIVATIONS)})."
+        )
+    return name
+
+
+def _check_writable_layer_config(config, where):
+    """Refuse values that Keras 3 could not read back as the same computation."""
+    for key in ("activation", "recurrent_activation"):
+        if key in config and config[key] is not None:
+            value = config[key]
+            if callable(value):
+                config[key] = _keras_activation_name(value, where)
+            elif value == "hard_sigmoid_tf2" or value not in activations.ACTIVATIONS:
+                _keras_activation_name(activations.get(value), where)
+
+
+def serialize_layer_entry(layer) -> dict:
+    """``{"module", "class_name", "config", "registered_name"}`` for one layer (models included)."""
+    if _is_model(layer):
+        return serialize_model(layer, with_build_config=False)
+    from rnnlab import layers as layers_module
+
+    cls_name = type(layer).__name__
+    if getattr(layers_module, cls_name, None) is not type(layer):
+        raise ValueError(
+            f"Layer {layer.name!r} is of class {cls_name}, which is not an rnnlab built-in layer; a Keras file "
+            "can only describe built-in layers."
+        )
+    config = layer.get_config()
+    _check_writable_layer_config(config, f"Layer {layer.name!r} ({cls_name})")
+    # wrapped layers go through the same checks
+    if isinstance(layer, layers_module.Bidirectional):
+        config["layer"] = serialize_layer_entry(layer.forward_layer)
+        config["backward_layer"] = serialize_layer_entry(layer.backward_layer)
+    elif isinstance(layer, layers_module.TimeDistributed):
+        config["layer"] = serialize_layer_entry(layer.layer)
+    elif isinstance(layer, layers_module.StackedRNNCells):
+        config["cells"] = [serialize_layer_entry(c) for c in layer.cells]
+    elif type(layer) is layers_module.RNN:
+        config["cell"] = serialize_layer_entry(layer.cell)
+    return {"module": "keras.layers", "class_name": cls_name, "config": _jsonable(config, layer.name),
+            "registered_name": None}
+
+
+def _jsonable(value, where):
+    """Plain JSON types only (tuples become lists); anything else is refused with a clear message."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    import numpy as np
+
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, where) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, where) for k, v in value.items()}
+    raise ValueError(
+        f"Cannot write the config of {where!r} to a Keras file: it holds a {type(value).__name__} "
+        f"({value!r}), which has no JSON form."
+    )
+
+
+def _kept_nodes(model):
+    """For every layer, the indices (in ``layer._inbound_nodes``) of the calls that belong to ``model``,
+    renumbered from 0 in call order (an unused model input keeps its own node 0)."""
+    in_model = {id(n) for n in model._nodes}
+    mapping = {}
+    for layer in model.layers:
+        kept = 0
+        for i, node in enumerate(layer._inbound_nodes):
+            if id(node) in in_model or (node.is_input and i == 0):
+                mapping[(id(layer), i)] = kept
+                kept += 1
+    return mapping
+
+
+def _tensor_ref(tensor, mapping, io_ref=False):
+    """``[layer name, node index, tensor index]``; Keras numbers a functional sub-model's calls from 1 in
+    ``input_layers``/``output_layers`` (its call 0 being its own graph), but from 0 in call arguments."""
+    layer, node_index, tensor_index = tensor._history
+    key = (id(layer), node_index)
+    if key not in mapping:
+        raise ValueError(f"Tensor {tensor.name!r} comes from a layer call outside the model; cannot save it.")
+    offset = 1 if io_ref and _is_model(layer) and not _is_sequential(layer) else 0
+    return [layer.name, mapping[key] + offset, tensor_index]
+
+
+def _serialize_call_value(value, mapping, where):
+    from rnnlab.layers.base import KerasTensor
+
+    if isinstance(value, KerasTensor):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": list(value.shape), "dtype": value.dtype,
+                           "keras_history": _tensor_ref(value, mapping)}}
+    if isinstance(value, (list, tuple)):
+        return [_serialize_call_value(v, mapping, where) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _serialize_call_value(v, mapping, where) for k, v in value.items()}
+    return _jsonable(value, where)
+
+
+def functional_config(model) -> dict:
+    """The ``config`` of a Keras 3 ``Functional`` for ``model``."""
+    from rnnlab.layers.input_layer import InputLayer
+
+    for t in model.inputs:
+        if not isinstance(t._history[0], InputLayer):
+            raise ValueError(
+                f"Model {model.name!r}: input {t.name!r} is not an rnnlab.Input, so the model cannot be written "
+                "as a Keras functional config."
+            )
+    mapping = _kept_nodes(model)
+    in_model = {id(n) for n in model._nodes}
+    layer_configs = []
+    for layer in model.layers:
+        entry = serialize_layer_entry(layer)
+        nodes = []
+        for node in layer._inbound_nodes:
+            if id(node) not in in_model or node.is_input:
+                continue
+            where = f"a call of layer {layer.name!r}"
+            nodes.append({"args": [_serialize_call_value(a, mapping, where) for a in node.call_args],
+                          "kwargs": {k: _serialize_call_value(v, mapping, where)
+                                     for k, v in node.call_kwargs.items()}})
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = nodes
+        layer_configs.append(entry)
+
+    def refs(structure):
+        if nest.is_nested(structure):
+            return [refs(s) for s in structure]
+        return _tensor_ref(structure, mapping, io_ref=True)
+
+    return {"name": model.name, "trainable": bool(model.trainable), "layers": layer_configs,
+            "input_layers": refs(model._inputs_struct), "output_layers": refs(model._outputs_struct)}
+
+
+def sequential_config(model) -> dict:
+    if not model.built:
+        raise ValueError(
+            f"Sequential model {model.name!r} is not built yet: give it an rnnlab.Input (or call it on data) "
+            "before saving it."
+        )
+    input_layer = model.inputs[0]._history[0]
+    layers = [{"module": "keras.layers", "class_name": "InputLayer",
+               "config": _jsonable(input_layer.get_config(), input_layer.name), "registered_name": None}]
+    layers += [serialize_layer_entry(layer) for layer in model.layers]
+    return {"name": model.name, "trainable": bool(model.trainable), "dtype": backend.floatx(), "layers": layers,
+            "build_input_shape": list(input_layer.batch_shape)}
+
+
+def serialize_model(model, with_build_config=True) -> dict:
+    """The full Keras 3 object dict of ``model`` (what ``config.json`` holds)."""
+    if not _is_model(model):
+        raise TypeError(f"Expected an rnnlab Model or Sequential; received {type(model).__name__}.")
+    if _is_sequential(model):
+        config = sequential_config(model)
+        out = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+        if with_build_config:
+            out["build_config"] = {"input_shape": config["build_input_shape"]}
+        return out
+    out = {"module": KERAS_FUNCTIONAL_MODULE, "class_name": "Functional", "config": functional_config(model),
+           "registered_name": "Functional"}
+    if with_build_config:
+        out["build_config"] = {"input_shape": None}
+    return out
+
+
+# =====================================================================================================
+# reading: layer configs
+# =====================================================================================================
+
+def _layer_classes():
+    from rnnlab import layers as L
+
+    return {cls.__name__: cls for cls in (
+        L.LSTM, L.GRU, L.SimpleRNN, L.RNN, L.LSTMCell, L.GRUCell, L.SimpleRNNCell, L.StackedRNNCells,
+        L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer)}
+
+
+# Names older files use for classes rnnlab has.
+_CLASS_ALIASES = {"LSTMV1": "LSTM", "GRUV1": "GRU", "PeepholeLSTMCell": None}
+_MODEL_CLASSES = ("Functional", "Model", "Sequential")
+_WRAPPERS = ("Bidirectional", "TimeDistributed", "RNN", "StackedRNNCells")
+_RECURRENT = ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell")
+
+# Arguments rnnlab may drop when they hold the value that means "off"; any other value is refused.
+_NEUTRAL = {
+    "ragged": (False, None), "optional": (False,), "quantization_config": (None,), "lora_rank": (None,),
+    "time_major": (False, None), "input_tensor": (None,), "sparse": (False, None), "autocast": (True, False),
+    "input_axes": (None,), "output_axes": (None,),
+}
+_ALWAYS_DROPPED = ("implementation", "lora_alpha", "shared_object_id", "synchronized")
+_INITIALIZER_KEYS = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "embeddings_initializer")
+_SIZE_KEYS = ("units", "input_dim", "output_dim")
+
+
+def _fail(message):
+    raise ValueError(message)
+
+
+def _where(config, class_name):
+    name = config.get("name") if isinstance(config, dict) else None
+    return f"layer {name!r} ({class_name})" if isinstance(name, str) else f"a {class_name} layer"
+
+
+def _dtype_name(value, where):
+    """A layer dtype: a string, a Keras 3 ``DTypePolicy`` dict or a TF-Keras 2 ``Policy`` dict."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        inner = value.get("config")
+        if not isinstance(inner, dict) or not isinstance(inner.get("name"), str):
+            _fail(f"{where}: unreadable dtype policy {value!r}.")
+        value = inner["name"]
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: dtype must be a string; found {value!r}.")
+    try:
+        return backend.standardize_dtype(value)
+    except (TypeError, ValueError):
+        _fail(f"{where} computes in {value!r}; rnnlab computes in float32 or float64 only.")
+
+
+def _custom_object(name, registered, where, opts, kind):
+    """A caller-supplied class or function, only with ``safe_mode=False`` (never anything from the file)."""
+    found = None
+    for key in (name, registered):
+        if isinstance(key, str) and key in opts.custom_objects:
+            found = opts.custom_objects[key]
+            break
+    if found is None:
+        return None
+    if opts.safe_mode:
+        _fail(
+            f"{where} needs the custom {kind} {name!r}. Custom objects are refused while safe_mode=True: pass "
+            "safe_mode=False together with custom_objects if you trust this file."
+        )
+    return found
+
+
+def _activation(value, key, where, opts):
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        cls = value.get("class_name")
+        inner = value.get("config")
+        if cls == "function" and isinstance(inner, str):
+            module = value.get("module")
+            if module not in _ACTIVATION_MODULES and not str(module).startswith("keras"):
+                fn = _custom_object(inner, value.get("registered_name"), where, opts, "function")
+                if fn is None:
+                    _fail(f"{where}: `{key}` is the custom function {inner!r} (module {module!r}), which rnnlab "
+                          "does not have; pass it in custom_objects with safe_mode=False.")
+                return fn
+            value = inner
+        elif cls == "__lambda__":
+            _fail(f"{where}: `{key}` is a Python lambda stored as code; rnnlab never runs code from a file.")
+        else:
+            _fail(f"{where}: `{key}` is an activation object of class {cls!r}; rnnlab supports activation names.")
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: `{key}` must be an activation name; found {value!r}.")
+    name = value.lower()
+    if opts.legacy and name == "hard_sigmoid":
+        return "hard_sigmoid_tf2"  # TF-Keras 2's clip(0.2 * x + 0.5, 0, 1), not Keras 3's relu6(x + 3) / 6
+    if name in activations.ACTIVATIONS:
+        return name
+    fn = _custom_object(value, None, where, opts, "activation")
+    if fn is None:
+        _fail(f"{where}: unknown activation {value!r} in `{key}`; rnnlab knows {sorted(activations.ACTIVATIONS)}.")
+    return fn
+
+
+def _initializer(value, key, where):
+    """Initializers only shape fresh weights (loading overwrites them); an unknown one falls back to the
+    layer's default with a warning rather than failing the load."""
+    if value is None or isinstance(value, str):
+        candidate = value
+    elif isinstance(value, dict):
+        inner = value.get("config") or {}
+        if not isinstance(inner, dict):
+            inner = {}
+        inner = {k: v for k, v in inner.items() if k not in ("input_axes", "output_axes", "dtype")}
+        cls = value.get("class_name")
+        if cls == "VarianceScaling" and inner.get("distribution") == "normal":
+            inner["distribution"] = "truncated_normal"  # TF-Keras 2's old spelling
+        candidate = {"class_name": cls, "config": inner}
+    else:
+        candidate = value
+    try:
+        initializers.get(candidate, key)
+        return candidate, True
+    except (TypeError, ValueError, KeyError):
+        warnings.warn(f"{where}: initializer {value!r} in `{key}` is not available in rnnlab; using the default "
+                      "(it only affects fresh weights, not loaded ones).", stacklevel=4)
+        return None, False
+
+
+def _check_size(value, key, where, opts):
+    if isinstance(value, bool) or not isinstance(value, int):
+        return
+    if opts.max_elements is not None and value > opts.max_elements:
+        _fail(f"{where}: `{key}`={value} is larger than the weights file could hold; the file is corrupted.")
+
+
+def _legacy_rename(class_name, config):
+    """TF-Keras 2 / Keras 2 argument names and defaults, as Keras 3 spells them."""
+    if class_name == "InputLayer":
+        if "batch_input_shape" in config and "batch_shape" not in config:
+            config["batch_shape"] = config.pop("batch_input_shape")
+    if class_name in ("GRU", "GRUCell") and "reset_after" not in config:
+        config["reset_after"] = False  # Keras 2.0-2.2 GRUs predate reset_after
+    return config
+
+
+def deserialize_layer_config(entry, opts: KerasLoadOptions):
+    """Create one rnnlab layer (or nested model) from a Keras layer entry ``{"class_name", "config", ...}``."""
+    if not isinstance(entry, dict):
+        raise TypeError(f"A layer entry must be a dict with 'class_name' and 'config'; found {entry!r}.")
+    class_name = entry.get("class_name")
+    if not isinstance(class_name, str):
+        _fail(f"A layer entry has no class name: {str(entry)[:200]}.")
+    config = entry.get("config")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise TypeError(f"The config of a {class_name} layer must be a dict; found {type(config).__name__}.")
+    where = _where(config, class_name)
+    if class_name in _MODEL_CLASSES:
+        return deserialize_model(entry, opts, nested=True)
+    class_name = _CLASS_ALIASES.get(class_name, class_name) or class_name
+    classes = _layer_classes()
+    if class_name not in classes:
+        cls = _custom_object(class_name, entry.get("registered_name"), where, opts, "layer class")
+        if cls is None:
+            hint = " (a Lambda layer holds Python code, which rnnlab never runs)" if class_name == "Lambda" else ""
+            _fail(f"{where[0].upper() + where[1:]}: rnnlab does not support the layer class {class_name!r}{hint}.")
+        return _custom_layer(cls, config, where)
+    config = dict(config)
+    if opts.legacy:
+        config = _legacy_rename(class_name, config)
+    return _build_builtin(classes[class_name], class_name, config, where, opts)
+
+
+def _custom_layer(cls, config, where):
+    from rnnlab.layers.base import Layer
+
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise TypeError(f"{where}: custom_objects must map layer class names to rnnlab Layer subclasses; "
+                        f"found {cls!r}.")
+    try:
+        return cls.from_config(dict(config))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+def _build_builtin(cls, class_name, config, where, opts):
+    nested = {}
+    if class_name == "Bidirectional":
+        if "layer" not in config:
+            _fail(f"{where}: the config has no `layer`.")
+        nested["layer"] = deserialize_layer_config(config.pop("layer"), opts)
+        backward = config.pop("backward_layer", None)
+        nested["backward_layer"] = None if backward is None else deserialize_layer_config(backward, opts)
+    elif class_name == "TimeDistributed":
+        if "layer" not in config:
+            _fail(f"{where}: the config has no `layer`.")
+        nested["layer"] = deserialize_layer_config(config.pop("layer"), opts)
+    elif class_name == "RNN":
+        cell = config.pop("cell", None)
+        if isinstance(cell, list):
+            nested["cell"] = [deserialize_layer_config(c, opts) for c in cell]
+        elif isinstance(cell, dict):
+            nested["cell"] = deserialize_layer_config(cell, opts)
+        else:
+            _fail(f"{where}: the config has no readable `cell`.")
+        if config.pop("constants", None) is not None:
+            _fail(f"{where}: RNN constants are not supported by rnnlab.")
+    elif class_name == "StackedRNNCells":
+        cells = config.pop("cells", None)
+        if not isinstance(cells, list) or not cells:
+            _fail(f"{where}: the config has no list of `cells`.")
+        nested["cells"] = [deserialize_layer_config(c, opts) for c in cells]
+
+    for key in _ALWAYS_DROPPED:
+        config.pop(key, None)
+    for key, neutral in _NEUTRAL.items():
+        if key in config:
+            value = config.pop(key)
+            if class_name == "InputLayer" and key == "sparse":
+                config["sparse"] = value  # InputLayer explains sparse inputs itself
+            elif not any(value is n or (value == n and type(value) is type(n)) for n in neutral):
+                if key == "time_major":
+                    _fail(f"{where} is time-major (inputs shaped (time, batch, features)); rnnlab supports "
+                          "batch-major recurrent layers only.")
+                _fail(f"{where}: `{key}`={value!r} is not supported by rnnlab.")
+    if class_name not in ("LSTM", "GRU"):
+        config.pop("use_cudnn", None)
+    if "dtype" in config:
+        dtype = config.pop("dtype")
+        if class_name == "InputLayer":
+            config["dtype"] = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+        else:
+            name = _dtype_name(dtype, where)
+            if name is not None:
+                config["dtype"] = name
+    for key in ("activation", "recurrent_activation"):
+        if key in config:
+            config[key] = _activation(config[key], key, where, opts)
+    for key in _INITIALIZER_KEYS:
+        if key in config:
+            value, ok = _initializer(config[key], key, where)
+            if ok:
+                config[key] = value
+            else:
+                config.pop(key)
+    for key in _SIZE_KEYS:
+        if key in config:
+            _check_size(config[key], key, where, opts)
+    if class_name in _RECURRENT and isinstance(config.get("units"), int) and opts.max_elements is not None:
+        _check_size(config["units"] ** 2, "units", where, opts)
+    if class_name == "Embedding" and all(isinstance(config.get(k), int) for k in ("input_dim", "output_dim")):
+        _check_size(config["input_dim"] * config["output_dim"], "input_dim * output_dim", where, opts)
+    if class_name == "Masking" and "mask_value" in config:
+        mv = config["mask_value"]
+        if isinstance(mv, bool) or not isinstance(mv, (int, float)):
+            raise TypeError(f"{where}: `mask_value` must be a number; found {mv!r}.")
+    if class_name == "Dropout" and isinstance(config.get("noise_shape"), list):
+        config["noise_shape"] = tuple(config["noise_shape"])
+    if "name" in config and not isinstance(config["name"], str):
+        raise TypeError(f"{where}: `name` must be a string; found {config['name']!r}.")
+    _check_arguments(cls, class_name, config, where, nested)
+    try:
+        if class_name == "Bidirectional":
+            return cls(nested["layer"], backward_layer=nested["backward_layer"], **config)
+        if class_name == "TimeDistributed":
+            return cls(nested["layer"], **config)
+        if class_name == "RNN":
+            return cls(nested["cell"], **config)
+        if class_name == "StackedRNNCells":
+            return cls(nested["cells"], **config)
+        return cls.from_config(config)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"Cannot load {where}: {exc}") from None
+    except (OverflowError, MemoryError) as exc:
+        raise ValueError(f"Cannot load {where}: {type(exc).__name__}: {exc}") from None
+
+
+def _check_arguments(cls, class_name, config, where, nested):
+    """Every remaining argument must be one the rnnlab class takes; an unknown one is refused, never ignored."""
+    from rnnlab.layers.base import Layer
+
+    accepted = set(Layer._KNOWN_BASE_KWARGS) | {"name", "dtype", "trainable"}
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            params = inspect.signature(klass.__init__).parameters
+            accepted |= {p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+    accepted -= {"self", "layer", "backward_layer", "cell", "cells"}
+    unknown = sorted(k for k in config if k not in accepted)
+    if unknown:
+        _fail(f"{where[0].upper() + where[1:]} has argument(s) {unknown} that rnnlab's {class_name} does not "
+              "support.")
+
+
+# =====================================================================================================
+# reading: models
+# =====================================================================================================
+
+def deserialize_model(obj, opts: KerasLoadOptions | None = None, nested=False):
+    """An rnnlab model from a Keras model dict ``{"class_name": "Functional"|"Sequential"|"Model", "config"}``."""
+    opts = opts or KerasLoadOptions()
+    if not isinstance(obj, dict):
+        raise TypeError(f"A model config must be a JSON object; found {type(obj).__name__}.")
+    class_name = obj.get("class_name")
+    config = obj.get("config")
+    if not isinstance(config, dict):
+        _fail(f"The model config has no `config` object (class {class_name!r}).")
+    if class_name == "Sequential":
+        return _sequential_from_config(config, opts)
+    if class_name in ("Functional", "Model"):
+        if not all(k in config for k in ("layers", "input_layers", "output_layers")):
+            _fail(f"The {class_name} config lacks layers/input_layers/output_layers: it is a subclassed model, "
+                  "which cannot be rebuilt without its Python code.")
+        return _functional_from_config(config, opts)
+    if isinstance(class_name, str):
+        cls = _custom_object(class_name, obj.get("registered_name"), f"model class {class_name!r}", opts,
+                             "model class")
+        if cls is not None:
+            return _custom_layer(cls, config, f"model {config.get('name')!r} ({class_name})")
+    _fail(f"Cannot rebuild a model of class {class_name!r}: rnnlab reads Functional and Sequential models.")
+
+
+def _sequential_from_config(config, opts):
+    from rnnlab.layers.input_layer import InputLayer
+    from rnnlab.models.sequential import Sequential
+
+    entries = config.get("layers")
+    if not isinstance(entries, list):
+        _fail("The Sequential config has no list of `layers`.")
+    name = config.get("name")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"The Sequential model name must be a string; found {name!r}.")
+    layers = [deserialize_layer_config(e, opts) for e in entries]
+    model = Sequential(name=name, trainable=bool(config.get("trainable", True)))
+    for i, layer in enumerate(layers):
+        if isinstance(layer, InputLayer) and i > 0:
+            _fail(f"The Sequential config has an InputLayer at position {i}; it may only come first.")
+        model.add(layer, rebuild=False)
+    try:
+        model._maybe_rebuild()
+        shape = config.get("build_input_shape")
+        if not model.built and isinstance(shape, list) and shape and model.layers:
+            model.build(tuple(shape))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"Cannot rebuild Sequential model {name!r}: {exc}") from None
+    if not model.built and model.layers:
+        _fail(f"Sequential model {name!r} has no input shape in its config; rnnlab cannot build it.")
+    return model
+
+
+def _resolve(ref, created, opts, where, io_ref=False):
+    """The symbolic tensor ``[layer name, node index, tensor index]`` refers to, or IndexError if not yet made.
+
+    A functional sub-model's calls are numbered from 1 in Keras 3's ``input_layers``/``output_layers`` (and
+    everywhere in TF-Keras 2), whose models kept their own graph as call 0; rnnlab keeps no such call."""
+    from rnnlab.models.sequential import Sequential
+
+    if not (isinstance(ref, (list, tuple)) and len(ref) >= 3 and isinstance(ref[0], str)
+            and all(isinstance(i, int) and not isinstance(i, bool) for i in ref[1:3])):
+        _fail(f"{where}: malformed tensor reference {ref!r}.")
+    name, node_index, tensor_index = ref[0], ref[1], ref[2]
+    if name not in created:
+        _fail(f"{where}: refers to layer {name!r}, which the config does not define.")
+    layer = created[name]
+    if _is_model(layer) and (opts.legacy or (io_ref and not isinstance(layer, Sequential))):
+        node_index -= 1  # Keras reserves node 0 of a functional sub-model for its own graph
+    if node_index < 0 or tensor_index < 0:
+        _fail(f"{where}: invalid node/tensor index in {ref!r}.")
+    if node_index >= len(layer._inbound_nodes):
+        raise IndexError(name)
+    outputs = nest.flatten(layer._inbound_nodes[node_index].outputs)
+    if tensor_index >= len(outputs):
+        _fail(f"{where}: layer {name!r} has {len(outputs)} output(s); the config asks for output {tensor_index}.")
+    return outputs[tensor_index]
+
+
+def _revive(value, created, opts, where):
+    """Node arguments: ``__keras_tensor__`` dicts become the symbolic tensors they name; JSON stays as is."""
+    if isinstance(value, list):
+        return [_revive(v, created, opts, where) for v in value]
+    if isinstance(value, dict):
+        cls = value.get("class_name")
+        if cls == "__keras_tensor__":
+            inner = value.get("config")
+            if not isinstance(inner, dict):
+                _fail(f"{where}: malformed tensor {value!r}.")
+            return _resolve(inner.get("keras_history"), created, opts, where)
+        if isinstance(cls, str) and "config" in value:
+            _fail(f"{where}: an argument of class {cls!r} is not supported (only tensors and plain values).")
+        return {k: _revive(v, created, opts, where) for k, v in value.items()}
+    return value
+
+
+_TENSOR_KWARGS = ("initial_state", "mask")
+
+
+def _node_call(layer, node, created, opts, where):
+    """``(args, kwargs)`` of one recorded call, in Keras 3's or TF-Keras 2's format."""
+    from rnnlab.layers.bidirectional import Bidirectional
+    from rnnlab.layers.rnn import RNN
+
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        args = node.get("args", [])
+        kwargs = node.get("kwargs", {}) or {}
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            _fail(f"{where}: malformed call record {str(node)[:200]}.")
+        args = _revive(args, created, opts, where)
+        kwargs = {k: _revive(v, created, opts, where) for k, v in kwargs.items()}
+        if not args:
+            _fail(f"{where}: a call without inputs.")
+    elif isinstance(node, list):  # TF-Keras 2: [[layer, node, tensor, kwargs], ...]
+        if not node:
+            _fail(f"{where}: a call without inputs.")
+        tensors, kwargs = [], {}
+        for item in node:
+            if not isinstance(item, list) or len(item) not in (3, 4):
+                _fail(f"{where}: malformed inbound node entry {item!r}.")
+            tensors.append(_resolve(item[:3], created, opts, where))
+            if len(item) == 4:
+                if not isinstance(item[3], dict):
+                    _fail(f"{where}: malformed call arguments {item[3]!r}.")
+                kwargs = dict(item[3])
+        for key, value in list(kwargs.items()):
+            if key in _TENSOR_KWARGS and isinstance(value, list) and value and isinstance(value[0], (str, list)):
+                refs = value if isinstance(value[0], list) else [value]
+                resolved = [_resolve(r, created, opts, where) for r in refs]
+                kwargs[key] = resolved if isinstance(value[0], list) else resolved[0]
+        if isinstance(layer, (RNN, Bidirectional)) and len(tensors) > 1:
+            args = [tensors[0]]  # TF-Keras 2 folded initial states into the inputs
+            kwargs["initial_state"] = tensors[1:]
+        else:
+            args = [tensors[0] if len(tensors) == 1 else tensors]
+    else:
+        _fail(f"{where}: malformed call record {node!r}.")
+    if kwargs.get("constants") is not None:
+        _fail(f"{where}: RNN constants are not supported by rnnlab.")
+    for key in ("constants", "mask", "training", "initial_state"):
+        if key in kwargs and kwargs[key] in (None, False) and not isinstance(kwargs[key], list):
+            del kwargs[key]  # Keras records the defaults; rnnlab supplies them when it runs the graph
+    for key in kwargs:
+        if not isinstance(key, str):
+            _fail(f"{where}: malformed argument name {key!r}.")
+    return args, kwargs
+
+
+def _functional_from_config(config, opts):
+    from rnnlab.layers.input_layer import InputLayer
+    from rnnlab.models.functional import Model
+
+    entries = config.get("layers")
+    if not isinstance(entries, list) or not entries:
+        _fail("The functional model config has no list of `layers`.")
+    created, pending, order = {}, {}, []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise TypeError(f"A layer entry must be a dict; found {type(entry).__name__}.")
+        name = entry.get("name", (entry.get("config") or {}).get("name") if isinstance(entry.get("config"), dict)
+                         else None)
+        if not isinstance(name, str):
+            _fail(f"A layer entry of the functional model has no name: {str(entry)[:200]}.")
+        if name in created:
+            _fail(f"The functional model config defines layer {name!r} twice.")
+        layer = deserialize_layer_config(entry, opts)
+        if layer.name != name:
+            layer.name = name  # config entry names win, as Keras does for references
+        created[name] = layer
+        nodes = entry.get("inbound_nodes", [])
+        if not isinstance(nodes, list):
+            _fail(f"Layer {name!r}: `inbound_nodes` must be a list.")
+        if isinstance(layer, InputLayer):
+            nodes = []
+        pending[name] = list(nodes)
+        order.append(name)
+    # Call the layers in the recorded order; a call whose inputs do not exist yet waits for a later pass.
+    while any(pending.values()):
+        progressed = False
+        for name in order:
+            layer = created[name]
+            while pending[name]:
+                where = f"call {len(layer._inbound_nodes)} of layer {name!r}"
+                try:
+                    args, kwargs = _node_call(layer, pending[name][0], created, opts, where)
+                except IndexError:
+                    break
+                try:
+                    layer(*args, **kwargs)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"Cannot rebuild {where}: {exc}") from None
+                except (KeyError, IndexError, AttributeError, OverflowError, MemoryError) as exc:
+                    raise ValueError(f"Cannot rebuild {where}: {type(exc).__name__}: {exc}") from None
+                pending[name].pop(0)
+                progressed = True
+        if not progressed:
+            stuck = sorted(n for n, p in pending.items() if p)
+            _fail(f"The functional model config cannot be rebuilt: the calls of {stuck} wait on tensors that are "
+                  "never produced (a cycle or a missing layer).")
+
+    def tensors(spec, what):
+        if isinstance(spec, list) and len(spec) >= 3 and isinstance(spec[0], str):
+            try:
+                return _resolve(spec, created, opts, what, io_ref=True)
+            except IndexError:
+                _fail(f"{what}: {spec!r} names a layer call that the config does not contain.")
+        if isinstance(spec, list):
+            return [tensors(s, what) for s in spec]
+        if isinstance(spec, dict):
+            return {k: tensors(v, what) for k, v in spec.items()}
+        _fail(f"{what}: malformed tensor reference {spec!r}.")
+
+    inputs = tensors(config.get("input_layers"), "model inputs")
+    outputs = tensors(config.get("output_layers"), "model outputs")
+    if isinstance(outputs, dict):
+        _fail("Models with named (dict) outputs are not supported by rnnlab.")
+    name = config.get("name")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"The model name must be a string; found {name!r}.")
+    try:
+        return Model(inputs, outputs, name=name, trainable=bool(config.get("trainable", True)))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"Cannot rebuild functional model {name!r}: {exc}") from None
