@@ -12,8 +12,11 @@ streams as it is.
 
 A layer that reads the sequence backwards -- ``Bidirectional`` or ``go_backwards=True`` -- needs the last step
 before the first, so it cannot stream: a stream over a model holding one refuses with a ``ValueError``.  The
-forward-only part of such a model can stream as a model of its own, e.g.
-``rnnlab.Model(model.input, model.get_layer("lstm").output).stream()``.
+forward-only part of such a model can stream as a model of its own, built from the same tensors, e.g.
+``rnnlab.Model(inputs, lstm_sequence).stream()``.
+
+A model input used only as another layer's ``initial_state`` (never as a layer's main input) has no time axis:
+each step takes it whole, and it applies at a sample's first step, as in the full-sequence call.
 """
 from __future__ import annotations
 
@@ -85,9 +88,17 @@ def _output_index(layer):
     return 0
 
 
+def _static_inputs(model):
+    """For each model input, whether it has no time axis: it is never a layer's main (first) argument, only
+    something like an ``initial_state``."""
+    main = {id(t) for node in model._nodes if not node.is_input for t in nest.flatten(node.call_args[0])
+            if isinstance(t, KerasTensor)}
+    return [id(t) not in main for t in model.inputs]
+
+
 def _time_flags(model):
     """For each model output, whether it keeps the time axis (a sequence) or not (e.g. a last output)."""
-    timed = {id(t): True for t in model.inputs}
+    timed = {id(t): not static for t, static in zip(model.inputs, _static_inputs(model))}
     for node in model._nodes:
         if node.is_input:
             timed.setdefault(id(node.outputs), True)
@@ -146,6 +157,7 @@ class Stream:
         self.model = model
         self._rnns = [layer for layer in walk_layers(model) if isinstance(layer, RNN)]
         self._time_flags = _time_flags(model)
+        self._static = _static_inputs(model)
         self._slots: dict[str, _Slot] = {}
         self._calls: dict = {}
         self._batch = None
@@ -161,7 +173,8 @@ class Stream:
                              f"of {batch}. Call reset() to start over with another batch size.")
         self._calls = {}
         with intercept_runs(self._rnns, self._run_one_step):
-            outputs = self.model._run_graph([v[:, None] for v in values], [None] * len(values))
+            outputs = self.model._run_graph([v if static else v[:, None] for v, static in zip(values, self._static)],
+                                            [None] * len(values))
         self._batch = batch
         self.steps_taken += 1
         flat = nest.flatten(outputs) if nest.is_nested(self.model._outputs_struct) else [outputs]
@@ -205,7 +218,7 @@ class Stream:
                                  f"(a list or a dict by input name); received {type(x_t).__name__}.")
             given = list(x_t)
         values = []
-        for t, v in zip(inputs, given):
+        for t, v, static in zip(inputs, given, self._static):
             layer = t._history[0]
             if isinstance(layer, InputLayer) and layer.input_dtype is not None and \
                     np.dtype(layer.input_dtype).kind in "iu":
@@ -216,16 +229,16 @@ class Stream:
             else:
                 arr = backend.to_float_array(v, backend.standardize_dtype(
                     t.dtype if t.dtype in ("float32", "float64") else None), "x_t")
-            step_shape = (t.shape[0],) + tuple(t.shape[2:])
+            step_shape = tuple(t.shape) if static else (t.shape[0],) + tuple(t.shape[2:])
             if arr.ndim != len(step_shape) or any(d is not None and d != a for d, a in zip(step_shape[1:],
                                                                                          arr.shape[1:])):
                 hint = (" It looks like a whole sequence: use feed(x), or model(x)."
-                        if arr.ndim == len(t.shape) else "")
-                raise ValueError(
-                    f"Argument `x_t` for input {t.name!r} of model {model.name!r} must be one time step of shape "
-                    f"{_shape_text(step_shape)} (the input's shape {_shape_text(t.shape)} without its time axis); "
-                    f"received shape {arr.shape}.{hint}"
-                )
+                        if arr.ndim == len(t.shape) and not static else "")
+                what = f"an array of shape {_shape_text(step_shape)} (it has no time axis)" if static else (
+                    f"one time step of shape {_shape_text(step_shape)} (the input's shape {_shape_text(t.shape)} "
+                    "without its time axis)")
+                raise ValueError(f"Argument `x_t` for input {t.name!r} of model {model.name!r} must be {what}; "
+                                 f"received shape {arr.shape}.{hint}")
             values.append(arr)
         if any(v.shape[0] != values[0].shape[0] for v in values):
             raise ValueError(f"Every input of a step must have the same batch size; received "
