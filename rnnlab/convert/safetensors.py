@@ -60,7 +60,7 @@ def _as_numpy(name, value):
     dtype_name = "BOOL" if arr.dtype.kind == "b" else _NAME_OF.get((arr.dtype.kind, arr.dtype.itemsize))
     if dtype_name is None:
         raise ValueError(f"Tensor {name!r}: dtype {arr.dtype} has no .safetensors equivalent.")
-    return np.ascontiguousarray(arr, dtype=DTYPES[dtype_name]), dtype_name
+    return np.asarray(arr, dtype=DTYPES[dtype_name]), dtype_name  # tobytes() writes C order
 
 
 def serialize(tensors, metadata=None) -> bytes:

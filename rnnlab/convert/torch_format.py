@@ -330,9 +330,11 @@ def _chain(model):
     """The layers of a single-input, single-output, unbranched model, in call order (InputLayer excluded)."""
     from rnnlab.layers.input_layer import InputLayer
 
-    if len(getattr(model, "inputs", [])) != 1 or len(getattr(model, "outputs", [])) != 1:
-        raise ValueError("Only single-input, single-output models convert to a PyTorch state dict.")
-    chain, current = [], model.inputs[0]
+    from rnnlab import nest
+
+    if len(getattr(model, "inputs", [])) != 1:
+        raise ValueError("Only single-input models convert to PyTorch.")
+    chain, current, last = [], model.inputs[0], None
     for node in model._nodes:
         if isinstance(node.layer, InputLayer):
             continue
@@ -344,9 +346,10 @@ def _chain(model):
             raise ValueError(f"Layer {node.layer.name!r} is called with {sorted(extra)}; only a plain stack of "
                              "layers converts to PyTorch.")
         chain.append(node.layer)
-        current = node.outputs
-        if isinstance(current, (list, tuple)):
-            current = current[0]
+        last = nest.flatten(node.outputs)
+        current = last[0]
+    if last is None or [id(t) for t in model.outputs] != [id(t) for t in last]:
+        raise ValueError("The model's outputs must be exactly the last layer's outputs to convert to PyTorch.")
     return chain
 
 
