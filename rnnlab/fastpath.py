@@ -47,24 +47,26 @@ def kernels(op: str) -> list[Kernel]:
 
 
 def select(op: str, **context) -> Kernel:
-    """The highest-priority kernel of ``op`` that supports ``context`` (the reference one if forced)."""
+    """The highest-priority kernel of ``op`` that supports ``context``.
+
+    Under :func:`force`, only the named kernel is considered (if it does not support the call, the reference
+    kernel runs: a kernel is never used outside what it supports).
+    """
     candidates = _REGISTRY.get(op)
     if not candidates:
         raise KeyError(f"No kernel is registered for operation {op!r}.")
     forced = _FORCED[-1]
     for kernel in candidates:
-        if forced is not None:
-            if kernel.name == forced:
-                return kernel
+        if forced is not None and kernel.name != forced:
             continue
-        if kernel.supports(**context):
+        if kernel.name == "reference" or kernel.supports(**context):
             return kernel
     return next(k for k in candidates if k.name == "reference")
 
 
 @contextlib.contextmanager
 def force(name: str | None):
-    """Within the block, use kernel ``name`` for every operation that has it (``"reference"`` for the plain path)."""
+    """Within the block, use kernel ``name`` wherever it supports the call (``"reference"`` for the plain path)."""
     _FORCED.append(name)
     try:
         yield

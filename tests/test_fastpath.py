@@ -10,12 +10,22 @@ def _randomize(model, rng):
     model.set_weights([rng.uniform(-0.8, 0.8, w.shape) for w in model.get_weights()])
 
 
-def _run_both(fn):
+FAST_KERNELS = ["numpy_fused", "native"]
+
+
+def _run_both(fn, kernel):
     with fastpath.reference_only():
         ref = fn()
-    with fastpath.force("numpy_fused"):
+    with fastpath.force(kernel):
         fast = fn()
     return ref, fast
+
+
+def test_native_kernels_are_available_here():
+    """The C kernels compile on this machine (CI has a compiler), so the agreement tests below exercise them."""
+    from rnnlab.kernels import native
+
+    assert native.library() is not None
 
 
 def _assert_close(ref, fast, tol=1e-6):
@@ -36,8 +46,9 @@ def _mask(rng, batch, steps):
     return mask
 
 
+@pytest.mark.parametrize("kernel", FAST_KERNELS)
 @pytest.mark.parametrize("seed", range(12))
-def test_fused_kernel_matches_reference_on_random_configs(seed):
+def test_fused_kernel_matches_reference_on_random_configs(seed, kernel):
     """Random layer kind, flags, mask, direction, initial state: fused and reference paths agree."""
     rng = np.random.default_rng(seed)
     kind = ["LSTM", "GRU"][seed % 2]
@@ -54,12 +65,13 @@ def test_fused_kernel_matches_reference_on_random_configs(seed):
     mask = _mask(rng, batch, steps) if seed % 3 else None
     n_states = 2 if kind == "LSTM" else 1
     init = [rng.normal(size=(batch, units)).astype("float32") for _ in range(n_states)] if seed % 4 == 1 else None
-    ref, fast = _run_both(lambda: layer(x, mask=mask, initial_state=init))
+    ref, fast = _run_both(lambda: layer(x, mask=mask, initial_state=init), kernel)
     _assert_close(ref, fast)
 
 
+@pytest.mark.parametrize("kernel", FAST_KERNELS)
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
-def test_fused_kernel_matches_reference_in_bidirectional_and_stacks(merge_mode):
+def test_fused_kernel_matches_reference_in_bidirectional_and_stacks(merge_mode, kernel):
     """Bidirectional (masked) over a stack of LSTM and GRU layers: both paths agree."""
     rng = np.random.default_rng(7)
     x = rng.normal(size=(3, 6, 4)).astype("float32")
@@ -71,11 +83,12 @@ def test_fused_kernel_matches_reference_in_bidirectional_and_stacks(merge_mode):
     out = layers.Bidirectional(layers.GRU(3, return_sequences=True, return_state=True), merge_mode=merge_mode)(h)
     model = rnnlab.Model(inp, out)
     _randomize(model, rng)
-    ref, fast = _run_both(lambda: model.predict(x, verbose=0))
+    ref, fast = _run_both(lambda: model.predict(x, verbose=0), kernel)
     _assert_close(ref, fast)
 
 
-def test_fused_kernel_matches_reference_when_stateful():
+@pytest.mark.parametrize("kernel", FAST_KERNELS)
+def test_fused_kernel_matches_reference_when_stateful(kernel):
     """Three consecutive batches through a stateful LSTM: both paths carry the same state."""
     rng = np.random.default_rng(3)
     batches = [rng.normal(size=(2, 5, 3)).astype("float32") for _ in range(3)]
@@ -87,7 +100,7 @@ def test_fused_kernel_matches_reference_when_stateful():
         layer.reset_states()
         return [layer(b) for b in batches]
 
-    ref, fast = _run_both(run)
+    ref, fast = _run_both(run, kernel)
     _assert_close(ref, fast)
 
 
@@ -97,7 +110,7 @@ def test_float64_fused_kernel_matches_reference_to_1e_12():
     x = rng.normal(size=(2, 6, 3))
     layer(x)
     _randomize(layer, rng)
-    ref, fast = _run_both(lambda: layer(x))
+    ref, fast = _run_both(lambda: layer(x), "numpy_fused")
     assert ref.dtype == fast.dtype == np.float64
     _assert_close(ref, fast, tol=1e-12)
 
@@ -106,11 +119,32 @@ def test_select_prefers_a_supporting_kernel_and_falls_back_to_reference():
     """select() picks the best kernel whose supports() accepts the call; unsupported calls get the reference."""
     lstm = layers.LSTMCell(3)
     relu_lstm = layers.LSTMCell(3, activation="relu")
-    assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=False).name == "numpy_fused"
+    assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=False).name == "native"
+    lstm64 = layers.LSTMCell(3, dtype="float64")
+    assert fastpath.select("rnn_sequence", cell=lstm64, mask=None, collect_gates=False).name == "numpy_fused"
     assert fastpath.select("rnn_sequence", cell=relu_lstm, mask=None, collect_gates=False).name == "reference"
     assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=True).name == "reference"
     with fastpath.reference_only():
         assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=False).name == "reference"
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("size", [(2, 30, 8, 16), (16, 12, 16, 64)], ids=["full_c", "blas_steps"])
+def test_native_kernel_both_strategies_match_reference(kind, size):
+    """Small sizes run the whole loop in C; large ones use a BLAS GEMM per step: both agree with the reference."""
+    from rnnlab.kernels import native_loops
+
+    batch, steps, dim, units = size
+    rng = np.random.default_rng(batch)
+    layer = getattr(layers, kind)(units, return_sequences=True, return_state=True)
+    x = rng.normal(size=(batch, steps, dim)).astype("float32")
+    layer(x)
+    _randomize(layer, rng)
+    mask = _mask(rng, batch, steps)
+    big = batch * units * layer.cell.gates * units > native_loops.BLAS_THRESHOLD
+    assert big == (size[0] == 16)
+    ref, fast = _run_both(lambda: layer(x, mask=mask), "native")
+    _assert_close(ref, fast, tol=2e-6 if big else 1e-6)
 
 
 def test_a_registered_kernel_is_used_by_layers():

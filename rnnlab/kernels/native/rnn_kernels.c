@@ -1,0 +1,141 @@
+/* Compiled time loops for rnnlab's LSTM and GRU (float32, Keras default activations tanh / sigmoid).
+ *
+ * They compute the equations of rnnlab/cells/{lstm,gru}.py with Keras's mask semantics (see
+ * rnnlab/layers/rnn.py): at a masked step the state is kept and the output repeats the previous output, or is
+ * zero with zero_output.  Inputs arrive already projected (xw = x @ kernel + input bias, one GEMM for all steps)
+ * and in processing order.  Batch rows are independent, so they are split across threads with OpenMP.
+ *
+ * tanh is a rational approximation tanh(x) ~ x * P(x^2) / Q(x^2) on [-9, 9] (|error| < 3e-7 in float32),
+ * fitted for rnnlab; sigmoid(x) = 0.5 * tanh(x / 2) + 0.5.  Both vectorise.
+ */
+#include <stdint.h>
+#include <string.h>
+
+static inline float ftanh(float x) {
+    x = x < 9.0f ? x : 9.0f;
+    x = x > -9.0f ? x : -9.0f;
+    const float s = x * x;
+    const float p = 9.99999925e-01f + s * (1.33862192e-01f + s * (3.50195122e-03f + s * (2.07210762e-05f + s * 1.35229366e-08f)));
+    const float q = 1.0f + s * (4.67195241e-01f + s * (2.59006953e-02f + s * (3.29636014e-04f + s * 7.84268889e-07f)));
+    return x * p / q;
+}
+
+static inline float fsigmoid(float x) { return 0.5f * ftanh(0.5f * x) + 0.5f; }
+
+/* z[0:G] += h[0:K] @ W[0:K, 0:G] where W rows are `stride` floats apart. */
+static inline void matvec_acc(float *restrict z, const float *restrict h, const float *restrict W, int K, int G,
+                              int stride) {
+    for (int k = 0; k < K; ++k) {
+        const float hk = h[k];
+        const float *restrict w = W + (int64_t)k * stride;
+        for (int j = 0; j < G; ++j) z[j] += hk * w[j];
+    }
+}
+
+/* Gate activations and state update of one LSTM row, from pre-activations z = [i | f | c_hat | o]. */
+static inline void lstm_row_update(float *restrict z, float *restrict h, float *restrict c, float *restrict prev,
+                                   float *restrict out_t, int M, int keep, int zero_output) {
+    for (int j = 0; j < 2 * M; ++j) z[j] = fsigmoid(z[j]);
+    for (int j = 2 * M; j < 3 * M; ++j) z[j] = ftanh(z[j]);
+    for (int j = 3 * M; j < 4 * M; ++j) z[j] = fsigmoid(z[j]);
+    for (int j = 0; j < M; ++j) {
+        const float cn = z[M + j] * c[j] + z[j] * z[2 * M + j];
+        const float hn = z[3 * M + j] * ftanh(cn);
+        float o;
+        if (keep) { c[j] = cn; h[j] = hn; o = hn; }
+        else { o = zero_output ? 0.0f : prev[j]; }
+        prev[j] = o;
+        if (out_t) out_t[j] = o;
+    }
+}
+
+/* Whole LSTM sequence. xw (B, T, 4M); U (M, 4M); h, c (B, M) in/out; prev (B, M) in/out (last output);
+ * mask (B, T) or NULL; out (B, T, M) or NULL; z scratch (nthreads*4M). */
+void lstm_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *h, float *c, float *prev,
+                       const uint8_t *mask, int zero_output, float *out, float *zbuf) {
+    const int G = 4 * M;
+#pragma omp parallel for schedule(static) if ((int64_t)B * G * M > 200000)
+    for (int b = 0; b < B; ++b) {
+        float z[G];
+        for (int t = 0; t < T; ++t) {
+            memcpy(z, xw + ((int64_t)b * T + t) * G, sizeof(float) * G);
+            matvec_acc(z, h + (int64_t)b * M, U, M, G, G);
+            const int keep = mask ? mask[(int64_t)b * T + t] : 1;
+            lstm_row_update(z, h + (int64_t)b * M, c + (int64_t)b * M, prev + (int64_t)b * M,
+                            out ? out + ((int64_t)b * T + t) * M : 0, M, keep, zero_output);
+        }
+    }
+    (void)zbuf;
+}
+
+/* One LSTM step for all rows, from pre-activations z (B, 4M) computed elsewhere (e.g. a BLAS GEMM). */
+void lstm_step_f32(int B, int M, float *z, float *h, float *c, float *prev, const uint8_t *keep,
+                   int zero_output, float *out_t, int64_t out_stride) {
+    const int G = 4 * M;
+#pragma omp parallel for schedule(static) if ((int64_t)B * G > 16384)
+    for (int b = 0; b < B; ++b) {
+        lstm_row_update(z + (int64_t)b * G, h + (int64_t)b * M, c + (int64_t)b * M, prev + (int64_t)b * M,
+                        out_t ? out_t + (int64_t)b * out_stride : 0, M, keep ? keep[b] : 1, zero_output);
+    }
+}
+
+/* GRU row update. reset_after: rh = h @ U + rec_bias (3M) is given; else rh holds h @ U[:, :2M] (2M) and the
+ * candidate's recurrent product (r * h) @ U[:, 2M:] is computed here. */
+static inline void gru_row_update(const float *restrict xw, float *restrict rh, float *restrict h,
+                                  float *restrict prev, float *restrict out_t, const float *restrict U, int M,
+                                  int reset_after, int keep, int zero_output, float *restrict tmp) {
+    float *restrict zr = tmp;          /* 2M: z | r */
+    float *restrict hh = tmp + 2 * M;  /* M: candidate */
+    for (int j = 0; j < 2 * M; ++j) zr[j] = fsigmoid(xw[j] + rh[j]);
+    if (reset_after) {
+        for (int j = 0; j < M; ++j) hh[j] = xw[2 * M + j] + zr[M + j] * rh[2 * M + j];
+    } else {
+        float *restrict rhp = tmp + 3 * M; /* M: r * h */
+        for (int j = 0; j < M; ++j) { rhp[j] = zr[M + j] * h[j]; hh[j] = xw[2 * M + j]; }
+        matvec_acc(hh, rhp, U + 2 * M, M, M, 3 * M);
+    }
+    for (int j = 0; j < M; ++j) {
+        const float cand = ftanh(hh[j]);
+        const float hn = cand + zr[j] * (h[j] - cand);
+        float o;
+        if (keep) { o = hn; } else { o = zero_output ? 0.0f : prev[j]; }
+        prev[j] = o;
+        if (out_t) out_t[j] = o;
+        hh[j] = hn;
+    }
+    if (keep) memcpy(h, hh, sizeof(float) * M);
+}
+
+void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, const float *rec_bias, float *h,
+                      float *prev, const uint8_t *mask, int zero_output, float *out, int reset_after) {
+    const int G = 3 * M;
+    const int R = reset_after ? G : 2 * M;
+#pragma omp parallel for schedule(static) if ((int64_t)B * G * M > 200000)
+    for (int b = 0; b < B; ++b) {
+        float rh[G];
+        float tmp[4 * M];
+        for (int t = 0; t < T; ++t) {
+            float *hb = h + (int64_t)b * M;
+            if (reset_after && rec_bias) memcpy(rh, rec_bias, sizeof(float) * R);
+            else memset(rh, 0, sizeof(float) * R);
+            matvec_acc(rh, hb, U, M, R, G);
+            const int keep = mask ? mask[(int64_t)b * T + t] : 1;
+            gru_row_update(xw + ((int64_t)b * T + t) * G, rh, hb, prev + (int64_t)b * M,
+                           out ? out + ((int64_t)b * T + t) * M : 0, U, M, reset_after, keep, zero_output, tmp);
+        }
+    }
+}
+
+/* One GRU step for all rows from xw_t rows (stride xw_stride) and recurrent products rh (B, 3M or 2M). */
+void gru_step_f32(int B, int M, const float *xw_t, int64_t xw_stride, float *rh, const float *U, float *h,
+                  float *prev, const uint8_t *keep, int zero_output, float *out_t, int64_t out_stride,
+                  int reset_after) {
+    const int R = reset_after ? 3 * M : 2 * M;
+#pragma omp parallel for schedule(static) if ((int64_t)B * 3 * M > 16384)
+    for (int b = 0; b < B; ++b) {
+        float tmp[4 * M];
+        gru_row_update(xw_t + (int64_t)b * xw_stride, rh + (int64_t)b * R, h + (int64_t)b * M,
+                       prev + (int64_t)b * M, out_t ? out_t + (int64_t)b * out_stride : 0, U, M, reset_after,
+                       keep ? keep[b] : 1, zero_output, tmp);
+    }
+}
