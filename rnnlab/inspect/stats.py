@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass
+@dataclass(repr=False)
 class Table:
     """A small table: ``columns`` names and ``rows`` (tuples), with a ``title`` and an explanatory ``note``."""
 
@@ -73,6 +73,8 @@ class Table:
     def __str__(self):
         return self.to_text()
 
+    __repr__ = __str__
+
 
 def _is_number(v):
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
@@ -84,7 +86,7 @@ def _format(v, digits):
     return str(v)
 
 
-@dataclass
+@dataclass(repr=False)
 class TraceStatistics:
     """The statistics of one trace: the ``gates``, ``units`` and ``norms`` tables, and ``norm_series``
     (``"layer/part" -> {"h": (T,), "c": (T,)}``, mean state norm per processed step)."""
@@ -112,6 +114,8 @@ class TraceStatistics:
 
     def __str__(self):
         return self.to_text()
+
+    __repr__ = __str__
 
 
 def saturation(values, eps=0.05):
