@@ -21,7 +21,7 @@ import pytest
 import rnnlab
 from rnnlab import layers as L
 from rnnlab.convert import safetensors as st
-from reference import random_weights
+from reference import random_weights, require
 
 ATOL = 1e-5
 B, T, F, H, OUT = 3, 6, 5, 4, 3
@@ -407,3 +407,23 @@ def test_convert_and_describe_files(torch, rng, x, tmp_path):
         convert_file(tmp_path / "in.safetensors", tmp_path / "out.xyz")
     with pytest.raises(ValueError, match="No such file"):
         describe_file(tmp_path / "missing.safetensors")
+
+
+def test_convert_file_through_keras_formats(torch, rng, x, tmp_path):
+    """.safetensors -> .keras (rnnlab.saving) -> .safetensors / .weights.h5: the same model at every hop."""
+    require("h5py")
+    from rnnlab.convert import convert_file, describe_file, from_torch
+
+    net = make_torch(torch, "gru", 2, True, rng)
+    expected = torch_out(torch, net, x)
+    st.save_safetensors(net.state_dict(), tmp_path / "in.safetensors")
+    convert_file(tmp_path / "in.safetensors", tmp_path / "m.keras")
+    assert maxdiff(rnnlab.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), expected) <= ATOL
+    convert_file(tmp_path / "m.keras", tmp_path / "out.safetensors")
+    assert maxdiff(from_torch(tmp_path / "out.safetensors").predict(x, verbose=0), expected) <= ATOL
+    for k, v in st.load_safetensors(tmp_path / "out.safetensors").items():  # GRU keeps both biases exactly
+        np.testing.assert_array_equal(v, net.state_dict()[k].numpy())
+    convert_file(tmp_path / "m.keras", tmp_path / "m.weights.h5")
+    n_params = sum(p.numel() for p in net.parameters())
+    for name in ("m.keras", "m.weights.h5"):
+        assert f"Total parameters: {n_params:,}" in describe_file(tmp_path / name)

@@ -209,7 +209,11 @@ def describe_file(path) -> str:
             raise ValueError(f"{path!r} is not a readable .weights.npz file ({exc}).") from None
         lines.append(f"Arrays: {len(entries)}")
         _describe_arrays(lines, entries)
-    else:
-        raise ValueError(f"{path!r}: describing .weights.h5 files needs the HDF5 reader of rnnlab.saving; "
-                         "load them into a model instead.")
+    else:  # .weights.h5
+        from rnnlab.saving.keras_weights_h5 import _dataset_paths, open_h5
+
+        with open_h5(path, repr(path)) as h5:
+            entries = [(p.lstrip("/"), h5[p].dtype, h5[p].shape) for p in sorted(_dataset_paths(h5, ""))]
+        lines.append(f"Arrays: {len(entries)}")
+        _describe_arrays(lines, entries)
     return "\n".join(lines)

@@ -76,7 +76,7 @@ class _Graph:
         self.onnx, self.helper, self.opset = onnx, onnx.helper, opset
         self.dtype = np.dtype(dtype)
         self.elem = onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
-        self.nodes, self.initializers, self._used = [], [], set()
+        self.nodes, self.initializers, self._used, self._node_names = [], [], set(), set()
         self._consts = {}
 
     def name(self, base):
@@ -103,9 +103,16 @@ class _Graph:
     def ints(self, values, base="ints"):
         return self.const(np.asarray(values, np.int64), base)
 
+    def node_name(self, base):
+        name, i = base, 1
+        while name in self._node_names:
+            name, i = f"{base}_{i}", i + 1
+        self._node_names.add(name)
+        return name
+
     def op(self, op_type, inputs, base=None, outputs=1, **attrs):
         names = [self.name(f"{base or op_type}_out{i}" if outputs > 1 else (base or op_type)) for i in range(outputs)]
-        self.nodes.append(self.helper.make_node(op_type, list(inputs), names, name=self.name(f"{op_type}_node"),
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), names, name=self.node_name(base or op_type),
                                                 **attrs))
         return names if outputs > 1 else names[0]
 
@@ -249,7 +256,7 @@ class _Exporter:
         outputs = []
         for i, t in enumerate(model.outputs):
             name = g.name(output_names[i] if output_names else t.name)
-            g.nodes.append(g.helper.make_node("Identity", [self.env[id(t)]], [name], name=g.name("output_node")))
+            g.nodes.append(g.helper.make_node("Identity", [self.env[id(t)]], [name], name=g.node_name(f"{name}/output")))
             dtype = g.dtype
             dims = [None if d is None else int(d) for d in t.shape]
             outputs.append(g.helper.make_tensor_value_info(name, g.helper.np_dtype_to_tensor_dtype(dtype), dims))
@@ -437,7 +444,7 @@ class _Exporter:
         if kind == "gru":
             attrs["linear_before_reset"] = int(cells[0].reset_after)
         attrs.update(_rnn_activation_attrs(kind, cells, where))
-        outs = g.op(_OP_NAME[kind], inputs, f"{base}/{_OP_NAME[kind]}", outputs=1 + n_states, **attrs)
+        outs = g.op(_OP_NAME[kind], inputs, base, outputs=1 + n_states, **attrs)
         y, states_all = outs[0], outs[1:]  # Y (T, dirs, B, U); Y_h, Y_c (dirs, B, U)
 
         def state(k, d):
