@@ -123,7 +123,7 @@ def test_cli_model_file_and_input(demo, tmp_path, monkeypatch, capsys):
     (["m.keras"], 2, "needs --input"),
     (["missing.keras", "--input", "x.npy"], 1, "Model file 'missing.keras' does not exist"),
     (["--demo", "--input", "missing.npy"], 1, "Input file 'missing.npy' does not exist"),
-    (["--demo", "--mask", "missing_mask.npy", "--no-plots"], 1, "Input file 'missing_mask.npy' does not exist"),
+    (["--demo", "--mask", "missing_mask.npy", "--no-plots"], 1, "Mask file 'missing_mask.npy' does not exist"),
     (["--demo", "--sample", "7", "--no-plots"], 1, "sample"),
 ])
 def test_cli_errors(argv, status, message, tmp_path, monkeypatch, capsys):

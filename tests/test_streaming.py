@@ -176,6 +176,8 @@ def test_stream_set_state_as_initial_state(rng):
     stream = model.stream()
     outs = [stream.step([x[:, t], *s0]) for t in range(T)]
     np.testing.assert_allclose(np.stack(outs, 1), full, atol=ATOL)
+    stream.reset()
+    np.testing.assert_allclose(stream.feed([x, *s0]), full, atol=ATOL)  # the states are given whole, not per step
     # 2. the same states imported as a list of arrays, for a model without those inputs
     plain_in = rnnlab.Input((T, D))
     plain = rnnlab.Model(plain_in, layers.LSTM(U, return_sequences=True, name="plain")(plain_in))

@@ -31,13 +31,13 @@ def _require_file(path, what):
         raise ValueError(f"{what} {path!r} is not a file.")
 
 
-def load_input(path):
+def load_input(path, what="Input file"):
     """Read a model input from ``.npy`` (one array) or ``.npz`` (the array named ``x``, or its only array)."""
-    _require_file(path, "Input file")
+    _require_file(path, what)
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
-        raise ValueError(f"Input file {path!r} is not a NumPy .npy/.npz file ({exc}).") from None
+        raise ValueError(f"{what} {path!r} is not a NumPy .npy/.npz file ({exc}).") from None
     if isinstance(data, np.lib.npyio.NpzFile):
         with data:
             names = list(data.files)
@@ -45,7 +45,7 @@ def load_input(path):
                 return data["x"]
             if len(names) == 1:
                 return data[names[0]]
-        raise ValueError(f"Input file {path!r} holds arrays {names}; name the input 'x' or keep only one array.")
+        raise ValueError(f"{what} {path!r} holds arrays {names}; name the input 'x' or keep only one array.")
     return data
 
 
@@ -124,7 +124,7 @@ def run(args, parser=None):
         x = _fit_input(model, x)
         mask = None
         if args.mask:
-            mask = load_input(args.mask)
+            mask = load_input(args.mask, "Mask file")
         write_report(args.out, model, x, mask, sample=args.sample, source=source, plots=not args.no_plots)
     except ImportError as exc:
         print(f"rnnlab inspect: error: {exc} Or pass --no-plots.", file=sys.stderr)

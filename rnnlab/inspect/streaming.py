@@ -185,20 +185,26 @@ class Stream:
     def feed(self, x):
         """Step through a whole sequence ``x`` (as for ``model(x)``); returns each output stacked over time,
         ``(B, T, ...)`` (row ``t`` is what :meth:`step` returned for step ``t``)."""
-        inputs = x if isinstance(x, (list, tuple, dict)) else [x]
-        if isinstance(inputs, dict):
-            seqs = {k: np.asarray(v) for k, v in inputs.items()}
-            steps = next(iter(seqs.values())).shape[1]
-            per_step = [{k: v[:, t] for k, v in seqs.items()} for t in range(steps)]
+        inputs = self.model.inputs
+        if isinstance(x, dict):
+            given = [x[t.name] if t.name in x else None for t in inputs]
+        elif len(inputs) == 1:
+            given = [x]
         else:
-            seqs = [np.asarray(v) for v in inputs]
-            if any(s.ndim < 2 for s in seqs):
-                raise ValueError(f"Argument `x` of feed() must be a sequence (batch, timesteps, ...); received "
-                                 f"shape(s) {[s.shape for s in seqs]}.")
-            steps = seqs[0].shape[1]
-            per_step = [[s[:, t] for s in seqs] if len(seqs) > 1 else seqs[0][:, t] for t in range(steps)]
-        results = [nest.flatten(self.step(v)) if nest.is_nested(self.model._outputs_struct) else [self.step(v)]
-                   for v in per_step]
+            given = list(x) if isinstance(x, (list, tuple)) and len(x) == len(inputs) else None
+        if given is None or any(v is None for v in given):
+            raise ValueError(f"Model {self.model.name!r} has {len(inputs)} inputs; feed() needs one array per input "
+                             "(a list, or a dict by input name).")
+        given = [np.asarray(v) for v in given]
+        sequences = [v for v, static in zip(given, self._static) if not static]
+        if not sequences or any(v.ndim < 2 for v in sequences):
+            raise ValueError(f"Argument `x` of feed() must hold sequences (batch, timesteps, ...); received shape(s) "
+                             f"{[v.shape for v in given]}.")
+        results = []
+        for t in range(sequences[0].shape[1]):
+            values = [v if static else v[:, t] for v, static in zip(given, self._static)]
+            out = self.step(values if len(values) > 1 else values[0])
+            results.append(nest.flatten(out) if nest.is_nested(self.model._outputs_struct) else [out])
         stacked = [np.stack([r[i] for r in results], axis=1) for i in range(len(results[0]))]
         return nest.pack_like(self.model._outputs_struct, stacked) if nest.is_nested(self.model._outputs_struct) \
             else stacked[0]
