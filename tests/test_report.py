@@ -117,6 +117,17 @@ def test_cli_model_file_and_input(demo, tmp_path, monkeypatch, capsys):
     assert f"input {x_file}" in text and "input shape (1, 8, 2)" in text
 
 
+def test_cli_reads_a_saved_keras_file(demo, tmp_path):
+    model, x = demo
+    if not (hasattr(model, "save") and hasattr(rnnlab.models, "load_model")):
+        pytest.skip("this rnnlab cannot save and load .keras files")
+    model_file, x_file, out = tmp_path / "demo.keras", tmp_path / "x.npy", tmp_path / "r.html"
+    model.save(str(model_file))
+    np.save(x_file, x)
+    assert inspect_cli.main([str(model_file), "--input", str(x_file), "--out", str(out), "--no-plots"]) == 0
+    assert f"model file {model_file}" in out.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("argv, status, message", [
     ([], 2, "give a MODEL_FILE"),
     (["m.keras", "--demo"], 2, "not both"),
