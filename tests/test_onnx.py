@@ -290,7 +290,8 @@ def test_import_torch_export_with_linear_head(onnx, torch, rng, tmp_path, cls, k
                  dynamic_axes={"x": {0: "batch", 1: "time"}})
     model = from_onnx(tmp_path / "t.onnx")
     assert len(model.layers) == 4  # 2 layers x 2 directions, as rnnlab recurrent layers
-    assert all(type(layer).__name__ == {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}[cls] for layer in model.layers)
+    expected_class = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}[cls]
+    assert all(type(layer).__name__ == expected_class for layer in model.layers)
     x2 = rng.normal(size=(B + 1, T + 2, F)).astype(np.float32)  # other batch and length: dynamic axes work
     for inp in (x, x2):
         with torch.no_grad():

@@ -206,7 +206,8 @@ def test_safetensors_files_without_torch(torch, rng, x, tmp_path):
             ref_save({k: v.contiguous() for k, v in net.state_dict().items()}, path)
         else:
             st.save_safetensors(net.state_dict(), path)
-        jobs.append({"path": path, "nonlinearity": "relu" if kind == "rnn_relu" else "tanh", "x": str(tmp_path / "x.npy"),
+        jobs.append({"path": path, "nonlinearity": "relu" if kind == "rnn_relu" else "tanh",
+                     "x": str(tmp_path / "x.npy"),
                      "out": str(tmp_path / f"{name}.npy"), "back": str(tmp_path / f"{name}_back.safetensors")})
     (tmp_path / "jobs.json").write_text(json.dumps(jobs))
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))

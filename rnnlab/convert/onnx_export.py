@@ -55,10 +55,9 @@ _RNN_ACTIVATIONS = {
     activations.hard_sigmoid: ("HardSigmoid", 1.0 / 6.0, 0.5),
     activations.hard_sigmoid_tf2: ("HardSigmoid", 0.2, 0.5),
 }
-#: ONNX recurrent activations that read activation_alpha / activation_beta (and their ONNX defaults).
-ALPHA_DEFAULTS = {"Affine": 1.0, "LeakyRelu": 0.01, "ThresholdedRelu": 1.0, "ScaledTanh": 1.0, "HardSigmoid": 0.2,
-                  "Elu": 1.0}
-BETA_DEFAULTS = {"Affine": 0.0, "ScaledTanh": 1.0, "HardSigmoid": 0.5}
+#: ONNX recurrent activations that read activation_alpha / activation_beta.
+_ALPHA_USERS = {"Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh", "HardSigmoid", "Elu"}
+_BETA_USERS = {"Affine", "ScaledTanh", "HardSigmoid"}
 
 
 def _onnx():
@@ -194,9 +193,9 @@ def _rnn_activation_attrs(kind, cells, where):
                                  "HardSigmoid, Elu, Softsign, Softplus).")
             name, alpha, beta = entry
             names.append(name)
-            if name in ALPHA_DEFAULTS:
+            if name in _ALPHA_USERS:
                 alphas.append(alpha)
-            if name in BETA_DEFAULTS:
+            if name in _BETA_USERS:
                 betas.append(beta)
     attrs = {}
     if tuple(names) != _DEFAULT_ACTIVATIONS[kind] * len(cells):
@@ -256,7 +255,8 @@ class _Exporter:
         outputs = []
         for i, t in enumerate(model.outputs):
             name = g.name(output_names[i] if output_names else t.name)
-            g.nodes.append(g.helper.make_node("Identity", [self.env[id(t)]], [name], name=g.node_name(f"{name}/output")))
+            g.nodes.append(g.helper.make_node("Identity", [self.env[id(t)]], [name],
+                                              name=g.node_name(f"{name}/output")))
             dtype = g.dtype
             dims = [None if d is None else int(d) for d in t.shape]
             outputs.append(g.helper.make_tensor_value_info(name, g.helper.np_dtype_to_tensor_dtype(dtype), dims))
@@ -417,7 +417,8 @@ class _Exporter:
                 wb, rb = (bias[0], bias[1]) if bias.ndim == 2 else (bias, np.zeros_like(bias))
             else:
                 wb = rb = np.zeros(cell.gates * u, g.dtype)
-            b.append(np.concatenate([reorder_gates(wb, kind, "keras", "onnx"), reorder_gates(rb, kind, "keras", "onnx")]))
+            b.append(np.concatenate([reorder_gates(wb, kind, "keras", "onnx"),
+                                     reorder_gates(rb, kind, "keras", "onnx")]))
         base = layer.name
         x_tm = g.op("Transpose", [x], f"{base}/time_major", perm=[1, 0, 2])
         seq_lens = ""

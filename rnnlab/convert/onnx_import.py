@@ -74,8 +74,8 @@ def _rnn_activation(name, alpha, beta, where):
     if key == "hardsigmoid":
         if (alpha, beta) == (0.2, 0.5):
             return activations.hard_sigmoid_tf2
-        return _named(lambda x: np.clip(np.asarray(alpha, x.dtype) * x + np.asarray(beta, x.dtype), 0, 1).astype(x.dtype),
-                      f"hard_sigmoid_{alpha}_{beta}")
+        return _named(lambda x: np.clip(np.asarray(alpha, x.dtype) * x + np.asarray(beta, x.dtype), 0, 1)
+                      .astype(x.dtype), f"hard_sigmoid_{alpha}_{beta}")
     if key == "affine":
         if (alpha, beta) == (1.0, 0.0):
             return activations.linear
@@ -163,7 +163,8 @@ class _Recurrent:
         names = [a.decode() if isinstance(a, bytes) else str(a) for a in attrs.get("activations", [])]
         n_act = {"lstm": 3, "gru": 2, "simple_rnn": 1}[kind]
         if not names:
-            names = {"lstm": ["Sigmoid", "Tanh", "Tanh"], "gru": ["Sigmoid", "Tanh"], "simple_rnn": ["Tanh"]}[kind] * dirs
+            names = {"lstm": ["Sigmoid", "Tanh", "Tanh"], "gru": ["Sigmoid", "Tanh"],
+                     "simple_rnn": ["Tanh"]}[kind] * dirs
         if len(names) != n_act * dirs:
             raise ValueError(f"{where}: activations {names} must list {n_act * dirs} functions.")
         alphas = _resolve_parameters(names, list(attrs.get("activation_alpha", [])), _ALPHA_USERS, _ALPHA_DEFAULT,
@@ -237,7 +238,8 @@ class _Recurrent:
         if self.layout == 1:
             results = [np.stack(seqs, axis=2), np.stack(hs, axis=1)] + ([np.stack(cs, axis=1)] if cs else [])
         else:
-            results = [np.stack([s.swapaxes(0, 1) for s in seqs], axis=1), np.stack(hs)] + ([np.stack(cs)] if cs else [])
+            results = [np.stack([s.swapaxes(0, 1) for s in seqs], axis=1), np.stack(hs)] + \
+                ([np.stack(cs)] if cs else [])
         return [np.ascontiguousarray(a) for a in results[:n_outputs]]
 
 
@@ -293,7 +295,8 @@ def _softmax(kind, opset):
         if opset < 13:  # older definition: flatten to 2-D at `axis`
             shape = x.shape
             x2 = x.reshape(int(np.prod(shape[:axis])), -1)
-            return (activations.softmax(x2, -1) if kind == "softmax" else activations.log_softmax(x2, -1)).reshape(shape)
+            fn = activations.softmax if kind == "softmax" else activations.log_softmax
+            return fn(x2, -1).reshape(shape)
         return activations.softmax(x, axis) if kind == "softmax" else activations.log_softmax(x, axis)
     return run
 
@@ -315,10 +318,13 @@ def _slice(opset):
             if st == 0:
                 raise ValueError("Slice: steps must not be 0.")
             n = x.shape[a]
-            # clamp as ONNX does (numpy's slice already clamps; only huge negatives with negative steps need care)
-            s = max(-n - 1, min(s, n)) if st < 0 else s
-            e = -n - 1 if st < 0 and e < -n else min(e, n) if e > 0 else e
-            index[a] = slice(s, None if (st < 0 and e == -n - 1) else e, st)
+            s, e = (s + n if s < 0 else s), (e + n if e < 0 else e)  # ONNX's clamping, then a Python slice
+            if st > 0:
+                s, e = min(max(s, 0), n), min(max(e, 0), n)
+                index[a] = slice(s, e, st)
+            else:
+                s, e = min(max(s, 0), n - 1), min(max(e, -1), n - 1)
+                index[a] = slice(s, None if e < 0 else e, st)
         return x[tuple(index)]
     return run
 
@@ -434,13 +440,15 @@ def _ops(opset):
         "Sigmoid": lambda x, attrs: activations.sigmoid(x),
         "Relu": lambda x, attrs: activations.relu(x),
         "LeakyRelu": lambda x, attrs: np.where(x >= 0, x, attrs.get("alpha", 0.01) * x).astype(x.dtype),
-        "Elu": lambda x, attrs: np.where(x > 0, x, attrs.get("alpha", 1.0) * np.expm1(np.minimum(x, 0))).astype(x.dtype),
+        "Elu": lambda x, attrs: np.where(x > 0, x, attrs.get("alpha", 1.0) * np.expm1(np.minimum(x, 0)))
+        .astype(x.dtype),
         "Celu": lambda x, attrs: activations.celu(x, attrs.get("alpha", 1.0)),
         "Selu": lambda x, attrs: (attrs.get("gamma", 1.0507009873554805) * np.where(
             x > 0, x, attrs.get("alpha", 1.6732632423543772) * np.expm1(np.minimum(x, 0)))).astype(x.dtype),
         "Softplus": _same(activations.softplus),
         "Softsign": _same(activations.softsign),
-        "HardSigmoid": lambda x, attrs: np.clip(attrs.get("alpha", 0.2) * x + attrs.get("beta", 0.5), 0, 1).astype(x.dtype),
+        "HardSigmoid": lambda x, attrs: np.clip(attrs.get("alpha", 0.2) * x + attrs.get("beta", 0.5), 0, 1)
+        .astype(x.dtype),
         "HardSwish": lambda x, attrs: (x * np.clip(x / 6 + 0.5, 0, 1)).astype(x.dtype),
         "Mish": lambda x, attrs: activations.mish(x),
         "Gelu": lambda x, attrs: activations.gelu(x) if attrs.get("approximate", b"none") in (b"none", "none") else
@@ -600,8 +608,12 @@ class OnnxModel:
         elif len(args) == 1 and isinstance(args[0], (list, tuple)) and len(self.input_names) > 1:
             feeds = dict(zip(self.input_names, args[0]))
             if len(args[0]) != len(self.input_names):
-                raise ValueError(f"Expected {len(self.input_names)} inputs {self.input_names}; received {len(args[0])}.")
+                raise ValueError(f"Expected {len(self.input_names)} inputs {self.input_names}; "
+                                 f"received {len(args[0])}.")
         else:
+            if len(args) == 1 and len(self.input_names) == 1 and isinstance(args[0], (list, tuple)) and \
+                    len(args[0]) == 1 and hasattr(args[0][0], "shape"):
+                args = tuple(args[0])  # model([x]), as Keras accepts
             if len(args) != len(self.input_names):
                 raise ValueError(f"Expected {len(self.input_names)} inputs {self.input_names}; received {len(args)}.")
             feeds = dict(zip(self.input_names, args))

@@ -219,7 +219,8 @@ def infer_torch_spec(state_dict, nonlinearity="tanh") -> TorchSpec:
             raise ValueError(f"The Linear head {head_prefix}weight has shape {weight.shape}; its in_features must be "
                              f"the recurrent output size {hidden * dirs}.")
         if bias is not None and bias.shape != (weight.shape[0],):
-            raise ValueError(f"The Linear head {head_prefix}bias has shape {bias.shape}; expected ({weight.shape[0]},).")
+            raise ValueError(f"The Linear head {head_prefix}bias has shape {bias.shape}; "
+                             f"expected ({weight.shape[0]},).")
         head = (weight.shape[1], weight.shape[0], bias is not None)
     dtype = "float64" if all(a.dtype == np.float64 for a in arrays.values()) else "float32"
     return TorchSpec(kind, int(w_ih.shape[1]), int(hidden), num_layers, bidirectional, has_bias,
