@@ -21,7 +21,8 @@ import zlib
 
 from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, open_h5, read_weights, weights_bytes
-from rnnlab.saving.model_config import KerasLoadOptions, deserialize_model, serialize_model
+from rnnlab.saving.model_config import (KerasLoadOptions, check_keras3_writable, deserialize_model,
+                                         serialize_model)
 
 __all__ = ["save_model", "load_model", "load_weights_keras_archive", "compile_from_config"]
 
@@ -61,6 +62,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         raise ValueError(f"Argument `filepath` must end in '.keras'; received filepath={filepath!r}.")
     if not overwrite and os.path.exists(filepath):
         raise ValueError(f"File {filepath!r} exists and overwrite=False.")
+    check_keras3_writable(model)
     config = serialize_model(model)
     weights = weights_bytes(model)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),

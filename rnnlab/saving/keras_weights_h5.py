@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from rnnlab.saving.atomic import atomic_write
-from rnnlab.saving.model_config import keras_class_key
+from rnnlab.saving.model_config import is_keras_op, keras_class_key
 
 SUFFIX = ".weights.h5"
 _READ_ERRORS = (OSError, KeyError, RuntimeError, IndexError, AttributeError, UnicodeError, OverflowError,
@@ -58,8 +58,8 @@ def _children(obj):
     from rnnlab import layers as L
     from rnnlab.models.functional import Model
 
-    if isinstance(obj, Model):
-        return [("layers", list(obj.layers))]
+    if isinstance(obj, Model):  # Keras operations in the graph are not layers: no weights path
+        return [("layers", [layer for layer in obj.layers if not is_keras_op(layer)])]
     if isinstance(obj, L.RNN):
         return [("cell", obj.cell)]
     if isinstance(obj, L.StackedRNNCells):

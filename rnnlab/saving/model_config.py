@@ -86,21 +86,32 @@ def _keras_activation_name(fn, where):
     return name
 
 
-def _check_writable_layer_config(config, where):
-    """Refuse values that Keras 3 could not read back as the same computation."""
-    for key in ("activation", "recurrent_activation"):
-        if key in config and config[key] is not None:
-            value = config[key]
-            if callable(value):
-                config[key] = _keras_activation_name(value, where)
-            elif value == "hard_sigmoid_tf2" or value not in activations.ACTIVATIONS:
-                _keras_activation_name(activations.get(value), where)
+def check_keras3_writable(model):
+    """Refuse a model that a Keras 3 file cannot describe as the same computation (before writing anything)."""
+    from rnnlab.layers.base import Layer
+
+    seen, stack = set(), [model]
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen or not isinstance(layer, Layer):
+            continue
+        seen.add(id(layer))
+        where = f"Layer {layer.name!r} ({type(layer).__name__})"
+        for key in ("activation", "recurrent_activation"):
+            fn = layer.__dict__.get(key)
+            if fn is not None and callable(fn) and not (key == "recurrent_activation" and
+                                                        not getattr(layer, "has_recurrent_activation", True)):
+                _keras_activation_name(fn, where)
+        stack.extend(layer.layers if _is_model(layer) else layer._sublayers())
 
 
 def serialize_layer_entry(layer) -> dict:
     """``{"module", "class_name", "config", "registered_name"}`` for one layer (models included)."""
     if _is_model(layer):
         return serialize_model(layer, with_build_config=False)
+    if is_keras_op(layer):
+        return {"module": layer.module, "class_name": layer.op, "config": layer.get_config(),
+                "registered_name": layer.op}
     from rnnlab import layers as layers_module
 
     cls_name = type(layer).__name__
@@ -110,7 +121,6 @@ def serialize_layer_entry(layer) -> dict:
             "can only describe built-in layers."
         )
     config = layer.get_config()
-    _check_writable_layer_config(config, f"Layer {layer.name!r} ({cls_name})")
     # wrapped layers go through the same checks
     if isinstance(layer, layers_module.Bidirectional):
         config["layer"] = serialize_layer_entry(layer.forward_layer)
@@ -250,6 +260,140 @@ def serialize_model(model, with_build_config=True) -> dict:
 
 
 # =====================================================================================================
+# Keras operations inside functional graphs
+# =====================================================================================================
+
+def _op_layer_class():
+    """``KerasOp``, created on first use (it subclasses rnnlab's Layer, which imports this package)."""
+    global _KerasOp
+    if _KerasOp is not None:
+        return _KerasOp
+    import numpy as np
+
+    from rnnlab.layers.base import KerasTensor, Layer, Node
+
+    def broadcast(shapes):
+        rank = max(len(s) for s in shapes)
+        out = []
+        for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes]):
+            known = [d for d in dims if d is not None and d != 1]
+            out.append(known[0] if known else (None if None in dims else 1))
+        return tuple(out)
+
+    class KerasOp(Layer):
+        """A Keras 3 operation recorded in a functional graph, run with NumPy.
+
+        Keras 3 writes the mask computations of ``Masking`` (``NotEqual`` then ``Any``) and of ``Embedding``
+        with ``mask_zero`` (``NotEqual``) into the graph as operations, and passes their result to the next
+        layers as ``mask=``.  Only these fixed, weight-free boolean operations exist; nothing is executed
+        from the file.  They have no gradient (their outputs are masks).
+        """
+
+        BINARY = {"NotEqual": np.not_equal, "Equal": np.equal, "LogicalAnd": np.logical_and,
+                  "LogicalOr": np.logical_or}
+        UNARY = {"LogicalNot": np.logical_not}
+        REDUCE = {"Any": np.any, "All": np.all}
+        ALL = (*BINARY, *UNARY, *REDUCE)
+
+        def __init__(self, op, config, module="keras.src.ops.numpy"):
+            config = dict(config)
+            name = config.pop("name", None)
+            if name is not None and not isinstance(name, str):
+                raise TypeError(f"Operation {op}: `name` must be a string; found {name!r}.")
+            super().__init__(name=name)
+            self.op, self.module = op, module
+            if op in self.REDUCE:
+                axis, keepdims = config.pop("axis", None), config.pop("keepdims", False)
+                if not (axis is None or (isinstance(axis, int) and not isinstance(axis, bool))
+                        or (isinstance(axis, list) and all(isinstance(a, int) for a in axis))):
+                    raise TypeError(f"Operation {name!r} ({op}): `axis` must be an int, a list of ints or None.")
+                if not isinstance(keepdims, bool):
+                    raise TypeError(f"Operation {name!r} ({op}): `keepdims` must be a bool.")
+                self.axis = tuple(axis) if isinstance(axis, list) else axis
+                self.keepdims = keepdims
+            if config:
+                raise ValueError(f"Operation {name!r} ({op}) has argument(s) {sorted(config)} that rnnlab does not "
+                                 "support.")
+            self.built = True
+
+        def _arity_check(self, args):
+            want = 2 if self.op in self.BINARY else 1
+            if len(args) != want:
+                raise ValueError(f"Operation {self.name!r} ({self.op}) takes {want} argument(s); received "
+                                 f"{len(args)}.")
+
+        def call(self, *args):
+            self._arity_check(args)
+            values = [np.asarray(a) for a in args]
+            if self.op in self.BINARY:
+                return self.BINARY[self.op](values[0], values[1])
+            if self.op in self.UNARY:
+                return self.UNARY[self.op](values[0])
+            return self.REDUCE[self.op](values[0], axis=self.axis, keepdims=self.keepdims)
+
+        def _eager_call(self, *args, **kwargs):
+            return self.call(*args)
+
+        def forward_backward(self, *args, training=None, grads=None, **kwargs):
+            return self.call(*args), lambda d_outputs: (None, {})
+
+        def compute_output_shape(self, *shapes):
+            if self.op in self.REDUCE:
+                shape = shapes[0]
+                axes = range(len(shape)) if self.axis is None else (
+                    self.axis if isinstance(self.axis, tuple) else (self.axis,))
+                axes = {a % len(shape) for a in axes} if shape else set()
+                return tuple((1 if i in axes else d) for i, d in enumerate(shape)
+                             if self.keepdims or i not in axes)
+            return broadcast(shapes)
+
+        def _symbolic_call(self, args, kwargs):
+            self._arity_check(args)
+            if kwargs:
+                raise ValueError(f"Operation {self.name!r} ({self.op}) takes no keyword arguments; received "
+                                 f"{sorted(kwargs)}.")
+            shapes = []
+            for a in args:
+                if isinstance(a, KerasTensor):
+                    shapes.append(tuple(a.shape))
+                elif isinstance(a, (bool, int, float)):
+                    shapes.append(())
+                else:
+                    raise TypeError(f"Operation {self.name!r} ({self.op}): arguments must be tensors or numbers; "
+                                    f"received {type(a).__name__}.")
+            if not isinstance(args[0], KerasTensor):
+                raise TypeError(f"Operation {self.name!r} ({self.op}): the first argument must be a tensor.")
+            if self.op in self.REDUCE and self.axis is not None:
+                rank = len(shapes[0])
+                for a in (self.axis if isinstance(self.axis, tuple) else (self.axis,)):
+                    if not -rank <= a < rank:
+                        raise ValueError(f"Operation {self.name!r} ({self.op}): axis {a} is out of range for "
+                                         f"rank {rank}.")
+            out = KerasTensor(self.compute_output_shape(*shapes), "bool", name=self.name,
+                              history=(self, len(self._inbound_nodes), 0))
+            self._inbound_nodes.append(Node(self, tuple(args), dict(kwargs), out))
+            return out
+
+        def get_config(self):
+            config = {"name": self.name}
+            if self.op in self.REDUCE:
+                config.update({"axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis,
+                               "keepdims": self.keepdims})
+            return config
+
+    _KerasOp = KerasOp
+    return KerasOp
+
+
+_KerasOp = None
+
+
+def is_keras_op(layer) -> bool:
+    """Whether ``layer`` is a Keras operation node (not a layer: Keras keeps no weights path for it)."""
+    return _KerasOp is not None and isinstance(layer, _KerasOp)
+
+
+# =====================================================================================================
 # reading: layer configs
 # =====================================================================================================
 
@@ -307,7 +451,8 @@ def _dtype_name(value, where):
 def _custom_object(name, registered, where, opts, kind):
     """A caller-supplied class or function, only with ``safe_mode=False`` (never anything from the file)."""
     found = None
-    for key in (name, registered):
+    keys = [name, registered] + [k.rsplit(">", 1)[-1] for k in (name, registered) if isinstance(k, str) and ">" in k]
+    for key in keys:  # "package>name" is how Keras names registered objects
         if isinstance(key, str) and key in opts.custom_objects:
             found = opts.custom_objects[key]
             break
@@ -410,6 +555,15 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
     where = _where(config, class_name)
     if class_name in _MODEL_CLASSES:
         return deserialize_model(entry, opts, nested=True)
+    module = entry.get("module")
+    if isinstance(module, str) and module.startswith("keras.src.ops"):
+        if class_name not in _op_layer_class().ALL:
+            _fail(f"The Keras operation {class_name!r} ({config.get('name')!r}) in the model graph is not supported "
+                  f"by rnnlab (it runs only {list(_op_layer_class().ALL)}).")
+        try:
+            return _op_layer_class()(class_name, config, module)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"Cannot load {where}: {exc}") from None
     class_name = _CLASS_ALIASES.get(class_name, class_name) or class_name
     classes = _layer_classes()
     if class_name not in classes:

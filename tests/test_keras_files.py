@@ -1,0 +1,677 @@
+"""Keras model files through the real tools: ``.keras`` archives, ``.weights.h5`` and legacy ``.h5``.
+
+Every round trip uses random weights (biases included, pushed away from zero) and compares outputs to 1e-5:
+
+* Keras 3 saves a ``.keras`` -> ``rnnlab.models.load_model`` predicts what Keras predicts;
+* rnnlab saves a ``.keras`` -> ``keras.models.load_model`` predicts what rnnlab predicts;
+* ``.weights.h5`` both ways (Keras ``save_weights`` -> rnnlab ``load_weights`` and back);
+* TF-Keras 2 saves a legacy ``.h5`` -> rnnlab (when ``tf_keras`` is installed), and a legacy file built
+  by hand with h5py in TF-Keras 2's layout (always);
+
+plus refusals (unsupported layers, Lambda and custom objects, time-major RNNs), damaged files, and loading
+in a process that never imports TensorFlow, PyTorch or Keras.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import rnnlab  # noqa: E402
+from rnnlab import layers  # noqa: E402
+from tests.reference import assert_parity, flatten, randomize, require, to_numpy  # noqa: E402
+
+h5py = pytest.importorskip("h5py")
+
+ATOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def K():
+    keras = require("keras")
+    assert str(keras.__version__).startswith("3."), keras.__version__
+    return keras
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+def _inputs(model_inputs, rng, batch=4, masked_tail=2):
+    """Data for every model input: float sequences with their last steps zeroed (padding for Masking),
+    integer ids with trailing zeros (padding for mask_zero), float vectors for initial states."""
+    xs = []
+    for t in model_inputs:
+        shape = [batch if d is None else d for d in t.shape]
+        if "int" in str(t.dtype):
+            x = rng.integers(1, 12, shape).astype("int32")
+            x[: batch // 2, -masked_tail:] = 0
+        else:
+            x = rng.normal(size=shape).astype("float32")
+            if len(shape) == 3 and masked_tail:
+                x[: batch // 2, -masked_tail:] = 0.0
+        xs.append(x)
+    return xs
+
+
+def _arg(xs):
+    return xs if len(xs) > 1 else xs[0]
+
+
+def _keras_out(km, xs):
+    return to_numpy(km(_arg(xs), training=False))
+
+
+def _rnnlab_out(rm, xs):
+    return rm.predict(_arg(xs), verbose=0)
+
+
+def _parity(actual, expected):
+    assert_parity(flatten(to_numpy(actual)), flatten(to_numpy(expected)), atol=ATOL, flat=True,
+                  check_numpy=False)
+
+
+# ----------------------------------------------------------------------------------------------- Keras 3 models
+
+def _lstm_stack(K):
+    L = K.layers
+    return K.Sequential([K.Input((6, 3)), L.LSTM(5, return_sequences=True), L.LSTM(4, go_backwards=True),
+                         L.Dense(2, activation="tanh")])
+
+
+def _gru(reset_after):
+    def build(K):
+        L = K.layers
+        return K.Sequential([K.Input((6, 3)), L.GRU(4, reset_after=reset_after, return_sequences=True),
+                             L.GRU(3, reset_after=reset_after, recurrent_activation="hard_sigmoid"),
+                             L.Dense(2)])
+    return build
+
+
+def _simple_rnn(K):
+    L = K.layers
+    return K.Sequential([K.Input((6, 3)), L.SimpleRNN(4, activation="relu", return_sequences=True),
+                         L.SimpleRNN(3), L.Dense(1)])
+
+
+def _bidirectional(mode):
+    def build(K):
+        L = K.layers
+        x = K.Input((6, 3))
+        y = L.Bidirectional(L.LSTM(3, return_sequences=True), merge_mode=mode)(x)
+        if mode is None:
+            return K.Model(x, y)
+        return K.Model(x, L.Dense(2)(L.Bidirectional(L.GRU(2), merge_mode=mode)(y)))
+    return build
+
+
+def _bidirectional_backward_layer(K):
+    L = K.layers
+    x = K.Input((6, 3))
+    y = L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="concat",
+                        backward_layer=L.SimpleRNN(3, return_sequences=True, go_backwards=True))(x)
+    return K.Model(x, L.TimeDistributed(L.Dense(2))(y))
+
+
+def _stacked_cells(K):
+    L = K.layers
+    x = K.Input((6, 3))
+    y = L.RNN([L.LSTMCell(3), L.GRUCell(4, reset_after=False), L.SimpleRNNCell(2)], return_sequences=True)(x)
+    y = L.RNN(L.LSTMCell(2), go_backwards=True)(y)
+    return K.Model(x, L.Dense(2)(y))
+
+
+def _masking(K):
+    L = K.layers
+    x = K.Input((6, 3))
+    y = L.LSTM(4, return_sequences=True)(L.Masking(mask_value=0.0)(x))
+    y = L.Bidirectional(L.GRU(3), merge_mode="ave")(y)
+    return K.Model(x, L.Dense(2)(y))
+
+
+def _embedding(K):
+    L = K.layers
+    return K.Sequential([K.Input((7,), dtype="int32"), L.Embedding(12, 4, mask_zero=True),
+                         L.GRU(3, return_sequences=True), L.Bidirectional(L.LSTM(2), merge_mode="sum"),
+                         L.Dense(1)])
+
+
+def _states(K):
+    """Multi-input graph: initial states from inputs and from other layers, return_state everywhere."""
+    L = K.layers
+    x, h0, c0 = K.Input((6, 3)), K.Input((4,)), K.Input((4,))
+    y, h, c = L.LSTM(4, return_sequences=True, return_state=True)(x, initial_state=[h0, c0])
+    y2, h2 = L.GRU(4, return_state=True)(y, initial_state=[h])
+    b = L.Bidirectional(L.SimpleRNN(4, return_sequences=True), merge_mode="mul")(y, initial_state=[h, h2])
+    out = L.TimeDistributed(L.Dense(2))(L.Dropout(0.3)(b))
+    bo, fh, fc, bh, bc = L.Bidirectional(L.LSTM(3, return_state=True))(y)
+    return K.Model([x, h0, c0], [out, y2, h, c, bo, fh, bc])
+
+
+def _nested(K):
+    L = K.layers
+    i = K.Input((6, 3))
+    inner = K.Model(i, L.LSTM(3, return_sequences=True)(i), name="inner")
+    seq = K.Sequential([K.Input((6, 3)), L.GRU(2)], name="inner_seq")
+    x = K.Input((6, 3))
+    y = inner(x)
+    return K.Model(x, [L.Dense(1)(seq(y)), y])
+
+
+KERAS_CASES = {
+    "lstm_stack": _lstm_stack,
+    "gru_reset_after": _gru(True),
+    "gru_v1": _gru(False),
+    "simple_rnn": _simple_rnn,
+    "bidirectional_concat": _bidirectional("concat"),
+    "bidirectional_sum": _bidirectional("sum"),
+    "bidirectional_mul": _bidirectional("mul"),
+    "bidirectional_ave": _bidirectional("ave"),
+    "bidirectional_none": _bidirectional(None),
+    "bidirectional_backward_layer": _bidirectional_backward_layer,
+    "stacked_cells": _stacked_cells,
+    "masking": _masking,
+    "embedding_mask_zero": _embedding,
+    "states_multi_input": _states,
+    "nested_models": _nested,
+}
+
+
+@pytest.mark.parametrize("case", list(KERAS_CASES))
+def test_keras_round_trips(K, case, tmp_path, rng):
+    """Keras .keras -> rnnlab; rnnlab .keras -> Keras; .weights.h5 both ways. Outputs agree to 1e-5."""
+    km = KERAS_CASES[case](K)
+    randomize(km, rng)
+    xs = _inputs(km.inputs, rng)
+    expected = _keras_out(km, xs)
+
+    # Keras saves, rnnlab loads
+    keras_file = str(tmp_path / "keras_made.keras")
+    km.save(keras_file)
+    rm = rnnlab.models.load_model(keras_file)
+    assert [w.shape for w in rm.weights] == [tuple(w.shape) for w in km.weights]
+    _parity(_rnnlab_out(rm, xs), expected)
+
+    # rnnlab saves, Keras loads
+    rnnlab_file = str(tmp_path / "rnnlab_made.keras")
+    rm.save(rnnlab_file)
+    km2 = K.models.load_model(rnnlab_file)
+    _parity(_keras_out(km2, xs), _rnnlab_out(rm, xs))
+    assert [layer.name for layer in km2.layers] == [layer.name for layer in km.layers]
+
+    # .weights.h5: Keras -> a fresh rnnlab model, and that model -> a fresh Keras model
+    keras_weights = str(tmp_path / "keras_made.weights.h5")
+    km.save_weights(keras_weights)
+    fresh = type(rm).from_config(rm.get_config())
+    fresh.load_weights(keras_weights)
+    _parity(_rnnlab_out(fresh, xs), expected)
+    rnnlab_weights = str(tmp_path / "rnnlab_made.weights.h5")
+    fresh.save_weights(rnnlab_weights)
+    km3 = K.models.clone_model(km)
+    km3.load_weights(rnnlab_weights)
+    _parity(_keras_out(km3, xs), expected)
+
+
+def test_keras3_hard_sigmoid_keeps_keras3_formula(K, tmp_path, rng):
+    """A Keras 3 file's 'hard_sigmoid' is relu6(x + 3) / 6, not TF-Keras 2's 0.2 x + 0.5."""
+    L = K.layers
+    km = K.Sequential([K.Input((5, 2)), L.LSTM(3, recurrent_activation="hard_sigmoid")])
+    randomize(km, rng, low=-2.0, high=2.0)  # large pre-activations, where the two formulas differ
+    path = str(tmp_path / "hs.keras")
+    km.save(path)
+    rm = rnnlab.models.load_model(path)
+    assert rm.layers[0].cell.recurrent_activation is rnnlab.activations.hard_sigmoid
+    xs = _inputs(km.inputs, rng, masked_tail=0)
+    _parity(_rnnlab_out(rm, xs), _keras_out(km, xs))
+
+
+def test_rnnlab_built_model_saves_for_keras(K, tmp_path, rng):
+    """A model built in rnnlab (not loaded) saves to a .keras Keras opens, with the same numbers."""
+    inp = rnnlab.Input(shape=(6, 3))
+    h0 = rnnlab.Input(shape=(4,))
+    seq, h = layers.GRU(4, return_sequences=True, return_state=True)(inp, initial_state=[h0])
+    out = layers.Dense(2)(layers.Bidirectional(layers.LSTM(3), merge_mode="concat")(layers.Masking()(seq)))
+    model = rnnlab.Model([inp, h0], [out, h])
+    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype("float32") for w in model.weights])
+    path = str(tmp_path / "built.keras")
+    model.save(path)
+    km = K.models.load_model(path)
+    xs = _inputs(km.inputs, rng)
+    _parity(_keras_out(km, xs), _rnnlab_out(model, xs))
+    names = zipfile.ZipFile(path).namelist()
+    assert names == ["metadata.json", "config.json", "model.weights.h5"]
+
+
+def test_compile_config(K, tmp_path, rng):
+    """A stored compile config with a known optimizer and loss compiles the loaded model; compile=False
+    leaves it uncompiled; an optimizer rnnlab lacks only warns."""
+    L = K.layers
+    km = K.Sequential([K.Input((6, 3)), L.LSTM(3), L.Dense(1)])
+    km.compile(optimizer=K.optimizers.Adam(learning_rate=0.01), loss="mse")
+    path = str(tmp_path / "compiled.keras")
+    km.save(path)
+    rm = rnnlab.models.load_model(path)
+    assert rm._compiled and type(rm.optimizer).__name__ == "Adam"
+    assert abs(float(rm.optimizer.get_config()["learning_rate"]) - 0.01) < 1e-7
+    x, y = rng.normal(size=(8, 6, 3)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    assert np.isfinite(rm.train_on_batch(x, y))
+    assert not rnnlab.models.load_model(path, compile=False)._compiled
+    km.compile(optimizer=K.optimizers.Nadam(), loss="mse")
+    km.save(path)
+    with pytest.warns(UserWarning, match="compile config could not be applied"):
+        assert not rnnlab.models.load_model(path)._compiled
+
+
+def test_get_config_from_config_round_trip(rng):
+    inp = rnnlab.Input(shape=(5, 2), name="seq_in")
+    x = layers.LSTM(3, return_sequences=True, name="enc")(inp)
+    out = layers.TimeDistributed(layers.Dense(2), name="td")(x)
+    model = rnnlab.Model(inp, out, name="m")
+    config = model.get_config()
+    assert json.loads(json.dumps(config)) == config
+    clone = rnnlab.Model.from_config(config)
+    assert [layer.name for layer in clone.layers] == ["seq_in", "enc", "td"]
+    clone.set_weights(model.get_weights())
+    x = rng.normal(size=(2, 5, 2)).astype("float32")
+    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), atol=0)
+    seq = rnnlab.Sequential([rnnlab.Input(shape=(4, 2)), layers.GRU(2)])
+    assert rnnlab.Sequential.from_config(seq.get_config()).layers[0].units == 2
+
+
+# ----------------------------------------------------------------------------------------------- legacy TF-Keras 2
+
+def _tf_keras():
+    try:
+        import tf_keras
+    except ImportError:
+        pytest.skip("tf_keras (TF-Keras 2) is not installed; the hand-built legacy file test still runs")
+    return tf_keras
+
+
+def _legacy_cases():
+    def lstm_hard_sigmoid(T):
+        L = T.layers
+        return T.Sequential([L.LSTM(4, return_sequences=True, recurrent_activation="hard_sigmoid",
+                                    input_shape=(6, 3)), L.LSTM(3), L.Dense(2)])
+
+    def gru(reset_after):
+        def build(T):
+            L = T.layers
+            return T.Sequential([T.Input((6, 3)), L.GRU(4, reset_after=reset_after, return_sequences=True),
+                                 L.GRU(3, reset_after=reset_after), L.Dense(1)])
+        return build
+
+    def simple_and_td(T):
+        L = T.layers
+        return T.Sequential([T.Input((6, 3)), L.SimpleRNN(4, return_sequences=True),
+                             L.TimeDistributed(L.Dense(2)), L.Dropout(0.2)])
+
+    def bidirectional(mode):
+        def build(T):
+            L = T.layers
+            x = T.Input((6, 3))
+            y = L.Bidirectional(L.LSTM(3, return_sequences=True), merge_mode=mode)(L.Masking()(x))
+            return T.Model(x, y)
+        return build
+
+    def graph(T):
+        L = T.layers
+        inp, ids = T.Input((6, 3)), T.Input((6,), dtype="int32")
+        x, h, c = L.LSTM(4, return_sequences=True, return_state=True)(inp)
+        y = L.Bidirectional(L.LSTM(4), merge_mode="sum")(x, initial_state=[h, c, h, c])
+        g = L.GRU(2, reset_after=False)(L.Embedding(12, 3, mask_zero=True)(ids))
+        s = L.RNN([L.LSTMCell(2), L.GRUCell(3)])(x)
+        return T.Model([inp, ids], [L.Dense(2)(y), g, s, h])
+
+    return {"lstm_hard_sigmoid": lstm_hard_sigmoid, "gru_reset_after": gru(True), "gru_v1": gru(False),
+            "simple_rnn_time_distributed": simple_and_td, "bidirectional_concat": bidirectional("concat"),
+            "bidirectional_ave": bidirectional("ave"), "bidirectional_mul": bidirectional("mul"),
+            "bidirectional_none": bidirectional(None), "graph_initial_state_embedding_cells": graph}
+
+
+LEGACY_CASES = _legacy_cases()
+
+
+@pytest.mark.parametrize("case", list(LEGACY_CASES))
+def test_tf_keras2_h5_to_rnnlab(case, tmp_path, rng):
+    """TF-Keras 2 ``model.save("m.h5")`` -> rnnlab.models.load_model predicts what TF-Keras 2 predicts; its
+    ``save_weights("w.h5")`` loads into the rebuilt model too."""
+    T = _tf_keras()
+    tm = LEGACY_CASES[case](T)
+    randomize(tm, rng, low=-1.0, high=1.0)
+    xs = _inputs(tm.inputs, rng)
+    expected = to_numpy(tm(_arg(xs), training=False))
+    path = str(tmp_path / "legacy.h5")
+    tm.save(path)
+    rm = rnnlab.models.load_model(path)
+    _parity(_rnnlab_out(rm, xs), expected)
+    weights = str(tmp_path / "legacy_weights.h5")
+    tm.save_weights(weights)
+    fresh = type(rm).from_config(rm.get_config())
+    fresh.load_weights(weights)
+    _parity(_rnnlab_out(fresh, xs), expected)
+
+
+def test_tf_keras2_time_major_and_unsupported_layers_are_refused(tmp_path):
+    T = _tf_keras()
+    L = T.layers
+    path = str(tmp_path / "tm.h5")
+    T.Sequential([L.LSTM(2, time_major=True, input_shape=(6, 3))]).save(path)
+    with pytest.raises(ValueError, match="time-major"):
+        rnnlab.models.load_model(path)
+    T.Sequential([L.Conv1D(2, 3, input_shape=(6, 3)), L.LSTM(2)]).save(path)
+    with pytest.raises(ValueError, match="Conv1D"):
+        rnnlab.models.load_model(path)
+
+
+def _tf2_hard_sigmoid(x):
+    import tensorflow as tf
+
+    return tf.clip_by_value(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def _initializer(name):
+    return {"module": "keras.initializers", "class_name": name, "config": {"seed": None}, "registered_name": None}
+
+
+def _hand_built_legacy_file(path, weights):
+    """A TF-Keras 2 full-model .h5 written with h5py alone, in the layout TF-Keras 2.x writes."""
+    common = {"trainable": True, "dtype": "float32", "return_sequences": True, "return_state": False,
+              "go_backwards": False, "stateful": False, "unroll": False, "time_major": False,
+              "activation": "tanh", "recurrent_activation": "hard_sigmoid", "use_bias": True,
+              "kernel_initializer": _initializer("GlorotUniform"),
+              "recurrent_initializer": {"class_name": "Orthogonal", "config": {"gain": 1.0, "seed": None}},
+              "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+              "recurrent_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+              "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+              "dropout": 0.0, "recurrent_dropout": 0.0, "implementation": 2}
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 6, 3], "dtype": "float32",
+                                                "sparse": False, "ragged": False, "name": "lstm_input"}},
+        {"class_name": "LSTM", "config": {**common, "name": "lstm", "units": 4, "unit_forget_bias": True,
+                                          "batch_input_shape": [None, 6, 3]}},
+        {"class_name": "GRU", "config": {**common, "name": "gru", "units": 3, "return_sequences": False,
+                                         "reset_after": False}},
+        {"class_name": "Dense", "config": {"name": "dense", "trainable": True, "dtype": "float32", "units": 2,
+                                           "activation": "linear", "use_bias": True,
+                                           "kernel_initializer": _initializer("GlorotUniform"),
+                                           "bias_initializer": {"class_name": "Zeros", "config": {}},
+                                           "kernel_regularizer": None, "bias_regularizer": None,
+                                           "activity_regularizer": None, "kernel_constraint": None,
+                                           "bias_constraint": None}}]}}
+    names = {"lstm": ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0", "lstm/lstm_cell/bias:0"],
+             "gru": ["gru/gru_cell/kernel:0", "gru/gru_cell/recurrent_kernel:0", "gru/gru_cell/bias:0"],
+             "dense": ["dense/kernel:0", "dense/bias:0"]}
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = "2.15.0"
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = json.dumps(config)
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = np.array([b"lstm", b"gru", b"dense"])
+        g.attrs["backend"], g.attrs["keras_version"] = "tensorflow", "2.15.0"
+        arrays = iter(weights)
+        for layer, weight_names in names.items():
+            lg = g.create_group(layer)
+            lg.attrs["weight_names"] = np.array([n.encode() for n in weight_names])
+            for n in weight_names:
+                lg.create_dataset(n, data=next(arrays))
+        g.create_group("top_level_model_weights").attrs["weight_names"] = np.array([], dtype="float64")
+
+
+def test_hand_built_tf_keras2_h5(K, tmp_path, rng):
+    """A legacy file in TF-Keras 2's layout (built with h5py, no TF-Keras needed): old argument names,
+    GRU v1 (reset_after=False) and TF-Keras 2's hard_sigmoid, checked against Keras 3 computing the same
+    model with that hard_sigmoid formula."""
+    L = K.layers
+    km = K.Sequential([K.Input((6, 3)),
+                       L.LSTM(4, return_sequences=True, recurrent_activation=_tf2_hard_sigmoid),
+                       L.GRU(3, reset_after=False, recurrent_activation=_tf2_hard_sigmoid), L.Dense(2)])
+    weights = randomize(km, rng, low=-1.5, high=1.5)
+    path = str(tmp_path / "hand.h5")
+    _hand_built_legacy_file(path, weights)
+    rm = rnnlab.models.load_model(path)
+    assert rm.layers[0].cell.recurrent_activation is rnnlab.activations.hard_sigmoid_tf2
+    xs = _inputs(km.inputs, rng, masked_tail=0)
+    _parity(_rnnlab_out(rm, xs), _keras_out(km, xs))
+    # TF-Keras 2's hard_sigmoid has no Keras 3 name: saving such a model to .keras is refused, not altered
+    with pytest.raises(ValueError, match="hard_sigmoid"):
+        rm.save(str(tmp_path / "no.keras"))
+
+
+def test_keras3_legacy_h5(K, tmp_path, rng):
+    """Keras 3 also writes the legacy .h5 layout; its configs keep Keras 3 meanings."""
+    L = K.layers
+    x = K.Input((6, 3))
+    y, h, c = L.LSTM(4, return_sequences=True, return_state=True, recurrent_activation="hard_sigmoid")(x)
+    km = K.Model(x, L.Dense(1)(L.Bidirectional(L.LSTM(4))(y, initial_state=[h, c, h, c])))
+    randomize(km, rng, low=-1.5, high=1.5)
+    path = str(tmp_path / "k3.h5")
+    km.save(path)
+    rm = rnnlab.models.load_model(path)
+    xs = _inputs(km.inputs, rng)
+    _parity(_rnnlab_out(rm, xs), _keras_out(km, xs))
+
+
+# ----------------------------------------------------------------------------------------------- refusals
+
+class DoubleLayer(layers.Layer):
+    """A caller-supplied stand-in for a Keras Lambda layer (``x * 2``)."""
+
+    def call(self, inputs):
+        return inputs * 2
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(name=config.get("name"))
+
+
+def _double(x):
+    return x * 2
+
+
+def test_lambda_and_unsupported_layers_are_refused(K, tmp_path, rng):
+    L = K.layers
+    km = K.Sequential([K.Input((6, 3)), L.Lambda(_double), L.LSTM(2)])
+    randomize(km, rng)
+    path = str(tmp_path / "lambda.keras")
+    km.save(path)
+    with pytest.raises(ValueError, match="Lambda"):
+        rnnlab.models.load_model(path)
+    with pytest.raises(ValueError, match="safe_mode"):  # supplied, but safe_mode is still on
+        rnnlab.models.load_model(path, custom_objects={"Lambda": DoubleLayer})
+    rm = rnnlab.models.load_model(path, custom_objects={"Lambda": DoubleLayer}, safe_mode=False)
+    xs = _inputs(km.inputs, rng, masked_tail=0)
+    _parity(_rnnlab_out(rm, xs), _keras_out(km, xs))
+
+    K.Sequential([K.Input((6, 3)), L.Conv1D(2, 3), L.LSTM(2)]).save(path)
+    with pytest.raises(ValueError, match="Conv1D"):
+        rnnlab.models.load_model(path)
+
+
+def test_custom_activation_needs_safe_mode_off(K, tmp_path, rng):
+    @K.saving.register_keras_serializable(package="rnnlab_test")
+    def scaled_tanh(x):
+        return K.ops.tanh(x) * 0.5
+
+    km = K.Sequential([K.Input((6, 3)), K.layers.SimpleRNN(3, activation=scaled_tanh)])
+    randomize(km, rng)
+    path = str(tmp_path / "custom.keras")
+    km.save(path)
+    with pytest.raises(ValueError, match="scaled_tanh"):
+        rnnlab.models.load_model(path)
+    rm = rnnlab.models.load_model(path, custom_objects={"scaled_tanh": lambda x: np.tanh(x) * 0.5},
+                                  safe_mode=False)
+    xs = _inputs(km.inputs, rng, masked_tail=0)
+    _parity(_rnnlab_out(rm, xs), _keras_out(km, xs))
+
+
+def _small_rnnlab_model():
+    inp = rnnlab.Input(shape=(5, 2))
+    return rnnlab.Model(inp, layers.Dense(1)(layers.LSTM(3)(inp)))
+
+
+def test_bad_paths_and_wrong_kinds_of_file(tmp_path):
+    model = _small_rnnlab_model()
+    with pytest.raises(ValueError, match="not found"):
+        rnnlab.models.load_model(str(tmp_path / "missing.keras"))
+    with pytest.raises(TypeError):
+        rnnlab.models.load_model(42)
+    weights = str(tmp_path / "w.weights.h5")
+    model.save_weights(weights)
+    with pytest.raises(ValueError, match="load_weights"):
+        rnnlab.models.load_model(weights)
+    h5_named_keras = str(tmp_path / "really_h5.keras")
+    os.replace(weights, h5_named_keras)
+    with pytest.raises(ValueError, match="HDF5"):
+        rnnlab.models.load_model(h5_named_keras)
+    keras_file = str(tmp_path / "m.keras")
+    model.save(keras_file)
+    zip_named_h5 = str(tmp_path / "really_zip.h5")
+    with open(keras_file, "rb") as src, open(zip_named_h5, "wb") as dst:
+        dst.write(src.read())
+    with pytest.raises(ValueError, match="zip"):
+        rnnlab.models.load_model(zip_named_h5)
+    text = tmp_path / "text.keras"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not a valid .keras"):
+        rnnlab.models.load_model(str(text))
+    with pytest.raises(ValueError, match="save_weights"):
+        model.save(str(tmp_path / "x.weights.h5"))
+    with pytest.raises(ValueError, match=".keras"):
+        model.save(str(tmp_path / "x.h5"))
+    with pytest.raises(ValueError):
+        model.save_weights(str(tmp_path / "x.bin"))
+
+
+def _rewrite_member(src, dst, name, data):
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.namelist():
+            if item == name and data is None:
+                continue
+            zout.writestr(item, zin.read(item) if item != name else data)
+
+
+def _edit_weights(src, dst, edit):
+    """Copy a .keras archive, changing its model.weights.h5 with ``edit(h5file)``."""
+    import io
+
+    with zipfile.ZipFile(src) as zin:
+        buffer = io.BytesIO(zin.read("model.weights.h5"))
+    with h5py.File(buffer, "a") as f:
+        edit(f)
+    _rewrite_member(src, dst, "model.weights.h5", buffer.getvalue())
+
+
+def test_damaged_keras_archives(tmp_path, rng):
+    model = _small_rnnlab_model()
+    good = str(tmp_path / "good.keras")
+    model.save(good)
+    bad = str(tmp_path / "bad.keras")
+
+    with open(good, "rb") as f:
+        data = f.read()
+    with open(bad, "wb") as f:
+        f.write(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="bad.keras"):
+        rnnlab.models.load_model(bad)
+
+    _rewrite_member(good, bad, "config.json", None)
+    with pytest.raises(ValueError, match="config.json"):
+        rnnlab.models.load_model(bad)
+    _rewrite_member(good, bad, "model.weights.h5", None)
+    with pytest.raises(ValueError, match="model.weights.h5"):
+        rnnlab.models.load_model(bad)
+    _rewrite_member(good, bad, "config.json", b"{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        rnnlab.models.load_model(bad)
+
+    def wrong_shape(f):
+        del f["layers/lstm/cell/vars/1"]
+        f["layers/lstm/cell/vars"].create_dataset("1", data=np.zeros((3, 11), "float32"))
+
+    _edit_weights(good, bad, wrong_shape)
+    with pytest.raises(ValueError, match=r"shape \(3, 11\)"):
+        rnnlab.models.load_model(bad)
+
+    def nan_weight(f):
+        ds = f["layers/dense/vars/0"]
+        value = ds[()]
+        value[0, 0] = np.nan
+        ds[...] = value
+
+    _edit_weights(good, bad, nan_weight)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rnnlab.models.load_model(bad)
+
+    def extra_layer(f):
+        f.create_group("layers/dense_1/vars").create_dataset("0", data=np.zeros((2, 2), "float32"))
+
+    _edit_weights(good, bad, extra_layer)
+    with pytest.raises(ValueError, match="does not use"):
+        rnnlab.models.load_model(bad)
+
+    config = json.loads(zipfile.ZipFile(good).read("config.json"))
+    config["config"]["layers"][1]["config"]["time_major"] = True
+    _rewrite_member(good, bad, "config.json", json.dumps(config).encode())
+    with pytest.raises(ValueError, match="time-major"):
+        rnnlab.models.load_model(bad)
+    config["config"]["layers"][1]["config"].pop("time_major")
+    config["config"]["layers"][1]["config"]["frobnicate"] = 3
+    _rewrite_member(good, bad, "config.json", json.dumps(config).encode())
+    with pytest.raises(ValueError, match="frobnicate"):
+        rnnlab.models.load_model(bad)
+
+
+def test_weights_files_mismatch_and_npz_still_works(tmp_path, rng):
+    model = _small_rnnlab_model()
+    model.set_weights([rng.uniform(-1, 1, w.shape).astype("float32") for w in model.weights])
+    x = rng.normal(size=(3, 5, 2)).astype("float32")
+    for name in ("w.weights.npz", "w.weights.h5"):
+        path = str(tmp_path / name)
+        model.save_weights(path)
+        other = _small_rnnlab_model()
+        other.load_weights(path)
+        np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+    inp = rnnlab.Input(shape=(5, 2))
+    different = rnnlab.Model(inp, layers.Dense(1)(layers.GRU(3)(inp)))
+    before = different.get_weights()
+    with pytest.raises(ValueError):
+        different.load_weights(str(tmp_path / "w.weights.h5"))
+    for a, b in zip(before, different.get_weights()):  # nothing was assigned
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="no such file|not found"):
+        model.load_weights(str(tmp_path / "missing.weights.h5"))
+
+
+# ----------------------------------------------------------------------------------------------- no TF/torch
+
+def test_loading_needs_neither_tensorflow_nor_torch(K, tmp_path, rng):
+    """A .keras made by real Keras loads and predicts in a process that never imports TF, torch or Keras."""
+    km = _states(K)
+    randomize(km, rng)
+    path = str(tmp_path / "k.keras")
+    km.save(path)
+    xs = _inputs(km.inputs, rng)
+    np.savez(str(tmp_path / "x.npz"), *xs)
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import rnnlab
+        data = np.load({str(tmp_path / "x.npz")!r})
+        xs = [data[f"arr_{{i}}"] for i in range(len(data.files))]
+        model = rnnlab.models.load_model({path!r})
+        out = model.predict(xs, verbose=0)
+        np.savez({str(tmp_path / "y.npz")!r}, *out)
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "torch", "keras", "tf_keras"))
+        assert "tensorflow" not in sys.modules and "torch" not in sys.modules and "keras" not in sys.modules, heavy
+        assert not heavy, heavy
+    """)
+    env = dict(os.environ)
+    env.pop("KERAS_BACKEND", None)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    got = np.load(str(tmp_path / "y.npz"))
+    _parity([got[f"arr_{i}"] for i in range(len(got.files))], _keras_out(km, xs))
