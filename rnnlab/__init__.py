@@ -10,12 +10,15 @@ from rnnlab.layers import Input
 from rnnlab.models import Model, Sequential
 
 __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
-           "utils", "config", "__version__"]
+           "convert", "inspect", "saving", "utils", "config", "__version__"]
+
+
+_LAZY = {"callbacks", "convert", "inspect", "saving"}  # loaded on first use: the core does not need them
 
 
 def __getattr__(name):
-    if name == "callbacks":  # loaded on first use: only training needs it
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module("rnnlab.callbacks")
+        return importlib.import_module(f"rnnlab.{name}")
     raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
