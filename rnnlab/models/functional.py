@@ -371,7 +371,14 @@ class Model(Trainer, Layer):
             from rnnlab.saving.keras_format import load_any_weights
 
             return load_any_weights(self, filepath)
-        load_weights_npz(self, filepath)
+        import zlib
+
+        try:
+            load_weights_npz(self, filepath)
+        except (NotImplementedError, RuntimeError, KeyError, IndexError, zlib.error, OverflowError) as exc:
+            # a damaged archive (say, a flipped compression-method byte) is a bad file, reported as such
+            raise ValueError(f"File {filepath!r} is not a readable .weights.npz file "
+                             f"({type(exc).__name__}: {exc}).") from None
 
     def get_config(self):
         """Keras's config of this model (a ``Functional`` or ``Sequential`` config)."""

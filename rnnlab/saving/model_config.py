@@ -499,25 +499,29 @@ def _activation(value, key, where, opts):
 
 
 def _initializer(value, key, where):
-    """Initializers only shape fresh weights (loading overwrites them); an unknown one falls back to the
-    layer's default with a warning rather than failing the load."""
+    """Initializers only shape fresh weights (loading overwrites them): a well-formed one that rnnlab lacks
+    falls back to the layer's default with a warning; a malformed one is refused."""
     if value is None or isinstance(value, str):
         candidate = value
     elif isinstance(value, dict):
-        inner = value.get("config") or {}
-        if not isinstance(inner, dict):
-            inner = {}
-        inner = {k: v for k, v in inner.items() if k not in ("input_axes", "output_axes", "dtype")}
         cls = value.get("class_name")
+        inner = value.get("config", {})
+        if not isinstance(cls, str):
+            _fail(f"{where}: `{key}` has no class name: {value!r}.")
+        if inner is None:
+            inner = {}
+        if not isinstance(inner, dict):
+            raise TypeError(f"{where}: the config of `{key}` must be a dict; found {inner!r}.")
+        inner = {k: v for k, v in inner.items() if k not in ("input_axes", "output_axes", "dtype")}
         if cls == "VarianceScaling" and inner.get("distribution") == "normal":
             inner["distribution"] = "truncated_normal"  # TF-Keras 2's old spelling
         candidate = {"class_name": cls, "config": inner}
     else:
-        candidate = value
+        raise TypeError(f"{where}: `{key}` must be an initializer name or config; found {value!r}.")
     try:
         initializers.get(candidate, key)
         return candidate, True
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError):
         warnings.warn(f"{where}: initializer {value!r} in `{key}` is not available in rnnlab; using the default "
                       "(it only affects fresh weights, not loaded ones).", stacklevel=4)
         return None, False
