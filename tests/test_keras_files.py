@@ -140,6 +140,15 @@ def _embedding(K):
                          L.Dense(1)])
 
 
+def _embedding_functional(K):
+    """In a functional graph Keras 3 records the Embedding mask as a NotEqual operation feeding `mask=`."""
+    L = K.layers
+    ids = K.Input((7,), dtype="int32")
+    x = L.LSTM(3, return_sequences=True)(L.Embedding(12, 4, mask_zero=True)(ids))
+    x = L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode="concat")(x)
+    return K.Model(ids, L.TimeDistributed(L.Dense(2))(x))
+
+
 def _states(K):
     """Multi-input graph: initial states from inputs and from other layers, return_state everywhere."""
     L = K.layers
@@ -176,6 +185,7 @@ KERAS_CASES = {
     "stacked_cells": _stacked_cells,
     "masking": _masking,
     "embedding_mask_zero": _embedding,
+    "embedding_functional": _embedding_functional,
     "states_multi_input": _states,
     "nested_models": _nested,
 }
@@ -214,6 +224,25 @@ def test_keras_round_trips(K, case, tmp_path, rng):
     km3 = K.models.clone_model(km)
     km3.load_weights(rnnlab_weights)
     _parity(_keras_out(km3, xs), expected)
+
+
+def test_loaded_graph_with_mask_operations_trains(K, tmp_path, rng):
+    """The mask operations Keras 3 writes into functional graphs (NotEqual, Any) run in training too."""
+    km = _masking(K)
+    randomize(km, rng)
+    path = str(tmp_path / "masking.keras")
+    km.save(path)
+    rm = rnnlab.models.load_model(path)
+    assert sorted(type(layer).__name__ for layer in rm.layers if type(layer).__name__ == "KerasOp") == \
+        ["KerasOp", "KerasOp"]
+    rm.compile(optimizer="sgd", loss="mse")
+    x = _inputs(km.inputs, rng)[0]
+    y = rng.normal(size=(4, 2)).astype("float32")
+    before = rm.get_weights()
+    assert np.isfinite(rm.train_on_batch(x, y))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, rm.get_weights()))
+    rm.save(path)  # and it saves back for Keras, operations included
+    _parity(_keras_out(K.models.load_model(path), [x]), _rnnlab_out(rm, [x]))
 
 
 def test_keras3_hard_sigmoid_keeps_keras3_formula(K, tmp_path, rng):
@@ -327,7 +356,16 @@ def _legacy_cases():
         s = L.RNN([L.LSTMCell(2), L.GRUCell(3)])(x)
         return T.Model([inp, ids], [L.Dense(2)(y), g, s, h])
 
-    return {"lstm_hard_sigmoid": lstm_hard_sigmoid, "gru_reset_after": gru(True), "gru_v1": gru(False),
+    def nested(T):
+        L = T.layers
+        i = T.Input((6, 3))
+        inner = T.Model(i, L.LSTM(3, return_sequences=True)(i), name="inner")
+        seq = T.Sequential([T.Input((6, 3)), L.GRU(2)], name="inner_seq")
+        x = T.Input((6, 3))
+        y = inner(x)
+        return T.Model(x, [L.Dense(1)(seq(y)), y])
+
+    return {"nested_models": nested, "lstm_hard_sigmoid": lstm_hard_sigmoid, "gru_reset_after": gru(True), "gru_v1": gru(False),
             "simple_rnn_time_distributed": simple_and_td, "bidirectional_concat": bidirectional("concat"),
             "bidirectional_ave": bidirectional("ave"), "bidirectional_mul": bidirectional("mul"),
             "bidirectional_none": bidirectional(None), "graph_initial_state_embedding_cells": graph}

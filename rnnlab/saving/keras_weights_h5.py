@@ -26,7 +26,7 @@ _READ_ERRORS = (OSError, KeyError, RuntimeError, IndexError, AttributeError, Uni
                 EOFError, MemoryError)
 
 __all__ = ["save_weights_h5", "load_weights_h5", "write_weights", "read_weights", "keras_weight_entries",
-           "h5py_module", "open_h5"]
+           "h5py_module", "open_h5", "child", "read_dataset"]
 
 
 def h5py_module():
@@ -171,29 +171,37 @@ def open_h5(source, what):
         raise ValueError(f"{what} is not a readable HDF5 file ({type(exc).__name__}: {exc}).") from None
 
 
+def child(group, name, what="the file"):
+    """``group[name]`` without following links (a soft or external link is refused), or None if absent."""
+    h5py = h5py_module()
+    if not isinstance(group, h5py.Group) or not name or "/" in name:
+        return None
+    link = group.get(name, default=None, getlink=True)
+    if link is None:
+        return None
+    if not isinstance(link, h5py.HardLink):
+        raise ValueError(f"{what} uses a link at {name!r}; links are not allowed.")
+    return group[name]
+
+
 def _group(h5, path):
-    """The group at ``path`` or None; links that point outside the file are refused."""
+    """The group at ``path`` or None; links are refused."""
     h5py = h5py_module()
     current = h5
     for part in path.split("/"):
-        if not part:
-            continue
-        if not isinstance(current, h5py.Group) or part not in current:
-            return None
-        link = current.get(part, getlink=True)
-        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-            raise ValueError(f"The weights file uses a link at {path!r}; links are not allowed.")
-        current = current[part]
+        if part:
+            current = child(current, part)
+            if current is None:
+                return None
     return current if isinstance(current, h5py.Group) else None
 
 
 def read_dataset(group, key, expected_shape, where):
     """One stored array, checked (plain float dataset, expected shape, finite) before and after reading."""
     h5py = h5py_module()
-    link = group.get(key, getlink=True)
-    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-        raise ValueError(f"{where}: the weights file uses a link; links are not allowed.")
-    ds = group[key]
+    ds = child(group, key, where)
+    if ds is None:
+        raise ValueError(f"{where}: missing from the file.")
     if not isinstance(ds, h5py.Dataset):
         raise ValueError(f"{where}: expected an array, found a group.")
     if ds.external or ds.is_virtual:
@@ -241,9 +249,9 @@ def read_weights(model, h5file, source="the weights file"):
 def _read_weights(model, h5file, source):
     _check_model(model)
     layers_root = "layers"
-    if "layers" not in h5file and "_layer_checkpoint_dependencies" in h5file:
+    if child(h5file, "layers") is None and child(h5file, "_layer_checkpoint_dependencies") is not None:
         layers_root = "_layer_checkpoint_dependencies"  # .keras files from Keras 2.13
-    if "layer_names" in h5file.attrs or "model_weights" in h5file:
+    if "layer_names" in h5file.attrs or child(h5file, "model_weights") is not None:
         raise ValueError(f"{source} is in the legacy TF-Keras 2 layout, not Keras 3's.")
     assignments, consumed = [], set()
     for path, obj, variables in keras_weight_entries(model):
@@ -299,7 +307,7 @@ def load_weights_h5(model, filepath):
     _check_model(model)
     with open_h5(filepath, f"File {filepath!r}") as f:
         try:
-            legacy = "layer_names" in f.attrs or "model_weights" in f
+            legacy = "layer_names" in f.attrs or child(f, "model_weights") is not None
         except _READ_ERRORS as exc:
             raise ValueError(f"File {filepath!r} could not be read ({type(exc).__name__}: {exc}).") from None
         if legacy:

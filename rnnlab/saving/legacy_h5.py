@@ -16,7 +16,7 @@ import json
 import os
 import warnings
 
-from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, h5py_module, open_h5, read_dataset
+from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, child, h5py_module, open_h5, read_dataset
 from rnnlab.saving.model_config import KerasLoadOptions, deserialize_model
 
 __all__ = ["load_legacy_model", "read_legacy_weights", "is_legacy_keras_version"]
@@ -57,15 +57,16 @@ def is_legacy_keras_version(version) -> bool:
 
 
 def _weights_root(f):
-    return f["model_weights"] if "model_weights" in f else f
+    group = child(f, "model_weights")
+    return f if group is None else group
 
 
 def _layer_arrays(root, layer_name, variables, source):
     """The stored arrays of one layer group, checked against ``variables``."""
     h5py = h5py_module()
-    if layer_name not in root:
+    group = child(root, layer_name, source)
+    if group is None:
         raise ValueError(f"{source} has no weights group for layer {layer_name!r}.")
-    group = root[layer_name]
     if not isinstance(group, h5py.Group):
         raise ValueError(f"{source}: {layer_name!r} is not a group.")
     names = _names(group.attrs.get("weight_names", []), f"{source}: weight_names of {layer_name!r}")
@@ -80,11 +81,9 @@ def _layer_arrays(root, layer_name, variables, source):
         where = f"{source}, {layer_name}/{name} (weight {var.path!r})"
         holder = group
         for part in parent.split("/") if parent else []:
-            if not part or part not in holder or not isinstance(holder[part], h5py.Group):
+            holder = child(holder, part, where)
+            if not isinstance(holder, h5py.Group):
                 raise ValueError(f"{where}: missing from the file.")
-            holder = holder[part]
-        if not key or key not in holder:
-            raise ValueError(f"{where}: missing from the file.")
         values.append(read_dataset(holder, key, var.shape, where))
     return values
 
@@ -98,9 +97,10 @@ def _stored_layers(root, source):
     h5py = h5py_module()
     out = []
     for name in names:
-        if name not in root or not isinstance(root[name], h5py.Group):
+        group = child(root, name, source)
+        if not isinstance(group, h5py.Group):
             raise ValueError(f"{source} lists layer {name!r} but has no group for it.")
-        if _names(root[name].attrs.get("weight_names", []), f"{source}: weight_names of {name!r}"):
+        if _names(group.attrs.get("weight_names", []), f"{source}: weight_names of {name!r}"):
             out.append(name)
     return out
 
@@ -160,7 +160,7 @@ def load_legacy_model(filepath, custom_objects=None, compile=True, safe_mode=Tru
 
 def _load(f, filepath, source, custom_objects, compile, safe_mode):
     if "model_config" not in f.attrs:
-        if "layer_names" in f.attrs or "layers" in f or "vars" in f:
+        if "layer_names" in f.attrs or child(f, "layers") is not None or child(f, "vars") is not None:
             raise ValueError(f"{source} holds only weights (no model config): build the model and call "
                              "model.load_weights(...) instead of load_model.")
         raise ValueError(f"{source} is not a Keras model file: it has no `model_config` attribute.")
@@ -177,7 +177,7 @@ def _load(f, filepath, source, custom_objects, compile, safe_mode):
     opts = KerasLoadOptions(custom_objects, safe_mode, legacy=is_legacy_keras_version(version),
                             max_elements=max(size, 1024))
     model = deserialize_model(config, opts)
-    if "model_weights" not in f:
+    if child(f, "model_weights") is None:
         raise ValueError(f"{source} has a model config but no `model_weights` group.")
     read_legacy_weights(model, f, source, by_name=True)
     if compile and "training_config" in f.attrs:
