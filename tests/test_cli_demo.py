@@ -119,6 +119,18 @@ def test_cli_usage(capsys):
     assert capsys.readouterr().out.strip() == f"rnnlab {rnnlab.__version__}"
 
 
+def test_inspect_subcommand(tmp_path, capsys):
+    """``rnnlab inspect`` is rnnlab.inspect.cli mounted as a subcommand (the report itself is tested in test_report)."""
+    out = tmp_path / "report.html"
+    assert cli.main(["inspect", "--demo", "--no-plots", "--out", str(out)]) == 0
+    assert f"Wrote {out}" in capsys.readouterr().out
+    assert out.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    assert cli.main(["inspect"]) == 2  # neither MODEL_FILE nor --demo
+    assert "rnnlab inspect: error" in capsys.readouterr().err
+    assert cli.main(["inspect", "--help"]) == 0
+    assert "--demo" in capsys.readouterr().out
+
+
 def run_command(args):
     result = subprocess.run(args, capture_output=True, env=subprocess_env(), cwd=REPO, timeout=300)
     out = result.stdout.decode("utf-8")
