@@ -416,63 +416,81 @@ def _initializer(name):
     return {"module": "keras.initializers", "class_name": name, "config": {"seed": None}, "registered_name": None}
 
 
-def _hand_built_legacy_file(path, weights):
-    """A TF-Keras 2 full-model .h5 written with h5py alone, in the layout TF-Keras 2.x writes."""
+def _hand_built_legacy_file(path, weights, style):
+    """A legacy full-model .h5 written with h5py alone, in the layout TF-Keras 2.x writes (``style="tf2"``)
+    or the one Keras 2.2 wrote (``"keras22"``: the Sequential config is a bare list of layers, the first
+    layer has Keras 1-style ``input_dim``/``input_length``, GRU has no ``reset_after`` (meaning False))."""
+    keras22 = style == "keras22"
+    glorot = ({"class_name": "VarianceScaling", "config": {"scale": 1.0, "mode": "fan_avg",
+                                                             "distribution": "uniform", "seed": None}}
+              if keras22 else _initializer("GlorotUniform"))
     common = {"trainable": True, "dtype": "float32", "return_sequences": True, "return_state": False,
-              "go_backwards": False, "stateful": False, "unroll": False, "time_major": False,
+              "go_backwards": False, "stateful": False, "unroll": False,
               "activation": "tanh", "recurrent_activation": "hard_sigmoid", "use_bias": True,
-              "kernel_initializer": _initializer("GlorotUniform"),
+              "kernel_initializer": glorot,
               "recurrent_initializer": {"class_name": "Orthogonal", "config": {"gain": 1.0, "seed": None}},
               "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
               "recurrent_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
               "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
               "dropout": 0.0, "recurrent_dropout": 0.0, "implementation": 2}
-    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
-        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 6, 3], "dtype": "float32",
-                                                "sparse": False, "ragged": False, "name": "lstm_input"}},
-        {"class_name": "LSTM", "config": {**common, "name": "lstm", "units": 4, "unit_forget_bias": True,
-                                          "batch_input_shape": [None, 6, 3]}},
-        {"class_name": "GRU", "config": {**common, "name": "gru", "units": 3, "return_sequences": False,
-                                         "reset_after": False}},
-        {"class_name": "Dense", "config": {"name": "dense", "trainable": True, "dtype": "float32", "units": 2,
-                                           "activation": "linear", "use_bias": True,
-                                           "kernel_initializer": _initializer("GlorotUniform"),
-                                           "bias_initializer": {"class_name": "Zeros", "config": {}},
-                                           "kernel_regularizer": None, "bias_regularizer": None,
-                                           "activity_regularizer": None, "kernel_constraint": None,
-                                           "bias_constraint": None}}]}}
-    names = {"lstm": ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0", "lstm/lstm_cell/bias:0"],
-             "gru": ["gru/gru_cell/kernel:0", "gru/gru_cell/recurrent_kernel:0", "gru/gru_cell/bias:0"],
-             "dense": ["dense/kernel:0", "dense/bias:0"]}
+    if not keras22:
+        common["time_major"] = False
+    names = ["lstm_1", "gru_1", "dense_1"] if keras22 else ["lstm", "gru", "dense"]
+    lstm = {**common, "name": names[0], "units": 4, "unit_forget_bias": True}
+    lstm.update({"input_dim": 3, "input_length": 6} if keras22 else {"batch_input_shape": [None, 6, 3]})
+    gru = {**common, "name": names[1], "units": 3, "return_sequences": False}
+    if not keras22:
+        gru["reset_after"] = False
+    dense = {"name": names[2], "trainable": True, "dtype": "float32", "units": 2, "activation": "linear",
+             "use_bias": True, "kernel_initializer": glorot, "bias_initializer": {"class_name": "Zeros", "config": {}},
+             "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+             "kernel_constraint": None, "bias_constraint": None}
+    layer_list = [{"class_name": "LSTM", "config": lstm}, {"class_name": "GRU", "config": gru},
+                  {"class_name": "Dense", "config": dense}]
+    if keras22:
+        config = {"class_name": "Sequential", "config": layer_list}
+    else:
+        input_layer = {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 6, 3], "dtype": "float32",
+                                                              "sparse": False, "ragged": False, "name": "lstm_input"}}
+        config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [input_layer] + layer_list}}
+    cell = {"lstm": "lstm_cell/", "gru": "gru_cell/", "dense": ""}
+    weight_names = {
+        name: [f"{name}/{'' if keras22 else cell[kind]}{w}:0" for w in ws]
+        for name, kind, ws in zip(names, ("lstm", "gru", "dense"),
+                                  (("kernel", "recurrent_kernel", "bias"),) * 2 + (("kernel", "bias"),))}
+    version = "2.2.4" if keras22 else "2.15.0"
     with h5py.File(path, "w") as f:
-        f.attrs["keras_version"] = "2.15.0"
+        f.attrs["keras_version"] = version.encode() if keras22 else version  # Keras 2.2 wrote bytes
         f.attrs["backend"] = "tensorflow"
-        f.attrs["model_config"] = json.dumps(config)
+        f.attrs["model_config"] = json.dumps(config).encode() if keras22 else json.dumps(config)
         g = f.create_group("model_weights")
-        g.attrs["layer_names"] = np.array([b"lstm", b"gru", b"dense"])
-        g.attrs["backend"], g.attrs["keras_version"] = "tensorflow", "2.15.0"
+        g.attrs["layer_names"] = np.array([n.encode() for n in names])
+        g.attrs["backend"], g.attrs["keras_version"] = "tensorflow", version
         arrays = iter(weights)
-        for layer, weight_names in names.items():
+        for layer, wnames in weight_names.items():
             lg = g.create_group(layer)
-            lg.attrs["weight_names"] = np.array([n.encode() for n in weight_names])
-            for n in weight_names:
+            lg.attrs["weight_names"] = np.array([n.encode() for n in wnames])
+            for n in wnames:
                 lg.create_dataset(n, data=next(arrays))
-        g.create_group("top_level_model_weights").attrs["weight_names"] = np.array([], dtype="float64")
+        if not keras22:
+            g.create_group("top_level_model_weights").attrs["weight_names"] = np.array([], dtype="float64")
 
 
-def test_hand_built_tf_keras2_h5(K, tmp_path, rng):
-    """A legacy file in TF-Keras 2's layout (built with h5py, no TF-Keras needed): old argument names,
-    GRU v1 (reset_after=False) and TF-Keras 2's hard_sigmoid, checked against Keras 3 computing the same
-    model with that hard_sigmoid formula."""
+@pytest.mark.parametrize("style", ["tf2", "keras22"])
+def test_hand_built_legacy_h5(K, style, tmp_path, rng):
+    """A legacy file built with h5py (no TF-Keras needed): old argument names, GRU v1 (reset_after=False)
+    and the old hard_sigmoid (0.2 x + 0.5), checked against Keras 3 computing the same model with that
+    hard_sigmoid formula."""
     L = K.layers
     km = K.Sequential([K.Input((6, 3)),
                        L.LSTM(4, return_sequences=True, recurrent_activation=_tf2_hard_sigmoid),
                        L.GRU(3, reset_after=False, recurrent_activation=_tf2_hard_sigmoid), L.Dense(2)])
     weights = randomize(km, rng, low=-1.5, high=1.5)
     path = str(tmp_path / "hand.h5")
-    _hand_built_legacy_file(path, weights)
+    _hand_built_legacy_file(path, weights, style)
     rm = rnnlab.models.load_model(path)
     assert rm.layers[0].cell.recurrent_activation is rnnlab.activations.hard_sigmoid_tf2
+    assert rm.layers[1].cell.reset_after is False
     xs = _inputs(km.inputs, rng, masked_tail=0)
     _parity(_rnnlab_out(rm, xs), _keras_out(km, xs))
     # TF-Keras 2's hard_sigmoid has no Keras 3 name: saving such a model to .keras is refused, not altered

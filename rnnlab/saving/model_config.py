@@ -534,13 +534,21 @@ def _check_size(value, key, where, opts):
         _fail(f"{where}: `{key}`={value} is larger than the weights file could hold; the file is corrupted.")
 
 
-def _legacy_rename(class_name, config):
-    """TF-Keras 2 / Keras 2 argument names and defaults, as Keras 3 spells them."""
+def _legacy_rename(class_name, config, legacy):
+    """Argument names and defaults of TF-Keras 2 / Keras 2 (and Keras 1-style shapes), as Keras 3 spells them."""
     if class_name == "InputLayer":
         if "batch_input_shape" in config and "batch_shape" not in config:
             config["batch_shape"] = config.pop("batch_input_shape")
+    if not legacy:
+        return config
     if class_name in ("GRU", "GRUCell") and "reset_after" not in config:
-        config["reset_after"] = False  # Keras 2.0-2.2 GRUs predate reset_after
+        config["reset_after"] = False  # Keras 2.0-2.2 GRUs predate reset_after (and meant False)
+    if class_name in ("LSTM", "GRU", "SimpleRNN", "RNN") and "input_dim" in config and \
+            "batch_input_shape" not in config and "input_shape" not in config:
+        # Keras 1 style: input_dim (features) and input_length (time steps) on the first recurrent layer
+        dim, length = config.pop("input_dim"), config.pop("input_length", None)
+        if dim is not None:
+            config["batch_input_shape"] = [config.pop("batch_size", None), length, dim]
     return config
 
 
@@ -576,9 +584,7 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
             hint = " (a Lambda layer holds Python code, which rnnlab never runs)" if class_name == "Lambda" else ""
             _fail(f"{where[0].upper() + where[1:]}: rnnlab does not support the layer class {class_name!r}{hint}.")
         return _custom_layer(cls, config, where)
-    config = dict(config)
-    if opts.legacy:
-        config = _legacy_rename(class_name, config)
+    config = _legacy_rename(class_name, dict(config), opts.legacy)
     return _build_builtin(classes[class_name], class_name, config, where, opts)
 
 
@@ -713,6 +719,8 @@ def deserialize_model(obj, opts: KerasLoadOptions | None = None, nested=False):
         raise TypeError(f"A model config must be a JSON object; found {type(obj).__name__}.")
     class_name = obj.get("class_name")
     config = obj.get("config")
+    if class_name == "Sequential" and isinstance(config, list):
+        config = {"layers": config}  # Keras <= 2.2.4 wrote a Sequential config as its list of layers
     if not isinstance(config, dict):
         _fail(f"The model config has no `config` object (class {class_name!r}).")
     if class_name == "Sequential":
