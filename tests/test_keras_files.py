@@ -245,6 +245,26 @@ def test_loaded_graph_with_mask_operations_trains(K, tmp_path, rng):
     _parity(_keras_out(K.models.load_model(path), [x]), _rnnlab_out(rm, [x]))
 
 
+def test_load_model_matches_weights_to_layers_by_recorded_name(K, tmp_path, rng):
+    """Two same-shaped LSTM branches: even if the weights file listed them in the other order, load_model
+    puts each layer's weights where the file's recorded layer names say (no silent swap)."""
+    L = K.layers
+    x = K.Input((6, 3))
+    km = K.Model(x, [L.LSTM(4, name="left")(x), L.LSTM(4, name="right")(x)])
+    randomize(km, rng)
+    path, swapped = str(tmp_path / "two.keras"), str(tmp_path / "swapped.keras")
+    km.save(path)
+
+    def swap(f):
+        f.move("layers/lstm", "layers/tmp")
+        f.move("layers/lstm_1", "layers/lstm")
+        f.move("layers/tmp", "layers/lstm_1")
+
+    _edit_weights(path, swapped, swap)
+    xs = _inputs(km.inputs, rng)
+    _parity(_rnnlab_out(rnnlab.models.load_model(swapped), xs), _keras_out(km, xs))
+
+
 def test_keras3_hard_sigmoid_keeps_keras3_formula(K, tmp_path, rng):
     """A Keras 3 file's 'hard_sigmoid' is relu6(x + 3) / 6, not TF-Keras 2's 0.2 x + 0.5."""
     L = K.layers
@@ -542,6 +562,12 @@ def test_lambda_and_unsupported_layers_are_refused(K, tmp_path, rng):
     rm = rnnlab.models.load_model(path, custom_objects={"Lambda": DoubleLayer}, safe_mode=False)
     xs = _inputs(km.inputs, rng, masked_tail=0)
     _parity(_rnnlab_out(rm, xs), _keras_out(km, xs))
+
+    rm.save(path)  # rnnlab writes the custom layer under its class name; reading it needs the class again
+    with pytest.raises(ValueError, match="DoubleLayer"):
+        rnnlab.models.load_model(path)
+    again = rnnlab.models.load_model(path, custom_objects={"DoubleLayer": DoubleLayer}, safe_mode=False)
+    _parity(_rnnlab_out(again, xs), _keras_out(km, xs))
 
     K.Sequential([K.Input((6, 3)), L.Conv1D(2, 3), L.LSTM(2)]).save(path)
     with pytest.raises(ValueError, match="Conv1D"):

@@ -217,7 +217,7 @@ def _load_keras_archive(filepath, custom_objects, compile, safe_mode):
         raise ValueError(f"File {filepath!r}: malformed model config ({type(exc).__name__}: {exc}).") from None
     source = f"File {filepath!r} ({WEIGHTS_NAME})"
     with open_h5(weights, source) as h5:
-        read_weights(model, h5, source)
+        read_weights(model, h5, source, by_name=True)
     if compile and isinstance(config, dict) and config.get("compile_config"):
         compile_from_config(model, config["compile_config"], f"File {filepath!r}")
     return model

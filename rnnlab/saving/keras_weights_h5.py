@@ -87,8 +87,11 @@ def _own_variables(obj):
     return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
 
 
-def keras_weight_entries(model):
-    """``[(path, object, own variables)]`` for every object Keras would visit, in its visiting order."""
+def keras_weight_entries(model, resolve=None):
+    """``[(path, object, own variables)]`` for every object Keras would visit, in its visiting order.
+
+    ``resolve(container path, items, keys)`` may replace the positional keys of a container's items (see
+    :func:`read_weights`'s ``by_name``)."""
     out, visited = [], set()
 
     def walk(obj, path):
@@ -99,7 +102,7 @@ def keras_weight_entries(model):
         for attr, child in _children(obj):
             child_path = f"{path}/{attr}" if path else attr
             if isinstance(child, list):
-                used = {}
+                used, keys = {}, []
                 for item in child:
                     key = keras_class_key(_class_name(item))
                     if key in used:
@@ -107,6 +110,10 @@ def keras_weight_entries(model):
                         key = f"{key}_{used[key]}"
                     else:
                         used[key] = 0
+                    keys.append(key)
+                if resolve is not None:
+                    keys = resolve(child_path, child, keys)
+                for item, key in zip(child, keys):
                     walk(item, f"{child_path}/{key}")
             else:
                 walk(child, child_path)
@@ -238,15 +245,59 @@ def _dataset_paths(group, prefix):
     return out
 
 
-def read_weights(model, h5file, source="the weights file"):
-    """Load ``model``'s variables from an open h5py file in Keras 3's layout; nothing changes on error."""
+def read_weights(model, h5file, source="the weights file", by_name=False):
+    """Load ``model``'s variables from an open h5py file in Keras 3's layout; nothing changes on error.
+
+    Keras finds a layer's weights by position (the n-th LSTM of the model).  With ``by_name=True`` (used by
+    ``load_model``, whose layer names come from the same file) a container's entries are matched through
+    the ``name`` each group records instead, whenever those names identify every entry uniquely -- so the
+    weights cannot land on the wrong layer even if two graphs list their layers in different orders.
+    """
     try:
-        return _read_weights(model, h5file, source)
+        return _read_weights(model, h5file, source, by_name)
     except _READ_ERRORS as exc:
         raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
 
 
-def _read_weights(model, h5file, source):
+def _file_path(path, layers_root):
+    parts = path.split("/") if path else []
+    if parts and parts[0] == "layers":
+        parts[0] = layers_root
+    return "/".join(parts)
+
+
+def _recorded_name(group):
+    vars_group = child(group, "vars")
+    if vars_group is None or "name" not in vars_group.attrs:
+        return None
+    name = vars_group.attrs["name"]
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return name if isinstance(name, str) else None
+
+
+def _name_resolver(h5file, layers_root):
+    h5py = h5py_module()
+
+    def resolve(container_path, items, keys):
+        group = _group(h5file, _file_path(container_path, layers_root))
+        names = [item.name for item in items]
+        if group is None or len(set(names)) != len(names):
+            return keys
+        recorded = {}
+        for key in group:
+            sub = child(group, key)
+            name = _recorded_name(sub) if isinstance(sub, h5py.Group) else None
+            if name is not None:
+                recorded.setdefault(name, []).append(key)
+        if all(len(recorded.get(n, ())) == 1 for n in names):
+            return [recorded[n][0] for n in names]
+        return keys
+
+    return resolve
+
+
+def _read_weights(model, h5file, source, by_name):
     _check_model(model)
     layers_root = "layers"
     if child(h5file, "layers") is None and child(h5file, "_layer_checkpoint_dependencies") is not None:
@@ -254,11 +305,9 @@ def _read_weights(model, h5file, source):
     if "layer_names" in h5file.attrs or child(h5file, "model_weights") is not None:
         raise ValueError(f"{source} is in the legacy TF-Keras 2 layout, not Keras 3's.")
     assignments, consumed = [], set()
-    for path, obj, variables in keras_weight_entries(model):
-        parts = path.split("/") if path else []
-        if parts and parts[0] == "layers":
-            parts[0] = layers_root
-        file_path = "/".join(parts + ["vars"])
+    resolve = _name_resolver(h5file, layers_root) if by_name else None
+    for path, obj, variables in keras_weight_entries(model, resolve):
+        file_path = "/".join(p for p in (_file_path(path, layers_root), "vars") if p)
         group = _group(h5file, file_path)
         stored = sorted(group.keys()) if group is not None else []
         if not variables:

@@ -116,10 +116,10 @@ def serialize_layer_entry(layer) -> dict:
 
     cls_name = type(layer).__name__
     if getattr(layers_module, cls_name, None) is not type(layer):
-        raise ValueError(
-            f"Layer {layer.name!r} is of class {cls_name}, which is not an rnnlab built-in layer; a Keras file "
-            "can only describe built-in layers."
-        )
+        # a custom layer: written under its class name; reading it back needs custom_objects (and
+        # safe_mode=False) in rnnlab, or a registered class of that name in Keras
+        return {"module": type(layer).__module__, "class_name": cls_name,
+                "config": _jsonable(layer.get_config(), layer.name), "registered_name": cls_name}
     config = layer.get_config()
     # wrapped layers go through the same checks
     if isinstance(layer, layers_module.Bidirectional):
@@ -406,9 +406,8 @@ def _layer_classes():
 
 
 # Names older files use for classes rnnlab has.
-_CLASS_ALIASES = {"LSTMV1": "LSTM", "GRUV1": "GRU", "PeepholeLSTMCell": None}
+_CLASS_ALIASES = {"LSTMV1": "LSTM", "GRUV1": "GRU"}
 _MODEL_CLASSES = ("Functional", "Model", "Sequential")
-_WRAPPERS = ("Bidirectional", "TimeDistributed", "RNN", "StackedRNNCells")
 _RECURRENT = ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell")
 
 # Arguments rnnlab may drop when they hold the value that means "off"; any other value is refused.
@@ -566,7 +565,7 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
         raise TypeError(f"The config of a {class_name} layer must be a dict; found {type(config).__name__}.")
     where = _where(config, class_name)
     if class_name in _MODEL_CLASSES:
-        return deserialize_model(entry, opts, nested=True)
+        return deserialize_model(entry, opts)
     module = entry.get("module")
     if isinstance(module, str) and module.startswith("keras.src.ops"):
         if class_name not in _op_layer_class().ALL:
@@ -576,7 +575,7 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
             return _op_layer_class()(class_name, config, module)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Cannot load {where}: {exc}") from None
-    class_name = _CLASS_ALIASES.get(class_name, class_name) or class_name
+    class_name = _CLASS_ALIASES.get(class_name, class_name)
     classes = _layer_classes()
     if class_name not in classes:
         cls = _custom_object(class_name, entry.get("registered_name"), where, opts, "layer class")
@@ -675,7 +674,7 @@ def _build_builtin(cls, class_name, config, where, opts):
         config["noise_shape"] = tuple(config["noise_shape"])
     if "name" in config and not isinstance(config["name"], str):
         raise TypeError(f"{where}: `name` must be a string; found {config['name']!r}.")
-    _check_arguments(cls, class_name, config, where, nested)
+    _check_arguments(cls, class_name, config, where)
     try:
         if class_name == "Bidirectional":
             return cls(nested["layer"], backward_layer=nested["backward_layer"], **config)
@@ -692,7 +691,7 @@ def _build_builtin(cls, class_name, config, where, opts):
         raise ValueError(f"Cannot load {where}: {type(exc).__name__}: {exc}") from None
 
 
-def _check_arguments(cls, class_name, config, where, nested):
+def _check_arguments(cls, class_name, config, where):
     """Every remaining argument must be one the rnnlab class takes; an unknown one is refused, never ignored."""
     from rnnlab.layers.base import Layer
 
@@ -712,7 +711,7 @@ def _check_arguments(cls, class_name, config, where, nested):
 # reading: models
 # =====================================================================================================
 
-def deserialize_model(obj, opts: KerasLoadOptions | None = None, nested=False):
+def deserialize_model(obj, opts: KerasLoadOptions | None = None):
     """An rnnlab model from a Keras model dict ``{"class_name": "Functional"|"Sequential"|"Model", "config"}``."""
     opts = opts or KerasLoadOptions()
     if not isinstance(obj, dict):
