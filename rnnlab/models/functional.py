@@ -359,6 +359,9 @@ class Model(Trainer, Layer):
             from rnnlab.saving.keras_weights_h5 import save_weights_h5
 
             return save_weights_h5(self, filepath, overwrite=overwrite)
+        if isinstance(path, str) and not path.endswith(".weights.npz"):
+            raise ValueError("Argument `filepath` must end in '.weights.npz' (rnnlab's format) or '.weights.h5' "
+                             f"(Keras 3's); received filepath={path!r}.")
         save_weights_npz(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
@@ -367,6 +370,9 @@ class Model(Trainer, Layer):
         from rnnlab.saving import load_weights_npz
 
         path = str(filepath) if hasattr(filepath, "__fspath__") else filepath
+        if isinstance(path, str) and path.endswith(".weights.json"):
+            raise ValueError(f"{path!r} is a sharded Keras weights index; rnnlab reads single-file weights "
+                             "('.weights.h5', '.weights.npz') only.")
         if isinstance(path, str) and path.lower().endswith((".h5", ".hdf5", ".keras")):
             from rnnlab.saving.keras_format import load_any_weights
 
