@@ -229,11 +229,9 @@ def functional_config(model) -> dict:
 
 
 def sequential_config(model) -> dict:
-    if not model.built:
-        raise ValueError(
-            f"Sequential model {model.name!r} is not built yet: give it an rnnlab.Input (or call it on data) "
-            "before saving it."
-        )
+    if not model.built:  # no input shape yet: the layers alone, as Keras writes an unbuilt Sequential
+        return {"name": model.name, "trainable": bool(model.trainable), "dtype": backend.floatx(),
+                "layers": [serialize_layer_entry(layer) for layer in model.layers]}
     input_layer = model.inputs[0]._history[0]
     layers = [{"module": "keras.layers", "class_name": "InputLayer",
                "config": _jsonable(input_layer.get_config(), input_layer.name), "registered_name": None}]
@@ -249,7 +247,7 @@ def serialize_model(model, with_build_config=True) -> dict:
     if _is_sequential(model):
         config = sequential_config(model)
         out = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
-        if with_build_config:
+        if with_build_config and "build_input_shape" in config:
             out["build_config"] = {"input_shape": config["build_input_shape"]}
         return out
     out = {"module": KERAS_FUNCTIONAL_MODULE, "class_name": "Functional", "config": functional_config(model),
@@ -760,9 +758,7 @@ def _sequential_from_config(config, opts):
             model.build(tuple(shape))
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"Cannot rebuild Sequential model {name!r}: {exc}") from None
-    if not model.built and model.layers:
-        _fail(f"Sequential model {name!r} has no input shape in its config; rnnlab cannot build it.")
-    return model
+    return model  # unbuilt when the config has no input shape (a weights file then cannot be loaded into it)
 
 
 def _resolve(ref, created, opts, where, io_ref=False):
