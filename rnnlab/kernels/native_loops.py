@@ -11,8 +11,6 @@ Float32 only, Keras's default activations, no dropout; everything else stays on 
 """
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 
 from rnnlab import activations, fastpath
@@ -33,7 +31,7 @@ def _supports(cell=None, collect_gates=False, dropout=None, **_):
 
 
 def _ptr(a):
-    return None if a is None else ctypes.c_void_p(a.ctypes.data)
+    return None if a is None else a.ctypes.data
 
 
 def _f32(a):
@@ -47,28 +45,34 @@ def _native_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequen
     units = cell.units
     xw = _f32(xw)
     kernel = _f32(cell.recurrent_kernel.value)
-    h = np.array(states[0], dtype=np.float32, order="C")  # copies: the loop updates them in place
-    prev = np.zeros((batch, units), np.float32)
-    out = np.empty((batch, steps, units), np.float32) if return_sequences else None
     mask_u8 = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
     zero = int(bool(zero_output_for_mask))
     big = batch * units * width > BLAS_THRESHOLD
-    if type(cell) is LSTMCell:
-        c = np.array(states[1], dtype=np.float32, order="C")
+    is_lstm = type(cell) is LSTMCell
+    n_states = 2 if is_lstm else 1
+    # One buffer for the states, the last output and the outputs: [h | (c) | prev | outputs]
+    per = batch * units
+    buf = np.empty((n_states + 1) * per + (batch * steps * units if return_sequences else 0), np.float32)
+    for k in range(n_states):
+        buf[k * per:(k + 1) * per] = states[k].reshape(-1)
+    buf[n_states * per:(n_states + 1) * per] = 0.0
+    views = [buf[k * per:(k + 1) * per].reshape(batch, units) for k in range(n_states + 1)]
+    out = buf[(n_states + 1) * per:].reshape(batch, steps, units) if return_sequences else None
+    if is_lstm:
         if not big:
-            lib.lstm_sequence_f32(batch, steps, units, _ptr(xw), _ptr(kernel), _ptr(h), _ptr(c), _ptr(prev),
-                                  _ptr(mask_u8), zero, _ptr(out), None)
+            lib.lstm_sequence_f32(batch, steps, units, xw.ctypes.data, _ptr(kernel), buf.ctypes.data,
+                                  _ptr(mask_u8), zero, int(return_sequences))
         else:
-            _lstm_blas_steps(lib, xw, kernel, h, c, prev, mask_u8, zero, out)
-        return prev, out, [h, c], None
+            _lstm_blas_steps(lib, xw, kernel, views[0], views[1], views[2], mask_u8, zero, out)
+        return views[2], out, views[:2], None
     reset_after = cell.reset_after
     rec_bias = _f32(cell.bias.value[1]) if (cell.use_bias and reset_after) else None
     if not big or not reset_after:
-        lib.gru_sequence_f32(batch, steps, units, _ptr(xw), _ptr(kernel), _ptr(rec_bias), _ptr(h), _ptr(prev),
-                             _ptr(mask_u8), zero, _ptr(out), int(reset_after))
+        lib.gru_sequence_f32(batch, steps, units, xw.ctypes.data, _ptr(kernel), _ptr(rec_bias), buf.ctypes.data,
+                             _ptr(mask_u8), zero, int(return_sequences), int(reset_after))
     else:
-        _gru_blas_steps(lib, xw, kernel, rec_bias, h, prev, mask_u8, zero, out)
-    return prev, out, [h], None
+        _gru_blas_steps(lib, xw, kernel, rec_bias, views[0], views[1], mask_u8, zero, out)
+    return views[1], out, views[:1], None
 
 
 def _keep_rows(mask_u8):
@@ -84,8 +88,8 @@ def _lstm_blas_steps(lib, xw, kernel, h, c, prev, mask_u8, zero, out):
         np.matmul(h, kernel, out=z)  # (B, 4U): BLAS
         z += xw[:, t]
         lib.lstm_step_f32(batch, units, _ptr(z), _ptr(h), _ptr(c), _ptr(prev),
-                          None if keep is None else ctypes.c_void_p(keep.ctypes.data + t * batch), zero,
-                          None if out is None else ctypes.c_void_p(out.ctypes.data + 4 * t * units), steps * units)
+                          None if keep is None else keep.ctypes.data + t * batch, zero,
+                          None if out is None else out.ctypes.data + 4 * t * units, steps * units)
 
 
 def _gru_blas_steps(lib, xw, kernel, rec_bias, h, prev, mask_u8, zero, out):
@@ -97,10 +101,9 @@ def _gru_blas_steps(lib, xw, kernel, rec_bias, h, prev, mask_u8, zero, out):
         np.matmul(h, kernel, out=rh)  # (B, 3U): BLAS
         if rec_bias is not None:
             rh += rec_bias
-        lib.gru_step_f32(batch, units, ctypes.c_void_p(xw.ctypes.data + 4 * t * width), steps * width, _ptr(rh),
-                         _ptr(kernel), _ptr(h), _ptr(prev),
-                         None if keep is None else ctypes.c_void_p(keep.ctypes.data + t * batch), zero,
-                         None if out is None else ctypes.c_void_p(out.ctypes.data + 4 * t * units), steps * units, 1)
+        lib.gru_step_f32(batch, units, xw.ctypes.data + 4 * t * width, steps * width, _ptr(rh),
+                         _ptr(kernel), _ptr(h), _ptr(prev), None if keep is None else keep.ctypes.data + t * batch,
+                         zero, None if out is None else out.ctypes.data + 4 * t * units, steps * units, 1)
 
 
 fastpath.register("rnn_sequence", "native", _native_sequence, supports=_supports, priority=20)

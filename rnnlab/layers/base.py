@@ -289,7 +289,16 @@ class Layer:
             cls._call_params_cache = params
         return params
 
+    #: Optional ``_fast_call(x) -> outputs or None``: a shortcut for the plain call ``layer(x)`` on an ndarray
+    #: (no mask, no other arguments); ``None`` from it means "take the general path".
+    _fast_call = None
+
     def __call__(self, *args, **kwargs):
+        if self._fast_call is not None and len(args) == 1 and not kwargs and type(args[0]) is np.ndarray \
+                and self.built:
+            outputs = self._fast_call(args[0])
+            if outputs is not None:
+                return outputs
         params = self._call_params()
         for key in ("mask", "training"):  # Keras drops these when the layer's call does not take them
             if key in kwargs and key not in params:

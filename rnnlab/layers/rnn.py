@@ -224,6 +224,16 @@ class RNN(Layer):
     def _eager_call(self, inputs, *args, **kwargs):
         return self.call(self._train_inputs(inputs), *args, **kwargs)
 
+    def _fast_call(self, x):
+        """``layer(x)`` for a ready float array of the layer's dtype: the same computation with less checking
+        of what cannot be wrong (stateful layers, masks and other arguments take the general path)."""
+        if self.stateful or x.dtype != self.dtype or x.ndim != 3 or x.shape[1] == 0 or \
+                x.shape[2] != self.cell.input_dim:
+            return None
+        if not np.isfinite(x).all():
+            backend.to_float_array(x, self.dtype, "inputs")  # raises the standard error
+        return self._structure_outputs(self.run(x))
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return self._structure_outputs(self.run(sequences, initial_state=initial_state, mask=mask,
                                                 training=training))

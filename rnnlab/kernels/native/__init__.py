@@ -81,9 +81,9 @@ def _build(cc):
 
 def _declare(lib):
     p, i, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
-    lib.lstm_sequence_f32.argtypes = [i, i, i, p, p, p, p, p, p, i, p, p]
+    lib.lstm_sequence_f32.argtypes = [i, i, i, p, p, p, p, i, i]
     lib.lstm_step_f32.argtypes = [i, i, p, p, p, p, p, i, p, i64]
-    lib.gru_sequence_f32.argtypes = [i, i, i, p, p, p, p, p, p, i, p, i]
+    lib.gru_sequence_f32.argtypes = [i, i, i, p, p, p, p, p, i, i, i]
     lib.gru_step_f32.argtypes = [i, i, p, i64, p, p, p, p, p, i, p, i64, i]
     for fn in (lib.lstm_sequence_f32, lib.lstm_step_f32, lib.gru_sequence_f32, lib.gru_step_f32):
         fn.restype = None

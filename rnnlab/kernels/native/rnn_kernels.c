@@ -49,11 +49,13 @@ static inline void lstm_row_update(float *restrict z, float *restrict h, float *
     }
 }
 
-/* Whole LSTM sequence. xw (B, T, 4M); U (M, 4M); h, c (B, M) in/out; prev (B, M) in/out (last output);
- * mask (B, T) or NULL; out (B, T, M) or NULL; z scratch (nthreads*4M). */
-void lstm_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *h, float *c, float *prev,
-                       const uint8_t *mask, int zero_output, float *out, float *zbuf) {
+/* Whole LSTM sequence. xw (B, T, 4M); U (M, 4M); buf holds h, c, prev (each B*M, in/out: initial states in,
+ * final states and last output out) followed, when has_out, by the outputs (B, T, M); mask (B, T) or NULL. */
+void lstm_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *buf, const uint8_t *mask,
+                       int zero_output, int has_out) {
     const int G = 4 * M;
+    float *h = buf, *c = buf + (int64_t)B * M, *prev = buf + 2 * (int64_t)B * M;
+    float *out = has_out ? buf + 3 * (int64_t)B * M : 0;
 #pragma omp parallel for schedule(static) if ((int64_t)B * G * M > 200000)
     for (int b = 0; b < B; ++b) {
         float z[G];
@@ -65,7 +67,6 @@ void lstm_sequence_f32(int B, int T, int M, const float *xw, const float *U, flo
                             out ? out + ((int64_t)b * T + t) * M : 0, M, keep, zero_output);
         }
     }
-    (void)zbuf;
 }
 
 /* One LSTM step for all rows, from pre-activations z (B, 4M) computed elsewhere (e.g. a BLAS GEMM). */
@@ -106,10 +107,13 @@ static inline void gru_row_update(const float *restrict xw, float *restrict rh, 
     if (keep) memcpy(h, hh, sizeof(float) * M);
 }
 
-void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, const float *rec_bias, float *h,
-                      float *prev, const uint8_t *mask, int zero_output, float *out, int reset_after) {
+/* Whole GRU sequence; buf holds h and prev (each B*M, in/out) followed, when has_out, by the outputs. */
+void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, const float *rec_bias, float *buf,
+                      const uint8_t *mask, int zero_output, int has_out, int reset_after) {
     const int G = 3 * M;
     const int R = reset_after ? G : 2 * M;
+    float *h = buf, *prev = buf + (int64_t)B * M;
+    float *out = has_out ? buf + 2 * (int64_t)B * M : 0;
 #pragma omp parallel for schedule(static) if ((int64_t)B * G * M > 200000)
     for (int b = 0; b < B; ++b) {
         float rh[G];
