@@ -3,6 +3,9 @@
     rnnlab demo [--seed N]    walk through what LSTM, GRU, Bidirectional and stacked LSTMs return (o, h, c)
                               and check each relation; exit status 0 when all hold, 1 otherwise
     rnnlab inspect ...        write an HTML report of a model's recurrent layers (rnnlab.inspect.cli)
+    rnnlab convert IN OUT     convert a model between .keras/.h5, .weights.h5/.weights.npz, PyTorch
+                              (.safetensors/.pt) and .onnx, formats chosen by extension
+    rnnlab info FILE          print a file's layers or tensors, shapes and parameter counts
 
 ``main(argv)`` returns the exit status instead of exiting, so it can be called from tests; the ``rnnlab`` console
 script and ``python -m rnnlab.cli`` exit with it.
@@ -41,7 +44,59 @@ def build_parser():
     )
     inspect_cli.configure_parser(inspect)
     inspect.set_defaults(handler=lambda args: inspect_cli.run(args, inspect))
+
+    convert = commands.add_parser(
+        "convert",
+        help="convert a model file; formats follow the extensions (.keras .h5 .weights.h5 .weights.npz "
+             ".safetensors .pt .onnx)",
+        description="Read IN and write the same model to OUT. Sources: .keras, .h5 (Keras), .safetensors, .pt, "
+        ".pth (a PyTorch nn.LSTM/GRU/RNN state dict, optionally with one nn.Linear head). Targets: .keras, "
+        ".weights.h5, .weights.npz, .safetensors, .pt, .onnx. Writes are atomic.",
+    )
+    convert.add_argument("input", metavar="IN")
+    convert.add_argument("output", metavar="OUT")
+    convert.add_argument("--opset", type=int, default=None, help="ONNX opset for .onnx targets")
+    convert.add_argument("--nonlinearity", choices=["tanh", "relu"], default=None,
+                         help="nonlinearity of a PyTorch nn.RNN source (its state dict does not record it)")
+    convert.add_argument("--return-sequences", action="store_true",
+                         help="for PyTorch sources: the model returns every step's output")
+    convert.set_defaults(handler=_run_convert)
+
+    info = commands.add_parser("info", help="print a model or weights file's layers, shapes and parameter counts",
+                               description="Describe FILE: layers or tensors, shapes, dtypes and parameter counts.")
+    info.add_argument("file", metavar="FILE")
+    info.set_defaults(handler=_run_info)
     return parser
+
+
+def _run_convert(args):
+    from rnnlab.convert import convert_file
+
+    options = {}
+    if args.opset is not None:
+        options["opset"] = args.opset
+    if args.nonlinearity is not None:
+        options["nonlinearity"] = args.nonlinearity
+    if args.return_sequences:
+        options["return_sequences"] = True
+    try:
+        convert_file(args.input, args.output, **options)
+    except (ValueError, TypeError, ImportError) as exc:
+        print(f"rnnlab convert: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _run_info(args):
+    from rnnlab.convert import describe_file
+
+    try:
+        print(describe_file(args.file))
+    except (ValueError, TypeError, ImportError) as exc:
+        print(f"rnnlab info: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run_demo(args):
