@@ -129,19 +129,21 @@ class Bidirectional(Layer):
     def _eager_call(self, inputs, *args, **kwargs):
         return self.call(self._train_inputs(inputs), *args, **kwargs)
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        fw_state = bw_state = None
-        if initial_state is not None:
-            flat = nest.flatten(initial_state) if nest.is_nested(initial_state) else [initial_state]
-            if len(flat) % 2:
-                raise ValueError(
-                    f"Layer {self.name!r}: `initial_state` must hold the forward states then the backward states "
-                    f"(an even count); received {len(flat)} tensor(s)."
-                )
-            half = len(flat) // 2
-            fw_state, bw_state = flat[:half], flat[half:]
-        y = self.forward_layer(sequences, initial_state=fw_state, mask=mask, training=training)
-        y_rev = self.backward_layer(sequences, initial_state=bw_state, mask=mask, training=training)
+    def _split_initial_state(self, initial_state):
+        """The forward half and the backward half of ``initial_state`` (``None, None`` without one)."""
+        if initial_state is None:
+            return None, None
+        flat = nest.flatten(initial_state) if nest.is_nested(initial_state) else [initial_state]
+        if len(flat) % 2:
+            raise ValueError(
+                f"Layer {self.name!r}: `initial_state` must hold the forward states then the backward states "
+                f"(an even count); received {len(flat)} tensor(s)."
+            )
+        half = len(flat) // 2
+        return flat[:half], flat[half:]
+
+    def _combine(self, y, y_rev):
+        """Merge the two directions' results into Bidirectional's return structure."""
         states = ()
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])
@@ -150,8 +152,14 @@ class Bidirectional(Layer):
             y_rev = y_rev[:, ::-1]  # back into time order
         output = _merge(self.merge_mode, y, y_rev)
         if not self.return_state:
-            return output
-        return (*output, *states) if self.merge_mode is None else (output, *states)
+            return output, y, y_rev
+        return ((*output, *states) if self.merge_mode is None else (output, *states)), y, y_rev
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        fw_state, bw_state = self._split_initial_state(initial_state)
+        y = self.forward_layer(sequences, initial_state=fw_state, mask=mask, training=training)
+        y_rev = self.backward_layer(sequences, initial_state=bw_state, mask=mask, training=training)
+        return self._combine(y, y_rev)[0]
 
     def step(self, x_t, states=None):
         """Refused with a ValueError: the backward direction needs the whole sequence before its first output."""
@@ -161,23 +169,11 @@ class Bidirectional(Layer):
 
     def forward_backward(self, sequences, initial_state=None, mask=None, training=True, grads=None):
         x = self._train_inputs(sequences)
-        fw_state = bw_state = None
-        if initial_state is not None:
-            flat = nest.flatten(initial_state) if nest.is_nested(initial_state) else [initial_state]
-            half = len(flat) // 2
-            fw_state, bw_state = flat[:half], flat[half:]
+        fw_state, bw_state = self._split_initial_state(initial_state)
         y, fw_backward = self.forward_layer.forward_backward(x, fw_state, mask, training, grads)
         y_rev, bw_backward = self.backward_layer.forward_backward(x, bw_state, mask, training, grads)
         n_fw_states = len(nest.flatten(y[1:])) if self.return_state else 0
-        states = ()
-        if self.return_state:
-            states = tuple(y[1:]) + tuple(y_rev[1:])
-            y, y_rev = y[0], y_rev[0]
-        if self.return_sequences:
-            y_rev = y_rev[:, ::-1]  # back into time order
-        output = _merge(self.merge_mode, y, y_rev)
-        outputs = output if not self.return_state else (
-            (*output, *states) if self.merge_mode is None else (output, *states))
+        outputs, y, y_rev = self._combine(y, y_rev)
 
         def backward(d_outputs):
             flat = list(d_outputs) if (self.return_state or self.merge_mode is None) else [d_outputs]
