@@ -129,22 +129,26 @@ def test_select_prefers_a_supporting_kernel_and_falls_back_to_reference():
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-@pytest.mark.parametrize("size", [(2, 30, 8, 16), (16, 12, 16, 64)], ids=["full_c", "blas_steps"])
-def test_native_kernel_both_strategies_match_reference(kind, size):
-    """Small sizes run the whole loop in C; large ones use a BLAS GEMM per step: both agree with the reference."""
+@pytest.mark.parametrize("size", [(2, 30, 8, 16), (16, 12, 16, 64), (13, 7, 5, 70)],
+                         ids=["small", "threads", "ragged"])
+@pytest.mark.parametrize("blas", [False, True], ids=["c_loop", "blas"])
+def test_native_kernel_both_strategies_match_reference(kind, size, blas, monkeypatch):
+    """The whole loop in C (threads over rows for large batches), or a BLAS GEMM per step with the gate arithmetic
+    in C: both agree with the reference."""
     from rnnlab.kernels import native_loops
 
+    monkeypatch.setattr(native_loops, "BLAS_THRESHOLD", 0 if blas else 2 ** 62)
     batch, steps, dim, units = size
     rng = np.random.default_rng(batch)
     layer = getattr(layers, kind)(units, return_sequences=True, return_state=True)
     x = rng.normal(size=(batch, steps, dim)).astype("float32")
     layer(x)
-    _randomize(layer, rng)
+    # Weights of a trained network's scale: with +-0.8 and 64 units, float32 rounding alone (reference loop
+    # against a float64 evaluation) already moves outputs by ~4e-6, which no 1e-6 comparison can resolve.
+    layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
     mask = _mask(rng, batch, steps)
-    big = batch * units * layer.cell.gates * units > native_loops.BLAS_THRESHOLD
-    assert big == (size[0] == 16)
     ref, fast = _run_both(lambda: layer(x, mask=mask), "native")
-    _assert_close(ref, fast, tol=2e-6 if big else 1e-6)
+    _assert_close(ref, fast, tol=1e-6)
 
 
 def test_a_registered_kernel_is_used_by_layers():

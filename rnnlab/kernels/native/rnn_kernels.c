@@ -9,7 +9,11 @@
  * fitted for rnnlab; sigmoid(x) = 0.5 * tanh(x / 2) + 0.5.  Both vectorise.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static inline float ftanh(float x) {
     x = x < 9.0f ? x : 9.0f;
@@ -32,6 +36,50 @@ static inline void matvec_acc(float *restrict z, const float *restrict h, const 
     }
 }
 
+#if defined(__AVX512F__)
+#define JT 64 /* columns per register tile: 4 zmm per row */
+#else
+#define JT 32 /* 4 ymm per row */
+#endif
+#define RT 4 /* rows per register tile */
+
+/* Z[r, :] += H[r, :] @ W for rows r < R: Z (R, G) row stride G, H (R, K) row stride hs, W (K, G) row stride ws.
+ * Column panels of W (K x JT) are reused across all rows while they sit in cache; each RT x JT block of Z is
+ * accumulated in registers over the whole K loop. */
+static void gemm_acc(float *restrict Z, const float *restrict H, int hs, const float *restrict W, int ws, int R,
+                     int K, int G) {
+    int j0 = 0;
+    for (; j0 + JT <= G; j0 += JT) {
+        int r0 = 0;
+        for (; r0 + RT <= R; r0 += RT) {
+            float acc[RT][JT];
+            for (int r = 0; r < RT; ++r)
+                for (int j = 0; j < JT; ++j) acc[r][j] = Z[(int64_t)(r0 + r) * G + j0 + j];
+            for (int k = 0; k < K; ++k) {
+                const float *restrict w = W + (int64_t)k * ws + j0;
+                for (int r = 0; r < RT; ++r) {
+                    const float hk = H[(int64_t)(r0 + r) * hs + k];
+                    for (int j = 0; j < JT; ++j) acc[r][j] += hk * w[j];
+                }
+            }
+            for (int r = 0; r < RT; ++r)
+                for (int j = 0; j < JT; ++j) Z[(int64_t)(r0 + r) * G + j0 + j] = acc[r][j];
+        }
+        for (; r0 < R; ++r0) { /* leftover rows */
+            float acc[JT];
+            for (int j = 0; j < JT; ++j) acc[j] = Z[(int64_t)r0 * G + j0 + j];
+            for (int k = 0; k < K; ++k) {
+                const float hk = H[(int64_t)r0 * hs + k];
+                const float *restrict w = W + (int64_t)k * ws + j0;
+                for (int j = 0; j < JT; ++j) acc[j] += hk * w[j];
+            }
+            for (int j = 0; j < JT; ++j) Z[(int64_t)r0 * G + j0 + j] = acc[j];
+        }
+    }
+    if (j0 < G) /* leftover columns */
+        for (int r = 0; r < R; ++r) matvec_acc(Z + (int64_t)r * G + j0, H + (int64_t)r * hs, W + j0, K, G - j0, ws);
+}
+
 /* Gate activations and state update of one LSTM row, from pre-activations z = [i | f | c_hat | o]. */
 static inline void lstm_row_update(float *restrict z, float *restrict h, float *restrict c, float *restrict prev,
                                    float *restrict out_t, int M, int keep, int zero_output) {
@@ -50,22 +98,41 @@ static inline void lstm_row_update(float *restrict z, float *restrict h, float *
 }
 
 /* Whole LSTM sequence. xw (B, T, 4M); U (M, 4M); buf holds h, c, prev (each B*M, in/out: initial states in,
- * final states and last output out) followed, when has_out, by the outputs (B, T, M); mask (B, T) or NULL. */
+ * final states and last output out) followed, when has_out, by the outputs (B, T, M); mask (B, T) or NULL.
+ * Rows are independent over the whole sequence, so threads split the rows and run every step on their own. */
 void lstm_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *buf, const uint8_t *mask,
                        int zero_output, int has_out) {
     const int G = 4 * M;
     float *h = buf, *c = buf + (int64_t)B * M, *prev = buf + 2 * (int64_t)B * M;
     float *out = has_out ? buf + 3 * (int64_t)B * M : 0;
-#pragma omp parallel for schedule(static) if ((int64_t)B * G * M > 200000)
-    for (int b = 0; b < B; ++b) {
-        float z[G];
-        for (int t = 0; t < T; ++t) {
-            memcpy(z, xw + ((int64_t)b * T + t) * G, sizeof(float) * G);
-            matvec_acc(z, h + (int64_t)b * M, U, M, G, G);
-            const int keep = mask ? mask[(int64_t)b * T + t] : 1;
-            lstm_row_update(z, h + (int64_t)b * M, c + (int64_t)b * M, prev + (int64_t)b * M,
-                            out ? out + ((int64_t)b * T + t) * M : 0, M, keep, zero_output);
+    int nthreads = 1;
+#ifdef _OPENMP
+    if ((int64_t)B * G * M >= (1 << 18) && B >= 2 * RT) nthreads = omp_get_max_threads();
+#endif
+#pragma omp parallel num_threads(nthreads)
+    {
+        int tid = 0, nt = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        nt = omp_get_num_threads();
+#endif
+        const int per = ((B + nt - 1) / nt + RT - 1) / RT * RT;
+        const int r_begin = tid * per < B ? tid * per : B;
+        const int r_end = r_begin + per < B ? r_begin + per : B;
+        const int R = r_end - r_begin;
+        float *z = R > 0 ? (float *)malloc(sizeof(float) * (size_t)R * G) : 0;
+        for (int t = 0; t < T && R > 0; ++t) {
+            for (int r = 0; r < R; ++r)
+                memcpy(z + (int64_t)r * G, xw + ((int64_t)(r_begin + r) * T + t) * G, sizeof(float) * G);
+            gemm_acc(z, h + (int64_t)r_begin * M, M, U, G, R, M, G);
+            for (int r = 0; r < R; ++r) {
+                const int b = r_begin + r;
+                const int keep = mask ? mask[(int64_t)b * T + t] : 1;
+                lstm_row_update(z + (int64_t)r * G, h + (int64_t)b * M, c + (int64_t)b * M, prev + (int64_t)b * M,
+                                out ? out + ((int64_t)b * T + t) * M : 0, M, keep, zero_output);
+            }
         }
+        free(z);
     }
 }
 
@@ -111,22 +178,42 @@ static inline void gru_row_update(const float *restrict xw, float *restrict rh, 
 void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, const float *rec_bias, float *buf,
                       const uint8_t *mask, int zero_output, int has_out, int reset_after) {
     const int G = 3 * M;
-    const int R = reset_after ? G : 2 * M;
+    const int R3 = reset_after ? G : 2 * M; /* width of the recurrent product computed up front */
     float *h = buf, *prev = buf + (int64_t)B * M;
     float *out = has_out ? buf + 2 * (int64_t)B * M : 0;
-#pragma omp parallel for schedule(static) if ((int64_t)B * G * M > 200000)
-    for (int b = 0; b < B; ++b) {
-        float rh[G];
-        float tmp[4 * M];
-        for (int t = 0; t < T; ++t) {
-            float *hb = h + (int64_t)b * M;
-            if (reset_after && rec_bias) memcpy(rh, rec_bias, sizeof(float) * R);
-            else memset(rh, 0, sizeof(float) * R);
-            matvec_acc(rh, hb, U, M, R, G);
-            const int keep = mask ? mask[(int64_t)b * T + t] : 1;
-            gru_row_update(xw + ((int64_t)b * T + t) * G, rh, hb, prev + (int64_t)b * M,
-                           out ? out + ((int64_t)b * T + t) * M : 0, U, M, reset_after, keep, zero_output, tmp);
+    int nthreads = 1;
+#ifdef _OPENMP
+    if ((int64_t)B * G * M >= (1 << 18) && B >= 2 * RT) nthreads = omp_get_max_threads();
+#endif
+#pragma omp parallel num_threads(nthreads)
+    {
+        int tid = 0, nt = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        nt = omp_get_num_threads();
+#endif
+        const int per = ((B + nt - 1) / nt + RT - 1) / RT * RT;
+        const int r_begin = tid * per < B ? tid * per : B;
+        const int r_end = r_begin + per < B ? r_begin + per : B;
+        const int R = r_end - r_begin;
+        float *rh = R > 0 ? (float *)malloc(sizeof(float) * (size_t)R * R3) : 0;
+        float *tmp = (float *)malloc(sizeof(float) * 4 * (size_t)M);
+        for (int t = 0; t < T && R > 0; ++t) {
+            for (int r = 0; r < R; ++r) {
+                if (reset_after && rec_bias) memcpy(rh + (int64_t)r * R3, rec_bias, sizeof(float) * R3);
+                else memset(rh + (int64_t)r * R3, 0, sizeof(float) * R3);
+            }
+            gemm_acc(rh, h + (int64_t)r_begin * M, M, U, G, R, M, R3);
+            for (int r = 0; r < R; ++r) {
+                const int b = r_begin + r;
+                const int keep = mask ? mask[(int64_t)b * T + t] : 1;
+                gru_row_update(xw + ((int64_t)b * T + t) * G, rh + (int64_t)r * R3, h + (int64_t)b * M,
+                               prev + (int64_t)b * M, out ? out + ((int64_t)b * T + t) * M : 0, U, M, reset_after,
+                               keep, zero_output, tmp);
+            }
         }
+        free(rh);
+        free(tmp);
     }
 }
 
