@@ -26,7 +26,7 @@ _READ_ERRORS = (OSError, KeyError, RuntimeError, IndexError, AttributeError, Uni
                 EOFError, MemoryError)
 
 __all__ = ["save_weights_h5", "load_weights_h5", "write_weights", "read_weights", "keras_weight_entries",
-           "h5py_module", "open_h5", "child", "read_dataset"]
+           "h5py_module", "open_h5", "child", "read_dataset", "read_attr"]
 
 
 def h5py_module():
@@ -167,14 +167,63 @@ def save_weights_h5(model, filepath, overwrite=True):
 
 # ----------------------------------------------------------------------------------------------- reading
 
+_GCOL = b"GCOL\x01\x00\x00\x00"
+
+
+def check_global_heaps(data, what):
+    """Refuse a file whose HDF5 global heap collections are inconsistent, before HDF5 parses them.
+
+    Variable-length strings (the configs and names Keras writes) live in global heap collections; the HDF5
+    library can loop forever or crash on a collection whose recorded size disagrees with its objects.  Each
+    collection (signature ``GCOL``, version 1) must lie inside the file and its objects must tile it exactly,
+    ending with the free-space object.  ``data`` is the file's bytes (or an mmap of them).
+    """
+    import struct
+
+    total = len(data)
+    start = data.find(_GCOL)
+    while start != -1:
+        if start + 16 > total:
+            raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (truncated header).")
+        size = struct.unpack_from("<Q", data, start + 8)[0]
+        end = start + size
+        if size < 16 or end > total:
+            raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (size {size} does not fit the "
+                             f"{total}-byte file).")
+        pos = start + 16
+        while end - pos >= 16:
+            index, _, _, length = struct.unpack_from("<HHIQ", data, pos)
+            if index == 0:  # the free-space object covers the rest of the collection
+                if length != end - pos:
+                    raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (free space {length} != "
+                                     f"{end - pos}).")
+                pos = end
+                break
+            step = 16 + ((length + 7) // 8) * 8
+            if length > size or pos + step > end:
+                raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (object {index} of {length} "
+                                 "bytes overruns its collection).")
+            pos += step
+        start = data.find(_GCOL, start + 4)
+
+
 def open_h5(source, what):
     """Open ``source`` (a path or bytes) read-only with h5py; anything unreadable is a ValueError."""
+    import mmap
+
     h5py = h5py_module()
     try:
         if isinstance(source, (bytes, bytearray)):
+            check_global_heaps(source, what)
             return h5py.File(io.BytesIO(bytes(source)), "r")
+        with open(source, "rb") as raw:
+            if os.fstat(raw.fileno()).st_size:
+                with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                    check_global_heaps(view, what)
         return h5py.File(source, "r")
     except _READ_ERRORS + (ValueError, TypeError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith(what):
+            raise
         raise ValueError(f"{what} is not a readable HDF5 file ({type(exc).__name__}: {exc}).") from None
 
 
@@ -189,6 +238,49 @@ def child(group, name, what="the file"):
     if not isinstance(link, h5py.HardLink):
         raise ValueError(f"{what} uses a link at {name!r}; links are not allowed.")
     return group[name]
+
+
+_MAX_ATTR_ITEMS = 1 << 20
+
+
+def read_attr(obj, name, what):
+    """A text attribute (a string or an array of strings), or None when absent.
+
+    The stored datatype is checked before HDF5 converts anything: a damaged datatype record (say, a
+    variable-length type that is no longer a string) can crash the HDF5 library when read, so only string
+    types, and empty numeric arrays (how Keras writes an empty list), are read at all."""
+    h5py_module()
+    from h5py import h5t
+
+    if name not in obj.attrs:
+        return None
+    aid = obj.attrs.get_id(name)
+    kind = aid.get_type().get_class()
+    size = 1
+    for d in aid.shape or ():
+        size *= d
+    if size > _MAX_ATTR_ITEMS:
+        raise ValueError(f"{what}: attribute {name!r} holds an implausible {size} items.")
+    if kind in (h5t.INTEGER, h5t.FLOAT) and size == 0 and aid.shape:
+        return np.array([], dtype=object)
+    if kind != h5t.STRING:
+        raise ValueError(f"{what}: attribute {name!r} is not text (HDF5 type class {kind}).")
+    return obj.attrs[name]
+
+
+_FLOAT_TYPES = None
+
+
+def _stored_float_type_ok(ds):
+    """Whether a dataset's stored type is exactly an IEEE half/single/double float (either byte order)."""
+    global _FLOAT_TYPES
+    from h5py import h5t
+
+    if _FLOAT_TYPES is None:
+        _FLOAT_TYPES = [getattr(h5t, f"IEEE_F{bits}{order}") for bits in (16, 32, 64) for order in ("LE", "BE")
+                        if hasattr(h5t, f"IEEE_F{bits}{order}")]
+    stored = ds.id.get_type()
+    return stored.get_class() == h5t.FLOAT and any(stored.equal(t) for t in _FLOAT_TYPES)
 
 
 def _group(h5, path):
@@ -216,7 +308,7 @@ def read_dataset(group, key, expected_shape, where):
     if tuple(ds.shape) != tuple(expected_shape):
         raise ValueError(f"{where}: stored shape {tuple(ds.shape)} does not match the model's "
                          f"{tuple(expected_shape)}.")
-    if ds.dtype.kind != "f" or ds.dtype.itemsize not in (2, 4, 8):
+    if not _stored_float_type_ok(ds) or ds.dtype.kind != "f":
         raise ValueError(f"{where}: stored dtype {ds.dtype} is not a float type.")
     value = np.asarray(ds[()])
     if value.shape != tuple(expected_shape):
@@ -268,9 +360,12 @@ def _file_path(path, layers_root):
 
 def _recorded_name(group):
     vars_group = child(group, "vars")
-    if vars_group is None or "name" not in vars_group.attrs:
+    if vars_group is None:
         return None
-    name = vars_group.attrs["name"]
+    try:
+        name = read_attr(vars_group, "name", "a weights group")
+    except ValueError:
+        return None
     if isinstance(name, bytes):
         name = name.decode("utf-8", "replace")
     return name if isinstance(name, str) else None

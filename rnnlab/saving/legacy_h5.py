@@ -16,7 +16,7 @@ import json
 import os
 import warnings
 
-from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, child, h5py_module, open_h5, read_dataset
+from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, child, h5py_module, open_h5, read_attr, read_dataset
 from rnnlab.saving.model_config import KerasLoadOptions, deserialize_model
 
 __all__ = ["load_legacy_model", "read_legacy_weights", "is_legacy_keras_version"]
@@ -41,6 +41,8 @@ def _names(attr, what):
     """A list of strings from an HDF5 attribute (arrays of bytes or str)."""
     import numpy as np
 
+    if attr is None:
+        return []
     arr = np.asarray(attr)
     if arr.size == 0:
         return []
@@ -69,7 +71,7 @@ def _layer_arrays(root, layer_name, variables, source):
         raise ValueError(f"{source} has no weights group for layer {layer_name!r}.")
     if not isinstance(group, h5py.Group):
         raise ValueError(f"{source}: {layer_name!r} is not a group.")
-    names = _names(group.attrs.get("weight_names", []), f"{source}: weight_names of {layer_name!r}")
+    names = _names(read_attr(group, "weight_names", source), f"{source}: weight_names of {layer_name!r}")
     if len(names) != len(variables):
         raise ValueError(
             f"{source}: layer {layer_name!r} stores {len(names)} weight(s) but the model's layer has "
@@ -93,14 +95,14 @@ def _layers_with_weights(model):
 
 
 def _stored_layers(root, source):
-    names = _names(root.attrs.get("layer_names", []), f"{source}: layer_names")
+    names = _names(read_attr(root, "layer_names", source), f"{source}: layer_names")
     h5py = h5py_module()
     out = []
     for name in names:
         group = child(root, name, source)
         if not isinstance(group, h5py.Group):
             raise ValueError(f"{source} lists layer {name!r} but has no group for it.")
-        if _names(group.attrs.get("weight_names", []), f"{source}: weight_names of {name!r}"):
+        if _names(read_attr(group, "weight_names", source), f"{source}: weight_names of {name!r}"):
             out.append(name)
     return out
 
@@ -164,14 +166,14 @@ def _load(f, filepath, source, custom_objects, compile, safe_mode):
             raise ValueError(f"{source} holds only weights (no model config): build the model and call "
                              "model.load_weights(...) instead of load_model.")
         raise ValueError(f"{source} is not a Keras model file: it has no `model_config` attribute.")
-    text = _text(f.attrs["model_config"], f"{source}: model_config")
+    text = _text(read_attr(f, "model_config", source), f"{source}: model_config")
     if len(text) > _MAX_CONFIG_CHARS:
         raise ValueError(f"{source}: the model config is implausibly large.")
     try:
         config = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"{source}: model_config is not valid JSON ({exc}).") from None
-    version = f.attrs.get("keras_version")
+    version = read_attr(f, "keras_version", source)
     version = _text(version, f"{source}: keras_version") if version is not None else None
     size = os.path.getsize(filepath)
     opts = KerasLoadOptions(custom_objects, safe_mode, legacy=is_legacy_keras_version(version),
@@ -181,7 +183,7 @@ def _load(f, filepath, source, custom_objects, compile, safe_mode):
         raise ValueError(f"{source} has a model config but no `model_weights` group.")
     read_legacy_weights(model, f, source, by_name=True)
     if compile and "training_config" in f.attrs:
-        _compile_legacy(model, f.attrs["training_config"], source)
+        _compile_legacy(model, read_attr(f, "training_config", source), source)
     return model
 
 
