@@ -3,7 +3,8 @@
  * They compute the equations of rnnlab/cells/{lstm,gru}.py with Keras's mask semantics (see
  * rnnlab/layers/rnn.py): at a masked step the state is kept and the output repeats the previous output, or is
  * zero with zero_output.  Inputs arrive already projected (xw = x @ kernel + input bias, one GEMM for all steps)
- * and in processing order.  Batch rows are independent, so they are split across threads with OpenMP.
+ * and in processing order.  Batch rows are independent over the whole sequence; built with OpenMP, threads
+ * split them (rnnlab builds without it, see rnnlab/kernels/native/__init__.py).
  *
  * tanh is a rational approximation tanh(x) ~ x * P(x^2) / Q(x^2) on [-9, 9] (|error| < 3e-7 in float32),
  * fitted for rnnlab; sigmoid(x) = 0.5 * tanh(x / 2) + 0.5.  Both vectorise.
@@ -36,15 +37,25 @@ static inline void matvec_acc(float *restrict z, const float *restrict h, const 
     }
 }
 
+/* Register tile of the recurrent product: RT rows x NV vectors of VN floats, in GCC/Clang vector types so that
+ * the accumulators stay in registers for the whole K loop. */
 #if defined(__AVX512F__)
-#define JT 64 /* columns per register tile: 4 zmm per row */
+#define VB 64 /* bytes per vector: 16 floats */
+#define NV 4
 #else
-#define JT 32 /* 4 ymm per row */
+#define VB 32 /* 8 floats (AVX2, NEON pairs, or compiler-split) */
+#define NV 2
 #endif
-#define RT 4 /* rows per register tile */
+#define VN (VB / 4)
+#define JT (NV * VN)
+#define RT 4
+typedef float vf __attribute__((vector_size(VB)));
+
+static inline vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
 
 /* Z[r, :] += H[r, :] @ W for rows r < R: Z (R, G) row stride G, H (R, K) row stride hs, W (K, G) row stride ws.
- * Column panels of W (K x JT) are reused across all rows while they sit in cache; each RT x JT block of Z is
+ * A column panel of W (K x JT) is reused for every row while it sits in cache; each RT x JT block of Z is
  * accumulated in registers over the whole K loop. */
 static void gemm_acc(float *restrict Z, const float *restrict H, int hs, const float *restrict W, int ws, int R,
                      int K, int G) {
@@ -52,28 +63,30 @@ static void gemm_acc(float *restrict Z, const float *restrict H, int hs, const f
     for (; j0 + JT <= G; j0 += JT) {
         int r0 = 0;
         for (; r0 + RT <= R; r0 += RT) {
-            float acc[RT][JT];
+            vf acc[RT][NV];
             for (int r = 0; r < RT; ++r)
-                for (int j = 0; j < JT; ++j) acc[r][j] = Z[(int64_t)(r0 + r) * G + j0 + j];
+                for (int v = 0; v < NV; ++v) acc[r][v] = vload(Z + (int64_t)(r0 + r) * G + j0 + v * VN);
             for (int k = 0; k < K; ++k) {
                 const float *restrict w = W + (int64_t)k * ws + j0;
+                vf wv[NV];
+                for (int v = 0; v < NV; ++v) wv[v] = vload(w + v * VN);
                 for (int r = 0; r < RT; ++r) {
                     const float hk = H[(int64_t)(r0 + r) * hs + k];
-                    for (int j = 0; j < JT; ++j) acc[r][j] += hk * w[j];
+                    for (int v = 0; v < NV; ++v) acc[r][v] += hk * wv[v];
                 }
             }
             for (int r = 0; r < RT; ++r)
-                for (int j = 0; j < JT; ++j) Z[(int64_t)(r0 + r) * G + j0 + j] = acc[r][j];
+                for (int v = 0; v < NV; ++v) vstore(Z + (int64_t)(r0 + r) * G + j0 + v * VN, acc[r][v]);
         }
         for (; r0 < R; ++r0) { /* leftover rows */
-            float acc[JT];
-            for (int j = 0; j < JT; ++j) acc[j] = Z[(int64_t)r0 * G + j0 + j];
+            vf acc[NV];
+            for (int v = 0; v < NV; ++v) acc[v] = vload(Z + (int64_t)r0 * G + j0 + v * VN);
             for (int k = 0; k < K; ++k) {
                 const float hk = H[(int64_t)r0 * hs + k];
                 const float *restrict w = W + (int64_t)k * ws + j0;
-                for (int j = 0; j < JT; ++j) acc[j] += hk * w[j];
+                for (int v = 0; v < NV; ++v) acc[v] += hk * vload(w + v * VN);
             }
-            for (int j = 0; j < JT; ++j) Z[(int64_t)r0 * G + j0 + j] = acc[j];
+            for (int v = 0; v < NV; ++v) vstore(Z + (int64_t)r0 * G + j0 + v * VN, acc[v]);
         }
     }
     if (j0 < G) /* leftover columns */
