@@ -21,7 +21,12 @@ import pytest
 import rnnlab
 from rnnlab import layers
 
-h5py = pytest.importorskip("h5py")
+try:
+    import h5py
+except ImportError:  # h5py is rnnlab's optional `keras` extra: a hard failure on CI, a skip elsewhere
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("h5py is not installed (pip install rnnlab[keras])", allow_module_level=True)
 
 SEED = 20250607
 ALLOWED = (ValueError, TypeError)

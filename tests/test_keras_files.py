@@ -27,7 +27,12 @@ import rnnlab  # noqa: E402
 from rnnlab import layers  # noqa: E402
 from tests.reference import assert_parity, flatten, randomize, require, to_numpy  # noqa: E402
 
-h5py = pytest.importorskip("h5py")
+try:
+    import h5py
+except ImportError:  # h5py is rnnlab's optional `keras` extra: a hard failure on CI, a skip elsewhere
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("h5py is not installed (pip install rnnlab[keras])", allow_module_level=True)
 
 ATOL = 1e-5
 
@@ -158,7 +163,8 @@ def _states(K):
     b = L.Bidirectional(L.SimpleRNN(4, return_sequences=True), merge_mode="mul")(y, initial_state=[h, h2])
     out = L.TimeDistributed(L.Dense(2))(L.Dropout(0.3)(b))
     bo, fh, fc, bh, bc = L.Bidirectional(L.LSTM(3, return_state=True))(y)
-    return K.Model([x, h0, c0], [out, y2, h, c, bo, fh, bc])
+    gf, gb, gfh, gbh = L.Bidirectional(L.GRU(2, return_state=True, go_backwards=True), merge_mode=None)(y)
+    return K.Model([x, h0, c0], [out, y2, h, c, bo, fh, bc, gf, gb, gbh])
 
 
 def _nested(K):
