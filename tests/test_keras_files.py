@@ -163,7 +163,7 @@ def _states(K):
     b = L.Bidirectional(L.SimpleRNN(4, return_sequences=True), merge_mode="mul")(y, initial_state=[h, h2])
     out = L.TimeDistributed(L.Dense(2))(L.Dropout(0.3)(b))
     bo, fh, fc, bh, bc = L.Bidirectional(L.LSTM(3, return_state=True))(y)
-    gf, gb, gfh, gbh = L.Bidirectional(L.GRU(2, return_state=True, go_backwards=True), merge_mode=None)(y)
+    gf, gb, gfh, gbh = L.Bidirectional(L.GRU(2, return_state=True), merge_mode=None)(y)
     return K.Model([x, h0, c0], [out, y2, h, c, bo, fh, bc, gf, gb, gbh])
 
 
