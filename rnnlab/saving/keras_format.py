@@ -24,7 +24,7 @@ from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, open_h5, read_weights, 
 from rnnlab.saving.model_config import (KerasLoadOptions, check_keras3_writable, deserialize_model,
                                          serialize_model)
 
-__all__ = ["save_model", "load_model", "load_weights_keras_archive", "compile_from_config"]
+__all__ = ["save_model", "load_model", "load_any_weights", "load_weights_keras_archive", "compile_from_config"]
 
 CONFIG_NAME = "config.json"
 METADATA_NAME = "metadata.json"

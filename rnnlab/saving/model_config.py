@@ -19,8 +19,8 @@ import warnings
 
 from rnnlab import activations, backend, initializers, nest
 
-__all__ = ["serialize_model", "deserialize_model", "deserialize_layer_config", "keras_class_key",
-           "KerasLoadOptions"]
+__all__ = ["serialize_model", "serialize_layer_entry", "deserialize_model", "deserialize_layer_config",
+           "check_keras3_writable", "keras_class_key", "is_keras_op", "KerasLoadOptions"]
 
 KERAS_FUNCTIONAL_MODULE = "keras.src.models.functional"
 _ACTIVATION_MODULES = ("keras.activations", "keras.src.activations", "keras.src.activations.activations",
