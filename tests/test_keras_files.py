@@ -391,8 +391,8 @@ def _legacy_cases():
         y = inner(x)
         return T.Model(x, [L.Dense(1)(seq(y)), y])
 
-    return {"nested_models": nested, "lstm_hard_sigmoid": lstm_hard_sigmoid, "gru_reset_after": gru(True), "gru_v1": gru(False),
-            "simple_rnn_time_distributed": simple_and_td, "bidirectional_concat": bidirectional("concat"),
+    return {"nested_models": nested, "lstm_hard_sigmoid": lstm_hard_sigmoid, "gru_reset_after": gru(True),
+            "gru_v1": gru(False), "simple_rnn_time_distributed": simple_and_td, "bidirectional_concat": bidirectional("concat"),
             "bidirectional_ave": bidirectional("ave"), "bidirectional_mul": bidirectional("mul"),
             "bidirectional_none": bidirectional(None), "graph_initial_state_embedding_cells": graph}
 

@@ -20,7 +20,7 @@ import zipfile
 import zlib
 
 from rnnlab.saving.atomic import atomic_write
-from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, open_h5, read_weights, weights_bytes
+from rnnlab.saving.keras_weights_h5 import open_h5, read_weights, weights_bytes
 from rnnlab.saving.model_config import (KerasLoadOptions, check_keras3_writable, deserialize_model,
                                          serialize_model)
 
