@@ -231,7 +231,7 @@ class Model(Trainer, Layer):
                 outputs, backward = layer.forward_backward(*args, grads=grads, **kwargs)
                 tape.append((node, backward, outputs))
             else:
-                if _accepts(layer, "training"):
+                if training and _accepts(layer, "training"):  # layers default to training=False
                     kwargs["training"] = training
                 outputs = layer(*args, **kwargs)
             out_mask = layer.compute_mask(args[0], kwargs.get("mask", in_mask))
@@ -311,6 +311,8 @@ class Model(Trainer, Layer):
         num_batches = max(1, -(-n // batch_size))
         if steps is not None:
             num_batches = min(num_batches, int(steps))
+        if num_batches == 1 and not verbose:  # one batch, silent: no slicing or concatenation to do
+            return self._run_graph(values, [None] * len(values))
         bar = Progbar(num_batches, verbose=verbose)
         pieces = []
         for b in range(num_batches):
