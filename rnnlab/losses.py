@@ -72,8 +72,8 @@ def _check_no_nan(y_true):
         raise ValueError("Invalid `y_true`: the targets contain NaN. Remove or replace the NaN targets.")
 
 
-def _same_rank(x1, x2):
-    """Keras's ``squeeze_or_expand_to_same_rank`` (ranks differing by one with a trailing 1)."""
+def same_rank(x1, x2):
+    """Keras's ``squeeze_or_expand_to_same_rank`` (ranks differing by one with a trailing 1); metrics use it too."""
     r1, r2 = x1.ndim, x2.ndim
     if r1 == r2 + 1 and x1.shape[-1] == 1:
         if r2 == 1:
@@ -197,7 +197,7 @@ class Loss:
         y_true = _as_array(y_true)
         _check_no_nan(y_true)
         y_true = y_true.astype(dtype, copy=False)
-        yt, yp = _same_rank(y_true, y_pred)
+        yt, yp = same_rank(y_true, y_pred)
         if yt.shape != yp.shape:
             raise ValueError(
                 f"{type(self).__name__}: `y_true` and `y_pred` have incompatible shapes: "
@@ -239,7 +239,7 @@ class Loss:
             else:
                 float_mask = m.astype(dtype)
             if sw is not None:
-                float_mask, sw = _same_rank(float_mask, sw)
+                float_mask, sw = same_rank(float_mask, sw)
                 try:
                     sw = sw * float_mask
                 except ValueError:
@@ -255,7 +255,7 @@ class Loss:
         """Weight and reduce; return ``(value, d value / d values)``."""
         v, w = values, sw
         if w is not None:
-            v, w = _same_rank(values, w)
+            v, w = same_rank(values, w)
             try:
                 shape = np.broadcast_shapes(v.shape, w.shape)
             except ValueError:

@@ -21,6 +21,8 @@ import re
 
 import numpy as np
 
+from rnnlab.losses import same_rank
+
 __all__ = [
     "Metric",
     "Mean",
@@ -51,22 +53,6 @@ def _array(x):
     return arr.view(np.ndarray) if type(arr) is not np.ndarray else arr
 
 
-def _same_rank(x1, x2):
-    """Keras's ``squeeze_or_expand_to_same_rank``."""
-    r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        if r2 == 1:
-            x2 = x2[..., None]
-        else:
-            x1 = x1[..., 0]
-    elif r2 == r1 + 1 and x2.shape[-1] == 1:
-        if r1 == 1:
-            x1 = x1[..., None]
-        else:
-            x2 = x2[..., 0]
-    return x1, x2
-
-
 def _to_snake_case(name):
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
@@ -81,7 +67,7 @@ def _float_pair(y_true, y_pred):
     if not np.issubdtype(y_pred.dtype, np.floating):
         y_pred = y_pred.astype(np.float32)
     y_true = _array(y_true).astype(y_pred.dtype, copy=False)
-    return _same_rank(y_true, y_pred)
+    return same_rank(y_true, y_pred)
 
 
 def _check_shapes(fn_name, y_true, y_pred, yt, yp):
@@ -118,7 +104,7 @@ def accuracy(y_true, y_pred):
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """1.0 where ``y_true == (y_pred > threshold)`` element-wise."""
-    yt, yp = _same_rank(_array(y_true), _array(y_pred))
+    yt, yp = same_rank(_array(y_true), _array(y_pred))
     _check_shapes("binary_accuracy", _array(y_true), _array(y_pred), yt, yp)
     predicted = (yp > threshold).astype(yt.dtype)
     return np.equal(yt, predicted).astype(np.float32)
@@ -217,7 +203,7 @@ class Mean(Metric):
         values = _array(values).astype(np.float64)
         if sample_weight is not None:
             weights = _array(sample_weight).astype(np.float64)
-            values, weights = _same_rank(values, weights)
+            values, weights = same_rank(values, weights)
             w_ndim, v_ndim = weights.ndim, values.ndim
             if v_ndim > w_ndim:
                 values = values.mean(axis=tuple(range(w_ndim, v_ndim)))
@@ -259,7 +245,7 @@ class MeanMetricWrapper(Mean):
             if sample_weight is None:
                 sample_weight = float_mask
             else:
-                float_mask, sw = _same_rank(float_mask, _array(sample_weight).astype(np.float64))
+                float_mask, sw = same_rank(float_mask, _array(sample_weight).astype(np.float64))
                 try:
                     sample_weight = sw * float_mask
                 except ValueError:

@@ -93,6 +93,29 @@ static void gemm_acc(float *restrict Z, const float *restrict H, int hs, const f
         for (int r = 0; r < R; ++r) matvec_acc(Z + (int64_t)r * G + j0, H + (int64_t)r * hs, W + j0, K, G - j0, ws);
 }
 
+/* Threads for a whole-sequence loop (1 unless built with OpenMP and the work is large), and this thread's rows:
+ * a contiguous range, a multiple of RT long, so each thread keeps its rows for the whole sequence. */
+static int thread_count(int64_t work, int B) {
+#ifdef _OPENMP
+    if (work >= (1 << 18) && B >= 2 * RT) return omp_get_max_threads();
+#endif
+    (void)work; (void)B;
+    return 1;
+}
+
+static void thread_rows(int B, int *r_begin, int *R) {
+    int tid = 0, nt = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    const int per = ((B + nt - 1) / nt + RT - 1) / RT * RT;
+    const int begin = tid * per < B ? tid * per : B;
+    const int end = begin + per < B ? begin + per : B;
+    *r_begin = begin;
+    *R = end - begin;
+}
+
 /* Gate activations and state update of one LSTM row, from pre-activations z = [i | f | c_hat | o]. */
 static inline void lstm_row_update(float *restrict z, float *restrict h, float *restrict c, float *restrict prev,
                                    float *restrict out_t, int M, int keep, int zero_output) {
@@ -118,21 +141,10 @@ void lstm_sequence_f32(int B, int T, int M, const float *xw, const float *U, flo
     const int G = 4 * M;
     float *h = buf, *c = buf + (int64_t)B * M, *prev = buf + 2 * (int64_t)B * M;
     float *out = has_out ? buf + 3 * (int64_t)B * M : 0;
-    int nthreads = 1;
-#ifdef _OPENMP
-    if ((int64_t)B * G * M >= (1 << 18) && B >= 2 * RT) nthreads = omp_get_max_threads();
-#endif
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(thread_count((int64_t)B * G * M, B))
     {
-        int tid = 0, nt = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        nt = omp_get_num_threads();
-#endif
-        const int per = ((B + nt - 1) / nt + RT - 1) / RT * RT;
-        const int r_begin = tid * per < B ? tid * per : B;
-        const int r_end = r_begin + per < B ? r_begin + per : B;
-        const int R = r_end - r_begin;
+        int r_begin, R;
+        thread_rows(B, &r_begin, &R);
         float *z = R > 0 ? (float *)malloc(sizeof(float) * (size_t)R * G) : 0;
         for (int t = 0; t < T && R > 0; ++t) {
             for (int r = 0; r < R; ++r)
@@ -194,21 +206,10 @@ void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, cons
     const int R3 = reset_after ? G : 2 * M; /* width of the recurrent product computed up front */
     float *h = buf, *prev = buf + (int64_t)B * M;
     float *out = has_out ? buf + 2 * (int64_t)B * M : 0;
-    int nthreads = 1;
-#ifdef _OPENMP
-    if ((int64_t)B * G * M >= (1 << 18) && B >= 2 * RT) nthreads = omp_get_max_threads();
-#endif
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(thread_count((int64_t)B * G * M, B))
     {
-        int tid = 0, nt = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        nt = omp_get_num_threads();
-#endif
-        const int per = ((B + nt - 1) / nt + RT - 1) / RT * RT;
-        const int r_begin = tid * per < B ? tid * per : B;
-        const int r_end = r_begin + per < B ? r_begin + per : B;
-        const int R = r_end - r_begin;
+        int r_begin, R;
+        thread_rows(B, &r_begin, &R);
         float *rh = R > 0 ? (float *)malloc(sizeof(float) * (size_t)R * R3) : 0;
         float *tmp = (float *)malloc(sizeof(float) * 4 * (size_t)M);
         for (int t = 0; t < T && R > 0; ++t) {
