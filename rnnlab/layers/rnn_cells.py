@@ -489,9 +489,9 @@ def add_grad(grads, variable, value):
     if grads is None:
         return
     if variable in grads:
-        grads[variable] = grads[variable] + value
+        np.add(grads[variable], value, out=grads[variable])  # in place: the first value stored is owned below
     else:
-        grads[variable] = value
+        grads[variable] = np.array(value, dtype=variable.value.dtype)  # a private, writable copy
 
 
 def _state_structure(state_size):
