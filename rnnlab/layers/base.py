@@ -373,8 +373,8 @@ class Layer:
         """
         raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) cannot be trained: it has no backward pass.")
 
-    def _train_inputs(self, inputs):
-        """Convert and validate the first argument of a training call, and build the layer."""
+    def _prepare_inputs(self, inputs):
+        """Convert and validate the first argument of a call (eager or training), and build the layer."""
         inputs = self._convert_inputs(inputs)
         self._check_input_shape(tuple(np.shape(inputs)))
         self._maybe_build(self._shape_of(inputs))

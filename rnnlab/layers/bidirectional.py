@@ -127,7 +127,7 @@ class Bidirectional(Layer):
         return masks[0] if len(masks) == 1 else masks
 
     def _eager_call(self, inputs, *args, **kwargs):
-        return self.call(self._train_inputs(inputs), *args, **kwargs)
+        return self.call(self._prepare_inputs(inputs), *args, **kwargs)
 
     def _split_initial_state(self, initial_state):
         """The forward half and the backward half of ``initial_state`` (``None, None`` without one)."""
@@ -168,7 +168,7 @@ class Bidirectional(Layer):
         refuse_backwards(self)
 
     def forward_backward(self, sequences, initial_state=None, mask=None, training=True, grads=None):
-        x = self._train_inputs(sequences)
+        x = self._prepare_inputs(sequences)
         fw_state, bw_state = self._split_initial_state(initial_state)
         y, fw_backward = self.forward_layer.forward_backward(x, fw_state, mask, training, grads)
         y_rev, bw_backward = self.backward_layer.forward_backward(x, bw_state, mask, training, grads)

@@ -66,7 +66,7 @@ class Dense(Layer):
         return self.activation(y)
 
     def forward_backward(self, inputs, training=True, grads=None):
-        x = self._train_inputs(inputs)
+        x = self._prepare_inputs(inputs)
         pre = x @ self.kernel.value
         if self.use_bias:
             pre = pre + self.bias.value
@@ -125,7 +125,7 @@ class Dropout(Layer):
         return inputs * self._scale(inputs)
 
     def forward_backward(self, inputs, training=True, grads=None):
-        x = self._train_inputs(inputs)
+        x = self._prepare_inputs(inputs)
         if not training or self.rate == 0:
             return x, lambda dy: (dy, {})
         scale = self._scale(x)
@@ -156,7 +156,7 @@ class Masking(Layer):
         return inputs * self._mask_of(inputs)[..., None].astype(inputs.dtype)
 
     def forward_backward(self, inputs, training=True, grads=None):
-        x = self._train_inputs(inputs)
+        x = self._prepare_inputs(inputs)
         keep = self._mask_of(x)[..., None].astype(x.dtype)  # (B, T, 1)
         return x * keep, lambda dy: (dy * keep, {})
 
@@ -218,7 +218,7 @@ class Embedding(Layer):
         return self.embeddings.value[inputs]
 
     def forward_backward(self, inputs, training=True, grads=None):
-        ids = self._train_inputs(inputs)
+        ids = self._prepare_inputs(inputs)
 
         def backward(dy):
             d_embeddings = np.zeros_like(self.embeddings.value)
@@ -281,7 +281,7 @@ class TimeDistributed(Layer):
         return y.reshape((batch, steps) + y.shape[1:])  # (B, T, ...)
 
     def forward_backward(self, inputs, training=True, grads=None):
-        x = self._train_inputs(inputs)
+        x = self._prepare_inputs(inputs)
         batch, steps = x.shape[0], x.shape[1]
         y, inner_backward = self.layer.forward_backward(x.reshape((batch * steps,) + x.shape[2:]),
                                                         training=training, grads=grads)

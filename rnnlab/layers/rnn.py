@@ -222,7 +222,7 @@ class RNN(Layer):
 
     # -------------------------------------------------------------- call
     def _eager_call(self, inputs, *args, **kwargs):
-        return self.call(self._train_inputs(inputs), *args, **kwargs)
+        return self.call(self._prepare_inputs(inputs), *args, **kwargs)
 
     def _fast_call(self, x):
         """``layer(x)`` for a ready float array of the layer's dtype: the same computation with less checking
@@ -293,7 +293,7 @@ class RNN(Layer):
         reach the loss), adds the weight gradients to ``grads`` and returns
         ``(d_sequences, {"initial_state": d_initial_states})`` (an empty dict without ``initial_state``).
         """
-        x = self._train_inputs(sequences)
+        x = self._prepare_inputs(sequences)
         with fastpath.reference_only():
             result = self.run(x, initial_state=initial_state, mask=mask, collect_gates=True, training=training)
         outputs = self._structure_outputs(result)
