@@ -368,7 +368,19 @@ class Huber(Loss):
 # cross-entropies
 # ---------------------------------------------------------------------------------------------------------
 
-class BinaryCrossentropy(Loss):
+class _SmoothedCrossentropy(Loss):
+    """Shared arguments of the binary and categorical cross-entropies: ``from_logits`` and ``label_smoothing``."""
+
+    def __init__(self, from_logits, label_smoothing, reduction, name):
+        super().__init__(name=name, reduction=reduction)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """Element-wise binary cross-entropy averaged over the last axis.
 
     ``from_logits=True``: ``max(x, 0) - x z + log1p(exp(-|x|))`` (TF's stable form).  Otherwise probabilities
@@ -380,12 +392,7 @@ class BinaryCrossentropy(Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
                  name="binary_crossentropy"):
-        super().__init__(name=name, reduction=reduction)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+        super().__init__(from_logits, label_smoothing, reduction, name)
 
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
@@ -415,7 +422,7 @@ class BinaryCrossentropy(Loss):
         return values, backward
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy with one-hot (or soft) targets over the last axis.
 
     ``from_logits=True``: ``sum(z * (logsumexp(x) - x))``.  Otherwise Keras's recipe: probabilities are divided
@@ -427,12 +434,7 @@ class CategoricalCrossentropy(Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
                  name="categorical_crossentropy"):
-        super().__init__(name=name, reduction=reduction)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+        super().__init__(from_logits, label_smoothing, reduction, name)
 
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
