@@ -292,11 +292,15 @@ class Layer:
     #: Optional ``_fast_call(x) -> outputs or None``: a shortcut for the plain call ``layer(x)`` on an ndarray
     #: (no mask, no other arguments); ``None`` from it means "take the general path".
     _fast_call = None
+    #: True when ``_fast_call`` (and so ``layer(x)``) refuses NaN/Inf in ``x`` with the error
+    #: ``backend.to_float_array(x, dtype, "inputs")`` raises: a model whose input goes straight into such a
+    #: layer leaves that check to it instead of scanning the input twice.
+    _fast_call_checks_finite = False
 
     def __call__(self, *args, **kwargs):
-        if self._fast_call is not None and len(args) == 1 and not kwargs and type(args[0]) is np.ndarray \
-                and self.built:
-            outputs = self._fast_call(args[0])
+        fast = self._fast_call
+        if fast is not None and len(args) == 1 and not kwargs and type(args[0]) is np.ndarray and self.built:
+            outputs = fast(args[0])
             if outputs is not None:
                 return outputs
         params = self._call_params()

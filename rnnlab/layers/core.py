@@ -59,6 +59,18 @@ class Dense(Layer):
         self._check_input_shape(inputs.shape)
         return super()._eager_call(inputs, *args, **kwargs)
 
+    _fast_call_checks_finite = True
+
+    def _fast_call(self, x):
+        """``layer(x)`` for a float array of the layer's dtype with the built number of features; anything
+        else (other dtypes, wrong shapes) takes the general path, which converts or raises."""
+        kernel = self.kernel.value
+        if x.dtype != kernel.dtype or x.ndim < 2 or x.shape[-1] != kernel.shape[0]:
+            return None
+        if not np.isfinite(x).all():
+            backend.to_float_array(x, self.dtype, "inputs")  # raises the standard error
+        return self.call(x)
+
     def call(self, inputs):
         y = inputs @ self.kernel.value
         if self.use_bias:

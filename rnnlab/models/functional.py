@@ -10,7 +10,9 @@ import numpy as np
 
 from rnnlab import backend, nest
 from rnnlab.layers.base import KerasTensor, Layer, has_other_tensor_args, unique_name
+from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
+from rnnlab.layers.rnn import RNN
 from rnnlab.models.summary import print_summary
 from rnnlab.models.training import Trainer
 from rnnlab.utils.progbar import Progbar
@@ -85,6 +87,59 @@ def _accepts(layer, key):
     return key in layer._call_params()
 
 
+# ``compute_mask`` implementations that give no mask for an unmasked input: a graph of such layers, run on a
+# plain array, carries no masks, so the execution plan below can skip mask bookkeeping (a Masking layer, or an
+# Embedding with mask_zero, makes masks out of data and keeps a model on the general path).
+_MASKLESS_COMPUTE_MASK = (Layer.compute_mask, RNN.compute_mask, Bidirectional.compute_mask)
+
+
+def _refuses_non_finite(layer):
+    """Whether ``layer(x)`` raises the model's own NaN/Inf error (``Argument `inputs` must contain only finite
+    values...``), so that a model whose input goes straight into it need not scan the input itself."""
+    if layer._fast_call_checks_finite:
+        return True
+    # RNN._fast_call checks with backend.to_float_array's error before running (tests/test_model_plan.py
+    # holds every recurrent layer to it); a subclass with its own _fast_call is not assumed to.
+    return isinstance(layer, RNN) and type(layer)._fast_call is RNN._fast_call
+
+
+def _execution_plan(model):
+    """What running ``model`` on one plain array amounts to, when the graph allows it, else ``None``.
+
+    The plan covers a single float input, a single (unnested) output, and a chain of nodes in between, each a
+    layer called on the previous node's one output with no other arguments, none of them stateful or making
+    masks. It is ``(dtype, ndim, fixed_shape, dim_checks, check_finite, steps)``: the input must have
+    ``dtype`` and ``ndim`` and either ``shape[1:] == fixed_shape`` or, when some sizes are free (``fixed_shape``
+    is None), ``shape[axis] == size`` for each ``(axis, size)`` in ``dim_checks``; ``check_finite`` says
+    whether the model must scan for NaN/Inf itself; ``steps`` are ``(layer, layer._fast_call or None)``.
+    """
+    if len(model.inputs) != 1 or len(model.outputs) != 1 or nest.is_nested(model._outputs_struct):
+        return None
+    source = model.inputs[0]
+    if source.dtype not in ("float32", "float64"):
+        return None
+    current, steps = source, []
+    for node in model._nodes:
+        if node.is_input:
+            if node.outputs is not source:
+                return None
+            continue
+        layer = node.layer
+        if len(node.call_args) != 1 or node.call_args[0] is not current or node.call_kwargs or \
+                not isinstance(node.outputs, KerasTensor) or not layer.built or \
+                getattr(layer, "stateful", False) or type(layer).compute_mask not in _MASKLESS_COMPUTE_MASK:
+            return None
+        steps.append((layer, layer._fast_call))
+        current = node.outputs
+    if current is not model.outputs[0]:
+        return None
+    shape = tuple(source.shape)
+    fixed = shape[1:] if None not in shape[1:] else None
+    dim_checks = tuple((axis, size) for axis, size in enumerate(shape) if axis and size is not None)
+    check_finite = not steps or not _refuses_non_finite(steps[0][0])
+    return np.dtype(source.dtype), len(shape), fixed, dim_checks, check_finite, tuple(steps)
+
+
 class Model(Trainer, Layer):
     """A functional model, as ``keras.Model(inputs, outputs)``; training methods come from :class:`Trainer`."""
 
@@ -109,6 +164,7 @@ class Model(Trainer, Layer):
         self._inputs_struct, self._outputs_struct = inputs, outputs
         self.inputs, self.outputs = nest.flatten(inputs), nest.flatten(outputs)
         self._nodes, self._all_layers, self._node_depths = map_graph(self.inputs, self.outputs)
+        self._plan_cache = None
         self.built = True
 
     # -------------------------------------------------------------- structure
@@ -198,6 +254,45 @@ class Model(Trainer, Layer):
 
     def _eager_call(self, inputs, *args, **kwargs):
         return self.call(inputs, *args, **kwargs)
+
+    # (graph nodes, plan) for the nodes it was made from: a new graph (Sequential.add/pop) makes a new plan
+    _plan_cache = None
+
+    def _plan(self):
+        cached = self._plan_cache
+        if cached is None or cached[0] is not self._nodes:
+            cached = self._plan_cache = (self._nodes, _execution_plan(self))
+        return cached[1]
+
+    _fast_call_checks_finite = True  # the plan checks, or its first layer does, or the general path does
+
+    def _fast_call(self, x):
+        """``model(x)`` for one plain array: the layers' own calls in order, without the general path's
+        structure handling, when the graph has an execution plan and ``x`` has the input's dtype and shape
+        (see :func:`_execution_plan`). ``None`` sends the call down the general path, which converts, or
+        raises the usual errors."""
+        cached = self._plan_cache
+        plan = cached[1] if cached is not None and cached[0] is self._nodes else self._plan()
+        if plan is None:
+            return None
+        dtype, ndim, fixed, dim_checks, check_finite, steps = plan
+        if x.dtype != dtype or x.ndim != ndim:
+            return None
+        shape = x.shape
+        if fixed is not None:
+            if shape[1:] != fixed:
+                return None
+        else:
+            for axis, size in dim_checks:
+                if shape[axis] != size:
+                    return None
+        if check_finite and not np.isfinite(x).all():
+            return None  # the general path raises the standard error
+        for layer, fast in steps:
+            # exactly what layer(x) does, minus its dispatch
+            y = fast(x) if fast is not None and type(x) is np.ndarray and layer.built else None
+            x = layer(x) if y is None else y
+        return x if type(x) is np.ndarray else np.asarray(x)
 
     def call(self, inputs, training=False, mask=None):
         values = self._standardize_inputs(inputs)
@@ -294,6 +389,14 @@ class Model(Trainer, Layer):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Run the model on ``x`` in batches of ``batch_size`` (default 32); returns NumPy arrays."""
+        if type(verbose) is int and verbose == 0 and steps is None and callbacks is None and \
+                type(x) is np.ndarray and x.ndim and self.built:
+            # one silent batch of a plain array: the plan, when the model has one, is the whole prediction
+            limit = 32 if batch_size is None else batch_size if type(batch_size) is int and batch_size > 0 else -1
+            if x.shape[0] <= limit:
+                out = self._fast_call(x)
+                if out is not None:
+                    return out
         if batch_size is None:
             batch_size = 32
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
