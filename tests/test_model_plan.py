@@ -87,7 +87,8 @@ def test_plan_matches_the_general_path_exactly(seed, dtype, sequential, monkeypa
     x = rng.normal(size=(int(rng.integers(1, 4)), steps, features)).astype(dtype)
     expected = _general(model, x)
     _forbid_general_path(model, monkeypatch)
-    for got in (model(x), model.predict(x, verbose=0), model.predict(x, verbose=0, batch_size=len(x))):
+    for got in (model(x), model.predict(x, verbose=0), model.predict(x, verbose=0, batch_size=len(x)),
+                model.predict_on_batch(x)):
         assert type(got) is np.ndarray and got.dtype == expected.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(got, expected)
 
@@ -160,7 +161,7 @@ def test_deferred_sequential_builds_then_plans(monkeypatch):
     rng = np.random.default_rng(5)
     model = rnnlab.Sequential([layers.GRU(3), layers.Dense(2)])
     x = rng.normal(size=(3, 6, 2)).astype("float32")
-    first = model.predict(x, verbose=0)  # builds from the data
+    first = model.predict_on_batch(x)  # builds from the data
     np.testing.assert_array_equal(first, _general(model, x))
     _forbid_general_path(model, monkeypatch)
     np.testing.assert_array_equal(model(x), first)
@@ -316,7 +317,7 @@ def test_bad_inputs_raise_the_same_errors(make, sequential):
                              (np.array([["a"]]), TypeError, "`inputs`")):
         expected = _message(lambda: _general(model, bad))
         assert expected[0] is kind
-        for call in (lambda: model(bad), lambda: model.predict(bad, verbose=0)):
+        for call in (lambda: model(bad), lambda: model.predict(bad, verbose=0), lambda: model.predict_on_batch(bad)):
             with pytest.raises(kind, match=match):
                 call()
             assert _message(call) == expected

@@ -435,6 +435,8 @@ class Model(Trainer, Layer):
         return Stream(self)
 
     def predict_on_batch(self, x):
+        if type(x) is np.ndarray and x.ndim:  # predict checks it; no need to convert it twice
+            return self.predict(x, batch_size=max(1, x.shape[0]), verbose=0)
         return self.predict(x, batch_size=max(1, len(self._standardize_inputs(x)[0])), verbose=0)
 
     def reset_states(self):
