@@ -274,10 +274,20 @@ def test_other_input_forms_are_converted_by_the_general_path(monkeypatch):
         assert out.dtype == np.float32
         np.testing.assert_array_equal(out, expected)
     assert len(calls) == 3  # the float32 array (even a view) takes the plan
-    big = rng.normal(size=(40, 4, 2)).astype("float32")  # more than one batch: the batching path
-    np.testing.assert_array_equal(model.predict(big, verbose=0), np.concatenate(
-        [model(big[:32]), model(big[32:])]))
-    assert len(calls) == 5  # predict walked the graph once per batch; the two model calls took the plan
+
+
+def test_predict_batches_run_by_the_plan(monkeypatch, capsys):
+    rng = np.random.default_rng(13)
+    inp = rnnlab.Input(shape=(4, 2))
+    model = rnnlab.Model(inp, layers.Dense(2)(layers.LSTM(3, return_sequences=True)(inp)))
+    _randomize(model, rng)
+    big = rng.normal(size=(40, 4, 2))  # float64 and more than one batch: converted once, then batched
+    expected = np.concatenate([_general(model, big[:32]), _general(model, big[32:])])
+    _forbid_general_path(model, monkeypatch)
+    np.testing.assert_array_equal(model.predict(big, verbose=0), expected)
+    np.testing.assert_array_equal(model.predict(big.tolist(), batch_size=7), expected)  # with a progress bar
+    assert "6/6" in capsys.readouterr().out
+    np.testing.assert_array_equal(model.predict(big[:3]), expected[:3])  # one batch, with a progress bar
 
 
 # ----------------------------------------------------------------------------- errors

@@ -415,17 +415,24 @@ class Model(Trainer, Layer):
         if steps is not None:
             num_batches = min(num_batches, int(steps))
         if num_batches == 1 and not verbose:  # one batch, silent: no slicing or concatenation to do
-            return self._run_graph(values, [None] * len(values))
+            return self._predict_batch(values)
         bar = Progbar(num_batches, verbose=verbose)
         pieces = []
         for b in range(num_batches):
             chunk = [v[b * batch_size:(b + 1) * batch_size] for v in values]
-            out = self._run_graph(chunk, [None] * len(chunk))
-            pieces.append(nest.flatten(out))
+            pieces.append(nest.flatten(self._predict_batch(chunk)))
             bar.update(b + 1)
         merged = [np.concatenate([p[i] for p in pieces], axis=0) for i in range(len(pieces[0]))]
         return nest.pack_like(self._outputs_struct, merged) if nest.is_nested(self._outputs_struct) \
             else merged[0]
+
+    def _predict_batch(self, values):
+        """The model's outputs on one batch of standardized inputs: by the plan when it covers them."""
+        if len(values) == 1:
+            out = self._fast_call(values[0])
+            if out is not None:
+                return out
+        return self._run_graph(values, [None] * len(values))
 
     def stream(self):
         """Run the model one time step at a time: an :class:`rnnlab.inspect.streaming.Stream` holding every
