@@ -1,8 +1,10 @@
 """``Model``: a graph of layers from symbolic inputs to symbolic outputs, replayed on arrays.
 
 Running it walks the recorded nodes from the inputs to the outputs, passing each layer the arrays (and the
-Keras masks) its inputs produced.  Layers appear in ``model.layers`` and ``get_weights()`` in Keras's order:
-by depth from the inputs, ties broken by the order a depth-first walk from the outputs first meets them.
+Keras masks) its inputs produced.  A model that is a plain chain of layers also has an execution plan (see
+:func:`_execution_plan`): called on one array of its input's dtype and shape, it runs the layers' own calls in
+order and nothing else.  Layers appear in ``model.layers`` and ``get_weights()`` in Keras's order: by depth
+from the inputs, ties broken by the order a depth-first walk from the outputs first meets them.
 """
 from __future__ import annotations
 
