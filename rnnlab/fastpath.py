@@ -13,6 +13,13 @@ from typing import Callable
 
 _REGISTRY: dict[str, list["Kernel"]] = {}
 _FORCED: list[str | None] = [None]
+_GENERATION = [0]  # bumped whenever what select() would return may change
+
+
+def generation() -> int:
+    """A number that changes whenever kernels are registered or removed, or :func:`force` is entered or left:
+    a caller may keep a selected kernel for as long as it is unchanged."""
+    return _GENERATION[0]
 
 
 @dataclass
@@ -22,16 +29,20 @@ class Kernel:
     fn: Callable
     supports: Callable[..., bool] = field(default=lambda **ctx: True)
     priority: int = 0
+    #: The kernel takes the operation's raw inputs instead of their preprocessed form (for ``"rnn_sequence"``:
+    #: the layer's inputs ``x`` in time order instead of the projected ``xw`` in processing order).
+    raw_inputs: bool = False
 
 
 def register(op: str, name: str, fn: Callable, supports: Callable[..., bool] | None = None,
-             priority: int = 0) -> Kernel:
+             priority: int = 0, raw_inputs: bool = False) -> Kernel:
     """Register ``fn`` as kernel ``name`` of ``op``. The reference kernel must be named ``"reference"``."""
-    kernel = Kernel(op, name, fn, supports or (lambda **ctx: True), priority)
+    kernel = Kernel(op, name, fn, supports or (lambda **ctx: True), priority, raw_inputs)
     kernels = [k for k in _REGISTRY.get(op, []) if k.name != name]
     kernels.append(kernel)
     kernels.sort(key=lambda k: -k.priority)
     _REGISTRY[op] = kernels
+    _GENERATION[0] += 1
     return kernel
 
 
@@ -39,6 +50,7 @@ def unregister(op: str, name: str) -> None:
     if name == "reference":
         raise ValueError("The reference kernel cannot be unregistered.")
     _REGISTRY[op] = [k for k in _REGISTRY.get(op, []) if k.name != name]
+    _GENERATION[0] += 1
 
 
 def kernels(op: str) -> list[Kernel]:
@@ -68,10 +80,12 @@ def select(op: str, **context) -> Kernel:
 def force(name: str | None):
     """Within the block, use kernel ``name`` wherever it supports the call (``"reference"`` for the plain path)."""
     _FORCED.append(name)
+    _GENERATION[0] += 1
     try:
         yield
     finally:
         _FORCED.pop()
+        _GENERATION[0] += 1
 
 
 def reference_only():

@@ -10,7 +10,7 @@ def _randomize(model, rng):
     model.set_weights([rng.uniform(-0.8, 0.8, w.shape) for w in model.get_weights()])
 
 
-FAST_KERNELS = ["numpy_fused", "native"]
+FAST_KERNELS = ["numpy_fused", "native", "native_gru_v1"]
 
 
 def _run_both(fn, kernel):
@@ -129,26 +129,90 @@ def test_select_prefers_a_supporting_kernel_and_falls_back_to_reference():
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-@pytest.mark.parametrize("size", [(2, 30, 8, 16), (16, 12, 16, 64), (13, 7, 5, 70)],
-                         ids=["small", "threads", "ragged"])
-@pytest.mark.parametrize("blas", [False, True], ids=["c_loop", "blas"])
-def test_native_kernel_both_strategies_match_reference(kind, size, blas, monkeypatch):
-    """The whole loop in C (threads over rows for large batches), or a BLAS GEMM per step with the gate arithmetic
-    in C: both agree with the reference."""
-    from rnnlab.kernels import native_loops
+@pytest.mark.parametrize("size", [(2, 30, 8, 16), (16, 12, 16, 64), (13, 7, 5, 70), (7, 9, 40, 33)],
+                         ids=["small", "six-row-tiles", "ragged", "odd"])
+@pytest.mark.parametrize("threads", [1, 2, 3], ids=["1thread", "2threads", "3threads"])
+@pytest.mark.parametrize("packed", [0, 1], ids=["in_place", "packed"])
+def test_native_kernel_strategies_match_reference(kind, size, threads, packed, monkeypatch):
+    """The C loop with units shared among 1-3 threads, weights packed or read in place: every combination agrees
+    with the reference, with a mask, initial state and either direction."""
+    from rnnlab.kernels import native, native_loops
 
-    monkeypatch.setattr(native_loops, "BLAS_THRESHOLD", 0 if blas else 2 ** 62)
-    batch, steps, dim, units = size
-    rng = np.random.default_rng(batch)
-    layer = getattr(layers, kind)(units, return_sequences=True, return_state=True)
-    x = rng.normal(size=(batch, steps, dim)).astype("float32")
+    monkeypatch.setattr(native_loops, "THREADS", threads)
+    monkeypatch.setattr(native_loops, "PACKED", packed)
+    native.library().rnnlab_set_threads(3)
+    try:
+        batch, steps, dim, units = size
+        rng = np.random.default_rng(batch + threads)
+        for go_backwards in (False, True):
+            layer = getattr(layers, kind)(units, return_sequences=True, return_state=True, go_backwards=go_backwards)
+            x = rng.normal(size=(batch, steps, dim)).astype("float32")
+            layer(x)
+            # Weights of a trained network's scale: with +-0.8 and 64 units, float32 rounding alone (reference loop
+            # against a float64 evaluation) already moves outputs by ~4e-6, which no 1e-6 comparison can resolve.
+            layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+            mask = _mask(rng, batch, steps)
+            init = [rng.normal(size=(batch, units)).astype("float32") for _ in layer.cell.state_size] \
+                if kind == "LSTM" else [rng.normal(size=(batch, units)).astype("float32")]
+            for call in (lambda: layer(x), lambda: layer(x, mask=mask), lambda: layer(x, initial_state=init),
+                         lambda: layer(x, initial_state=init, mask=mask)):
+                ref, fast = _run_both(call, "native")
+                _assert_close(ref, fast, tol=1e-6)
+    finally:
+        native.library().rnnlab_set_threads(native_loops.thread_count())
+
+
+def test_native_plain_call_refuses_non_finite_inputs():
+    """The plain call goes straight to C, which checks for NaN/Inf first: the standard error, nothing computed."""
+    layer = layers.LSTM(4, return_sequences=True)
+    x = np.ones((2, 5, 3), "float32")
     layer(x)
-    # Weights of a trained network's scale: with +-0.8 and 64 units, float32 rounding alone (reference loop
-    # against a float64 evaluation) already moves outputs by ~4e-6, which no 1e-6 comparison can resolve.
+    for bad in (np.nan, np.inf, -np.inf):
+        y = x.copy()
+        y[1, 3, 2] = bad
+        with pytest.raises(ValueError, match="inputs"):
+            layer(y)
+
+
+def test_native_kernel_from_several_python_threads_at_once():
+    """The kernel releases the GIL and its thread pool serves one caller at a time (others run on their own
+    thread): concurrent calls from Python threads all give the reference result."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    layer = layers.GRU(48, return_sequences=True)
+    xs = [rng.normal(size=(16, 20, 24)).astype("float32") for _ in range(6)]
+    layer(xs[0])
     layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
-    mask = _mask(rng, batch, steps)
-    ref, fast = _run_both(lambda: layer(x, mask=mask), "native")
-    _assert_close(ref, fast, tol=1e-6)
+    with fastpath.reference_only():
+        expected = [layer(x) for x in xs]
+    results = [None] * len(xs)
+
+    def work(i):
+        for _ in range(5):
+            results[i] = layer(xs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected):
+        _assert_close(want, got)
+
+
+def test_native_kernel_in_a_forked_child():
+    """A child forked after the thread pool started gets a fresh pool (threads do not survive fork)."""
+    import multiprocessing
+
+    rng = np.random.default_rng(4)
+    layer = layers.LSTM(64, return_sequences=True)
+    x = rng.normal(size=(32, 10, 64)).astype("float32")
+    expected = layer(x)  # large enough to start the pool
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply(layer, (x,))
+    _assert_close(expected, got, tol=0)
 
 
 def test_a_registered_kernel_is_used_by_layers():

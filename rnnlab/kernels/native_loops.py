@@ -1,111 +1,163 @@
-"""Native LSTM/GRU time loops (see :mod:`rnnlab.kernels.native`), registered on the fast-path seam.
+"""Native LSTM/GRU forward loops (see :mod:`rnnlab.kernels.native`), registered on the fast-path seam.
 
-Two strategies, chosen by size:
+``"native"`` runs a whole LSTM or GRU (``reset_after=True``, Keras's default) layer in C from the raw inputs:
+each step's gate pre-activations ``bias + x_t @ W + h_{t-1} @ U`` are one register-blocked product, finished
+in registers by the gate arithmetic, and the units are shared among threads of rnnlab's own pool (see
+``rnn_kernels.c``).  No BLAS call is made, so nothing competes with NumPy's BLAS threads for the cores.
 
-* small recurrent matrices: the whole sequence runs in C (matrix-vector products, gates and masks), so a call
-  costs a few microseconds of Python;
-* large ones: each step's recurrent product is one BLAS GEMM through NumPy (``h @ U``), and the gate arithmetic
-  and state update run fused in C, split across threads.
+``"native_gru_v1"`` runs GRU with ``reset_after=False`` in C (one thread) from the projected inputs.
 
 Float32 only, Keras's default activations, no dropout; everything else stays on the NumPy kernels.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from rnnlab import activations, fastpath
+from rnnlab import activations, backend, fastpath
 from rnnlab.kernels import native
 from rnnlab.layers.rnn_cells import GRUCell, LSTMCell
 
-#: Above this many multiply-adds per step (batch x units x gates*units), each step's recurrent product is a BLAS
-#: GEMM (multi-threaded); below it the C loop's register-blocked product wins (measured: benchmarks/run.py,
-#: e.g. LSTM 8,100,64,128: 2.2 ms in C vs 3.2 ms with BLAS; LSTM 32,100,128,256: 40 ms vs 25 ms).
-BLAS_THRESHOLD = 2 ** 21
+def thread_count() -> int:
+    """Threads the native loops may use: ``$RNNLAB_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs
+    this process may run on."""
+    for name in ("RNNLAB_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.strip().isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _default_float32(cell):
+    return cell.dtype == "float32" and cell.activation is activations.tanh and \
+        cell.recurrent_activation is activations.sigmoid
 
 
 def _supports(cell=None, collect_gates=False, dropout=None, **_):
-    if collect_gates or dropout is not None or type(cell) not in (LSTMCell, GRUCell):
+    if collect_gates or dropout is not None or type(cell) not in (LSTMCell, GRUCell) or not _default_float32(cell):
         return False
-    if cell.dtype != "float32" or cell.activation is not activations.tanh or \
-            cell.recurrent_activation is not activations.sigmoid:
+    if type(cell) is GRUCell and not cell.reset_after:
         return False
     return native.library() is not None
 
 
-def _ptr(a):
-    return None if a is None else a.ctypes.data
+def _supports_gru_v1(cell=None, collect_gates=False, dropout=None, **_):
+    if collect_gates or dropout is not None or type(cell) is not GRUCell or cell.reset_after or \
+            not _default_float32(cell):
+        return False
+    return native.library() is not None
 
 
 def _f32(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def _native_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
-                     dropout=None):
-    lib = native.library()
-    batch, steps, width = xw.shape
-    units = cell.units
-    xw = _f32(xw)
-    kernel = _f32(cell.recurrent_kernel.value)
-    mask_u8 = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
-    zero = int(bool(zero_output_for_mask))
-    big = batch * units * width > BLAS_THRESHOLD
-    is_lstm = type(cell) is LSTMCell
-    n_states = 2 if is_lstm else 1
-    # One buffer for the states, the last output and the outputs: [h | (c) | prev | outputs]
+def _state_buffer(states, batch, units, steps, return_sequences):
+    """One fresh buffer for the states, the last output and the outputs: ``[h | (c) | last | outputs]``."""
+    n_states = len(states)
     per = batch * units
     buf = np.empty((n_states + 1) * per + (batch * steps * units if return_sequences else 0), np.float32)
-    for k in range(n_states):
-        buf[k * per:(k + 1) * per] = states[k].reshape(-1)
+    for k, s in enumerate(states):
+        buf[k * per:(k + 1) * per] = s.reshape(-1)
     buf[n_states * per:(n_states + 1) * per] = 0.0
     views = [buf[k * per:(k + 1) * per].reshape(batch, units) for k in range(n_states + 1)]
     out = buf[(n_states + 1) * per:].reshape(batch, steps, units) if return_sequences else None
-    if is_lstm:
-        if not big:
-            lib.lstm_sequence_f32(batch, steps, units, xw.ctypes.data, _ptr(kernel), buf.ctypes.data,
-                                  _ptr(mask_u8), zero, int(return_sequences))
-        else:
-            _lstm_blas_steps(lib, xw, kernel, views[0], views[1], views[2], mask_u8, zero, out)
-        return views[2], out, views[:2], None
-    reset_after = cell.reset_after
-    rec_bias = _f32(cell.bias.value[1]) if (cell.use_bias and reset_after) else None
-    if not big or not reset_after:
-        lib.gru_sequence_f32(batch, steps, units, xw.ctypes.data, _ptr(kernel), _ptr(rec_bias), buf.ctypes.data,
-                             _ptr(mask_u8), zero, int(return_sequences), int(reset_after))
-    else:
-        _gru_blas_steps(lib, xw, kernel, rec_bias, views[0], views[1], mask_u8, zero, out)
-    return views[1], out, views[:1], None
+    return buf, views, out
 
 
-def _keep_rows(mask_u8):
-    return None if mask_u8 is None else np.ascontiguousarray(mask_u8.T)  # (T, B): step t's rows contiguous
+#: Overrides of the kernel's own choices: threads (0: by size) and weight packing (-1: the default). Tests set them.
+THREADS = 0
+PACKED = -1
 
 
-def _lstm_blas_steps(lib, xw, kernel, h, c, prev, mask_u8, zero, out):
-    batch, steps, width = xw.shape
-    units = h.shape[1]
-    z = np.empty((batch, width), np.float32)
-    keep = _keep_rows(mask_u8)
-    for t in range(steps):
-        np.matmul(h, kernel, out=z)  # (B, 4U): BLAS
-        z += xw[:, t]
-        lib.lstm_step_f32(batch, units, _ptr(z), _ptr(h), _ptr(c), _ptr(prev),
-                          None if keep is None else keep.ctypes.data + t * batch, zero,
-                          None if out is None else out.ctypes.data + 4 * t * units, steps * units)
+def native_layer(cell, x, states, mask, zero_output_for_mask, return_sequences, reverse=False, threads=None,
+                 packed=None):
+    """Run ``cell`` (LSTM, or GRU with reset_after) over raw inputs ``x`` ``(B, T, D)``.
+
+    ``mask`` ``(B, T)`` and ``x`` are in time order; with ``reverse`` the steps run from the last one and the
+    outputs come back in processing order.  Returns ``(last_output, outputs or None, final_states, None)``.
+    ``threads`` and ``packed`` override :data:`THREADS` and :data:`PACKED`.
+    """
+    x = _f32(x)
+    batch, steps, depth = x.shape
+    _, views, out = _state_buffer(states, batch, cell.units, steps, return_sequences)
+    mask_u8 = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
+    _run(cell, x, views, out, mask_u8, reverse, zero_output_for_mask, threads, packed)
+    return views[-1], out, views[:-1], None
 
 
-def _gru_blas_steps(lib, xw, kernel, rec_bias, h, prev, mask_u8, zero, out):
-    batch, steps, width = xw.shape
-    units = h.shape[1]
-    rh = np.empty((batch, width), np.float32)
-    keep = _keep_rows(mask_u8)
-    for t in range(steps):
-        np.matmul(h, kernel, out=rh)  # (B, 3U): BLAS
-        if rec_bias is not None:
-            rh += rec_bias
-        lib.gru_step_f32(batch, units, xw.ctypes.data + 4 * t * width, steps * width, _ptr(rh),
-                         _ptr(kernel), _ptr(h), _ptr(prev), None if keep is None else keep.ctypes.data + t * batch,
-                         zero, None if out is None else out.ctypes.data + 4 * t * units, steps * units, 1)
+def _run(cell, x, views, out, mask_u8, reverse, zero_output, threads=None, packed=None):
+    threads = THREADS if threads is None else threads
+    packed = PACKED if packed is None else packed
+    is_lstm = type(cell) is LSTMCell
+    kernel = _f32(cell.kernel.value)
+    recurrent = _f32(cell.recurrent_kernel.value)
+    bias = _f32(cell.bias.value) if cell.use_bias else None
+    batch, steps, depth = x.shape
+    ext = native.extension()
+    if ext is not None:
+        args = (0 if is_lstm else 1, batch, steps, depth, cell.units, x, kernel, recurrent, bias, views[0],
+                views[1] if is_lstm else None, views[-1], out, mask_u8, reverse, zero_output, threads, packed)
+        if not ext.forward(*args):
+            backend.to_float_array(x, "float32", "inputs")  # NaN or infinity: raises the standard error
+        return
+    if not np.isfinite(x).all():
+        backend.to_float_array(x, "float32", "inputs")
+    ptr = _ptr
+    rc = native.library().rnn_forward_f32(
+        0 if is_lstm else 1, batch, steps, depth, cell.units, ptr(x), ptr(kernel), ptr(recurrent), ptr(bias),
+        ptr(views[0]), ptr(views[1]) if is_lstm else None, ptr(views[-1]), ptr(out), ptr(mask_u8),
+        int(bool(reverse)), int(bool(zero_output)), int(threads), int(packed))
+    if rc:
+        raise MemoryError("rnnlab's native LSTM/GRU loop could not allocate its workspace.")
 
 
-fastpath.register("rnn_sequence", "native", _native_sequence, supports=_supports, priority=20)
+def _ptr(a):
+    return None if a is None else a.ctypes.data
+
+
+def _plain_call(layer, x):
+    """``layer(x)`` with zero initial states, no mask and no training, straight to the kernel: the outputs in
+    Keras's structure."""
+    cell = layer.cell
+    if not x.flags.c_contiguous:
+        return None
+    batch, steps, _ = x.shape
+    units = cell.units
+    n_states = 2 if type(cell) is LSTMCell else 1
+    per = batch * units
+    sequences = layer.return_sequences
+    buf = np.zeros((n_states + 1) * per + (batch * steps * units if sequences else 0), np.float32)
+    views = [buf[k * per:(k + 1) * per].reshape(batch, units) for k in range(n_states + 1)]
+    out = buf[(n_states + 1) * per:].reshape(batch, steps, units) if sequences else None
+    _run(cell, x, views, out, None, layer.go_backwards, layer.zero_output_for_mask)
+    output = out if sequences else views[-1]
+    if layer.return_state:
+        return (output, *views[:-1])
+    return output
+
+
+native_layer.plain_call = _plain_call
+
+
+def _gru_v1_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
+                     dropout=None):
+    lib = native.library()
+    batch, steps, _ = xw.shape
+    units = cell.units
+    xw = _f32(xw)
+    recurrent = _f32(cell.recurrent_kernel.value)
+    mask_u8 = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
+    buf, views, out = _state_buffer(states, batch, units, steps, return_sequences)
+    lib.gru_sequence_f32(batch, steps, units, xw.ctypes.data, recurrent.ctypes.data, buf.ctypes.data,
+                         None if mask_u8 is None else mask_u8.ctypes.data, int(bool(zero_output_for_mask)),
+                         int(return_sequences))
+    return views[-1], out, views[:-1], None
+
+
+fastpath.register("rnn_sequence", "native", native_layer, supports=_supports, priority=20, raw_inputs=True)
+fastpath.register("rnn_sequence", "native_gru_v1", _gru_v1_sequence, supports=_supports_gru_v1, priority=20)

@@ -224,12 +224,25 @@ class RNN(Layer):
     def _eager_call(self, inputs, *args, **kwargs):
         return self.call(self._prepare_inputs(inputs), *args, **kwargs)
 
+    _fast_call_checks_finite = True
+    _plain_kernel = (None, None)  # (fastpath generation, kernel for a plain call)
+
     def _fast_call(self, x):
         """``layer(x)`` for a ready float array of the layer's dtype: the same computation with less checking
         of what cannot be wrong (stateful layers, masks and other arguments take the general path)."""
         if self.stateful or x.dtype != self.dtype or x.ndim != 3 or x.shape[1] == 0 or \
                 x.shape[2] != self.cell.input_dim:
             return None
+        generation, kernel = self._plain_kernel
+        if generation != fastpath.generation():
+            kernel = fastpath.select("rnn_sequence", cell=self.cell, mask=None, collect_gates=False, dropout=None)
+            self._plain_kernel = (fastpath.generation(), kernel)
+        plain = getattr(kernel.fn, "plain_call", None)
+        if plain is not None and "run" not in self.__dict__:  # the kernel runs the whole call, NaN check
+            # included (unless someone, e.g. rnnlab.inspect.trace, wraps this layer's run())
+            result = plain(self, x)
+            if result is not None:
+                return result
         if not np.isfinite(x).all():
             backend.to_float_array(x, self.dtype, "inputs")  # raises the standard error
         return self._structure_outputs(self.run(x))
@@ -271,16 +284,22 @@ class RNN(Layer):
         else:
             states = self.cell.get_initial_state(batch)
         dropout = self.cell.make_dropout(batch, training)
-        xw = self.cell.project_inputs(x, dropout)  # (B, T, G*U): every step's input projection in one product
-        if self.go_backwards:
-            xw = xw[:, ::-1]
-            mask = None if mask is None else mask[:, ::-1]
         want_sequences = self.return_sequences or collect_gates
         kernel = fastpath.select("rnn_sequence", cell=self.cell, mask=mask, collect_gates=collect_gates,
                                  dropout=dropout)
-        last_output, outputs, final_states, trace = kernel.fn(
-            self.cell, np.ascontiguousarray(xw), states, mask, self.zero_output_for_mask, want_sequences,
-            collect_gates, dropout)
+        if kernel.raw_inputs:  # the kernel projects the inputs and runs the steps in processing order itself
+            last_output, outputs, final_states, trace = kernel.fn(
+                self.cell, x, states, mask, self.zero_output_for_mask, want_sequences, reverse=self.go_backwards)
+            if self.go_backwards and mask is not None:
+                mask = mask[:, ::-1]
+        else:
+            xw = self.cell.project_inputs(x, dropout)  # (B, T, G*U): every step's input projection in one product
+            if self.go_backwards:
+                xw = xw[:, ::-1]
+                mask = None if mask is None else mask[:, ::-1]
+            last_output, outputs, final_states, trace = kernel.fn(
+                self.cell, np.ascontiguousarray(xw), states, mask, self.zero_output_for_mask, want_sequences,
+                collect_gates, dropout)
         if self.stateful:
             self.states = [s.copy() for s in final_states]
         return {"last_output": last_output, "outputs": outputs, "states": final_states, "trace": trace,

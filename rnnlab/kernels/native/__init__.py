@@ -48,34 +48,47 @@ def _compiler():
     return None
 
 
-def _flag_sets():
+def _python_include():
+    """Flags to build the CPython entry point of ``rnn_kernels.c`` (None without Python's headers)."""
+    import sysconfig
+
+    include = sysconfig.get_paths().get("include")
+    if include and os.path.exists(os.path.join(include, "Python.h")):
+        return ["-DRNNLAB_PYEXT", f"-I{include}"]
+    return None
+
+
+def _flag_sets(pyext=False):
     # -ffp-contract=fast lets the compiler fuse a*b+c into FMA instructions (ISO C mode forbids it otherwise).
-    base = ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-ffp-contract=fast", "-std=c99"]
+    base = ["-O3", "-fPIC", "-shared", "-pthread", "-fno-math-errno", "-ffp-contract=fast", "-std=gnu99"]
     machine = platform.machine()
     native = []
     if machine in ("x86_64", "AMD64"):
         native = ["-march=native", "-mprefer-vector-width=512"]  # full-width registers where AVX-512 exists
     elif machine in ("aarch64", "arm64"):
         native = ["-mcpu=native"]
-    # No OpenMP: NumPy's BLAS threads spin between calls and would fight extra threads for the cores (measured:
-    # 2-thread loops ran up to 20x slower beside them), so each loop runs on the calling thread.
-    return [base + native, base]
+    # No OpenMP: the kernels bring their own small thread pool and make no BLAS calls, so they never wait on
+    # threads that spin for someone else (measured: OpenMP loops beside NumPy's BLAS threads ran up to 20x slower).
+    sets = [base + native, base]
+    extra = _python_include() if pyext else None
+    return [flags + extra for flags in sets] + sets if extra else sets
 
 
-def _build(cc):
-    source = _SOURCE.read_bytes()
+def _build(cc, source_path=_SOURCE, stem="rnn_kernels"):
+    source = source_path.read_bytes()
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    for flags in _flag_sets():
+    for flags in _flag_sets(pyext=stem == "rnn_kernels"):
         key = hashlib.sha256(source + " ".join([cc] + flags).encode() + _cpu_key().encode()
                              + sys.version.encode()).hexdigest()[:16]
-        target = directory / f"rnn_kernels-{key}.so"
+        target = directory / f"{stem}-{key}.so"
         if target.exists():
             return target
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=directory)
         os.close(fd)
         try:
-            proc = subprocess.run([cc, *flags, str(_SOURCE), "-o", tmp, "-lm"], capture_output=True, timeout=120)
+            proc = subprocess.run([cc, *flags, str(source_path), "-o", tmp, "-lm"], capture_output=True,
+                                  timeout=120)
             if proc.returncode == 0:
                 os.replace(tmp, target)  # atomic: concurrent builders agree on the result
                 return target
@@ -88,13 +101,18 @@ def _build(cc):
 
 
 def _declare(lib):
-    p, i, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
-    lib.lstm_sequence_f32.argtypes = [i, i, i, p, p, p, p, i, i]
-    lib.lstm_step_f32.argtypes = [i, i, p, p, p, p, p, i, p, i64]
-    lib.gru_sequence_f32.argtypes = [i, i, i, p, p, p, p, p, i, i, i]
-    lib.gru_step_f32.argtypes = [i, i, p, i64, p, p, p, p, p, i, p, i64, i]
-    for fn in (lib.lstm_sequence_f32, lib.lstm_step_f32, lib.gru_sequence_f32, lib.gru_step_f32):
+    p, i = ctypes.c_void_p, ctypes.c_int
+    lib.rnn_forward_f32.argtypes = [i, i, i, i, i, p, p, p, p, p, p, p, p, p, i, i, i, i]
+    lib.rnn_forward_f32.restype = i
+    lib.rnn_vector_width.argtypes = []
+    lib.rnn_vector_width.restype = i
+    lib.rnnlab_set_threads.argtypes = [i]
+    lib.gru_sequence_f32.argtypes = [i, i, i, p, p, p, p, i, i]
+    for fn in (lib.rnnlab_set_threads, lib.gru_sequence_f32):
         fn.restype = None
+    from rnnlab.kernels.native_loops import thread_count
+
+    lib.rnnlab_set_threads(thread_count())
     return lib
 
 
@@ -110,5 +128,52 @@ def library():
             lib = _declare(ctypes.CDLL(str(path))) if path else None
         except OSError:
             lib = None
+        if lib is not None and hasattr(lib, "PyInit_rnn_kernels"):
+            _STATE["ext"] = _load_extension(path)
     _STATE["lib"] = lib
+    return lib
+
+
+def _load_extension(path):
+    """The library's CPython entry point (``forward``: buffers in, no ctypes conversions), or None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.spec_from_file_location("rnn_kernels", str(path))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    except (ImportError, OSError):
+        return None
+
+
+def extension():
+    """The CPython entry point of the kernel library, or ``None`` (then the ctypes functions are used)."""
+    library()
+    return _STATE.get("ext")
+
+
+_TRAIN_SOURCE = pathlib.Path(__file__).with_name("train_kernels.c")
+
+
+def train_library():
+    """The training kernels (``train_kernels.c``: the elementwise steps of the fused training loop), built and
+    cached like :func:`library`; ``None`` when unavailable or disabled (``RNNLAB_NATIVE=0``)."""
+    if "train" in _STATE:
+        return _STATE["train"]
+    lib = None
+    if os.environ.get("RNNLAB_NATIVE", "1") != "0":
+        cc = _compiler()
+        try:
+            path = _build(cc, _TRAIN_SOURCE, "train_kernels") if cc else None
+            lib = ctypes.CDLL(str(path)) if path else None
+        except OSError:
+            lib = None
+        if lib is not None:
+            for name in ("lstm_train_forward_step", "lstm_train_backward_step", "gru_train_forward_step",
+                         "gru_train_backward_step"):
+                fn = getattr(lib, name)
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_int64]
+                fn.restype = None
+    _STATE["train"] = lib
     return lib

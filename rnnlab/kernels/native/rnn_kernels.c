@@ -1,19 +1,36 @@
-/* Compiled time loops for rnnlab's LSTM and GRU (float32, Keras default activations tanh / sigmoid).
+/* Compiled forward loops for rnnlab's LSTM and GRU (float32, Keras default activations tanh / sigmoid).
  *
  * They compute the equations of rnnlab/cells/{lstm,gru}.py with Keras's mask semantics (see
  * rnnlab/layers/rnn.py): at a masked step the state is kept and the output repeats the previous output, or is
- * zero with zero_output.  Inputs arrive already projected (xw = x @ kernel + input bias, one GEMM for all steps)
- * and in processing order.  Batch rows are independent over the whole sequence; built with OpenMP, threads
- * split them (rnnlab builds without it, see rnnlab/kernels/native/__init__.py).
+ * zero with zero_output.
+ *
+ * rnn_forward_f32 runs a whole layer from its raw inputs x (B, T, D).  Each step's gate pre-activations
+ *     z_t = bias + x_t @ W + h_{t-1} @ U
+ * are one product with K = D + M, so the input projection is never stored for all steps.  Units are split into
+ * blocks of VN (one SIMD vector); a block owns the columns of all its gates, so after its product a block can
+ * finish its units' gates and states without waiting for any other block.  Threads (a small pool of our own)
+ * each own a fixed set of blocks for the whole sequence and meet once per step, when every unit of h_t is ready.
+ * Each block's weights are packed into one contiguous panel at the start of a call.
+ *
+ * gru_sequence_f32 is the single-threaded loop for GRU with reset_after=False, whose candidate needs the reset
+ * gate of every unit before its recurrent product.
  *
  * tanh is a rational approximation tanh(x) ~ x * P(x^2) / Q(x^2) on [-9, 9] (|error| < 3e-7 in float32),
  * fitted for rnnlab; sigmoid(x) = 0.5 * tanh(x / 2) + 0.5.  Both vectorise.
  */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
 #endif
 
 static inline float ftanh(float x) {
@@ -27,7 +44,431 @@ static inline float ftanh(float x) {
 
 static inline float fsigmoid(float x) { return 0.5f * ftanh(0.5f * x) + 0.5f; }
 
-/* z[0:G] += h[0:K] @ W[0:K, 0:G] where W rows are `stride` floats apart. */
+/* ------------------------------------------------------------------------------------------------ threads */
+
+#define MAX_THREADS 64
+typedef void (*task_fn)(void *arg, int tid, int nt);
+
+static struct {
+    int want;     /* threads to use, the caller included (set from Python) */
+    int started;  /* pool threads running (0 until first needed, and again after fork) */
+    pthread_t th[MAX_THREADS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int gen;      /* bumped for each task */
+    int pending;  /* pool threads still inside the current task */
+    task_fn fn;
+    void *arg;
+    int nt;
+    int start_gen; /* gen when the threads were created: a thread's first task is the next one */
+} pool = {1, 0, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0};
+
+/* One caller at a time uses the pool; a concurrent caller runs on its own thread. */
+static pthread_mutex_t pool_owner = PTHREAD_MUTEX_INITIALIZER;
+
+#define SPIN_IDLE 20000 /* pause instructions a pool thread spins before sleeping: roughly 0.1-1 ms */
+
+static void *pool_main(void *p) {
+    const int tid = (int)(intptr_t)p;
+    int seen = pool.start_gen;
+    for (;;) {
+        int g, spins = 0;
+        while ((g = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE)) == seen) {
+            if (++spins < SPIN_IDLE) { cpu_relax(); continue; }
+            pthread_mutex_lock(&pool.mu);
+            while (__atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
+            pthread_mutex_unlock(&pool.mu);
+            spins = 0;
+        }
+        seen = g;
+        if (tid < pool.nt) pool.fn(pool.arg, tid, pool.nt);
+        __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_ACQ_REL);
+    }
+    return 0;
+}
+
+static void pool_after_fork(void) { pool.started = 0; pool.gen = 0; }
+
+static int pool_start(void) {
+    static int atfork = 0;
+    if (!atfork) { pthread_atfork(0, 0, pool_after_fork); atfork = 1; }
+    int n = pool.want < MAX_THREADS ? pool.want : MAX_THREADS;
+    int started = 1;
+    pool.start_gen = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE);
+    for (; started < n; ++started) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&pool.th[started], &attr, pool_main, (void *)(intptr_t)started);
+        pthread_attr_destroy(&attr);
+        if (rc) break;
+    }
+    pool.started = started;
+    return started;
+}
+
+/* Set the number of threads (the caller included) that later calls may use. */
+void rnnlab_set_threads(int n) {
+    pthread_mutex_lock(&pool_owner);
+    pool.want = n < 1 ? 1 : (n > MAX_THREADS ? MAX_THREADS : n);
+    pthread_mutex_unlock(&pool_owner);
+}
+
+/* Run fn(arg, tid, nt) for tid < nt on the pool (the caller is tid 0); nt is capped by the pool's size.
+ * Returns the nt actually used (fn must have been written for any nt >= 1). */
+static void run_parallel(task_fn fn, void *arg, int nt) {
+    if (nt > 1 && pthread_mutex_trylock(&pool_owner) == 0) {
+        int size = pool.started ? pool.started : pool_start();
+        if (size > 1) {
+            if (nt > size) nt = size;
+            pool.fn = fn;
+            pool.arg = arg;
+            pool.nt = nt;
+            __atomic_store_n(&pool.pending, size - 1, __ATOMIC_RELEASE);
+            pthread_mutex_lock(&pool.mu);
+            __atomic_add_fetch(&pool.gen, 1, __ATOMIC_ACQ_REL);
+            pthread_cond_broadcast(&pool.cv);
+            pthread_mutex_unlock(&pool.mu);
+            fn(arg, 0, nt);
+            while (__atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) > 0) cpu_relax();
+            pthread_mutex_unlock(&pool_owner);
+            return;
+        }
+        pthread_mutex_unlock(&pool_owner);
+    }
+    fn(arg, 0, 1);
+}
+
+typedef struct { int count; int phase; } barrier_t;
+
+static void barrier_wait(barrier_t *b, int nt) {
+    if (nt <= 1) return;
+    const int phase = __atomic_load_n(&b->phase, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == nt) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->phase, phase + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    int spins = 0;
+    while (__atomic_load_n(&b->phase, __ATOMIC_ACQUIRE) == phase) {
+        cpu_relax();
+        if (++spins > 4096) { sched_yield(); spins = 0; } /* a thread that lost its core gets it back */
+    }
+}
+
+/* ------------------------------------------------------------------------------------ the block product */
+
+#if defined(__AVX512F__)
+#define VN 16
+#define MR_MAX 6 /* 6 rows x 4 vectors = 24 accumulators of the 32 registers */
+#else
+#define VN 8
+#define MR_MAX 3 /* 12 accumulators of 16 registers */
+#endif
+typedef float vf __attribute__((vector_size(VN * 4)));
+
+static inline vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
+
+/* A weight panel: for k < K, the VN columns of gate g start at base + k * ks + g * gs. */
+typedef struct { const float *base; int64_t ks, gs; } panel_t;
+
+/* The pre-activations of one block for MR rows: acc[r][slot] = init[slot] + X[r] @ Wpanel + H[r] @ Upanel, for
+ * the 4 slots of a row's tile.  LSTM (GRU == 0): gate g of both products goes to slot g.  GRU: gates z, r of both
+ * products go to slots 0, 1; the candidate's input part to slot 2 and its recurrent part to slot 3 (the reset gate
+ * multiplies only the recurrent part).  Rows of X are xs floats apart, rows of H hs. */
+static inline __attribute__((always_inline)) void block_product(const int MR, const int GRU, int D, int M,
+                                                                const float *restrict X, int64_t xs,
+                                                                const float *restrict H, int64_t hs, panel_t PW,
+                                                                panel_t PU, const float *restrict init,
+                                                                float *restrict tile) {
+    const int NG = GRU ? 3 : 4;
+    vf acc[MR_MAX][4];
+    for (int r = 0; r < MR; ++r)
+        for (int g = 0; g < 4; ++g) acc[r][g] = vload(init + g * VN);
+    const float *restrict w = PW.base;
+    for (int k = 0; k < D; ++k, w += PW.ks) {
+        vf wv[4];
+        for (int g = 0; g < NG; ++g) wv[g] = vload(w + g * PW.gs);
+        for (int r = 0; r < MR; ++r) {
+            const float a = X[r * xs + k];
+            for (int g = 0; g < NG; ++g) acc[r][g] += a * wv[g];
+        }
+    }
+    w = PU.base;
+    for (int k = 0; k < M; ++k, w += PU.ks) {
+        vf wv[4];
+        for (int g = 0; g < NG; ++g) wv[g] = vload(w + g * PU.gs);
+        for (int r = 0; r < MR; ++r) {
+            const float a = H[r * hs + k];
+            for (int g = 0; g < NG; ++g) acc[r][GRU && g == 2 ? 3 : g] += a * wv[g];
+        }
+    }
+    for (int r = 0; r < MR; ++r)
+        for (int g = 0; g < 4; ++g) vstore(tile + (r * 4 + g) * VN, acc[r][g]);
+}
+
+/* One row: each k loop is split in two interleaved halves with their own accumulators, so that twice as many
+ * independent chains of multiply-adds hide the FMA latency (one row has too few otherwise). */
+static inline __attribute__((always_inline)) void half_product(const int NG, const int GRU, int K,
+                                                               const float *restrict A, panel_t P, vf *acc,
+                                                               vf *acc2) {
+    const float *restrict w = P.base;
+    int k = 0;
+    for (; k + 1 < K; k += 2, w += 2 * P.ks) {
+        const float a0 = A[k], a1 = A[k + 1];
+        for (int g = 0; g < NG; ++g) {
+            const int s = GRU && g == 2 ? 3 : g;
+            acc[s] += a0 * vload(w + g * P.gs);
+            acc2[s] += a1 * vload(w + P.ks + g * P.gs);
+        }
+    }
+    if (k < K)
+        for (int g = 0; g < NG; ++g) acc[GRU && g == 2 ? 3 : g] += A[k] * vload(w + g * P.gs);
+}
+
+static inline __attribute__((always_inline)) void row_product(const int GRU, int D, int M, const float *restrict X,
+                                                              const float *restrict H, panel_t PW, panel_t PU,
+                                                              const float *restrict init, float *restrict tile) {
+    const int NG = GRU ? 3 : 4;
+    vf acc[4], acc2[4];
+    for (int g = 0; g < 4; ++g) { acc[g] = vload(init + g * VN); acc2[g] = acc[g] - acc[g]; }
+    half_product(NG, 0, D, X, PW, acc, acc2);
+    half_product(NG, GRU, M, H, PU, acc, acc2);
+    for (int g = 0; g < 4; ++g) vstore(tile + g * VN, acc[g] + acc2[g]);
+}
+
+#define PRODUCT_CASE(MRc, GRUc) \
+    case MRc: block_product(MRc, GRUc, D, M, X, xs, H, hs, PW, PU, init, tile); break;
+
+static void lstm_product(int MR, int D, int M, const float *X, int64_t xs, const float *H, int64_t hs, panel_t PW,
+                         panel_t PU, const float *init, float *tile) {
+    switch (MR) {
+        case 1: row_product(0, D, M, X, H, PW, PU, init, tile); break;
+        PRODUCT_CASE(2, 0) PRODUCT_CASE(3, 0)
+#if MR_MAX > 3
+        PRODUCT_CASE(4, 0) PRODUCT_CASE(5, 0) PRODUCT_CASE(6, 0)
+#endif
+    }
+}
+
+static void gru_product(int MR, int D, int M, const float *X, int64_t xs, const float *H, int64_t hs, panel_t PW,
+                        panel_t PU, const float *init, float *tile) {
+    switch (MR) {
+        case 1: row_product(1, D, M, X, H, PW, PU, init, tile); break;
+        PRODUCT_CASE(2, 1) PRODUCT_CASE(3, 1)
+#if MR_MAX > 3
+        PRODUCT_CASE(4, 1) PRODUCT_CASE(5, 1) PRODUCT_CASE(6, 1)
+#endif
+    }
+}
+
+/* --------------------------------------------------------------------------------------- the layer loop */
+
+typedef struct {
+    int kind; /* 0 LSTM (gates i f c o), 1 GRU with reset_after (gates z r h) */
+    int B, T, D, M, G, nblocks, packed;
+    const float *x, *W, *U, *bias; /* bias: LSTM (4M); GRU (2, 3M): input row then recurrent row; or NULL */
+    float *h, *h2, *c, *prev, *out; /* h: (B, M) in/out; h2: second h buffer; c: LSTM only */
+    float *pw, *pu;                 /* packed panels (when packed): per block, (D or M) x G x VN */
+    float *bias_tiles;              /* per block, the 4 slots' initial values (VN each) */
+    const uint8_t *mask;            /* (B, T) or NULL */
+    int reverse, zero_output, threads;
+    barrier_t barrier;
+} seq_t;
+
+static void pack_block(const float *src, int K, int M, int G, int u0, float *dst) {
+    const int n = M - u0 < VN ? M - u0 : VN;
+    for (int k = 0; k < K; ++k)
+        for (int g = 0; g < G; ++g) {
+            float *d = dst + ((int64_t)k * G + g) * VN;
+            const float *s = src + (int64_t)k * G * M + (int64_t)g * M + u0;
+            int j = 0;
+            for (; j < n; ++j) d[j] = s[j];
+            for (; j < VN; ++j) d[j] = 0.0f;
+        }
+}
+
+static panel_t panel(const seq_t *s, int which, int blk) {
+    const float *src = which ? s->U : s->W;
+    const int K = which ? s->M : s->D;
+    panel_t p;
+    if (s->packed) {
+        p.base = (which ? s->pu : s->pw) + (int64_t)blk * K * s->G * VN;
+        p.ks = (int64_t)s->G * VN;
+        p.gs = VN;
+    } else {
+        p.base = src + (int64_t)blk * VN;
+        p.ks = (int64_t)s->G * s->M;
+        p.gs = s->M;
+    }
+    return p;
+}
+
+/* Gates and states of one block of MR rows once the tile holds its pre-activations. */
+static inline __attribute__((always_inline)) void lstm_finish(const seq_t *s, const int n, int r0, int MR, int u0,
+                                                              int t, int step, const float *hcur, float *hnext,
+                                                              const float *tile) {
+    const int M = s->M;
+    for (int r = 0; r < MR; ++r) {
+        const int b = r0 + r;
+        const float *z = tile + r * 4 * VN;
+        float *c = s->c + (int64_t)b * M + u0, *prev = s->prev + (int64_t)b * M + u0;
+        float *hn = hnext + (int64_t)b * M + u0;
+        float *o = s->out ? s->out + ((int64_t)b * s->T + step) * M + u0 : 0;
+        if (!s->mask || s->mask[(int64_t)b * s->T + t]) {
+            float hv[VN];
+            for (int j = 0; j < n; ++j) {
+                const float i = fsigmoid(z[j]), f = fsigmoid(z[VN + j]), g = ftanh(z[2 * VN + j]);
+                const float og = fsigmoid(z[3 * VN + j]);
+                const float cn = f * c[j] + i * g;
+                c[j] = cn;
+                hv[j] = og * ftanh(cn);
+            }
+            for (int j = 0; j < n; ++j) { hn[j] = hv[j]; prev[j] = hv[j]; }
+            if (o) for (int j = 0; j < n; ++j) o[j] = hv[j];
+        } else {
+            const float *hc = hcur + (int64_t)b * M + u0;
+            for (int j = 0; j < n; ++j) hn[j] = hc[j];
+            if (s->zero_output) for (int j = 0; j < n; ++j) prev[j] = 0.0f;
+            if (o) for (int j = 0; j < n; ++j) o[j] = prev[j];
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, const int n, int r0, int MR, int u0,
+                                                             int t, int step, const float *hcur, float *hnext,
+                                                             const float *tile) {
+    const int M = s->M;
+    for (int r = 0; r < MR; ++r) {
+        const int b = r0 + r;
+        const float *z = tile + r * 4 * VN; /* slots: z, r, input part of h, recurrent part of h */
+        const float *hc = hcur + (int64_t)b * M + u0;
+        float *prev = s->prev + (int64_t)b * M + u0, *hn = hnext + (int64_t)b * M + u0;
+        float *o = s->out ? s->out + ((int64_t)b * s->T + step) * M + u0 : 0;
+        if (!s->mask || s->mask[(int64_t)b * s->T + t]) {
+            float hv[VN];
+            for (int j = 0; j < n; ++j) {
+                const float zg = fsigmoid(z[j]), rg = fsigmoid(z[VN + j]);
+                const float cand = ftanh(z[2 * VN + j] + rg * z[3 * VN + j]);
+                hv[j] = cand + zg * (hc[j] - cand);
+            }
+            for (int j = 0; j < n; ++j) { hn[j] = hv[j]; prev[j] = hv[j]; }
+            if (o) for (int j = 0; j < n; ++j) o[j] = hv[j];
+        } else {
+            for (int j = 0; j < n; ++j) hn[j] = hc[j];
+            if (s->zero_output) for (int j = 0; j < n; ++j) prev[j] = 0.0f;
+            if (o) for (int j = 0; j < n; ++j) o[j] = prev[j];
+        }
+    }
+}
+
+static void seq_task(void *arg, int tid, int nt) {
+    seq_t *s = (seq_t *)arg;
+    const int B = s->B, T = s->T, D = s->D, M = s->M, G = s->G;
+    const int blk_begin = (int)((int64_t)s->nblocks * tid / nt), blk_end = (int)((int64_t)s->nblocks * (tid + 1) / nt);
+    if (s->packed)
+        for (int blk = blk_begin; blk < blk_end; ++blk) {
+            pack_block(s->W, D, M, G, blk * VN, s->pw + (int64_t)blk * D * G * VN);
+            pack_block(s->U, M, M, G, blk * VN, s->pu + (int64_t)blk * M * G * VN);
+        }
+    float tile[MR_MAX * 4 * VN] __attribute__((aligned(64)));
+    const float *hcur = s->h;
+    float *hnext = s->h2;
+    for (int step = 0; step < T; ++step) {
+        const int t = s->reverse ? T - 1 - step : step;
+        for (int blk = blk_begin; blk < blk_end; ++blk) {
+            const int u0 = blk * VN, n = M - u0 < VN ? M - u0 : VN;
+            const float *bias_tile = s->bias_tiles + (int64_t)blk * 4 * VN;
+            const panel_t pw = panel(s, 0, blk), pu = panel(s, 1, blk);
+            for (int r0 = 0; r0 < B; r0 += MR_MAX) {
+                const int MR = B - r0 < MR_MAX ? B - r0 : MR_MAX;
+                const float *xa = s->x + ((int64_t)r0 * T + t) * D;
+                const float *ha = hcur + (int64_t)r0 * M;
+                if (s->kind == 0) {
+                    lstm_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile);
+                    if (n == VN) lstm_finish(s, VN, r0, MR, u0, t, step, hcur, hnext, tile);
+                    else lstm_finish(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
+                } else {
+                    gru_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile);
+                    if (n == VN) gru_finish(s, VN, r0, MR, u0, t, step, hcur, hnext, tile);
+                    else gru_finish(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
+                }
+            }
+        }
+        barrier_wait(&s->barrier, nt); /* every unit of h_t is written before any block reads it */
+        const float *tmp = hcur;
+        hcur = hnext;
+        hnext = (float *)tmp;
+    }
+}
+
+/* Per-step multiply-adds (B x (D + M) x G*M) from which units are shared among threads: below it, one thread
+ * beats meeting at a barrier every step.  Gate columns (G*M) from which weights are packed into per-block panels
+ * Weights are packed for each call by default: contiguous panels measured faster at every size (e.g. LSTM
+ * 1,100,32,64: 110 us against 190 us reading U in place), even counting the packing. */
+#define THREAD_MIN_WORK (1 << 17)
+
+int rnn_vector_width(void) { return VN; }
+
+/* A whole LSTM (kind 0) or GRU with reset_after (kind 1) layer from raw inputs.
+ * x (B, T, D); W (D, G*M); U (M, G*M); bias as in seq_t or NULL; h (B, M) and, for LSTM, c (B, M): initial
+ * states in, final states out; prev (B, M) out: the last output (zeros in); out (B, T, M) in processing order,
+ * or NULL; mask (B, T) or NULL; reverse: process t = T-1 .. 0.
+ * threads: 0 chooses by size (else at most this many, capped by rnnlab_set_threads); packed: -1 or 1 packs the
+ * weights, 0 reads them in place (tests; a partial last block is always packed).  Returns 0, or -1 when out of memory. */
+int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const float *W, const float *U,
+                    const float *bias, float *h, float *c, float *prev, float *out, const uint8_t *mask,
+                    int reverse, int zero_output, int threads, int packed) {
+    seq_t s;
+    memset(&s, 0, sizeof s);
+    s.kind = kind;
+    s.B = B; s.T = T; s.D = D; s.M = M;
+    s.G = kind == 0 ? 4 : 3;
+    s.nblocks = (M + VN - 1) / VN;
+    s.packed = packed < 0 ? 1 : packed;
+    s.packed = s.packed || (M % VN) != 0;
+    s.x = x; s.W = W; s.U = U; s.bias = bias;
+    s.h = h; s.c = c; s.prev = prev; s.out = out; s.mask = mask;
+    s.reverse = reverse; s.zero_output = zero_output;
+    const int64_t panels = s.packed ? (int64_t)s.nblocks * (D + M) * s.G * VN : 0;
+    const int64_t tiles = (int64_t)s.nblocks * 4 * VN;
+    float *work = (float *)malloc(sizeof(float) * ((size_t)B * M + (size_t)tiles + (size_t)panels) + 64);
+    if (!work) return -1;
+    s.h2 = work;
+    s.bias_tiles = work + (int64_t)B * M;
+    if (s.packed) {
+        s.pw = (float *)(((uintptr_t)(s.bias_tiles + tiles) + 63) & ~(uintptr_t)63);
+        s.pu = s.pw + (int64_t)s.nblocks * D * s.G * VN;
+    }
+    /* each block's initial accumulators: the bias (GRU: input + recurrent bias for z and r; the candidate's
+     * input and recurrent biases apart, in slots 2 and 3); zeros past the last unit */
+    memset(s.bias_tiles, 0, sizeof(float) * (size_t)tiles);
+    if (bias)
+        for (int blk = 0; blk < s.nblocks; ++blk) {
+            float *bt = s.bias_tiles + (int64_t)blk * 4 * VN;
+            const int u0 = blk * VN, n = M - u0 < VN ? M - u0 : VN;
+            for (int g = 0; g < s.G; ++g)
+                for (int j = 0; j < n; ++j) {
+                    float v = bias[(int64_t)g * M + u0 + j];
+                    if (kind == 1) {
+                        const float rec = bias[(int64_t)s.G * M + (int64_t)g * M + u0 + j];
+                        if (g < 2) v += rec;
+                        else bt[3 * VN + j] = rec;
+                    }
+                    bt[g * VN + j] = v;
+                }
+        }
+    if (threads <= 0) threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
+    int nt = threads < s.nblocks ? threads : s.nblocks;
+    run_parallel(seq_task, &s, nt < 1 ? 1 : nt);
+    if (T % 2) memcpy(h, s.h2, sizeof(float) * (size_t)B * M); /* odd step count: h_T is in the second buffer */
+    free(work);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ GRU with reset_after=False (one thread) */
+
 static inline void matvec_acc(float *restrict z, const float *restrict h, const float *restrict W, int K, int G,
                               int stride) {
     for (int k = 0; k < K; ++k) {
@@ -37,210 +478,109 @@ static inline void matvec_acc(float *restrict z, const float *restrict h, const 
     }
 }
 
-/* Register tile of the recurrent product: RT rows x NV vectors of VN floats, in GCC/Clang vector types so that
- * the accumulators stay in registers for the whole K loop. */
-#if defined(__AVX512F__)
-#define VB 64 /* bytes per vector: 16 floats */
-#define NV 4
-#else
-#define VB 32 /* 8 floats (AVX2, NEON pairs, or compiler-split) */
-#define NV 2
-#endif
-#define VN (VB / 4)
-#define JT (NV * VN)
-#define RT 4
-typedef float vf __attribute__((vector_size(VB)));
-
-static inline vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
-
-/* Z[r, :] += H[r, :] @ W for rows r < R: Z (R, G) row stride G, H (R, K) row stride hs, W (K, G) row stride ws.
- * A column panel of W (K x JT) is reused for every row while it sits in cache; each RT x JT block of Z is
- * accumulated in registers over the whole K loop. */
-static void gemm_acc(float *restrict Z, const float *restrict H, int hs, const float *restrict W, int ws, int R,
-                     int K, int G) {
-    int j0 = 0;
-    for (; j0 + JT <= G; j0 += JT) {
-        int r0 = 0;
-        for (; r0 + RT <= R; r0 += RT) {
-            vf acc[RT][NV];
-            for (int r = 0; r < RT; ++r)
-                for (int v = 0; v < NV; ++v) acc[r][v] = vload(Z + (int64_t)(r0 + r) * G + j0 + v * VN);
-            for (int k = 0; k < K; ++k) {
-                const float *restrict w = W + (int64_t)k * ws + j0;
-                vf wv[NV];
-                for (int v = 0; v < NV; ++v) wv[v] = vload(w + v * VN);
-                for (int r = 0; r < RT; ++r) {
-                    const float hk = H[(int64_t)(r0 + r) * hs + k];
-                    for (int v = 0; v < NV; ++v) acc[r][v] += hk * wv[v];
-                }
-            }
-            for (int r = 0; r < RT; ++r)
-                for (int v = 0; v < NV; ++v) vstore(Z + (int64_t)(r0 + r) * G + j0 + v * VN, acc[r][v]);
-        }
-        for (; r0 < R; ++r0) { /* leftover rows */
-            vf acc[NV];
-            for (int v = 0; v < NV; ++v) acc[v] = vload(Z + (int64_t)r0 * G + j0 + v * VN);
-            for (int k = 0; k < K; ++k) {
-                const float hk = H[(int64_t)r0 * hs + k];
-                const float *restrict w = W + (int64_t)k * ws + j0;
-                for (int v = 0; v < NV; ++v) acc[v] += hk * vload(w + v * VN);
-            }
-            for (int v = 0; v < NV; ++v) vstore(Z + (int64_t)r0 * G + j0 + v * VN, acc[v]);
-        }
-    }
-    if (j0 < G) /* leftover columns */
-        for (int r = 0; r < R; ++r) matvec_acc(Z + (int64_t)r * G + j0, H + (int64_t)r * hs, W + j0, K, G - j0, ws);
-}
-
-/* Threads for a whole-sequence loop (1 unless built with OpenMP and the work is large), and this thread's rows:
- * a contiguous range, a multiple of RT long, so each thread keeps its rows for the whole sequence. */
-static int thread_count(int64_t work, int B) {
-#ifdef _OPENMP
-    if (work >= (1 << 18) && B >= 2 * RT) return omp_get_max_threads();
-#endif
-    (void)work; (void)B;
-    return 1;
-}
-
-static void thread_rows(int B, int *r_begin, int *R) {
-    int tid = 0, nt = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    nt = omp_get_num_threads();
-#endif
-    const int per = ((B + nt - 1) / nt + RT - 1) / RT * RT;
-    const int begin = tid * per < B ? tid * per : B;
-    const int end = begin + per < B ? begin + per : B;
-    *r_begin = begin;
-    *R = end - begin;
-}
-
-/* Gate activations and state update of one LSTM row, from pre-activations z = [i | f | c_hat | o]. */
-static inline void lstm_row_update(float *restrict z, float *restrict h, float *restrict c, float *restrict prev,
-                                   float *restrict out_t, int M, int keep, int zero_output) {
-    for (int j = 0; j < 2 * M; ++j) z[j] = fsigmoid(z[j]);
-    for (int j = 2 * M; j < 3 * M; ++j) z[j] = ftanh(z[j]);
-    for (int j = 3 * M; j < 4 * M; ++j) z[j] = fsigmoid(z[j]);
-    for (int j = 0; j < M; ++j) {
-        const float cn = z[M + j] * c[j] + z[j] * z[2 * M + j];
-        const float hn = z[3 * M + j] * ftanh(cn);
-        float o;
-        if (keep) { c[j] = cn; h[j] = hn; o = hn; }
-        else { o = zero_output ? 0.0f : prev[j]; }
-        prev[j] = o;
-        if (out_t) out_t[j] = o;
-    }
-}
-
-/* Whole LSTM sequence. xw (B, T, 4M); U (M, 4M); buf holds h, c, prev (each B*M, in/out: initial states in,
- * final states and last output out) followed, when has_out, by the outputs (B, T, M); mask (B, T) or NULL.
- * Rows are independent over the whole sequence, so threads split the rows and run every step on their own. */
-void lstm_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *buf, const uint8_t *mask,
-                       int zero_output, int has_out) {
-    const int G = 4 * M;
-    float *h = buf, *c = buf + (int64_t)B * M, *prev = buf + 2 * (int64_t)B * M;
-    float *out = has_out ? buf + 3 * (int64_t)B * M : 0;
-#pragma omp parallel num_threads(thread_count((int64_t)B * G * M, B))
-    {
-        int r_begin, R;
-        thread_rows(B, &r_begin, &R);
-        float *z = R > 0 ? (float *)malloc(sizeof(float) * (size_t)R * G) : 0;
-        for (int t = 0; t < T && R > 0; ++t) {
-            for (int r = 0; r < R; ++r)
-                memcpy(z + (int64_t)r * G, xw + ((int64_t)(r_begin + r) * T + t) * G, sizeof(float) * G);
-            gemm_acc(z, h + (int64_t)r_begin * M, M, U, G, R, M, G);
-            for (int r = 0; r < R; ++r) {
-                const int b = r_begin + r;
-                const int keep = mask ? mask[(int64_t)b * T + t] : 1;
-                lstm_row_update(z + (int64_t)r * G, h + (int64_t)b * M, c + (int64_t)b * M, prev + (int64_t)b * M,
-                                out ? out + ((int64_t)b * T + t) * M : 0, M, keep, zero_output);
-            }
-        }
-        free(z);
-    }
-}
-
-/* One LSTM step for all rows, from pre-activations z (B, 4M) computed elsewhere (e.g. a BLAS GEMM). */
-void lstm_step_f32(int B, int M, float *z, float *h, float *c, float *prev, const uint8_t *keep,
-                   int zero_output, float *out_t, int64_t out_stride) {
-    const int G = 4 * M;
-#pragma omp parallel for schedule(static) if ((int64_t)B * G > 16384)
-    for (int b = 0; b < B; ++b) {
-        lstm_row_update(z + (int64_t)b * G, h + (int64_t)b * M, c + (int64_t)b * M, prev + (int64_t)b * M,
-                        out_t ? out_t + (int64_t)b * out_stride : 0, M, keep ? keep[b] : 1, zero_output);
-    }
-}
-
-/* GRU row update. reset_after: rh = h @ U + rec_bias (3M) is given; else rh holds h @ U[:, :2M] (2M) and the
- * candidate's recurrent product (r * h) @ U[:, 2M:] is computed here. */
-static inline void gru_row_update(const float *restrict xw, float *restrict rh, float *restrict h,
-                                  float *restrict prev, float *restrict out_t, const float *restrict U, int M,
-                                  int reset_after, int keep, int zero_output, float *restrict tmp) {
-    float *restrict zr = tmp;          /* 2M: z | r */
-    float *restrict hh = tmp + 2 * M;  /* M: candidate */
-    for (int j = 0; j < 2 * M; ++j) zr[j] = fsigmoid(xw[j] + rh[j]);
-    if (reset_after) {
-        for (int j = 0; j < M; ++j) hh[j] = xw[2 * M + j] + zr[M + j] * rh[2 * M + j];
-    } else {
-        float *restrict rhp = tmp + 3 * M; /* M: r * h */
-        for (int j = 0; j < M; ++j) { rhp[j] = zr[M + j] * h[j]; hh[j] = xw[2 * M + j]; }
-        matvec_acc(hh, rhp, U + 2 * M, M, M, 3 * M);
-    }
-    for (int j = 0; j < M; ++j) {
-        const float cand = ftanh(hh[j]);
-        const float hn = cand + zr[j] * (h[j] - cand);
-        float o;
-        if (keep) { o = hn; } else { o = zero_output ? 0.0f : prev[j]; }
-        prev[j] = o;
-        if (out_t) out_t[j] = o;
-        hh[j] = hn;
-    }
-    if (keep) memcpy(h, hh, sizeof(float) * M);
-}
-
-/* Whole GRU sequence; buf holds h and prev (each B*M, in/out) followed, when has_out, by the outputs. */
-void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, const float *rec_bias, float *buf,
-                      const uint8_t *mask, int zero_output, int has_out, int reset_after) {
+/* Whole GRU sequence, reset_after=False, from the projected inputs xw (B, T, 3M) in processing order; buf holds
+ * h and prev (each B*M, in/out) followed, when has_out, by the outputs (B, T, M). */
+void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *buf, const uint8_t *mask,
+                      int zero_output, int has_out) {
     const int G = 3 * M;
-    const int R3 = reset_after ? G : 2 * M; /* width of the recurrent product computed up front */
     float *h = buf, *prev = buf + (int64_t)B * M;
     float *out = has_out ? buf + 2 * (int64_t)B * M : 0;
-#pragma omp parallel num_threads(thread_count((int64_t)B * G * M, B))
-    {
-        int r_begin, R;
-        thread_rows(B, &r_begin, &R);
-        float *rh = R > 0 ? (float *)malloc(sizeof(float) * (size_t)R * R3) : 0;
-        float *tmp = (float *)malloc(sizeof(float) * 4 * (size_t)M);
-        for (int t = 0; t < T && R > 0; ++t) {
-            for (int r = 0; r < R; ++r) {
-                if (reset_after && rec_bias) memcpy(rh + (int64_t)r * R3, rec_bias, sizeof(float) * R3);
-                else memset(rh + (int64_t)r * R3, 0, sizeof(float) * R3);
+    float *tmp = (float *)malloc(sizeof(float) * 4 * (size_t)M);
+    if (!tmp) return;
+    float *zr = tmp, *hh = tmp + 2 * M, *rhp = tmp + 3 * M;
+    for (int t = 0; t < T; ++t)
+        for (int b = 0; b < B; ++b) {
+            const float *x = xw + ((int64_t)b * T + t) * G;
+            float *hb = h + (int64_t)b * M, *pb = prev + (int64_t)b * M;
+            float *o = out ? out + ((int64_t)b * T + t) * M : 0;
+            const int keep = mask ? mask[(int64_t)b * T + t] : 1;
+            for (int j = 0; j < 2 * M; ++j) zr[j] = x[j];
+            matvec_acc(zr, hb, U, M, 2 * M, G);
+            for (int j = 0; j < 2 * M; ++j) zr[j] = fsigmoid(zr[j]);
+            for (int j = 0; j < M; ++j) { rhp[j] = zr[M + j] * hb[j]; hh[j] = x[2 * M + j]; }
+            matvec_acc(hh, rhp, U + 2 * M, M, M, G);
+            for (int j = 0; j < M; ++j) {
+                const float cand = ftanh(hh[j]);
+                hh[j] = cand + zr[j] * (hb[j] - cand);
             }
-            gemm_acc(rh, h + (int64_t)r_begin * M, M, U, G, R, M, R3);
-            for (int r = 0; r < R; ++r) {
-                const int b = r_begin + r;
-                const int keep = mask ? mask[(int64_t)b * T + t] : 1;
-                gru_row_update(xw + ((int64_t)b * T + t) * G, rh + (int64_t)r * R3, h + (int64_t)b * M,
-                               prev + (int64_t)b * M, out ? out + ((int64_t)b * T + t) * M : 0, U, M, reset_after,
-                               keep, zero_output, tmp);
+            if (keep) {
+                memcpy(hb, hh, sizeof(float) * M);
+                memcpy(pb, hh, sizeof(float) * M);
+            } else if (zero_output) {
+                memset(pb, 0, sizeof(float) * M);
             }
+            if (o) memcpy(o, pb, sizeof(float) * M);
         }
-        free(rh);
-        free(tmp);
-    }
+    free(tmp);
 }
 
-/* One GRU step for all rows from xw_t rows (stride xw_stride) and recurrent products rh (B, 3M or 2M). */
-void gru_step_f32(int B, int M, const float *xw_t, int64_t xw_stride, float *rh, const float *U, float *h,
-                  float *prev, const uint8_t *keep, int zero_output, float *out_t, int64_t out_stride,
-                  int reset_after) {
-    const int R = reset_after ? 3 * M : 2 * M;
-#pragma omp parallel for schedule(static) if ((int64_t)B * 3 * M > 16384)
-    for (int b = 0; b < B; ++b) {
-        float tmp[4 * M];
-        gru_row_update(xw_t + (int64_t)b * xw_stride, rh + (int64_t)b * R, h + (int64_t)b * M,
-                       prev + (int64_t)b * M, out_t ? out_t + (int64_t)b * out_stride : 0, U, M, reset_after,
-                       keep ? keep[b] : 1, zero_output, tmp);
-    }
+/* ------------------------------------------------------------------ Python entry point (when built with it) */
+#ifdef RNNLAB_PYEXT
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+
+/* The address of a C-contiguous buffer (None -> NULL), or -1 with an exception set. */
+static int get_buffer(PyObject *obj, Py_buffer *view, int writable, void **ptr) {
+    if (obj == Py_None) { view->obj = NULL; *ptr = NULL; return 0; }
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0) return -1;
+    *ptr = view->buf;
+    return 0;
 }
+
+static int all_finite(const float *x, int64_t n) {
+    uint32_t bad = 0; /* NaN and +-Inf have every exponent bit set */
+    for (int64_t i = 0; i < n; ++i) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
+/* forward(kind, B, T, D, M, x, W, U, bias, h, c, prev, out, mask, reverse, zero_output, threads, packed)
+ * Arrays are C-contiguous buffers (bias, c, out, mask may be None).  Returns False, without computing, when x
+ * holds NaN or infinity; True otherwise. */
+static PyObject *py_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 18) { PyErr_SetString(PyExc_TypeError, "forward() takes 18 arguments"); return NULL; }
+    int ints[4];
+    for (int k = 0; k < 4; ++k) {
+        ints[k] = (int)PyLong_AsLong(args[1 + k]);
+        if (ints[k] == -1 && PyErr_Occurred()) return NULL;
+    }
+    const int kind = (int)PyLong_AsLong(args[0]);
+    const int reverse = PyObject_IsTrue(args[14]), zero = PyObject_IsTrue(args[15]);
+    const int threads = (int)PyLong_AsLong(args[16]), packed = (int)PyLong_AsLong(args[17]);
+    if (PyErr_Occurred()) return NULL;
+    Py_buffer views[9];
+    void *ptrs[9];
+    static const int writable[9] = {0, 0, 0, 0, 1, 1, 1, 1, 0};
+    int n = 0;
+    for (; n < 9; ++n)
+        if (get_buffer(args[5 + n], &views[n], writable[n], &ptrs[n]) < 0) break;
+    PyObject *result = NULL;
+    if (n == 9) {
+        const int B = ints[0], T = ints[1], D = ints[2], M = ints[3];
+        int ok, rc = 0;
+        Py_BEGIN_ALLOW_THREADS
+        ok = all_finite((const float *)ptrs[0], (int64_t)B * T * D);
+        if (ok)
+            rc = rnn_forward_f32(kind, B, T, D, M, ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6],
+                                 ptrs[7], ptrs[8], reverse, zero, threads, packed);
+        Py_END_ALLOW_THREADS
+        result = rc ? PyErr_NoMemory() : PyBool_FromLong(ok);
+    }
+    for (int k = 0; k < n; ++k)
+        if (views[k].obj) PyBuffer_Release(&views[k]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"forward", (PyCFunction)(void (*)(void))py_forward, METH_FASTCALL, "Run a whole LSTM/GRU layer."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rnn_kernels", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit_rnn_kernels(void) { return PyModule_Create(&module); }
+#endif
