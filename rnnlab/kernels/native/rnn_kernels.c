@@ -373,6 +373,7 @@ static void seq_task(void *arg, int tid, int nt) {
             pack_block(s->U, M, M, G, blk * VN, s->pu + (int64_t)blk * M * G * VN);
         }
     float tile[MR_MAX * 4 * VN] __attribute__((aligned(64)));
+    const int ntiles = (B + MR_MAX - 1) / MR_MAX;
     const float *hcur = s->h;
     float *hnext = s->h2;
     for (int step = 0; step < T; ++step) {
@@ -381,8 +382,10 @@ static void seq_task(void *arg, int tid, int nt) {
             const int u0 = blk * VN, n = M - u0 < VN ? M - u0 : VN;
             const float *bias_tile = s->bias_tiles + (int64_t)blk * 4 * VN;
             const panel_t pw = panel(s, 0, blk), pu = panel(s, 1, blk);
-            for (int r0 = 0; r0 < B; r0 += MR_MAX) {
-                const int MR = B - r0 < MR_MAX ? B - r0 : MR_MAX;
+            /* rows in tiles of nearly equal size (8 rows: 4 + 4, not 6 + 2); every tile of 2 or more rows sums
+             * in the same order, so a row's result does not depend on the batch it came in (except alone) */
+            for (int tile_i = 0, r0 = 0; tile_i < ntiles; ++tile_i) {
+                const int MR = (B - r0) / (ntiles - tile_i) + ((B - r0) % (ntiles - tile_i) != 0);
                 const float *xa = s->x + ((int64_t)r0 * T + t) * D;
                 const float *ha = hcur + (int64_t)r0 * M;
                 if (s->kind == 0) {
@@ -394,6 +397,7 @@ static void seq_task(void *arg, int tid, int nt) {
                     if (n == VN) gru_finish(s, VN, r0, MR, u0, t, step, hcur, hnext, tile);
                     else gru_finish(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
                 }
+                r0 += MR;
             }
         }
         barrier_wait(&s->barrier, nt); /* every unit of h_t is written before any block reads it */
