@@ -139,7 +139,11 @@ static void run_parallel(task_fn fn, void *arg, int nt) {
     fn(arg, 0, 1);
 }
 
-typedef struct { int count; int phase; } barrier_t;
+typedef struct { int count; int phase; int yields; } barrier_t;
+
+/* Calls left to run on one thread after a call whose threads kept losing their cores to other processes. */
+static int contended_calls = 0;
+#define CONTENDED_BACKOFF 32
 
 static void barrier_wait(barrier_t *b, int nt) {
     if (nt <= 1) return;
@@ -152,7 +156,11 @@ static void barrier_wait(barrier_t *b, int nt) {
     int spins = 0;
     while (__atomic_load_n(&b->phase, __ATOMIC_ACQUIRE) == phase) {
         cpu_relax();
-        if (++spins > 4096) { sched_yield(); spins = 0; } /* a thread that lost its core gets it back */
+        if (++spins > 4096) { /* ~0.1 ms: the other thread lost its core; let it have ours */
+            sched_yield();
+            __atomic_add_fetch(&b->yields, 1, __ATOMIC_RELAXED);
+            spins = 0;
+        }
     }
 }
 
@@ -463,9 +471,19 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
                     bt[g * VN + j] = v;
                 }
         }
-    if (threads <= 0) threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
+    const int automatic = threads <= 0;
+    if (automatic) {
+        threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
+        if (threads > 1 && __atomic_load_n(&contended_calls, __ATOMIC_RELAXED) > 0) {
+            __atomic_sub_fetch(&contended_calls, 1, __ATOMIC_RELAXED);
+            threads = 1;
+        }
+    }
     int nt = threads < s.nblocks ? threads : s.nblocks;
     run_parallel(seq_task, &s, nt < 1 ? 1 : nt);
+    /* Threads that met at the per-step barrier only after long waits were sharing cores with other work: on a
+     * busy machine one thread is faster, so the next calls run on one, then threads are tried again. */
+    if (automatic && s.barrier.yields > T / 8) __atomic_store_n(&contended_calls, CONTENDED_BACKOFF, __ATOMIC_RELAXED);
     if (T % 2) memcpy(h, s.h2, sizeof(float) * (size_t)B * M); /* odd step count: h_T is in the second buffer */
     free(work);
     return 0;
