@@ -233,3 +233,41 @@ def test_a_registered_kernel_is_used_by_layers():
     assert calls and calls[0] is layer.cell
     with pytest.raises(ValueError):
         fastpath.unregister("rnn_sequence", "reference")
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2"])
+def test_native_kernel_without_avx512_matches_reference(isa, tmp_path, monkeypatch):
+    """Machines without AVX-512 get 8-float vectors and smaller register tiles: build that variant of the C
+    source here and check it against the reference like the default build."""
+    import ctypes
+    import platform
+    import subprocess
+
+    from rnnlab.kernels import native, native_loops
+
+    if isa == "avx2" and platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("AVX2 is an x86-64 instruction set")
+    cc = native._compiler()
+    assert cc is not None, "a C compiler is needed (CI has one)"
+    flags = native._flag_sets()[-1] + (["-mavx2", "-mfma", "-mno-avx512f"] if isa == "avx2" else [])
+    target = tmp_path / "rnn_kernels_variant.so"
+    subprocess.run([cc, *flags, str(native._SOURCE), "-o", str(target), "-lm"], check=True, capture_output=True)
+    lib = native._declare(ctypes.CDLL(str(target)))
+    assert lib.rnn_vector_width() == 8
+    monkeypatch.setitem(native._STATE, "lib", lib)
+    monkeypatch.setitem(native._STATE, "ext", None)  # the ctypes route, as without Python's headers
+    for seed in range(16):
+        rng = np.random.default_rng(seed)
+        batch, steps, dim, units = (int(v) for v in (rng.integers(1, 14), rng.integers(1, 9), rng.integers(1, 40),
+                                                     rng.integers(1, 70)))
+        monkeypatch.setattr(native_loops, "THREADS", int(rng.integers(0, 3)))
+        for kind in ("LSTM", "GRU"):
+            layer = getattr(layers, kind)(units, return_sequences=True, return_state=True,
+                                          go_backwards=bool(seed % 2))
+            x = rng.normal(size=(batch, steps, dim)).astype("float32")
+            layer(x)
+            layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+            mask = rng.random((batch, steps)) > 0.3
+            for kwargs in ({}, {"mask": mask}):
+                ref, fast = _run_both(lambda: layer(x, **kwargs), "native")
+                _assert_close(ref, fast)
