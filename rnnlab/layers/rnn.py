@@ -91,6 +91,33 @@ def reference_sequence_backward(cell, trace, mask, zero_output_for_mask, d_outpu
 fastpath.register("rnn_sequence", "reference", reference_sequence, priority=-1)
 
 
+def reference_forward_backward(layer, x, initial_state=None, mask=None, training=False, grads=None):
+    """The general training call of an :class:`RNN` on prepared inputs ``x``: the reference loop with its
+    per-step trace (:func:`reference_sequence`), backpropagated step by step
+    (:func:`reference_sequence_backward`). Returns ``(outputs, backward)`` as :meth:`RNN.forward_backward`."""
+    with fastpath.reference_only():
+        result = layer.run(x, initial_state=initial_state, mask=mask, collect_gates=True, training=training)
+    outputs = layer._structure_outputs(result)
+
+    def backward(d_outputs, need_input_grad=True):
+        flat = nest.flatten(d_outputs) if layer.return_state else [d_outputs]
+        d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(result["states"]))
+        dxw, d_initial = reference_sequence_backward(
+            layer.cell, result["trace"], result["mask"], layer.zero_output_for_mask,
+            d_main if layer.return_sequences else None, None if layer.return_sequences else d_main,
+            d_states, result["dropout"], grads)
+        if layer.go_backwards:
+            dxw = dxw[:, ::-1]
+        dx = layer.cell.project_inputs_backward(x, dxw, result["dropout"], grads, need_dx=need_input_grad)
+        return dx, ({"initial_state": d_initial} if initial_state is not None else {})
+
+    backward.optional_input_grad = True  # backward(d, need_input_grad=False) skips the input gradient
+    return outputs, backward
+
+
+fastpath.register("rnn_train", "reference", reference_forward_backward, priority=-1)
+
+
 class RNN(Layer):
     """Base class for recurrent layers (Keras ``keras.layers.RNN``).
 
@@ -308,28 +335,16 @@ class RNN(Layer):
     def forward_backward(self, sequences, initial_state=None, mask=None, training=False, grads=None):
         """The training call: the layer's outputs and a function that backpropagates through them.
 
-        ``backward(d_outputs)`` takes gradients shaped like the outputs (``None`` for an output that does not
-        reach the loss), adds the weight gradients to ``grads`` and returns
-        ``(d_sequences, {"initial_state": d_initial_states})`` (an empty dict without ``initial_state``).
+        ``backward(d_outputs, need_input_grad=True)`` takes gradients shaped like the outputs (``None`` for an
+        output that does not reach the loss), adds the weight gradients to ``grads`` and returns
+        ``(d_sequences, {"initial_state": d_initial_states})`` (an empty dict without ``initial_state``;
+        ``d_sequences`` is ``None`` when ``need_input_grad`` is false).  The work is the ``"rnn_train"``
+        operation of :mod:`rnnlab.fastpath`: :func:`reference_forward_backward`, or a fused kernel
+        (:mod:`rnnlab.kernels.training`) where it supports the call.
         """
         x = self._prepare_inputs(sequences)
-        with fastpath.reference_only():
-            result = self.run(x, initial_state=initial_state, mask=mask, collect_gates=True, training=training)
-        outputs = self._structure_outputs(result)
-
-        def backward(d_outputs):
-            flat = nest.flatten(d_outputs) if self.return_state else [d_outputs]
-            d_main, d_states = flat[0], (flat[1:] if self.return_state else [None] * len(result["states"]))
-            dxw, d_initial = reference_sequence_backward(
-                self.cell, result["trace"], result["mask"], self.zero_output_for_mask,
-                d_main if self.return_sequences else None, None if self.return_sequences else d_main,
-                d_states, result["dropout"], grads)
-            if self.go_backwards:
-                dxw = dxw[:, ::-1]
-            dx = self.cell.project_inputs_backward(x, dxw, result["dropout"], grads)
-            return dx, ({"initial_state": d_initial} if initial_state is not None else {})
-
-        return outputs, backward
+        kernel = fastpath.select("rnn_train", cell=self.cell, dtype=x.dtype, training=training)
+        return kernel.fn(self, x, initial_state, mask, training, grads)
 
     def _structure_outputs(self, result):
         output = result["outputs"] if self.return_sequences else result["last_output"]

@@ -137,25 +137,30 @@ class RecurrentCell(Layer):
             xw += bias
         return xw
 
-    def project_inputs_backward(self, x, dxw, dropout, grads):
-        """Backward of :meth:`project_inputs`: adds kernel/bias gradients to ``grads``, returns ``dx``."""
+    def project_inputs_backward(self, x, dxw, dropout, grads, need_dx=True):
+        """Backward of :meth:`project_inputs`: adds kernel/bias gradients to ``grads``, returns ``dx``
+        (``dxw @ kernel^T``, times the dropout mask), or ``None`` when ``need_dx`` is false."""
         kernel = self.kernel.value
         masks = None if dropout is None else dropout.inputs
         x2, d2 = x.reshape(-1, x.shape[-1]), dxw.reshape(-1, dxw.shape[-1])  # (N, D), (N, G*U)
+        dx = None
         if masks is None:
             add_grad(grads, self.kernel, x2.T @ d2)
-            dx = dxw @ kernel.T
+            if need_dx:
+                dx = dxw @ kernel.T
         else:
             width = kernel.shape[1] // masks.shape[0]
-            dkernel, dx = np.empty_like(kernel), np.zeros_like(x)
+            dkernel = np.empty_like(kernel)
+            dx = np.zeros_like(x) if need_dx else None
             for k in range(masks.shape[0]):
                 block = slice(k * width, (k + 1) * width) if masks.shape[0] > 1 else slice(None)
                 m = _over_time(masks[k], x)
                 dkernel[:, block] = (x * m).reshape(-1, x.shape[-1]).T @ d2[:, block]
-                dx += (dxw[..., block] @ kernel[:, block].T) * m
+                if need_dx:
+                    dx += (dxw[..., block] @ kernel[:, block].T) * m
             add_grad(grads, self.kernel, dkernel)
         if self.use_bias:
-            self._add_input_bias_grad(grads, d2.sum(axis=0))
+            self._add_input_bias_grad(grads, np.ones(d2.shape[0], d2.dtype) @ d2)  # column sums, one GEMV
         return dx
 
     def _add_input_bias_grad(self, grads, dbias):
@@ -400,8 +405,9 @@ class StackedRNNCells(Layer):
     def project_inputs(self, x, dropout=None):
         return self.cells[0].project_inputs(x, None if dropout is None else dropout[0])
 
-    def project_inputs_backward(self, x, dxw, dropout, grads):
-        return self.cells[0].project_inputs_backward(x, dxw, None if dropout is None else dropout[0], grads)
+    def project_inputs_backward(self, x, dxw, dropout, grads, need_dx=True):
+        return self.cells[0].project_inputs_backward(x, dxw, None if dropout is None else dropout[0], grads,
+                                                     need_dx)
 
     def make_dropout(self, batch, training):
         masks = [cell.make_dropout(batch, training) for cell in self.cells]

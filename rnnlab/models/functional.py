@@ -343,11 +343,16 @@ class Model(Trainer, Layer):
             else results[0]
         if grads is None:
             return packed
-        return packed, lambda d_outputs: self._backward_graph(tape, d_outputs)
+        return packed, lambda d_outputs, input_grads=True: self._backward_graph(tape, d_outputs, input_grads)
 
-    def _backward_graph(self, tape, d_outputs):
-        """Gradients w.r.t. the model inputs (a list, ``None`` where none flows) from output gradients."""
+    def _backward_graph(self, tape, d_outputs, input_grads=True):
+        """Gradients w.r.t. the model inputs (a list, ``None`` where none flows) from output gradients.
+
+        With ``input_grads`` false the caller does not want them: a layer fed only by model inputs is asked to
+        skip its input gradient when its backward function allows it (``backward.optional_input_grad``).
+        """
         d_env = {}
+        model_inputs = {id(t) for t in self.inputs}
 
         def add(tensor, grad):
             if grad is None or not isinstance(tensor, KerasTensor):
@@ -363,9 +368,13 @@ class Model(Trainer, Layer):
             if all(g is None for g in grads_out):
                 continue  # nothing downstream reaches the loss
             grads_out = [np.zeros_like(v) if g is None else g for g, v in zip(grads_out, flat_v)]
-            d_first, d_other = backward(nest.pack_like(node.outputs, grads_out) if nest.is_nested(node.outputs)
-                                        else grads_out[0])
+            d_out = nest.pack_like(node.outputs, grads_out) if nest.is_nested(node.outputs) else grads_out[0]
             first = node.call_args[0]
+            if not input_grads and getattr(backward, "optional_input_grad", False) and all(
+                    not isinstance(t, KerasTensor) or id(t) in model_inputs for t in nest.flatten(first)):
+                d_first, d_other = backward(d_out, need_input_grad=False)
+            else:
+                d_first, d_other = backward(d_out)
             if d_first is not None:
                 for t, g in zip(nest.flatten(first), nest.flatten(d_first) if nest.is_nested(first) else [d_first]):
                     add(t, g)
@@ -383,10 +392,11 @@ class Model(Trainer, Layer):
         masks = nest.flatten(mask) if mask is not None else [None] * len(values)
         outputs, backward_graph = self._run_graph(values, masks, training, grads if grads is not None else {})
 
-        def backward(d_outputs):
-            d_inputs = backward_graph(d_outputs)
+        def backward(d_outputs, need_input_grad=True):
+            d_inputs = backward_graph(d_outputs, need_input_grad)
             return (d_inputs if len(d_inputs) > 1 else d_inputs[0]), {}
 
+        backward.optional_input_grad = True  # backward(d, need_input_grad=False): the inputs' gradients may be None
         return outputs, backward
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):

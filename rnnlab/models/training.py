@@ -206,7 +206,10 @@ class Trainer:
         total, d_outputs, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
         d_struct = nest.pack_like(self._outputs_struct, d_outputs) if nest.is_nested(self._outputs_struct) \
             else d_outputs[0]
-        backward(d_struct)
+        if getattr(backward, "optional_input_grad", False):
+            backward(d_struct, need_input_grad=False)  # the inputs' gradients are not needed
+        else:
+            backward(d_struct)
         trainable = [v for v in self.trainable_weights if v in grads]
         if trainable:
             self.optimizer.apply([grads[v] for v in trainable], trainable)

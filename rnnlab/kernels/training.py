@@ -1,0 +1,432 @@
+"""Fused training call of a recurrent layer: forward, then backpropagation through time, on saved arrays.
+
+The general training path (:func:`rnnlab.layers.rnn.reference_forward_backward`) runs the reference loop with a
+per-step trace of tuples and backpropagates step by step, adding a recurrent-kernel gradient per step.  This
+kernel computes the same thing for the common case -- one ``LSTMCell`` or ``GRUCell`` (``reset_after=True``)
+with Keras's default activations (tanh, sigmoid) and no recurrent dropout -- with:
+
+* preallocated, batch-major buffers for everything the backward pass reads (``B`` batch, ``T`` steps,
+  ``U`` units, ``G`` gates): the gate activations overwrite the projected inputs ``xw`` ``(B, T, G*U)``,
+  the states before each step ``hs`` (and ``cs``) ``(B, T, U)``, and ``aux`` ``(B, T, U)`` (LSTM
+  ``tanh(c_t)``, GRU the candidate's recurrent term);
+* per step, one BLAS product (forward ``h_{t-1} @ U``, backward ``dz_t @ U^T``) and one call for all the
+  elementwise work -- compiled C (:file:`native/train_kernels.c`) for float32, NumPy otherwise;
+* the recurrent kernel's gradient as ONE product after the loop: with ``H`` the states before each step and
+  ``dZ`` the gradients at the pre-activations, both ``(B*T, .)``, ``dU = H^T @ dZ`` (for GRU, ``dZ`` is the
+  gradient at ``h_{t-1} @ U + b_rec``, and its column sums are the recurrent bias's gradient).
+
+Masks, ``go_backwards``, initial states (and their gradients), ``stateful``, input dropout and every output
+structure behave exactly as on the general path; tests compare the two on random configurations.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import weakref
+
+import numpy as np
+
+from rnnlab import activations, backend, fastpath, nest
+from rnnlab.kernels import native
+from rnnlab.layers.rnn_cells import GRUCell, LSTMCell
+
+_NUM_GATES = {LSTMCell: 4, GRUCell: 3}
+
+
+def _default_activations(cell):
+    return cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
+
+
+def supports(cell=None, dtype=None, training=False, **_):
+    """Whether the fused kernel computes this training call: a single LSTM cell or GRU cell with
+    ``reset_after=True``, Keras's default activations, float32/float64, and no recurrent dropout."""
+    if type(cell) not in _NUM_GATES or not _default_activations(cell):
+        return False
+    if type(cell) is GRUCell and not cell.reset_after:
+        return False
+    if training and cell.recurrent_dropout > 0:
+        return False
+    return np.dtype(dtype) in (np.float32, np.float64)
+
+
+# --------------------------------------------------------------------------------------------- buffers
+class _Buffers(ctypes.Structure):
+    """Mirror of ``RnnTrain`` in train_kernels.c: sizes, then pointers (NULL for what a call does not use)."""
+
+    _fields_ = [(name, ctypes.c_int64) for name in ("B", "T", "U", "zero_output")] + [
+        (name, ctypes.c_void_p) for name in (
+            "xa", "hs", "cs", "aux", "out", "last", "h_final", "c_final", "mask", "rec", "in_bias", "rec_bias",
+            "dz", "drh", "dh_mm", "dh_pass", "dc", "carry", "scratch", "d_out", "d_last")]
+
+
+def _ptr(array):
+    return None if array is None else array.ctypes.data
+
+
+class _Loop:
+    """The arrays of one fused call and its per-step elementwise work (NumPy; :class:`_NativeLoop` is C).
+
+    Forward step ``t`` reads ``rec = h_{t-1} @ U`` and writes the gates, ``aux``, the next states and the
+    output; backward step ``t`` reads ``dh_mm = (gradient at step t+1's recurrent product) @ U^T`` and writes
+    ``dz[:, t]`` (and, for GRU, ``drh[:, t]``) and the carried state gradients.
+    """
+
+    def __init__(self, cell, workspace, xa, in_bias, h0, c0, mask, zero_output, return_sequences):
+        batch, steps, width = xa.shape
+        units, dtype = cell.units, xa.dtype
+        self.lstm = type(cell) is LSTMCell
+        self.B, self.T, self.U = batch, steps, units
+        self.ws = workspace
+        self.xa, self.in_bias, self.mask, self.zero_output = xa, in_bias, mask, bool(zero_output)
+        self.hs = workspace.get("hs", (batch, steps, units), dtype)
+        self.hs[:, 0] = h0
+        self.cs = None
+        if self.lstm:
+            self.cs = workspace.get("cs", (batch, steps, units), dtype)
+            self.cs[:, 0] = c0
+        self.aux = workspace.get("aux", (batch, steps, units), dtype)
+        # what the caller receives is new memory; everything else is the workspace's
+        self.out = np.empty((batch, steps, units), dtype) if return_sequences else None
+        self.last = None if return_sequences else np.zeros((batch, units), dtype)
+        self.h_final = np.empty((batch, units), dtype)
+        self.c_final = np.empty((batch, units), dtype) if self.lstm else None
+        self.rec = workspace.get("rec", (batch, width), dtype)
+        self.rec_bias = None
+        if not self.lstm and cell.use_bias:
+            self.rec_bias = np.ascontiguousarray(cell.bias.value[1], dtype)
+        self.keep = None if mask is None else mask[:, :, None]  # (B, T, 1) bool
+
+    # ------------------------------------------------------------------ views
+    def _next(self, buffers, final, t):
+        return buffers[:, t + 1] if t + 1 < self.T else final
+
+    def _output(self, t):
+        """The output slot of step t and the previous output (None: zeros)."""
+        if self.out is not None:
+            return self.out[:, t], (self.out[:, t - 1] if t else None)
+        return self.last, self.last
+
+    def _store(self, t, h, c):
+        """Write step t's new state (masked rows keep theirs) and output."""
+        hp, hn = self.hs[:, t], self._next(self.hs, self.h_final, t)
+        o, prev = self._output(t)
+        if self.keep is None:
+            hn[...] = h
+            o[...] = h
+            if c is not None:
+                self._next(self.cs, self.c_final, t)[...] = c
+            return
+        keep = self.keep[:, t]
+        np.copyto(hn, np.where(keep, h, hp))
+        if c is not None:
+            np.copyto(self._next(self.cs, self.c_final, t), np.where(keep, c, self.cs[:, t]))
+        np.copyto(o, np.where(keep, h, 0 if (self.zero_output or prev is None) else prev))
+
+    # ------------------------------------------------------------------ forward
+    def forward_step(self, t):
+        U, a, rec = self.U, self.xa[:, t], self.rec
+        if self.in_bias is not None:
+            a += self.in_bias
+        if self.lstm:
+            a += rec
+            _sigmoid_(a[:, :2 * U])
+            np.tanh(a[:, 2 * U:3 * U], out=a[:, 2 * U:3 * U])
+            _sigmoid_(a[:, 3 * U:])
+            i, f, g, o = a[:, :U], a[:, U:2 * U], a[:, 2 * U:3 * U], a[:, 3 * U:]
+            c = f * self.cs[:, t]
+            c += i * g
+            th = np.tanh(c, out=self.aux[:, t])
+            self._store(t, o * th, c)
+            return
+        if self.rec_bias is not None:
+            rec += self.rec_bias
+        a[:, :2 * U] += rec[:, :2 * U]
+        _sigmoid_(a[:, :2 * U])
+        rhh = self.aux[:, t]
+        rhh[...] = rec[:, 2 * U:]
+        z, r, hh = a[:, :U], a[:, U:2 * U], a[:, 2 * U:]
+        hh += r * rhh
+        np.tanh(hh, out=hh)
+        hp = self.hs[:, t]
+        self._store(t, hh + z * (hp - hh), None)
+
+    # ------------------------------------------------------------------ backward
+    def start_backward(self, d_out, d_last, d_h, d_c):
+        """Buffers of the backward pass; ``d_h``/``d_c`` are the gradients w.r.t. the final states (or None)."""
+        batch, units, dtype = self.B, self.U, self.xa.dtype
+        self.d_out, self.d_last = d_out, d_last
+        ws, shape, small = self.ws, self.xa.shape, (batch, units)
+        self.dz = ws.get("dz", shape, dtype)
+        self.drh = None if self.lstm else ws.get("drh", shape, dtype)
+        self.dh_mm = ws.get("dh_mm", small, dtype, fill=0 if d_h is None else d_h)
+        self.dc = ws.get("dc", small, dtype, fill=0 if d_c is None else d_c) if self.lstm else None
+        self.dh_pass = ws.get("dh_pass", small, dtype, fill=0) if (not self.lstm or self.mask is not None) \
+            else None
+        self.carry = ws.get("carry", small, dtype, fill=0) if (self.mask is not None and not self.zero_output) \
+            else None
+        self.scratch = ws.get("scratch", small, dtype)
+
+    def _output_grad(self, t):
+        s = self.scratch
+        if self.d_out is not None:
+            s[...] = self.d_out[:, t]
+        else:
+            s.fill(0)
+        if self.d_last is not None and t == self.T - 1:
+            s += self.d_last
+        if self.carry is not None:
+            s += self.carry
+        return s
+
+    def backward_step(self, t):
+        U = self.U
+        s = self._output_grad(t)
+        dhs = self.dh_mm if self.dh_pass is None else self.dh_mm + self.dh_pass  # dL/dh_t via the state
+        dh = s + dhs
+        keep = None
+        if self.keep is not None:
+            keep = self.keep[:, t]
+            dh *= keep
+        a = self.xa[:, t]
+        dz = self.dz[:, t]
+        if self.lstm:
+            i, f, g, o = a[:, :U], a[:, U:2 * U], a[:, 2 * U:3 * U], a[:, 3 * U:]
+            th = self.aux[:, t]
+            dc = self.dc if keep is None else self.dc * keep
+            dc = dc + dh * o * (1 - th * th)
+            dz[:, :U] = dc * g * i * (1 - i)
+            dz[:, U:2 * U] = dc * self.cs[:, t] * f * (1 - f)
+            dz[:, 2 * U:3 * U] = dc * i * (1 - g * g)
+            dz[:, 3 * U:] = dh * th * o * (1 - o)
+            dc *= f
+            if keep is None:
+                self.dc[...] = dc
+            else:
+                np.copyto(self.dc, np.where(keep, dc, self.dc))
+                np.copyto(self.dh_pass, np.where(keep, 0, dhs))
+        else:
+            z, r, hh = a[:, :U], a[:, U:2 * U], a[:, 2 * U:]
+            da = dh * (1 - z) * (1 - hh * hh)
+            dz[:, :U] = dh * (self.hs[:, t] - hh) * z * (1 - z)
+            dz[:, U:2 * U] = da * self.aux[:, t] * r * (1 - r)
+            dz[:, 2 * U:] = da
+            drh = self.drh[:, t]
+            drh[:, :2 * U] = dz[:, :2 * U]
+            np.multiply(da, r, out=drh[:, 2 * U:])
+            np.copyto(self.dh_pass, dh * z if keep is None else np.where(keep, dh * z, dhs))
+        if self.carry is not None:
+            np.copyto(self.carry, np.where(keep, 0, s))
+
+    def recurrent_grad_source(self):
+        """``(B, T, G*U)``: the gradient at each step's recurrent product (what ``dU = H^T @ .`` reads)."""
+        return self.dz if self.lstm else self.drh
+
+    def initial_state_grads(self):
+        d_h = self.dh_mm if self.dh_pass is None else self.dh_mm + self.dh_pass
+        return [d_h, self.dc] if self.lstm else [d_h]
+
+
+def _sigmoid_(a):
+    """In place: ``sigmoid(a) = 0.5 * tanh(a / 2) + 0.5`` (one NumPy transcendental, no overflow)."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+class _NativeLoop(_Loop):
+    """:class:`_Loop` with the elementwise steps in C (float32)."""
+
+    def __init__(self, lib, cell, *args):
+        super().__init__(cell, *args)
+        self.in_bias = None if self.in_bias is None else np.ascontiguousarray(self.in_bias)
+        self.lib = lib
+        self._mask_u8 = None if self.mask is None else np.ascontiguousarray(self.mask, np.uint8)
+        self.buffers = _Buffers(
+            B=self.B, T=self.T, U=self.U, zero_output=int(self.zero_output), xa=_ptr(self.xa), hs=_ptr(self.hs),
+            cs=_ptr(self.cs), aux=_ptr(self.aux), out=_ptr(self.out), last=_ptr(self.last),
+            h_final=_ptr(self.h_final), c_final=_ptr(self.c_final), mask=_ptr(self._mask_u8),
+            rec=_ptr(self.rec), in_bias=_ptr(self.in_bias), rec_bias=_ptr(self.rec_bias))
+        self.ref = ctypes.byref(self.buffers)
+        self._forward = lib.lstm_train_forward_step if self.lstm else lib.gru_train_forward_step
+        self._backward = lib.lstm_train_backward_step if self.lstm else lib.gru_train_backward_step
+
+    def forward_step(self, t):
+        self._forward(self.ref, t)
+
+    def start_backward(self, d_out, d_last, d_h, d_c):
+        super().start_backward(d_out, d_last, d_h, d_c)
+        b = self.buffers
+        b.dz, b.drh, b.dh_mm, b.dh_pass = _ptr(self.dz), _ptr(self.drh), _ptr(self.dh_mm), _ptr(self.dh_pass)
+        b.dc, b.carry, b.scratch = _ptr(self.dc), _ptr(self.carry), _ptr(self.scratch)
+        b.d_out, b.d_last = _ptr(self.d_out), _ptr(self.d_last)
+
+    def backward_step(self, t):
+        self._backward(self.ref, t)
+
+
+def _native_library():
+    if os.environ.get("RNNLAB_NATIVE", "1") == "0":
+        return None
+    return native.train_library()
+
+
+def _make_loop(cell, workspace, xa, *args):
+    if xa.dtype == np.float32:
+        lib = _native_library()
+        if lib is not None:
+            return _NativeLoop(lib, cell, workspace, xa, *args)
+    return _Loop(cell, workspace, xa, *args)
+
+
+class _Workspace:
+    """The internal buffers of a layer's fused training calls, kept between calls: writing to fresh memory
+    costs a page fault per 4 KiB page (thousands per step of a mid-sized layer), reusing it does not.
+
+    A call takes the layer's workspace when it is free and gives it back when its backward pass ends; a call
+    that finds it taken (a shared layer, or a training call whose backward never ran) gets a new one.
+    """
+
+    def __init__(self):
+        self.arrays = {}
+        self.owner = None  # the call whose forward pass the buffers hold
+        self.busy = False  # that call's backward pass has not finished
+
+    def get(self, name, shape, dtype, fill=None):
+        """Buffer ``name`` with this shape and dtype (reused when it fits), optionally filled with ``fill``."""
+        a = self.arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self.arrays[name] = np.empty(shape, dtype)
+        if fill is not None:
+            np.copyto(a, fill)
+        return a
+
+
+_WORKSPACES = weakref.WeakKeyDictionary()  # layer -> _Workspace
+
+
+def _checkout_workspace(layer):
+    ws = _WORKSPACES.get(layer)
+    if ws is None or ws.busy:
+        ws = _WORKSPACES[layer] = _Workspace()
+    ws.busy, ws.owner = True, object()
+    return ws, ws.owner
+
+
+# --------------------------------------------------------------------------------------------- the call
+def _initial_states(layer, initial_state, batch):
+    """The flat initial states, as :meth:`RNN.run` chooses them, and whether they are known zeros."""
+    if initial_state is not None:
+        return layer._standardize_initial_state(initial_state, batch), False
+    if layer.stateful:
+        if batch != layer._expected_batch_size:
+            raise ValueError(
+                f"Layer {layer.name!r} is stateful and was built for batch size {layer._expected_batch_size}; "
+                f"received a batch of {batch}."
+            )
+        return layer.states, False
+    return layer.cell.get_initial_state(batch), True
+
+
+def _grad_array(d, dtype):
+    return None if d is None else np.ascontiguousarray(d, dtype)
+
+
+def _add_owned_grad(grads, variable, value):
+    """Add a freshly computed ``value`` (owned by the caller, never reused) to ``grads[variable]``."""
+    if grads is None:
+        return
+    if variable in grads:
+        grads[variable] += value
+    else:
+        grads[variable] = value if value.dtype == variable.value.dtype else value.astype(variable.value.dtype)
+
+
+def _project(cell, ws, x, dropout, reverse):
+    """The projected inputs ``x @ kernel`` ``(B, T, G*U)`` in processing order, in the workspace, and the input
+    bias for the steps to add (None when it is already in: with input dropout the cell projects, bias and all,
+    into a new array)."""
+    if dropout is not None:
+        xw = cell.project_inputs(x, dropout)
+        return np.ascontiguousarray(xw[:, ::-1] if reverse else xw), None
+    batch, steps, features = x.shape
+    kernel = cell.kernel.value
+    xa = ws.get("xa", (batch, steps, kernel.shape[1]), kernel.dtype)
+    source = np.ascontiguousarray(x[:, ::-1] if reverse else x).reshape(batch * steps, features)
+    np.matmul(source, kernel, out=xa.reshape(batch * steps, -1))  # one GEMM for every step
+    return xa, cell._input_bias()
+
+
+def fused_forward_backward(layer, x, initial_state=None, mask=None, training=False, grads=None):
+    """The training call of ``layer`` (an :class:`~rnnlab.layers.rnn.RNN` whose cell :func:`supports`):
+    returns ``(outputs, backward)`` as :meth:`RNN.forward_backward` does."""
+    cell = layer.cell
+    batch, steps = x.shape[0], x.shape[1]
+    if steps == 0:
+        raise ValueError(f"Layer {layer.name!r} received a sequence with 0 timesteps; expected at least 1.")
+    mask = backend.to_mask(mask, (batch, steps))
+    states, zero_states = _initial_states(layer, initial_state, batch)
+    dropout = cell.make_dropout(batch, training)  # input dropout only (recurrent dropout is not supported)
+    lstm = type(cell) is LSTMCell
+    ws, token = _checkout_workspace(layer)
+    kernel = cell.recurrent_kernel.value
+    xa, in_bias = _project(cell, ws, x, dropout, layer.go_backwards)
+    if layer.go_backwards and mask is not None:
+        mask = mask[:, ::-1]
+    loop = _make_loop(cell, ws, xa, in_bias, states[0], states[1] if lstm else None, mask,
+                      layer.zero_output_for_mask, layer.return_sequences)
+    for t in range(steps):
+        if t or not zero_states:
+            np.matmul(loop.hs[:, t], kernel, out=loop.rec)
+        else:
+            loop.rec.fill(0)  # h_0 = 0
+        loop.forward_step(t)
+    final_states = [loop.h_final, loop.c_final] if lstm else [loop.h_final]
+    if layer.stateful:
+        layer.states = [s.copy() for s in final_states]
+    last_output = loop.out[:, -1] if layer.return_sequences else loop.last
+    outputs = layer._structure_outputs({"last_output": last_output, "outputs": loop.out, "states": final_states})
+
+    def backward(d_outputs, need_input_grad=True):
+        if ws.owner is not token:
+            raise RuntimeError(
+                f"This backward function of layer {layer.name!r} belongs to an earlier training call whose "
+                "buffers a later call has reused: backpropagate each training call before the layer's next one."
+            )
+        flat = nest.flatten(d_outputs) if layer.return_state else [d_outputs]
+        d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(final_states))
+        dtype = xa.dtype
+        d_main = _grad_array(d_main, dtype)
+        loop.start_backward(d_main if layer.return_sequences else None,
+                            None if layer.return_sequences else d_main, _grad_array(d_states[0], dtype),
+                            _grad_array(d_states[1], dtype) if lstm else None)
+        kernel_t = ws.get("kernel_t", kernel.T.shape, dtype, fill=kernel.T)  # contiguous: the faster operand
+        source = loop.recurrent_grad_source()
+        want_initial = initial_state is not None
+        for t in range(steps - 1, -1, -1):
+            loop.backward_step(t)
+            if t or want_initial:
+                np.matmul(source[:, t], kernel_t, out=loop.dh_mm)
+        rows = batch * steps
+        flat_source = source.reshape(rows, -1)
+        _add_owned_grad(grads, cell.recurrent_kernel, loop.hs.reshape(rows, -1).T @ flat_source)
+        if not lstm and cell.use_bias:
+            d_bias = np.zeros(cell.bias.value.shape, dtype)
+            d_bias[1] = _column_sums(flat_source)
+            _add_owned_grad(grads, cell.bias, d_bias)
+        dxw = loop.dz[:, ::-1] if layer.go_backwards else loop.dz
+        dx = cell.project_inputs_backward(x, dxw, dropout, grads, need_dx=need_input_grad)
+        d_initial = [np.array(d) for d in loop.initial_state_grads()] if want_initial else None
+        ws.busy = False
+        return dx, ({"initial_state": d_initial} if want_initial else {})
+
+    backward.optional_input_grad = True  # backward(d, need_input_grad=False) skips the input gradient
+    return outputs, backward
+
+
+def _column_sums(a):
+    """``a.sum(axis=0)`` for a 2-D array, as one matrix-vector product."""
+    return np.ones(a.shape[0], a.dtype) @ a
+
+
+fastpath.register("rnn_train", "fused_training", fused_forward_backward, supports=supports, priority=10)

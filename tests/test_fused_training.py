@@ -1,0 +1,209 @@
+"""The fused training kernel (rnnlab/kernels/training.py) against the general training path.
+
+On random configurations (weights, biases, masks, go_backwards, initial states, output structures, GRU
+variants, input dropout), the fused kernel -- its NumPy loop and, for float32, its C loop -- must give the
+general path's outputs and gradients: to 1e-6 in float64, to float32 precision in float32.  A float64
+finite-difference check covers the fused path on its own.
+"""
+import numpy as np
+import pytest
+
+import rnnlab
+from rnnlab import fastpath, layers
+from rnnlab.kernels import native
+from rnnlab.kernels import training as fused
+from tests.gradcheck import flat, gradcheck, pack
+
+HAS_NATIVE = native.train_library() is not None
+PATHS = ["numpy", pytest.param("native", marks=pytest.mark.skipif(not HAS_NATIVE, reason="no C compiler"))]
+
+
+def _mask(rng, batch, steps):
+    mask = rng.random((batch, steps)) > 0.3
+    mask[0, -2:] = False  # right padding
+    mask[1, :2] = False  # left padding
+    return mask
+
+
+def _random_config(seed):
+    """A random layer configuration and call arguments (deterministic in ``seed``)."""
+    rng = np.random.default_rng(seed)
+    kind = ["lstm", "gru", "gru_nobias", "lstm_nobias"][seed % 4]
+    flags = dict(return_sequences=bool(rng.integers(2)), return_state=bool(rng.integers(2)),
+                 go_backwards=bool(rng.integers(2)), zero_output_for_mask=bool(rng.integers(2)))
+    dropout = float(rng.choice([0.0, 0.0, 0.3]))
+    return rng, kind, flags, dict(masked=bool(rng.integers(2)), initial_state=bool(rng.integers(2)),
+                                  dropout=dropout)
+
+
+def _layer(kind, units, dtype, **kwargs):
+    if kind.startswith("lstm"):
+        return layers.LSTM(units, use_bias=kind == "lstm", dtype=dtype, **kwargs)
+    return layers.GRU(units, use_bias=kind == "gru", dtype=dtype, **kwargs)
+
+
+def _run(layer, x, kwargs, probe, path, seed, monkeypatch, need_input_grad=True):
+    """Outputs, gradients (by weight path), d_inputs and d_initial_state of one training call on ``path``."""
+    grads = {}
+    layer.cell._rng = np.random.default_rng(seed)  # the same dropout masks on every path
+    with monkeypatch.context() as m:
+        if path == "numpy":
+            m.setattr(fused, "_native_library", lambda: None)
+        if path == "reference":
+            with fastpath.reference_only():
+                outputs, backward = layer.forward_backward(x, grads=grads, training=True, **kwargs)
+        else:
+            assert fastpath.select("rnn_train", cell=layer.cell, dtype=x.dtype, training=True).name == \
+                "fused_training"
+            outputs, backward = layer.forward_backward(x, grads=grads, training=True, **kwargs)
+        if probe is None:
+            probe = [np.random.default_rng(seed + 1).normal(size=np.shape(o)).astype(x.dtype) for o in flat(outputs)]
+        d_x, d_other = backward(pack(outputs, iter(probe)), need_input_grad=need_input_grad)
+    named = {w.path: grads[w] for w in layer.weights if w in grads}
+    return [np.array(o) for o in flat(outputs)], named, d_x, d_other.get("initial_state"), probe
+
+
+def _assert_close(actual, expected, tol, what):
+    scale = max(float(np.abs(expected).max()), 1e-3)
+    err = float(np.abs(np.asarray(actual) - expected).max()) / scale
+    assert err <= tol, f"{what}: relative error {err:.3g} > {tol}"
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("seed", range(16))
+def test_fused_matches_general_path(seed, dtype, path, monkeypatch):
+    if path == "native" and dtype == "float64":
+        pytest.skip("the C loop is float32; float64 runs the NumPy loop")
+    rng, kind, flags, opts = _random_config(seed)
+    batch, steps, features, units = int(rng.integers(2, 5)), int(rng.integers(1, 7)), int(rng.integers(1, 5)), \
+        int(rng.integers(1, 6))
+    layer = _layer(kind, units, dtype, dropout=opts["dropout"], **flags)
+    x = rng.normal(size=(batch, steps, features)).astype(dtype)
+    layer(x)
+    layer.set_weights([rng.uniform(-0.8, 0.8, w.shape).astype(dtype) for w in layer.get_weights()])
+    kwargs = {}
+    if opts["masked"] and steps > 2:
+        kwargs["mask"] = _mask(rng, batch, steps)
+    if opts["initial_state"]:
+        kwargs["initial_state"] = [rng.normal(size=(batch, s)).astype(dtype) for s in layer.cell.flat_state_sizes]
+    ref_out, ref_grads, ref_dx, ref_d0, probe = _run(layer, x, kwargs, None, "reference", seed, monkeypatch)
+    out, grads, dx, d0, _ = _run(layer, x, kwargs, probe, path, seed, monkeypatch)
+    tol = 1e-6 if dtype == "float64" else 2e-4
+    for a, e in zip(out, ref_out):
+        _assert_close(a, e, tol, "outputs")
+    assert sorted(grads) == sorted(ref_grads)
+    for name in ref_grads:
+        assert grads[name].dtype == np.dtype(dtype), name
+        _assert_close(grads[name], ref_grads[name], tol, name)
+    _assert_close(dx, ref_dx, tol, "d_inputs")
+    assert (d0 is None) == (ref_d0 is None)
+    for a, e in zip(d0 or [], ref_d0 or []):
+        _assert_close(a, e, tol, "d_initial_state")
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_fused_long_sequence_float32(kind, path, monkeypatch):
+    """Many steps and wider layers (gradients travel through long products) in float32."""
+    rng = np.random.default_rng(7)
+    layer = _layer(kind, 16, "float32", return_sequences=True)
+    x = rng.normal(size=(4, 40, 8)).astype(np.float32)
+    layer(x)
+    layer.set_weights([rng.uniform(-0.3, 0.3, w.shape).astype(np.float32) for w in layer.get_weights()])
+    mask = _mask(rng, 4, 40)
+    ref_out, ref_grads, ref_dx, _, probe = _run(layer, x, {"mask": mask}, None, "reference", 0, monkeypatch)
+    out, grads, dx, _, _ = _run(layer, x, {"mask": mask}, probe, path, 0, monkeypatch)
+    _assert_close(out[0], ref_out[0], 1e-5, "outputs")
+    for name in ref_grads:
+        _assert_close(grads[name], ref_grads[name], 2e-4, name)
+    _assert_close(dx, ref_dx, 2e-4, "d_inputs")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_nobias"])
+def test_fused_finite_differences(kind):
+    """float64 finite differences of the fused path with a mask, go_backwards and initial states."""
+    rng = np.random.default_rng(11)
+    layer = _layer(kind, 3, "float64", return_sequences=True, return_state=True, go_backwards=True)
+    x = rng.normal(size=(3, 5, 2))
+    layer(x)
+    layer.set_weights([rng.uniform(-0.7, 0.7, w.shape) for w in layer.get_weights()])
+    assert fastpath.select("rnn_train", cell=layer.cell, dtype=x.dtype, training=False).name == "fused_training"
+    init = [rng.normal(size=(3, s)) for s in layer.cell.flat_state_sizes]
+    mask = np.ones((3, 5), bool)
+    mask[0, 3:] = False
+    mask[1, :2] = False
+    mask[2, 2] = False
+    assert gradcheck(layer, (x,), {"initial_state": init, "mask": mask}, rng) <= 1e-6
+
+
+def test_input_gradient_can_be_skipped(monkeypatch):
+    rng = np.random.default_rng(3)
+    layer = _layer("lstm", 4, "float64", return_sequences=True)
+    x = rng.normal(size=(2, 5, 3))
+    layer(x)
+    _, grads, dx, _, probe = _run(layer, x, {}, None, "numpy", 3, monkeypatch)
+    _, grads_skip, dx_skip, _, _ = _run(layer, x, {}, probe, "numpy", 3, monkeypatch, need_input_grad=False)
+    assert dx is not None and dx_skip is None
+    for name in grads:
+        np.testing.assert_array_equal(grads_skip[name], grads[name])
+
+
+@pytest.mark.parametrize("layer_fn", [
+    lambda: layers.GRU(3, reset_after=False),
+    lambda: layers.LSTM(3, recurrent_dropout=0.2),
+    lambda: layers.LSTM(3, activation="relu"),
+    lambda: layers.SimpleRNN(3),
+    lambda: layers.RNN([layers.LSTMCell(3), layers.GRUCell(2)]),
+])
+def test_unsupported_calls_take_the_general_path(layer_fn):
+    layer = layer_fn()
+    layer(np.zeros((1, 2, 2), np.float32))
+    assert fastpath.select("rnn_train", cell=layer.cell, dtype=np.dtype("float32"), training=True).name == \
+        "reference"
+
+
+def test_stateful_training_updates_states_like_the_general_path(monkeypatch):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    results = []
+    for path in ("reference", "numpy"):
+        inp = rnnlab.Input(batch_shape=(2, 4, 3))
+        layer = layers.LSTM(5, stateful=True, return_sequences=True, seed=1)
+        model = rnnlab.Model(inp, layer(inp))
+        model.set_weights([np.random.default_rng(0).uniform(-0.5, 0.5, w.shape).astype(np.float32)
+                           for w in model.get_weights()])
+        model.compile(optimizer=rnnlab.optimizers.SGD(0.1), loss="mse")
+        with monkeypatch.context() as m:
+            m.setattr(fused, "_native_library", lambda: None)
+            if path == "reference":
+                m.setattr(fastpath, "_FORCED", ["reference"])
+            for _ in range(2):
+                model.train_on_batch(x, np.ones((2, 4, 5), np.float32))
+        results.append(([s.copy() for s in layer.states], model.get_weights()))
+    for a, e in zip(results[1][0] + results[1][1], results[0][0] + results[0][1]):
+        np.testing.assert_allclose(a, e, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_train_on_batch_matches_general_path(kind, monkeypatch):
+    """A model step on the fused path (C where available) lands on the general path's weights."""
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(4, 6, 3)).astype(np.float32)
+    y = rng.normal(size=(4, 6, 8)).astype(np.float32)
+    weights = None
+    results = []
+    for path in ("reference", "fused"):
+        inp = rnnlab.Input(shape=(6, 3))
+        model = rnnlab.Model(inp, _layer(kind, 8, "float32", return_sequences=True)(inp))
+        weights = weights or [rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in model.get_weights()]
+        model.set_weights(weights)
+        model.compile(optimizer=rnnlab.optimizers.SGD(0.5), loss="mse")
+        with monkeypatch.context() as m:
+            if path == "reference":
+                m.setattr(fastpath, "_FORCED", ["reference"])
+            losses = [model.train_on_batch(x, y) for _ in range(3)]
+        results.append((losses, model.get_weights()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
+    for a, e in zip(results[1][1], results[0][1]):
+        np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-6)
