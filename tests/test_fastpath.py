@@ -162,6 +162,31 @@ def test_native_kernel_strategies_match_reference(kind, size, threads, packed, m
         native.library().rnnlab_set_threads(native_loops.thread_count())
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("phase", [0, 3])
+def test_native_threads_hand_over_to_one_thread_mid_call(kind, phase, monkeypatch):
+    """When the threads keep losing their cores, the caller's thread finishes the call alone from the next step
+    (forced here after a given step's barrier): the result is the reference's."""
+    from rnnlab.kernels import native, native_loops
+
+    lib = native.library()
+    monkeypatch.setattr(native_loops, "THREADS", 2)
+    lib.rnnlab_set_threads(2)
+    lib.rnnlab_test_solo_at(phase)
+    try:
+        rng = np.random.default_rng(phase)
+        layer = getattr(layers, kind)(40, return_sequences=True, return_state=True)
+        x = rng.normal(size=(9, 8, 12)).astype("float32")
+        layer(x)
+        layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+        mask = _mask(rng, 9, 8)
+        ref, fast = _run_both(lambda: layer(x, mask=mask), "native")
+        _assert_close(ref, fast)
+    finally:
+        lib.rnnlab_test_solo_at(-1)
+        lib.rnnlab_set_threads(native_loops.thread_count())
+
+
 def test_native_plain_call_refuses_non_finite_inputs():
     """The plain call goes straight to C, which checks for NaN/Inf first: the standard error, nothing computed."""
     layer = layers.LSTM(4, return_sequences=True)

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define cpu_relax() _mm_pause()
@@ -139,17 +140,33 @@ static void run_parallel(task_fn fn, void *arg, int nt) {
     fn(arg, 0, 1);
 }
 
-typedef struct { int count; int phase; int yields; } barrier_t;
+/* A reusable barrier.  yields counts how often a waiter gave its core away; once that happens more than twice in
+ * a call, the last thread to arrive sets solo before releasing the others: the threads are sharing cores with
+ * other work, and the caller's thread finishes the call alone. */
+typedef struct { int count; int phase; int yields; int solo; } barrier_t;
+#define SOLO_AFTER_YIELDS 2
+static int solo_test_phase = -1; /* tests: go solo when this barrier of a call completes (-1: never) */
 
-/* Calls left to run on one thread after a call whose threads kept losing their cores to other processes. */
-static int contended_calls = 0;
-#define CONTENDED_BACKOFF 32
+void rnnlab_test_solo_at(int phase) { solo_test_phase = phase; }
+
+/* Until this time (CLOCK_MONOTONIC, ns), calls run on one thread: a recent call's threads kept losing their cores
+ * to other work (another process, or BLAS threads still spinning after NumPy's last product). */
+static int64_t contended_until = 0;
+#define CONTENDED_BACKOFF_NS 20000000 /* 20 ms, then threads are tried again */
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void barrier_wait(barrier_t *b, int nt) {
     if (nt <= 1) return;
     const int phase = __atomic_load_n(&b->phase, __ATOMIC_ACQUIRE);
     if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == nt) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&b->yields, __ATOMIC_RELAXED) > SOLO_AFTER_YIELDS || phase == solo_test_phase)
+            b->solo = 1;
         __atomic_store_n(&b->phase, phase + 1, __ATOMIC_RELEASE);
         return;
     }
@@ -374,7 +391,7 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
 static void seq_task(void *arg, int tid, int nt) {
     seq_t *s = (seq_t *)arg;
     const int B = s->B, T = s->T, D = s->D, M = s->M, G = s->G;
-    const int blk_begin = (int)((int64_t)s->nblocks * tid / nt), blk_end = (int)((int64_t)s->nblocks * (tid + 1) / nt);
+    int blk_begin = (int)((int64_t)s->nblocks * tid / nt), blk_end = (int)((int64_t)s->nblocks * (tid + 1) / nt);
     if (s->packed)
         for (int blk = blk_begin; blk < blk_end; ++blk) {
             pack_block(s->W, D, M, G, blk * VN, s->pw + (int64_t)blk * D * G * VN);
@@ -409,6 +426,12 @@ static void seq_task(void *arg, int tid, int nt) {
             }
         }
         barrier_wait(&s->barrier, nt); /* every unit of h_t is written before any block reads it */
+        if (nt > 1 && s->barrier.solo) { /* cores are contended: thread 0 takes every block (all are packed) */
+            if (tid != 0) return;
+            nt = 1;
+            blk_begin = 0;
+            blk_end = s->nblocks;
+        }
         const float *tmp = hcur;
         hcur = hnext;
         hnext = (float *)tmp;
@@ -474,16 +497,14 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
     const int automatic = threads <= 0;
     if (automatic) {
         threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
-        if (threads > 1 && __atomic_load_n(&contended_calls, __ATOMIC_RELAXED) > 0) {
-            __atomic_sub_fetch(&contended_calls, 1, __ATOMIC_RELAXED);
-            threads = 1;
-        }
+        if (threads > 1 && now_ns() < __atomic_load_n(&contended_until, __ATOMIC_RELAXED)) threads = 1;
     }
     int nt = threads < s.nblocks ? threads : s.nblocks;
     run_parallel(seq_task, &s, nt < 1 ? 1 : nt);
     /* Threads that met at the per-step barrier only after long waits were sharing cores with other work: on a
      * busy machine one thread is faster, so the next calls run on one, then threads are tried again. */
-    if (automatic && s.barrier.yields > T / 8) __atomic_store_n(&contended_calls, CONTENDED_BACKOFF, __ATOMIC_RELAXED);
+    if (automatic && s.barrier.solo)
+        __atomic_store_n(&contended_until, now_ns() + CONTENDED_BACKOFF_NS, __ATOMIC_RELAXED);
     if (T % 2) memcpy(h, s.h2, sizeof(float) * (size_t)B * M); /* odd step count: h_T is in the second buffer */
     free(work);
     return 0;
