@@ -133,14 +133,16 @@ def test_select_prefers_a_supporting_kernel_and_falls_back_to_reference():
                          ids=["small", "six-row-tiles", "ragged", "odd"])
 @pytest.mark.parametrize("threads", [1, 2, 3], ids=["1thread", "2threads", "3threads"])
 @pytest.mark.parametrize("packed", [0, 1], ids=["in_place", "packed"])
-def test_native_kernel_strategies_match_reference(kind, size, threads, packed, monkeypatch):
-    """The C loop with units shared among 1-3 threads, weights packed or read in place: every combination agrees
-    with the reference, with a mask, initial state and either direction."""
+@pytest.mark.parametrize("split", [0, 1], ids=["units", "rows"])
+def test_native_kernel_strategies_match_reference(kind, size, threads, packed, split, monkeypatch):
+    """The C loop with units or rows shared among 1-3 threads, weights packed or read in place: every combination
+    agrees with the reference, with a mask, initial state and either direction."""
     from rnnlab.kernels import native, native_loops
 
     monkeypatch.setattr(native_loops, "THREADS", threads)
     monkeypatch.setattr(native_loops, "PACKED", packed)
     native.library().rnnlab_set_threads(3)
+    native.library().rnnlab_test_split(split)
     try:
         batch, steps, dim, units = size
         rng = np.random.default_rng(batch + threads)
@@ -173,6 +175,7 @@ def test_native_threads_hand_over_to_one_thread_mid_call(kind, phase, monkeypatc
     monkeypatch.setattr(native_loops, "THREADS", 2)
     lib.rnnlab_set_threads(2)
     lib.rnnlab_test_solo_at(phase)
+    lib.rnnlab_test_split(0)  # the per-step barrier belongs to the unit split
     try:
         rng = np.random.default_rng(phase)
         layer = getattr(layers, kind)(40, return_sequences=True, return_state=True)
@@ -184,6 +187,7 @@ def test_native_threads_hand_over_to_one_thread_mid_call(kind, phase, monkeypatc
         _assert_close(ref, fast)
     finally:
         lib.rnnlab_test_solo_at(-1)
+        lib.rnnlab_test_split(-1)
         lib.rnnlab_set_threads(native_loops.thread_count())
 
 

@@ -109,6 +109,8 @@ def _declare(lib):
     lib.rnnlab_set_threads.argtypes = [i]
     lib.rnnlab_test_solo_at.argtypes = [i]
     lib.rnnlab_test_solo_at.restype = None
+    lib.rnnlab_test_split.argtypes = [i]
+    lib.rnnlab_test_split.restype = None
     lib.gru_sequence_f32.argtypes = [i, i, i, p, p, p, p, i, i]
     for fn in (lib.rnnlab_set_threads, lib.gru_sequence_f32):
         fn.restype = None

@@ -323,6 +323,7 @@ typedef struct {
     float *bias_tiles;              /* per block, the 4 slots' initial values (VN each) */
     const uint8_t *mask;            /* (B, T) or NULL */
     int reverse, zero_output, threads;
+    int row_split; /* threads share the rows (batch) instead of the units */
     barrier_t barrier;
 } seq_t;
 
@@ -434,8 +435,20 @@ static void seq_task(void *arg, int tid, int nt) {
             pack_block(s->W, D, M, G, blk * VN, s->pw + (int64_t)blk * D * G * VN);
             pack_block(s->U, M, M, G, blk * VN, s->pu + (int64_t)blk * M * G * VN);
         }
+    /* Unit split: this thread's blocks, all rows, a barrier per step.  Row split: all blocks, this thread's rows,
+     * which depend on no other thread's, so the only barrier is the one after packing. */
+    int row_begin = 0, row_end = B;
+    if (s->row_split && nt > 1) {
+        row_begin = (int)((int64_t)B * tid / nt);
+        row_end = (int)((int64_t)B * (tid + 1) / nt);
+        blk_begin = 0;
+        blk_end = s->nblocks;
+        if (s->packed) barrier_wait(&s->barrier, nt);
+    }
+    const int rows = row_end - row_begin;
+    const int per_step_barrier = nt > 1 && !s->row_split;
     float tile[MR_MAX * 4 * VN] __attribute__((aligned(64)));
-    const int ntiles = (B + MR_MAX - 1) / MR_MAX;
+    const int ntiles = (rows + MR_MAX - 1) / MR_MAX;
     const float *hcur = s->h;
     float *hnext = s->h2;
     for (int step = 0; step < T; ++step) {
@@ -446,8 +459,8 @@ static void seq_task(void *arg, int tid, int nt) {
             const panel_t pw = panel(s, 0, blk), pu = panel(s, 1, blk);
             /* rows in tiles of nearly equal size (8 rows: 4 + 4, not 6 + 2); every tile of 2 or more rows sums
              * in the same order, so a row's result does not depend on the batch it came in (except alone) */
-            for (int tile_i = 0, r0 = 0; tile_i < ntiles; ++tile_i) {
-                const int MR = (B - r0) / (ntiles - tile_i) + ((B - r0) % (ntiles - tile_i) != 0);
+            for (int tile_i = 0, r0 = row_begin; tile_i < ntiles; ++tile_i) {
+                const int MR = (row_end - r0) / (ntiles - tile_i) + ((row_end - r0) % (ntiles - tile_i) != 0);
                 const float *xa = s->x + ((int64_t)r0 * T + t) * D;
                 const float *ha = hcur + (int64_t)r0 * M;
                 if (s->kind == 0) {
@@ -462,12 +475,14 @@ static void seq_task(void *arg, int tid, int nt) {
                 r0 += MR;
             }
         }
-        barrier_wait(&s->barrier, nt); /* every unit of h_t is written before any block reads it */
-        if (nt > 1 && s->barrier.solo) { /* cores are contended: thread 0 takes every block (all are packed) */
-            if (tid != 0) return;
-            nt = 1;
-            blk_begin = 0;
-            blk_end = s->nblocks;
+        if (per_step_barrier) {
+            barrier_wait(&s->barrier, nt); /* every unit of h_t is written before any block reads it */
+            if (nt > 1 && s->barrier.solo) { /* cores are contended: thread 0 takes every block (all are packed) */
+                if (tid != 0) return;
+                nt = 1;
+                blk_begin = 0;
+                blk_end = s->nblocks;
+            }
         }
         const float *tmp = hcur;
         hcur = hnext;
@@ -480,6 +495,10 @@ static void seq_task(void *arg, int tid, int nt) {
  * Weights are packed for each call by default: contiguous panels measured faster at every size (e.g. LSTM
  * 1,100,32,64: 110 us against 190 us reading U in place), even counting the packing. */
 #define THREAD_MIN_WORK (1 << 17)
+#define ROW_SPLIT_MAX_BYTES (1 << 20)
+static int split_test_mode = -1; /* tests: 0 units, 1 rows, -1 by size */
+
+void rnnlab_test_split(int mode) { split_test_mode = mode; }
 
 int rnn_vector_width(void) { return VN; }
 
@@ -536,7 +555,16 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
         threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
         if (threads > 1 && now_ns() < __atomic_load_n(&contended_until, __ATOMIC_RELAXED)) threads = 1;
     }
-    int nt = threads < s.nblocks ? threads : s.nblocks;
+    /* Share the rows when every thread gets 2 or more and the weights fit each core's cache (no barrier per
+     * step); otherwise share the units, so each core reads only its part of large weights. */
+    const int64_t weight_bytes = (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float);
+    s.row_split = split_test_mode >= 0 ? split_test_mode : weight_bytes <= ROW_SPLIT_MAX_BYTES;
+    int nt = threads;
+    if (s.row_split) {
+        if (nt > B / 2) nt = B / 2;
+    } else if (nt > s.nblocks) {
+        nt = s.nblocks;
+    }
     run_parallel(seq_task, &s, nt < 1 ? 1 : nt);
     /* Threads that met at the per-step barrier only after long waits were sharing cores with other work: on a
      * busy machine one thread is faster, so the next calls run on one, then threads are tried again. */
