@@ -9,8 +9,11 @@
  * are one product with K = D + M, so the input projection is never stored for all steps.  Units are split into
  * blocks of VN (one SIMD vector); a block owns the columns of all its gates, so after its product a block can
  * finish its units' gates and states without waiting for any other block.  Threads (a small pool of our own)
- * each own a fixed set of blocks for the whole sequence and meet once per step, when every unit of h_t is ready.
- * Each block's weights are packed into one contiguous panel at the start of a call.
+ * share the work in one of two ways for the whole sequence: when the weights fit each core's cache, each thread
+ * owns some rows (batch entries), which never wait for each other; otherwise each owns some blocks of units and
+ * the threads meet once per step, when every unit of h_t is ready.  Threads that keep losing their cores to
+ * other work hand the rest of the call to the caller's thread.  Each block's weights are packed into one
+ * contiguous panel at the start of a call.
  *
  * gru_sequence_f32 is the single-threaded loop for GRU with reset_after=False, whose candidate needs the reset
  * gate of every unit before its recurrent product.
