@@ -5,12 +5,13 @@ per-step trace of tuples and backpropagates step by step, adding a recurrent-ker
 kernel computes the same thing for the common case -- one ``LSTMCell`` or ``GRUCell`` (``reset_after=True``)
 with Keras's default activations (tanh, sigmoid) and no recurrent dropout -- with:
 
-* preallocated, batch-major buffers for everything the backward pass reads (``B`` batch, ``T`` steps,
-  ``U`` units, ``G`` gates): the gate activations overwrite the projected inputs ``xw`` ``(B, T, G*U)``,
-  the states before each step ``hs`` (and ``cs``) ``(B, T, U)``, and ``aux`` ``(B, T, U)`` (LSTM
-  ``tanh(c_t)``, GRU the candidate's recurrent term);
-* per step, one BLAS product (forward ``h_{t-1} @ U``, backward ``dz_t @ U^T``) and one call for all the
-  elementwise work -- compiled C (:file:`native/train_kernels.c`) for float32, NumPy otherwise;
+* preallocated, batch-major buffers, kept by the layer between calls (:class:`_Workspace`), for everything
+  the backward pass reads (``B`` batch, ``T`` steps, ``U`` units, ``G`` gates): the gate activations
+  overwrite the projected inputs ``xw`` ``(B, T, G*U)``, the states before each step ``hs`` (and ``cs``)
+  ``(B, T, U)``, and ``aux`` ``(B, T, U)`` (LSTM ``tanh(c_t)``, GRU the candidate's recurrent term);
+* per step, one BLAS product, in the transposed form that BLAS computes faster for small batches (forward
+  ``U^T @ h_{t-1}^T``, backward ``U @ dz_t^T``), and one call for all the elementwise work -- compiled C
+  (:file:`native/train_kernels.c`) for float32, NumPy otherwise;
 * the recurrent kernel's gradient as ONE product after the loop: with ``H`` the states before each step and
   ``dZ`` the gradients at the pre-activations, both ``(B*T, .)``, ``dU = H^T @ dZ`` (for GRU, ``dZ`` is the
   gradient at ``h_{t-1} @ U + b_rec``, and its column sums are the recurrent bias's gradient).
@@ -55,8 +56,8 @@ class _Buffers(ctypes.Structure):
 
     _fields_ = [(name, ctypes.c_int64) for name in ("B", "T", "U", "zero_output")] + [
         (name, ctypes.c_void_p) for name in (
-            "xa", "hs", "cs", "aux", "out", "last", "h_final", "c_final", "mask", "rec", "in_bias", "rec_bias",
-            "dz", "drh", "dh_mm", "dh_pass", "dc", "carry", "scratch", "d_out", "d_last")]
+            "xa", "hs", "cs", "aux", "out", "last", "h_final", "c_final", "mask", "rec_t", "rec", "in_bias",
+            "rec_bias", "dz", "drh", "dh_t", "dh_mm", "dh_pass", "dc", "carry", "scratch", "d_out", "d_last")]
 
 
 def _ptr(array):
@@ -66,8 +67,9 @@ def _ptr(array):
 class _Loop:
     """The arrays of one fused call and its per-step elementwise work (NumPy; :class:`_NativeLoop` is C).
 
-    Forward step ``t`` reads ``rec = h_{t-1} @ U`` and writes the gates, ``aux``, the next states and the
-    output; backward step ``t`` reads ``dh_mm = (gradient at step t+1's recurrent product) @ U^T`` and writes
+    Forward step ``t`` reads ``rec_t = U^T @ h_{t-1}^T`` ``(G*U, B)`` and writes the gates, ``aux``, the next
+    states and the output; backward step ``t`` reads ``dh_t = U @ (gradient at step t+1's recurrent
+    product)^T`` ``(U, B)`` and writes
     ``dz[:, t]`` (and, for GRU, ``drh[:, t]``) and the carried state gradients.
     """
 
@@ -90,7 +92,7 @@ class _Loop:
         self.last = None if return_sequences else np.zeros((batch, units), dtype)
         self.h_final = np.empty((batch, units), dtype)
         self.c_final = np.empty((batch, units), dtype) if self.lstm else None
-        self.rec = workspace.get("rec", (batch, width), dtype)
+        self.rec_t = workspace.get("rec_t", (width, batch), dtype)  # U^T @ h_{t-1}^T, from the caller
         self.rec_bias = None
         if not self.lstm and cell.use_bias:
             self.rec_bias = np.ascontiguousarray(cell.bias.value[1], dtype)
@@ -124,7 +126,7 @@ class _Loop:
 
     # ------------------------------------------------------------------ forward
     def forward_step(self, t):
-        U, a, rec = self.U, self.xa[:, t], self.rec
+        U, a, rec = self.U, self.xa[:, t], self.rec_t.T
         if self.in_bias is not None:
             a += self.in_bias
         if self.lstm:
@@ -158,7 +160,7 @@ class _Loop:
         ws, shape, small = self.ws, self.xa.shape, (batch, units)
         self.dz = ws.get("dz", shape, dtype)
         self.drh = None if self.lstm else ws.get("drh", shape, dtype)
-        self.dh_mm = ws.get("dh_mm", small, dtype, fill=0 if d_h is None else d_h)
+        self.dh_t = ws.get("dh_t", small[::-1], dtype, fill=0 if d_h is None else d_h.T)  # from the caller
         self.dc = ws.get("dc", small, dtype, fill=0 if d_c is None else d_c) if self.lstm else None
         self.dh_pass = ws.get("dh_pass", small, dtype, fill=0) if (not self.lstm or self.mask is not None) \
             else None
@@ -181,7 +183,8 @@ class _Loop:
     def backward_step(self, t):
         U = self.U
         s = self._output_grad(t)
-        dhs = self.dh_mm if self.dh_pass is None else self.dh_mm + self.dh_pass  # dL/dh_t via the state
+        dh_mm = self.dh_t.T
+        dhs = dh_mm if self.dh_pass is None else dh_mm + self.dh_pass  # dL/dh_t via the state
         dh = s + dhs
         keep = None
         if self.keep is not None:
@@ -222,7 +225,7 @@ class _Loop:
         return self.dz if self.lstm else self.drh
 
     def initial_state_grads(self):
-        d_h = self.dh_mm if self.dh_pass is None else self.dh_mm + self.dh_pass
+        d_h = self.dh_t.T if self.dh_pass is None else self.dh_t.T + self.dh_pass
         return [d_h, self.dc] if self.lstm else [d_h]
 
 
@@ -240,13 +243,14 @@ class _NativeLoop(_Loop):
     def __init__(self, lib, cell, *args):
         super().__init__(cell, *args)
         self.in_bias = None if self.in_bias is None else np.ascontiguousarray(self.in_bias)
+        self.rec = self.ws.get("rec", self.rec_t.shape[::-1], self.rec_t.dtype)  # rec_t^T, written by C
         self.lib = lib
         self._mask_u8 = None if self.mask is None else np.ascontiguousarray(self.mask, np.uint8)
         self.buffers = _Buffers(
             B=self.B, T=self.T, U=self.U, zero_output=int(self.zero_output), xa=_ptr(self.xa), hs=_ptr(self.hs),
             cs=_ptr(self.cs), aux=_ptr(self.aux), out=_ptr(self.out), last=_ptr(self.last),
             h_final=_ptr(self.h_final), c_final=_ptr(self.c_final), mask=_ptr(self._mask_u8),
-            rec=_ptr(self.rec), in_bias=_ptr(self.in_bias), rec_bias=_ptr(self.rec_bias))
+            rec_t=_ptr(self.rec_t), rec=_ptr(self.rec), in_bias=_ptr(self.in_bias), rec_bias=_ptr(self.rec_bias))
         self.ref = ctypes.byref(self.buffers)
         self._forward = lib.lstm_train_forward_step if self.lstm else lib.gru_train_forward_step
         self._backward = lib.lstm_train_backward_step if self.lstm else lib.gru_train_backward_step
@@ -257,7 +261,9 @@ class _NativeLoop(_Loop):
     def start_backward(self, d_out, d_last, d_h, d_c):
         super().start_backward(d_out, d_last, d_h, d_c)
         b = self.buffers
-        b.dz, b.drh, b.dh_mm, b.dh_pass = _ptr(self.dz), _ptr(self.drh), _ptr(self.dh_mm), _ptr(self.dh_pass)
+        self.dh_mm = self.ws.get("dh_mm", self.dh_t.shape[::-1], self.dh_t.dtype)  # dh_t^T, written by C
+        b.dz, b.drh, b.dh_t, b.dh_mm = _ptr(self.dz), _ptr(self.drh), _ptr(self.dh_t), _ptr(self.dh_mm)
+        b.dh_pass = _ptr(self.dh_pass)
         b.dc, b.carry, b.scratch = _ptr(self.dc), _ptr(self.carry), _ptr(self.scratch)
         b.d_out, b.d_last = _ptr(self.d_out), _ptr(self.d_last)
 
@@ -369,7 +375,8 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
     dropout = cell.make_dropout(batch, training)  # input dropout only (recurrent dropout is not supported)
     lstm = type(cell) is LSTMCell
     ws, token = _checkout_workspace(layer)
-    kernel = cell.recurrent_kernel.value
+    kernel = cell.recurrent_kernel.value  # (U, G*U)
+    kernel_t = ws.get("kernel_t", kernel.T.shape, kernel.dtype, fill=kernel.T)  # contiguous U^T
     xa, in_bias = _project(cell, ws, x, dropout, layer.go_backwards)
     if layer.go_backwards and mask is not None:
         mask = mask[:, ::-1]
@@ -377,9 +384,9 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
                       layer.zero_output_for_mask, layer.return_sequences)
     for t in range(steps):
         if t or not zero_states:
-            np.matmul(loop.hs[:, t], kernel, out=loop.rec)
+            np.matmul(kernel_t, loop.hs[:, t].T, out=loop.rec_t)  # U^T @ h^T: faster than h @ U in BLAS
         else:
-            loop.rec.fill(0)  # h_0 = 0
+            loop.rec_t.fill(0)  # h_0 = 0
         loop.forward_step(t)
     final_states = [loop.h_final, loop.c_final] if lstm else [loop.h_final]
     if layer.stateful:
@@ -400,13 +407,12 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
         loop.start_backward(d_main if layer.return_sequences else None,
                             None if layer.return_sequences else d_main, _grad_array(d_states[0], dtype),
                             _grad_array(d_states[1], dtype) if lstm else None)
-        kernel_t = ws.get("kernel_t", kernel.T.shape, dtype, fill=kernel.T)  # contiguous: the faster operand
         source = loop.recurrent_grad_source()
         want_initial = initial_state is not None
         for t in range(steps - 1, -1, -1):
             loop.backward_step(t)
             if t or want_initial:
-                np.matmul(source[:, t], kernel_t, out=loop.dh_mm)
+                np.matmul(kernel, source[:, t].T, out=loop.dh_t)  # U @ dz^T: faster than dz @ U^T
         rows = batch * steps
         flat_source = source.reshape(rows, -1)
         _add_owned_grad(grads, cell.recurrent_kernel, loop.hs.reshape(rows, -1).T @ flat_source)

@@ -2,7 +2,9 @@
  * Keras's default activations, tanh and sigmoid).
  *
  * The time loop itself lives in rnnlab/kernels/training.py: each step there does the recurrent matrix product
- * with NumPy's BLAS and calls one function here for everything elementwise around it.  All buffers are
+ * with NumPy's BLAS -- in the transposed form U^T @ h^T, (G*U, B), which BLAS computes faster for small batches
+ * than h @ U; a step here first transposes it back -- and calls one function here for everything elementwise
+ * around it.  All buffers are
  * batch-major, (B, T, width), so the weight gradients after the loop are single GEMMs over B*T rows:
  *
  *   xa   (B, T, G*U)  projected inputs x_t @ kernel (+ the input bias, unless in_bias is given: then the step
@@ -31,11 +33,13 @@ typedef struct {
     float *last;
     float *h_final, *c_final; /* (B, U) states after the last step */
     const uint8_t *mask;   /* (B, T) or NULL */
-    const float *rec;      /* (B, G*U): h_prev @ recurrent_kernel for the current step */
+    const float *rec_t;    /* (G*U, B): the caller's recurrent product recurrent_kernel^T @ h_prev^T ... */
+    float *rec;            /* (B, G*U): ... transposed here, h_prev @ recurrent_kernel */
     const float *in_bias;  /* (G*U,) input bias still to add to xa, or NULL */
     const float *rec_bias; /* GRU: (3U,) recurrent bias or NULL */
     float *dz, *drh;
-    float *dh_mm;          /* (B, U): dz_{t+1} @ recurrent_kernel^T (the recurrent part of dL/dh_t) */
+    const float *dh_t;     /* (U, B): the caller's recurrent_kernel @ dz_{t+1}^T ... */
+    float *dh_mm;          /* (B, U): ... transposed here, the recurrent part of dL/dh_t */
     float *dh_pass;        /* (B, U): the rest of dL/dh_t (GRU's z * dh; a masked row's pass-through) */
     float *dc;             /* (B, U): dL/dc_t (LSTM) */
     float *carry;          /* (B, U): gradient reaching the previous output (masks without zero_output) */
@@ -70,6 +74,18 @@ static inline float ftanh(float x) { return 2.0f / (1.0f + fexp(-2.0f * x)) - 1.
 
 static inline void add_row(int64_t n, float *restrict a, const float *restrict b) {
     for (int64_t j = 0; j < n; ++j) a[j] += b[j];
+}
+
+/* dst (cols, rows) = src (rows, cols)^T, in 16 x 16 blocks that stay in cache. */
+static void transpose(const float *restrict src, int64_t rows, int64_t cols, float *restrict dst) {
+    for (int64_t i0 = 0; i0 < rows; i0 += 16) {
+        const int64_t i1 = i0 + 16 < rows ? i0 + 16 : rows;
+        for (int64_t j0 = 0; j0 < cols; j0 += 16) {
+            const int64_t j1 = j0 + 16 < cols ? j0 + 16 : cols;
+            for (int64_t j = j0; j < j1; ++j)
+                for (int64_t i = i0; i < i1; ++i) dst[j * rows + i] = src[i * cols + j];
+        }
+    }
 }
 
 static inline int64_t at(const RnnTrain *p, int64_t b, int64_t t) { return b * p->T + t; }
@@ -174,6 +190,7 @@ static void lstm_row_backward(int64_t U, const float *restrict a, const float *r
 /* Step t forward: z = xa[t] + rec; i, f, o = sigmoid, c_hat = tanh; c = f c_prev + i c_hat; h = o tanh(c). */
 void lstm_train_forward_step(const RnnTrain *p, int64_t t) {
     const int64_t U = p->U, G = 4 * U;
+    transpose(p->rec_t, G, p->B, p->rec);
     for (int64_t b = 0; b < p->B; ++b) {
         float *restrict a = p->xa + at(p, b, t) * G;
         const float *restrict r = p->rec + b * G;
@@ -203,6 +220,7 @@ void lstm_train_forward_step(const RnnTrain *p, int64_t t) {
  * dL/dh_{t-1} = dz @ recurrent_kernel^T is the caller's GEMM (into dh_mm). */
 void lstm_train_backward_step(const RnnTrain *p, int64_t t) {
     const int64_t U = p->U, G = 4 * U;
+    transpose(p->dh_t, U, p->B, p->dh_mm);
     for (int64_t b = 0; b < p->B; ++b) {
         float *restrict s = p->scratch + b * U;
         output_grad(p, b, t, s);
@@ -251,6 +269,7 @@ static void gru_row_backward(int64_t U, const float *restrict a, const float *re
  * h_hat = tanh(xa_h + r rh_h); h = z h_prev + (1 - z) h_hat.  aux keeps rh_h. */
 void gru_train_forward_step(const RnnTrain *p, int64_t t) {
     const int64_t U = p->U, G = 3 * U;
+    transpose(p->rec_t, G, p->B, p->rec);
     const float *restrict rb = p->rec_bias;
     for (int64_t b = 0; b < p->B; ++b) {
         float *restrict a = p->xa + at(p, b, t) * G;
@@ -291,6 +310,7 @@ void gru_train_forward_step(const RnnTrain *p, int64_t t) {
  * dL/dh_{t-1} = dh_pass + drh @ recurrent_kernel^T (the caller's GEMM, into dh_mm). */
 void gru_train_backward_step(const RnnTrain *p, int64_t t) {
     const int64_t U = p->U, G = 3 * U;
+    transpose(p->dh_t, U, p->B, p->dh_mm);
     for (int64_t b = 0; b < p->B; ++b) {
         float *restrict s = p->scratch + b * U;
         output_grad(p, b, t, s);
