@@ -24,6 +24,9 @@
  */
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 typedef struct {
     int64_t B, T, U;
@@ -76,16 +79,52 @@ static inline void add_row(int64_t n, float *restrict a, const float *restrict b
     for (int64_t j = 0; j < n; ++j) a[j] += b[j];
 }
 
-/* dst (cols, rows) = src (rows, cols)^T, in 16 x 16 blocks that stay in cache. */
+#if defined(__AVX__)
+/* dst[c * ds + r] = src[r * ss + c] for an 8 x 8 block, in registers (unpack, shuffle, then swap halves). */
+static inline void transpose8x8(const float *src, int64_t ss, float *dst, int64_t ds) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ss), r2 = _mm256_loadu_ps(src + 2 * ss),
+           r3 = _mm256_loadu_ps(src + 3 * ss), r4 = _mm256_loadu_ps(src + 4 * ss),
+           r5 = _mm256_loadu_ps(src + 5 * ss), r6 = _mm256_loadu_ps(src + 6 * ss),
+           r7 = _mm256_loadu_ps(src + 7 * ss);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ds, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ds, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ds, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ds, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ds, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
+/* dst (cols, rows) = src (rows, cols)^T: 8 x 8 register blocks where AVX exists, element by element for the
+ * rest. */
 static void transpose(const float *restrict src, int64_t rows, int64_t cols, float *restrict dst) {
-    for (int64_t i0 = 0; i0 < rows; i0 += 16) {
-        const int64_t i1 = i0 + 16 < rows ? i0 + 16 : rows;
-        for (int64_t j0 = 0; j0 < cols; j0 += 16) {
-            const int64_t j1 = j0 + 16 < cols ? j0 + 16 : cols;
-            for (int64_t j = j0; j < j1; ++j)
-                for (int64_t i = i0; i < i1; ++i) dst[j * rows + i] = src[i * cols + j];
-        }
+    int64_t j0 = 0;
+#if defined(__AVX__)
+    /* 8 output rows at a time, each written front to back (few lines in flight: output rows are often 4 KiB
+     * apart, and columns-first order would thrash their cache set). */
+    for (; j0 + 8 <= cols; j0 += 8) {
+        int64_t i0 = 0;
+        for (; i0 + 8 <= rows; i0 += 8) transpose8x8(src + i0 * cols + j0, cols, dst + j0 * rows + i0, rows);
+        for (; i0 < rows; ++i0)
+            for (int64_t j = j0; j < j0 + 8; ++j) dst[j * rows + i0] = src[i0 * cols + j];
     }
+#endif
+    for (; j0 < cols; ++j0)
+        for (int64_t i = 0; i < rows; ++i) dst[j0 * rows + i] = src[i * cols + j0];
 }
 
 static inline int64_t at(const RnnTrain *p, int64_t b, int64_t t) { return b * p->T + t; }
