@@ -382,12 +382,13 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
         mask = mask[:, ::-1]
     loop = _make_loop(cell, ws, xa, in_bias, states[0], states[1] if lstm else None, mask,
                       layer.zero_output_for_mask, layer.return_sequences)
+    states_t, rec_t, step, matmul = loop.hs.transpose(1, 2, 0), loop.rec_t, loop.forward_step, np.matmul
     for t in range(steps):
         if t or not zero_states:
-            np.matmul(kernel_t, loop.hs[:, t].T, out=loop.rec_t)  # U^T @ h^T: faster than h @ U in BLAS
+            matmul(kernel_t, states_t[t], out=rec_t)  # U^T @ h_{t-1}^T: faster than h_{t-1} @ U in BLAS
         else:
-            loop.rec_t.fill(0)  # h_0 = 0
-        loop.forward_step(t)
+            rec_t.fill(0)  # h_0 = 0
+        step(t)
     final_states = [loop.h_final, loop.c_final] if lstm else [loop.h_final]
     if layer.stateful:
         layer.states = [s.copy() for s in final_states]
@@ -409,10 +410,11 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
                             _grad_array(d_states[1], dtype) if lstm else None)
         source = loop.recurrent_grad_source()
         want_initial = initial_state is not None
+        source_t, dh_t, step, matmul = source.transpose(1, 2, 0), loop.dh_t, loop.backward_step, np.matmul
         for t in range(steps - 1, -1, -1):
-            loop.backward_step(t)
+            step(t)
             if t or want_initial:
-                np.matmul(kernel, source[:, t].T, out=loop.dh_t)  # U @ dz^T: faster than dz @ U^T
+                matmul(kernel, source_t[t], out=dh_t)  # U @ dz_t^T: faster than dz_t @ U^T in BLAS
         rows = batch * steps
         flat_source = source.reshape(rows, -1)
         _add_owned_grad(grads, cell.recurrent_kernel, loop.hs.reshape(rows, -1).T @ flat_source)
