@@ -143,15 +143,6 @@ static void run_parallel(task_fn fn, void *arg, int nt) {
     fn(arg, 0, 1);
 }
 
-/* A reusable barrier.  yields counts how often a waiter gave its core away; once that happens more than twice in
- * a call, the last thread to arrive sets solo before releasing the others: the threads are sharing cores with
- * other work, and the caller's thread finishes the call alone. */
-typedef struct { int count; int phase; int yields; int solo; } barrier_t;
-#define SOLO_AFTER_YIELDS 2
-static int solo_test_phase = -1; /* tests: go solo when this barrier of a call completes (-1: never) */
-
-void rnnlab_test_solo_at(int phase) { solo_test_phase = phase; }
-
 /* Until this time (CLOCK_MONOTONIC, ns), calls run on one thread: a recent call's threads kept losing their cores
  * to other work (another process, or BLAS threads still spinning after NumPy's last product). */
 static int64_t contended_until = 0;
@@ -163,25 +154,35 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void barrier_wait(barrier_t *b, int nt) {
-    if (nt <= 1) return;
+/* A reusable barrier.  A wait far longer than the waiter's own work since its last barrier (over 4x, and over
+ * 0.2 ms) means a thread lost its core to other work; after the second such wait in a call, the last thread to
+ * arrive sets solo before releasing the others, and the caller's thread finishes the call alone. */
+typedef struct { int count; int phase; int stalls; int solo; } barrier_t;
+#define SOLO_AFTER_STALLS 2
+static int solo_test_phase = -1; /* tests: go solo when this barrier of a call completes (-1: never) */
+
+void rnnlab_test_solo_at(int phase) { solo_test_phase = phase; }
+
+/* Wait for all nt threads; `since` is when this thread left its previous barrier.  Returns the time it leaves. */
+static int64_t barrier_wait(barrier_t *b, int nt, int64_t since) {
+    if (nt <= 1) return since;
+    const int64_t arrived = now_ns();
     const int phase = __atomic_load_n(&b->phase, __ATOMIC_ACQUIRE);
     if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == nt) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
-        if (__atomic_load_n(&b->yields, __ATOMIC_RELAXED) > SOLO_AFTER_YIELDS || phase == solo_test_phase)
+        if (__atomic_load_n(&b->stalls, __ATOMIC_RELAXED) >= SOLO_AFTER_STALLS || phase == solo_test_phase)
             b->solo = 1;
         __atomic_store_n(&b->phase, phase + 1, __ATOMIC_RELEASE);
-        return;
+        return arrived;
     }
     int spins = 0;
     while (__atomic_load_n(&b->phase, __ATOMIC_ACQUIRE) == phase) {
         cpu_relax();
-        if (++spins > 4096) { /* ~0.1 ms: the other thread lost its core; let it have ours */
-            sched_yield();
-            __atomic_add_fetch(&b->yields, 1, __ATOMIC_RELAXED);
-            spins = 0;
-        }
+        if (++spins > 4096) { sched_yield(); spins = 0; } /* the other thread may be waiting for our core */
     }
+    const int64_t left = now_ns(), waited = left - arrived;
+    if (waited > 4 * (arrived - since) && waited > 200000) __atomic_add_fetch(&b->stalls, 1, __ATOMIC_RELAXED);
+    return left;
 }
 
 /* ------------------------------------------------------------------------------------ the block product */
@@ -233,13 +234,15 @@ static inline __attribute__((always_inline)) void block_product(const int MR, co
                                                                 const float *restrict X, int64_t xs,
                                                                 const float *restrict H, int64_t hs, panel_t PW,
                                                                 panel_t PU, const float *restrict init,
-                                                                float *restrict tile) {
+                                                                float *restrict tile, const char *pf_x,
+                                                                const char *pf_h, int pf_step) {
     const int NG = GRU ? 3 : 4;
     vf acc[MR_MAX][4];
     for (int r = 0; r < MR; ++r)
         for (int g = 0; g < 4; ++g) acc[r][g] = vload(init + g * VN);
     const float *restrict w = PW.base;
     for (int k = 0; k < D; ++k, w += PW.ks) {
+        __builtin_prefetch(pf_x + (int64_t)k * pf_step, 0, 2); /* the next block's panel, one line per k */
         vf wv[4];
         for (int g = 0; g < NG; ++g) wv[g] = vload(w + g * PW.gs);
         for (int r = 0; r < MR; ++r) {
@@ -249,6 +252,7 @@ static inline __attribute__((always_inline)) void block_product(const int MR, co
     }
     w = PU.base;
     for (int k = 0; k < M; ++k, w += PU.ks) {
+        __builtin_prefetch(pf_h + (int64_t)k * pf_step, 0, 2);
         vf wv[4];
         for (int g = 0; g < NG; ++g) wv[g] = vload(w + g * PU.gs);
         for (int r = 0; r < MR; ++r) {
@@ -291,10 +295,13 @@ static inline __attribute__((always_inline)) void row_product(const int GRU, int
 }
 
 #define PRODUCT_CASE(MRc, GRUc) \
-    case MRc: block_product(MRc, GRUc, D, M, X, xs, H, hs, PW, PU, init, tile); break;
+    case MRc: block_product(MRc, GRUc, D, M, X, xs, H, hs, PW, PU, init, tile, pf_x, pf_h, pf_step); break;
 
+/* pf_x, pf_h: memory to prefetch into L2 while the products run, one cache line per k from each (pf_step 64),
+ * or pf_step 0 for none. */
 static void lstm_product(int MR, int D, int M, const float *X, int64_t xs, const float *H, int64_t hs, panel_t PW,
-                         panel_t PU, const float *init, float *tile) {
+                         panel_t PU, const float *init, float *tile, const char *pf_x, const char *pf_h,
+                         int pf_step) {
     switch (MR) {
         case 1: row_product(0, D, M, X, H, PW, PU, init, tile); break;
         PRODUCT_CASE(2, 0) PRODUCT_CASE(3, 0)
@@ -305,7 +312,8 @@ static void lstm_product(int MR, int D, int M, const float *X, int64_t xs, const
 }
 
 static void gru_product(int MR, int D, int M, const float *X, int64_t xs, const float *H, int64_t hs, panel_t PW,
-                        panel_t PU, const float *init, float *tile) {
+                        panel_t PU, const float *init, float *tile, const char *pf_x, const char *pf_h,
+                        int pf_step) {
     switch (MR) {
         case 1: row_product(1, D, M, X, H, PW, PU, init, tile); break;
         PRODUCT_CASE(2, 1) PRODUCT_CASE(3, 1)
@@ -446,7 +454,7 @@ static void seq_task(void *arg, int tid, int nt) {
         row_end = (int)((int64_t)B * (tid + 1) / nt);
         blk_begin = 0;
         blk_end = s->nblocks;
-        if (s->packed) barrier_wait(&s->barrier, nt);
+        if (s->packed) barrier_wait(&s->barrier, nt, 0);
     }
     const int rows = row_end - row_begin;
     const int per_step_barrier = nt > 1 && !s->row_split;
@@ -454,6 +462,7 @@ static void seq_task(void *arg, int tid, int nt) {
     const int ntiles = (rows + MR_MAX - 1) / MR_MAX;
     const float *hcur = s->h;
     float *hnext = s->h2;
+    int64_t since = now_ns();
     for (int step = 0; step < T; ++step) {
         const int t = s->reverse ? T - 1 - step : step;
         for (int blk = blk_begin; blk < blk_end; ++blk) {
@@ -462,16 +471,25 @@ static void seq_task(void *arg, int tid, int nt) {
             const panel_t pw = panel(s, 0, blk), pu = panel(s, 1, blk);
             /* rows in tiles of nearly equal size (8 rows: 4 + 4, not 6 + 2); every tile of 2 or more rows sums
              * in the same order, so a row's result does not depend on the batch it came in (except alone) */
+            /* While the first G row tiles run, their k loops prefetch the next block's panels (G lines of 64
+             * bytes per k), which would otherwise come from L3 when that block starts. */
+            const int prefetch_next = s->packed && blk + 1 < blk_end;
+            const panel_t pw_next = panel(s, 0, prefetch_next ? blk + 1 : blk);
+            const panel_t pu_next = panel(s, 1, prefetch_next ? blk + 1 : blk);
             for (int tile_i = 0, r0 = row_begin; tile_i < ntiles; ++tile_i) {
                 const int MR = (row_end - r0) / (ntiles - tile_i) + ((row_end - r0) % (ntiles - tile_i) != 0);
                 const float *xa = s->x + ((int64_t)r0 * T + t) * D;
                 const float *ha = hcur + (int64_t)r0 * M;
+                const int pf = prefetch_next && tile_i < G;
+                const char *pf_x = (const char *)pw_next.base + (pf ? (int64_t)tile_i * D * 64 : 0);
+                const char *pf_h = (const char *)pu_next.base + (pf ? (int64_t)tile_i * M * 64 : 0);
+                const int pf_step = pf ? 64 : 0;
                 if (s->kind == 0) {
-                    lstm_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile);
+                    lstm_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile, pf_x, pf_h, pf_step);
                     if (n == VN) lstm_finish(s, VN, r0, MR, u0, t, step, hcur, hnext, tile);
                     else lstm_finish(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
                 } else {
-                    gru_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile);
+                    gru_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile, pf_x, pf_h, pf_step);
                     if (n == VN) gru_finish(s, VN, r0, MR, u0, t, step, hcur, hnext, tile);
                     else gru_finish(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
                 }
@@ -479,7 +497,7 @@ static void seq_task(void *arg, int tid, int nt) {
             }
         }
         if (per_step_barrier) {
-            barrier_wait(&s->barrier, nt); /* every unit of h_t is written before any block reads it */
+            since = barrier_wait(&s->barrier, nt, since); /* every unit of h_t is written before it is read */
             if (nt > 1 && s->barrier.solo) { /* cores are contended: thread 0 takes every block (all are packed) */
                 if (tid != 0) return;
                 nt = 1;
