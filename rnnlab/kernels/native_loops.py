@@ -2,8 +2,9 @@
 
 ``"native"`` runs a whole LSTM or GRU (``reset_after=True``, Keras's default) layer in C from the raw inputs:
 each step's gate pre-activations ``bias + x_t @ W + h_{t-1} @ U`` are one register-blocked product, finished
-in registers by the gate arithmetic, and the units are shared among threads of rnnlab's own pool (see
+in registers by the gate arithmetic.  Threads of rnnlab's own pool share the rows or the units (see
 ``rnn_kernels.c``).  No BLAS call is made, so nothing competes with NumPy's BLAS threads for the cores.
+A plain ``layer(x)`` goes from Python straight to C through the library's CPython entry point.
 
 ``"native_gru_v1"`` runs GRU with ``reset_after=False`` in C (one thread) from the projected inputs.
 
@@ -18,6 +19,7 @@ import numpy as np
 from rnnlab import activations, backend, fastpath
 from rnnlab.kernels import native
 from rnnlab.layers.rnn_cells import GRUCell, LSTMCell
+
 
 def thread_count() -> int:
     """Threads the native loops may use: ``$RNNLAB_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs
@@ -56,14 +58,19 @@ def _f32(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def _state_buffer(states, batch, units, steps, return_sequences):
-    """One fresh buffer for the states, the last output and the outputs: ``[h | (c) | last | outputs]``."""
-    n_states = len(states)
+def _state_buffer(states, batch, units, steps, return_sequences, n_states=None):
+    """One fresh buffer for the states, the last output and the outputs: ``[h | (c) | last | outputs]``.
+    ``states=None``: ``n_states`` zero states."""
+    n_states = len(states) if states is not None else n_states
     per = batch * units
-    buf = np.empty((n_states + 1) * per + (batch * steps * units if return_sequences else 0), np.float32)
-    for k, s in enumerate(states):
-        buf[k * per:(k + 1) * per] = s.reshape(-1)
-    buf[n_states * per:(n_states + 1) * per] = 0.0
+    size = (n_states + 1) * per + (batch * steps * units if return_sequences else 0)
+    if states is None:
+        buf = np.zeros(size, np.float32)
+    else:
+        buf = np.empty(size, np.float32)
+        for k, s in enumerate(states):
+            buf[k * per:(k + 1) * per] = s.reshape(-1)
+        buf[n_states * per:(n_states + 1) * per] = 0.0
     views = [buf[k * per:(k + 1) * per].reshape(batch, units) for k in range(n_states + 1)]
     out = buf[(n_states + 1) * per:].reshape(batch, steps, units) if return_sequences else None
     return buf, views, out
@@ -127,13 +134,8 @@ def _plain_call(layer, x):
     if not x.flags.c_contiguous:
         return None
     batch, steps, _ = x.shape
-    units = cell.units
-    n_states = 2 if type(cell) is LSTMCell else 1
-    per = batch * units
     sequences = layer.return_sequences
-    buf = np.zeros((n_states + 1) * per + (batch * steps * units if sequences else 0), np.float32)
-    views = [buf[k * per:(k + 1) * per].reshape(batch, units) for k in range(n_states + 1)]
-    out = buf[(n_states + 1) * per:].reshape(batch, steps, units) if sequences else None
+    _, views, out = _state_buffer(None, batch, cell.units, steps, sequences, 2 if type(cell) is LSTMCell else 1)
     _run(cell, x, views, out, None, layer.go_backwards, layer.zero_output_for_mask)
     output = out if sequences else views[-1]
     if layer.return_state:

@@ -516,7 +516,7 @@ static void seq_task(void *arg, int tid, int nt) {
  * Weights are packed for each call by default: contiguous panels measured faster at every size (e.g. LSTM
  * 1,100,32,64: 110 us against 190 us reading U in place), even counting the packing. */
 #define THREAD_MIN_WORK (1 << 17)
-#define ROW_SPLIT_MAX_BYTES (1 << 20)
+#define ROW_SPLIT_MAX_BYTES (2 << 20)
 static int split_test_mode = -1; /* tests: 0 units, 1 rows, -1 by size */
 
 void rnnlab_test_split(int mode) { split_test_mode = mode; }
