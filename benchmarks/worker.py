@@ -18,8 +18,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 
 
-def _time(fn, reps, min_seconds=0.5):
-    """Median and min of per-call times, calling ``fn`` at least ``reps`` times and ``min_seconds`` long."""
+def _time(fn, reps, min_seconds=0.5, warmup_seconds=0.3):
+    """Median and min of per-call times, calling ``fn`` at least ``reps`` times and ``min_seconds`` long, after
+    ``warmup_seconds`` of untimed calls (steady state: caches warm, and the BLAS threads that set-up work such
+    as weight initialisation woke have gone back to sleep instead of spinning beside the timed calls)."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < warmup_seconds:
+        fn()
     times = []
     start = time.perf_counter()
     while len(times) < reps or time.perf_counter() - start < min_seconds:
