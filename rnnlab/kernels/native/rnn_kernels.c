@@ -330,7 +330,8 @@ typedef struct {
     int B, T, D, M, G, nblocks, packed;
     const float *x, *W, *U, *bias; /* bias: LSTM (4M); GRU (2, 3M): input row then recurrent row; or NULL */
     float *h, *h2, *c, *prev, *out; /* h: (B, M) in/out; h2: second h buffer; c: LSTM only */
-    float *pw, *pu;                 /* packed panels (when packed): per block, (D or M) x G x VN */
+    float *panels;                  /* packed panel sets (when packed): W's blocks (D x G x VN each), then U's */
+    int64_t set_floats;             /* floats per set: one set, or with the row split one per thread */
     float *bias_tiles;              /* per block, the 4 slots' initial values (VN each) */
     const uint8_t *mask;            /* (B, T) or NULL */
     int reverse, zero_output, threads;
@@ -350,12 +351,13 @@ static void pack_block(const float *src, int K, int M, int G, int u0, float *dst
         }
 }
 
-static panel_t panel(const seq_t *s, int which, int blk) {
+/* Block blk's panel of W (which 0) or U (which 1), in the packed panel set `set` (see seq_task). */
+static panel_t panel(const seq_t *s, const float *set, int which, int blk) {
     const float *src = which ? s->U : s->W;
     const int K = which ? s->M : s->D;
     panel_t p;
     if (s->packed) {
-        p.base = (which ? s->pu : s->pw) + (int64_t)blk * K * s->G * VN;
+        p.base = set + (which ? (int64_t)s->nblocks * s->D * s->G * VN : 0) + (int64_t)blk * K * s->G * VN;
         p.ks = (int64_t)s->G * VN;
         p.gs = VN;
     } else {
@@ -441,21 +443,23 @@ static void seq_task(void *arg, int tid, int nt) {
     seq_t *s = (seq_t *)arg;
     const int B = s->B, T = s->T, D = s->D, M = s->M, G = s->G;
     int blk_begin = (int)((int64_t)s->nblocks * tid / nt), blk_end = (int)((int64_t)s->nblocks * (tid + 1) / nt);
-    if (s->packed)
-        for (int blk = blk_begin; blk < blk_end; ++blk) {
-            pack_block(s->W, D, M, G, blk * VN, s->pw + (int64_t)blk * D * G * VN);
-            pack_block(s->U, M, M, G, blk * VN, s->pu + (int64_t)blk * M * G * VN);
-        }
-    /* Unit split: this thread's blocks, all rows, a barrier per step.  Row split: all blocks, this thread's rows,
-     * which depend on no other thread's, so the only barrier is the one after packing. */
+    /* Unit split: this thread's blocks, all rows, a barrier per step; the threads pack their own blocks into the
+     * one panel set.  Row split: all blocks, this thread's rows, which depend on no other thread's: each thread
+     * packs every block into its own set, in its own cache, and never waits for another. */
     int row_begin = 0, row_end = B;
+    const float *set = s->panels;
     if (s->row_split && nt > 1) {
         row_begin = (int)((int64_t)B * tid / nt);
         row_end = (int)((int64_t)B * (tid + 1) / nt);
         blk_begin = 0;
         blk_end = s->nblocks;
-        if (s->packed) barrier_wait(&s->barrier, nt, 0);
+        set = s->panels + tid * s->set_floats;
     }
+    if (s->packed)
+        for (int blk = blk_begin; blk < blk_end; ++blk) {
+            pack_block(s->W, D, M, G, blk * VN, (float *)panel(s, set, 0, blk).base);
+            pack_block(s->U, M, M, G, blk * VN, (float *)panel(s, set, 1, blk).base);
+        }
     const int rows = row_end - row_begin;
     const int per_step_barrier = nt > 1 && !s->row_split;
     float tile[MR_MAX * 4 * VN] __attribute__((aligned(64)));
@@ -468,14 +472,14 @@ static void seq_task(void *arg, int tid, int nt) {
         for (int blk = blk_begin; blk < blk_end; ++blk) {
             const int u0 = blk * VN, n = M - u0 < VN ? M - u0 : VN;
             const float *bias_tile = s->bias_tiles + (int64_t)blk * 4 * VN;
-            const panel_t pw = panel(s, 0, blk), pu = panel(s, 1, blk);
+            const panel_t pw = panel(s, set, 0, blk), pu = panel(s, set, 1, blk);
             /* rows in tiles of nearly equal size (8 rows: 4 + 4, not 6 + 2); every tile of 2 or more rows sums
              * in the same order, so a row's result does not depend on the batch it came in (except alone) */
             /* While the first G row tiles run, their k loops prefetch the next block's panels (G lines of 64
              * bytes per k), which would otherwise come from L3 when that block starts. */
             const int prefetch_next = s->packed && blk + 1 < blk_end;
-            const panel_t pw_next = panel(s, 0, prefetch_next ? blk + 1 : blk);
-            const panel_t pu_next = panel(s, 1, prefetch_next ? blk + 1 : blk);
+            const panel_t pw_next = panel(s, set, 0, prefetch_next ? blk + 1 : blk);
+            const panel_t pu_next = panel(s, set, 1, prefetch_next ? blk + 1 : blk);
             for (int tile_i = 0, r0 = row_begin; tile_i < ntiles; ++tile_i) {
                 const int MR = (row_end - r0) / (ntiles - tile_i) + ((row_end - r0) % (ntiles - tile_i) != 0);
                 const float *xa = s->x + ((int64_t)r0 * T + t) * D;
@@ -543,16 +547,30 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
     s.x = x; s.W = W; s.U = U; s.bias = bias;
     s.h = h; s.c = c; s.prev = prev; s.out = out; s.mask = mask;
     s.reverse = reverse; s.zero_output = zero_output;
-    const int64_t panels = s.packed ? (int64_t)s.nblocks * (D + M) * s.G * VN : 0;
+    const int automatic = threads <= 0;
+    if (automatic) {
+        threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
+        if (threads > 1 && now_ns() < __atomic_load_n(&contended_until, __ATOMIC_RELAXED)) threads = 1;
+    }
+    /* Share the rows when every thread gets 2 or more and the weights fit each core's cache (no barrier per
+     * step); otherwise share the units, so each core reads only its part of large weights. */
+    const int64_t weight_bytes = (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float);
+    s.row_split = split_test_mode >= 0 ? split_test_mode : weight_bytes <= ROW_SPLIT_MAX_BYTES;
+    int nt = threads < pool.want ? threads : pool.want; /* the pool's size (rnnlab_set_threads) */
+    if (s.row_split) {
+        if (nt > B / 2) nt = B / 2;
+    } else if (nt > s.nblocks) {
+        nt = s.nblocks;
+    }
+    if (nt < 1) nt = 1;
+    s.set_floats = s.packed ? ((int64_t)s.nblocks * (D + M) * s.G * VN + 15) / 16 * 16 : 0; /* 64-byte multiple */
+    const int64_t panels = s.set_floats * (s.row_split ? nt : 1);
     const int64_t tiles = (int64_t)s.nblocks * 4 * VN;
     float *work = (float *)malloc(sizeof(float) * ((size_t)B * M + (size_t)tiles + (size_t)panels) + 64);
     if (!work) return -1;
     s.h2 = work;
     s.bias_tiles = work + (int64_t)B * M;
-    if (s.packed) {
-        s.pw = (float *)(((uintptr_t)(s.bias_tiles + tiles) + 63) & ~(uintptr_t)63);
-        s.pu = s.pw + (int64_t)s.nblocks * D * s.G * VN;
-    }
+    if (s.packed) s.panels = (float *)(((uintptr_t)(s.bias_tiles + tiles) + 63) & ~(uintptr_t)63);
     /* each block's initial accumulators: the bias (GRU: input + recurrent bias for z and r; the candidate's
      * input and recurrent biases apart, in slots 2 and 3); zeros past the last unit */
     memset(s.bias_tiles, 0, sizeof(float) * (size_t)tiles);
@@ -571,22 +589,7 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
                     bt[g * VN + j] = v;
                 }
         }
-    const int automatic = threads <= 0;
-    if (automatic) {
-        threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
-        if (threads > 1 && now_ns() < __atomic_load_n(&contended_until, __ATOMIC_RELAXED)) threads = 1;
-    }
-    /* Share the rows when every thread gets 2 or more and the weights fit each core's cache (no barrier per
-     * step); otherwise share the units, so each core reads only its part of large weights. */
-    const int64_t weight_bytes = (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float);
-    s.row_split = split_test_mode >= 0 ? split_test_mode : weight_bytes <= ROW_SPLIT_MAX_BYTES;
-    int nt = threads;
-    if (s.row_split) {
-        if (nt > B / 2) nt = B / 2;
-    } else if (nt > s.nblocks) {
-        nt = s.nblocks;
-    }
-    run_parallel(seq_task, &s, nt < 1 ? 1 : nt);
+    run_parallel(seq_task, &s, nt);
     /* Threads that met at the per-step barrier only after long waits were sharing cores with other work: on a
      * busy machine one thread is faster, so the next calls run on one, then threads are tried again. */
     if (automatic && s.barrier.solo)
