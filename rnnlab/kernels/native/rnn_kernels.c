@@ -515,11 +515,11 @@ static void seq_task(void *arg, int tid, int nt) {
     }
 }
 
-/* Per-step multiply-adds (B x (D + M) x G*M) from which units are shared among threads: below it, one thread
- * beats meeting at a barrier every step.  Gate columns (G*M) from which weights are packed into per-block panels
- * Weights are packed for each call by default: contiguous panels measured faster at every size (e.g. LSTM
- * 1,100,32,64: 110 us against 190 us reading U in place), even counting the packing. */
-#define THREAD_MIN_WORK (1 << 17)
+/* Per-step multiply-adds (B x (D + M) x G*M) from which the work is shared among threads: below it one thread is
+ * faster (measured: LSTM 1,100,32,64 (25k) 90 us on one thread, 100 us on two; 1,100,64,128 (98k) 300 us on one,
+ * 210 us on two).  Weights are packed for each call by default: contiguous panels measured faster at every size
+ * (e.g. LSTM 1,100,32,64: 110 us against 190 us reading U in place), even counting the packing. */
+#define THREAD_MIN_WORK (1 << 16)
 #define ROW_SPLIT_MAX_BYTES (2 << 20)
 static int split_test_mode = -1; /* tests: 0 units, 1 rows, -1 by size */
 
@@ -552,10 +552,10 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
         threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
         if (threads > 1 && now_ns() < __atomic_load_n(&contended_until, __ATOMIC_RELAXED)) threads = 1;
     }
-    /* Share the rows when every thread gets 2 or more and the weights fit each core's cache (no barrier per
-     * step); otherwise share the units, so each core reads only its part of large weights. */
+    /* Share the rows when two threads get 2 or more each and the weights fit each core's cache (no barrier per
+     * step); otherwise share the units, so each core reads only its part of the weights. */
     const int64_t weight_bytes = (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float);
-    s.row_split = split_test_mode >= 0 ? split_test_mode : weight_bytes <= ROW_SPLIT_MAX_BYTES;
+    s.row_split = split_test_mode >= 0 ? split_test_mode : weight_bytes <= ROW_SPLIT_MAX_BYTES && B >= 4;
     int nt = threads < pool.want ? threads : pool.want; /* the pool's size (rnnlab_set_threads) */
     if (s.row_split) {
         if (nt > B / 2) nt = B / 2;
