@@ -125,9 +125,15 @@ def main(argv=None):
                 make_weights(kind, size, weights)
                 row = {"kind": kind, "size": size, "systems": {}}
                 for system in ("rnnlab", "torch"):
-                    row["systems"][system] = run_worker(system, kind, size, weights, os.path.join(tmp, "t"), 15,
-                                                        train=True)
-                    print("train", kind, system, row["systems"][system].get("median_us"), flush=True)
+                    # Three processes per system, the best median kept (all are recorded): PyTorch's training
+                    # step is bimodal here, about 43 ms in some processes and 90-150 ms in others.
+                    runs = [run_worker(system, kind, size, weights, os.path.join(tmp, "t"), 15, train=True)
+                            for _ in range(3)]
+                    good = [r for r in runs if "median_us" in r]
+                    best = dict(min(good, key=lambda r: r["median_us"])) if good else runs[0]
+                    best["runs_median_us"] = [r.get("median_us") for r in runs]
+                    row["systems"][system] = best
+                    print("train", kind, system, best["runs_median_us"], flush=True)
                 results["training"].append(row)
             weights = os.path.join(tmp, f"seed_{kind}.npz")
             make_weights(kind, (1, 8, 2, 3), weights)
@@ -162,7 +168,8 @@ def to_markdown(results):
                      + " | ".join(_us(row["systems"].get(s, {})) for s in systems)
                      + f" | {row.get('ratio_vs_fastest_other', float('nan')):.2f} | {share} | {diff:.1e} |")
     if results["training"]:
-        lines += ["", "One training step (forward, backward through time, SGD), µs:", "",
+        lines += ["", "One training step (forward, backward through time, SGD), µs: the best median of three processes "
+                      "per system:", "",
                   "| kind | B,T,D,M | rnnlab | torch | ratio |", "|---|---|---|---|---|"]
         for row in results["training"]:
             r, t = row["systems"]["rnnlab"], row["systems"]["torch"]
