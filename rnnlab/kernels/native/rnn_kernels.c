@@ -118,9 +118,17 @@ void rnnlab_set_threads(int n) {
     pthread_mutex_unlock(&pool_owner);
 }
 
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Run fn(arg, tid, nt) for tid < nt on the pool (the caller is tid 0); nt is capped by the pool's size.
- * Returns the nt actually used (fn must have been written for any nt >= 1). */
-static void run_parallel(task_fn fn, void *arg, int nt) {
+ * Returns the threads used.  *own_ns: how long the caller's own part took; *wait_ns: how long it then waited
+ * for the others (both 0 on one thread). */
+static int run_parallel(task_fn fn, void *arg, int nt, int64_t *own_ns, int64_t *wait_ns) {
+    *own_ns = *wait_ns = 0;
     if (nt > 1 && pthread_mutex_trylock(&pool_owner) == 0) {
         int size = pool.started ? pool.started : pool_start();
         if (size > 1) {
@@ -133,26 +141,32 @@ static void run_parallel(task_fn fn, void *arg, int nt) {
             __atomic_add_fetch(&pool.gen, 1, __ATOMIC_ACQ_REL);
             pthread_cond_broadcast(&pool.cv);
             pthread_mutex_unlock(&pool.mu);
+            const int64_t start = now_ns();
             fn(arg, 0, nt);
-            while (__atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) > 0) cpu_relax();
+            const int64_t done = now_ns();
+            int spins = 0;
+            while (__atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) > 0) {
+                cpu_relax();
+                if (++spins > 4096) { sched_yield(); spins = 0; } /* a late thread may need our core */
+            }
+            *own_ns = done - start;
+            *wait_ns = now_ns() - done;
             pthread_mutex_unlock(&pool_owner);
-            return;
+            return nt;
         }
         pthread_mutex_unlock(&pool_owner);
     }
     fn(arg, 0, 1);
+    return 1;
 }
 
 /* Until this time (CLOCK_MONOTONIC, ns), calls run on one thread: a recent call's threads kept losing their cores
- * to other work (another process, or BLAS threads still spinning after NumPy's last product). */
-static int64_t contended_until = 0;
-#define CONTENDED_BACKOFF_NS 20000000 /* 20 ms, then threads are tried again */
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+ * to other work (another process, or NumPy's BLAS threads, which busy-wait about 0.1 s after each product).  The
+ * wait starts at 20 ms and doubles, up to 1 s, while calls keep finding their threads slowed; a threaded call
+ * that runs unhindered resets it. */
+static int64_t contended_until = 0, contended_backoff = 0;
+#define CONTENDED_BACKOFF_MIN_NS 20000000
+#define CONTENDED_BACKOFF_MAX_NS 1000000000
 
 /* A reusable barrier.  A wait far longer than the waiter's own work since its last barrier (over 4x, and over
  * 0.2 ms) means a thread lost its core to other work; after the second such wait in a call, the last thread to
@@ -589,11 +603,20 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
                     bt[g * VN + j] = v;
                 }
         }
-    run_parallel(seq_task, &s, nt);
-    /* Threads that met at the per-step barrier only after long waits were sharing cores with other work: on a
-     * busy machine one thread is faster, so the next calls run on one, then threads are tried again. */
-    if (automatic && s.barrier.solo)
-        __atomic_store_n(&contended_until, now_ns() + CONTENDED_BACKOFF_NS, __ATOMIC_RELAXED);
+    int64_t own_ns, wait_ns;
+    const int used = run_parallel(seq_task, &s, nt, &own_ns, &wait_ns);
+    /* Threads that met at the per-step barrier only after long waits (unit split), or that finished their rows
+     * long after the caller (row split), were sharing cores with other work: one thread is faster then. */
+    if (automatic && used > 1) {
+        if (s.barrier.solo || wait_ns > own_ns / 4 + 100000) {
+            int64_t backoff = contended_backoff ? 2 * contended_backoff : CONTENDED_BACKOFF_MIN_NS;
+            if (backoff > CONTENDED_BACKOFF_MAX_NS) backoff = CONTENDED_BACKOFF_MAX_NS;
+            contended_backoff = backoff;
+            __atomic_store_n(&contended_until, now_ns() + backoff, __ATOMIC_RELAXED);
+        } else {
+            contended_backoff = 0;
+        }
+    }
     if (T % 2) memcpy(h, s.h2, sizeof(float) * (size_t)B * M); /* odd step count: h_T is in the second buffer */
     free(work);
     return 0;
