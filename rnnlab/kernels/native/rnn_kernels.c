@@ -571,8 +571,9 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
     const int64_t weight_bytes = (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float);
     s.row_split = split_test_mode >= 0 ? split_test_mode : weight_bytes <= ROW_SPLIT_MAX_BYTES && B >= 4;
     int nt = threads < pool.want ? threads : pool.want; /* the pool's size (rnnlab_set_threads) */
-    if (s.row_split) {
+    if (s.row_split) { /* each thread keeps its own copy of the packed weights (at most 2 MB): at most 16 */
         if (nt > B / 2) nt = B / 2;
+        if (nt > 16) nt = 16;
     } else if (nt > s.nblocks) {
         nt = s.nblocks;
     }
