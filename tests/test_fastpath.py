@@ -286,10 +286,10 @@ def test_native_kernel_without_avx512_matches_reference(isa, tmp_path, monkeypat
     flags = native._flag_sets()[-1] + (["-mavx2", "-mfma", "-mno-avx512f"] if isa == "avx2" else [])
     target = tmp_path / "rnn_kernels_variant.so"
     subprocess.run([cc, *flags, str(native._SOURCE), "-o", str(target), "-lm"], check=True, capture_output=True)
-    lib = native._declare(ctypes.CDLL(str(target)))
+    lib = native._declare(ctypes.CDLL(str(target)), target)
     assert lib.rnn_vector_width() == 8
+    assert lib.extension is None  # built without Python's headers: the ctypes route
     monkeypatch.setitem(native._STATE, "lib", lib)
-    monkeypatch.setitem(native._STATE, "ext", None)  # the ctypes route, as without Python's headers
     for seed in range(16):
         rng = np.random.default_rng(seed)
         batch, steps, dim, units = (int(v) for v in (rng.integers(1, 14), rng.integers(1, 9), rng.integers(1, 40),

@@ -100,42 +100,53 @@ def _build(cc, source_path=_SOURCE, stem="rnn_kernels"):
     return None
 
 
-def _declare(lib):
+def _declare(lib, path):
     p, i = ctypes.c_void_p, ctypes.c_int
     lib.rnn_forward_f32.argtypes = [i, i, i, i, i, p, p, p, p, p, p, p, p, p, i, i, i, i]
     lib.rnn_forward_f32.restype = i
     lib.rnn_vector_width.argtypes = []
     lib.rnn_vector_width.restype = i
-    lib.rnnlab_set_threads.argtypes = [i]
-    lib.rnnlab_test_solo_at.argtypes = [i]
-    lib.rnnlab_test_solo_at.restype = None
-    lib.rnnlab_test_split.argtypes = [i]
-    lib.rnnlab_test_split.restype = None
     lib.gru_sequence_f32.argtypes = [i, i, i, p, p, p, p, i, i]
-    for fn in (lib.rnnlab_set_threads, lib.gru_sequence_f32):
-        fn.restype = None
+    lib.gru_sequence_f32.restype = None
+    for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split"):
+        getattr(lib, name).argtypes = [i]
+        getattr(lib, name).restype = None
     from rnnlab.kernels.native_loops import thread_count
 
     lib.rnnlab_set_threads(thread_count())
+    lib.extension = _load_extension(path) if hasattr(lib, "PyInit_rnn_kernels") else None
+    return lib
+
+
+def _declare_train(lib, path):
+    for name in ("lstm_train_forward_step", "lstm_train_backward_step", "gru_train_forward_step",
+                 "gru_train_backward_step"):
+        fn = getattr(lib, name)
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64]
+        fn.restype = None
+    return lib
+
+
+def _load(key, source, stem, declare):
+    """Library ``key`` built from ``source`` (cached as ``stem-*.so``) and prepared by ``declare(lib, path)``,
+    loaded once per process; ``None`` without a compiler, when the build fails, or with ``RNNLAB_NATIVE=0``."""
+    if key in _STATE:
+        return _STATE[key]
+    lib = None
+    if os.environ.get("RNNLAB_NATIVE", "1") != "0":
+        cc = _compiler()
+        try:
+            path = _build(cc, source, stem) if cc else None
+            lib = declare(ctypes.CDLL(str(path)), path) if path else None
+        except OSError:
+            lib = None
+    _STATE[key] = lib
     return lib
 
 
 def library():
     """The loaded kernel library, or ``None`` when native kernels are unavailable or disabled."""
-    if "lib" in _STATE:
-        return _STATE["lib"]
-    lib = None
-    if os.environ.get("RNNLAB_NATIVE", "1") != "0":
-        cc = _compiler()
-        try:
-            path = _build(cc) if cc else None
-            lib = _declare(ctypes.CDLL(str(path))) if path else None
-        except OSError:
-            lib = None
-        if lib is not None and hasattr(lib, "PyInit_rnn_kernels"):
-            _STATE["ext"] = _load_extension(path)
-    _STATE["lib"] = lib
-    return lib
+    return _load("lib", _SOURCE, "rnn_kernels", _declare)
 
 
 def _load_extension(path):
@@ -153,8 +164,8 @@ def _load_extension(path):
 
 def extension():
     """The CPython entry point of the kernel library, or ``None`` (then the ctypes functions are used)."""
-    library()
-    return _STATE.get("ext")
+    lib = library()
+    return None if lib is None else lib.extension
 
 
 _TRAIN_SOURCE = pathlib.Path(__file__).with_name("train_kernels.c")
@@ -163,21 +174,4 @@ _TRAIN_SOURCE = pathlib.Path(__file__).with_name("train_kernels.c")
 def train_library():
     """The training kernels (``train_kernels.c``: the elementwise steps of the fused training loop), built and
     cached like :func:`library`; ``None`` when unavailable or disabled (``RNNLAB_NATIVE=0``)."""
-    if "train" in _STATE:
-        return _STATE["train"]
-    lib = None
-    if os.environ.get("RNNLAB_NATIVE", "1") != "0":
-        cc = _compiler()
-        try:
-            path = _build(cc, _TRAIN_SOURCE, "train_kernels") if cc else None
-            lib = ctypes.CDLL(str(path)) if path else None
-        except OSError:
-            lib = None
-        if lib is not None:
-            for name in ("lstm_train_forward_step", "lstm_train_backward_step", "gru_train_forward_step",
-                         "gru_train_backward_step"):
-                fn = getattr(lib, name)
-                fn.argtypes = [ctypes.c_void_p, ctypes.c_int64]
-                fn.restype = None
-    _STATE["train"] = lib
-    return lib
+    return _load("train", _TRAIN_SOURCE, "train_kernels", _declare_train)

@@ -311,31 +311,24 @@ static inline __attribute__((always_inline)) void row_product(const int GRU, int
 #define PRODUCT_CASE(MRc, GRUc) \
     case MRc: block_product(MRc, GRUc, D, M, X, xs, H, hs, PW, PU, init, tile, pf_x, pf_h, pf_step); break;
 
-/* pf_x, pf_h: memory to prefetch into L2 while the products run, one cache line per k from each (pf_step 64),
- * or pf_step 0 for none. */
-static void lstm_product(int MR, int D, int M, const float *X, int64_t xs, const float *H, int64_t hs, panel_t PW,
-                         panel_t PU, const float *init, float *tile, const char *pf_x, const char *pf_h,
-                         int pf_step) {
-    switch (MR) {
-        case 1: row_product(0, D, M, X, H, PW, PU, init, tile); break;
-        PRODUCT_CASE(2, 0) PRODUCT_CASE(3, 0)
-#if MR_MAX > 3
-        PRODUCT_CASE(4, 0) PRODUCT_CASE(5, 0) PRODUCT_CASE(6, 0)
-#endif
+/* lstm_product, gru_product: the pre-activations of a tile of MR rows (1 .. MR_MAX), each MR its own unrolled
+ * instance.  pf_x, pf_h: memory to prefetch into L2 while the products run, one cache line per k from each
+ * (pf_step 64), or pf_step 0 for none. */
+#define DEFINE_PRODUCT(name, GRUc)                                                                                  \
+    static void name(int MR, int D, int M, const float *X, int64_t xs, const float *H, int64_t hs, panel_t PW,     \
+                     panel_t PU, const float *init, float *tile, const char *pf_x, const char *pf_h, int pf_step) { \
+        switch (MR) {                                                                                               \
+            case 1: row_product(GRUc, D, M, X, H, PW, PU, init, tile); break;                                       \
+            PRODUCT_CASE(2, GRUc) PRODUCT_CASE(3, GRUc) PRODUCT_CASES_4_TO_6(GRUc)                                  \
+        }                                                                                                           \
     }
-}
-
-static void gru_product(int MR, int D, int M, const float *X, int64_t xs, const float *H, int64_t hs, panel_t PW,
-                        panel_t PU, const float *init, float *tile, const char *pf_x, const char *pf_h,
-                        int pf_step) {
-    switch (MR) {
-        case 1: row_product(1, D, M, X, H, PW, PU, init, tile); break;
-        PRODUCT_CASE(2, 1) PRODUCT_CASE(3, 1)
 #if MR_MAX > 3
-        PRODUCT_CASE(4, 1) PRODUCT_CASE(5, 1) PRODUCT_CASE(6, 1)
+#define PRODUCT_CASES_4_TO_6(GRUc) PRODUCT_CASE(4, GRUc) PRODUCT_CASE(5, GRUc) PRODUCT_CASE(6, GRUc)
+#else
+#define PRODUCT_CASES_4_TO_6(GRUc)
 #endif
-    }
-}
+DEFINE_PRODUCT(lstm_product, 0)
+DEFINE_PRODUCT(gru_product, 1)
 
 /* --------------------------------------------------------------------------------------- the layer loop */
 
