@@ -252,7 +252,7 @@ class RNN(Layer):
         return self.call(self._prepare_inputs(inputs), *args, **kwargs)
 
     _fast_call_checks_finite = True
-    _plain_kernel = (None, None)  # (fastpath generation, kernel for a plain call)
+    _plain_call = (None, None)  # (fastpath generation, the selected kernel's plain_call or None)
 
     def _fast_call(self, x):
         """``layer(x)`` for a ready float array of the layer's dtype: the same computation with less checking
@@ -260,11 +260,11 @@ class RNN(Layer):
         if self.stateful or x.dtype != self.dtype or x.ndim != 3 or x.shape[1] == 0 or \
                 x.shape[2] != self.cell.input_dim:
             return None
-        generation, kernel = self._plain_kernel
+        generation, plain = self._plain_call
         if generation != fastpath.generation():
             kernel = fastpath.select("rnn_sequence", cell=self.cell, mask=None, collect_gates=False, dropout=None)
-            self._plain_kernel = (fastpath.generation(), kernel)
-        plain = getattr(kernel.fn, "plain_call", None)
+            plain = getattr(kernel.fn, "plain_call", None)
+            self._plain_call = (fastpath.generation(), plain)
         if plain is not None and "run" not in self.__dict__:  # the kernel runs the whole call, NaN check
             # included (unless someone, e.g. rnnlab.inspect.trace, wraps this layer's run())
             result = plain(self, x)
