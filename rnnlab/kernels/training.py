@@ -370,6 +370,9 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
     mask = backend.to_mask(mask, (batch, steps))
     states, zero_states = _initial_states(layer, initial_state, batch)
     dropout = cell.make_dropout(batch, training)  # input dropout only (recurrent dropout is not supported)
+    lib = _sequence_library(x, dropout)
+    if lib is not None:
+        return _sequence_call(lib, layer, x, states, mask, dropout, initial_state is not None, grads)
     lstm = type(cell) is LSTMCell
     ws, token = _checkout_workspace(layer)
     kernel = cell.recurrent_kernel.value  # (U, G*U)
@@ -427,6 +430,125 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
 
     backward.optional_input_grad = True  # backward(d, need_input_grad=False) skips the input gradient
     return outputs, backward
+
+
+# ------------------------------------------------------------------ whole-sequence native call
+SEQUENCE = True  # tests: False runs the per-step loop above instead
+
+
+def _sequence_library(x, dropout):
+    """The kernel library when the whole-sequence native kernels compute this call (float32, input dropout with
+    one mask at most), else None."""
+    if not SEQUENCE or x.dtype != np.float32:
+        return None
+    if dropout is not None and dropout.inputs is not None and dropout.inputs.shape[0] != 1:
+        return None
+    return native.library()
+
+
+def _f32(a, copy=False):
+    return np.array(a, np.float32, order="C", copy=True) if copy else np.ascontiguousarray(a, np.float32)
+
+
+def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
+    """The training call on the native whole-sequence kernels (``rnn_kernels.c``): the forward pass saves its
+    gates in the layer's workspace, the backward pass runs backpropagation through time and the weight gradients
+    as one product over all ``B*T`` rows, all on rnnlab's own threads (NumPy's BLAS is not called, so its
+    threads, which busy-wait after each product, never compete with them)."""
+    from rnnlab.kernels import native_loops
+
+    cell = layer.cell
+    lstm = type(cell) is LSTMCell
+    batch, steps, features = x.shape
+    units, gates = cell.units, _NUM_GATES[type(cell)]
+    width = gates * units
+    reverse = layer.go_backwards
+    in_mask = None if dropout is None or dropout.inputs is None else dropout.inputs[0][:, None, :]
+    source = x if in_mask is None else x * in_mask
+    xp = _f32(source[:, ::-1] if reverse else source)  # processing order
+    mask_u8 = None if mask is None else _f32(mask[:, ::-1] if reverse else mask).astype(np.uint8)
+    kernel, rec_kernel = _f32(cell.kernel.value), _f32(cell.recurrent_kernel.value)
+    bias = _f32(cell.bias.value) if cell.use_bias else None
+    ws, token = _checkout_workspace(layer)
+    shape, small = (batch, steps, width), (batch, steps, units)
+    g_buf, hs, aux = ws.get("gates", shape, np.float32), ws.get("hs", small, np.float32), \
+        ws.get("aux", small, np.float32)
+    cs = ws.get("cs", small, np.float32) if lstm else None
+    h = _f32(states[0], copy=True)
+    c = _f32(states[1], copy=True) if lstm else None
+    prev = np.zeros((batch, units), np.float32)
+    out = np.empty(small, np.float32) if layer.return_sequences else None
+    threads = native_loops.THREADS
+    kind = 0 if lstm else 1
+    if lib.rnn_train_forward_f32(kind, batch, steps, features, units, _ptr(xp), _ptr(kernel), _ptr(rec_kernel),
+                                 _ptr(bias), _ptr(h), _ptr(c), _ptr(prev), _ptr(out), _ptr(mask_u8), 0,
+                                 int(layer.zero_output_for_mask), threads, _ptr(g_buf), _ptr(hs), _ptr(cs),
+                                 _ptr(aux)):
+        raise MemoryError("rnnlab's native training kernel could not allocate its work memory")
+    final_states = [h, c] if lstm else [h]
+    if layer.stateful:
+        layer.states = [s.copy() for s in final_states]
+    outputs = layer._structure_outputs({"last_output": prev, "outputs": out, "states": final_states})
+
+    def backward(d_outputs, need_input_grad=True):
+        if ws.owner is not token:
+            raise RuntimeError(
+                f"This backward function of layer {layer.name!r} belongs to an earlier training call whose "
+                "buffers a later call has reused: backpropagate each training call before the layer's next one."
+            )
+        flat = nest.flatten(d_outputs) if layer.return_state else [d_outputs]
+        d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(final_states))
+        d_main = _f32(d_main)
+        d_out, d_last = (d_main, None) if layer.return_sequences else (None, d_main)
+        d_h = np.zeros((batch, units), np.float32) if d_states[0] is None else _f32(d_states[0], copy=True)
+        d_c = None
+        if lstm:
+            d_c = np.zeros((batch, units), np.float32) if d_states[1] is None else _f32(d_states[1], copy=True)
+        dz = ws.get("dz", shape, np.float32)
+        drh = None if lstm else ws.get("drh", shape, np.float32)
+        rows = batch * steps
+        if lib.rnn_train_backward_f32(kind, batch, steps, units, _ptr(rec_kernel), _ptr(g_buf), _ptr(hs),
+                                      _ptr(cs), _ptr(aux), _ptr(mask_u8), int(layer.zero_output_for_mask),
+                                      _ptr(d_out), _ptr(d_last), _ptr(dz), _ptr(drh), _ptr(d_h), _ptr(d_c),
+                                      int(want_initial), threads):
+            raise MemoryError("rnnlab's native training kernel could not allocate its work memory")
+        d_bias = None
+        if lstm:  # [dW; dU] = [x, h_prev]^T @ dz in one product
+            both = np.empty((features + units, width), np.float32)
+            d_bias = np.empty(width, np.float32) if cell.use_bias else None
+            _gemm(lib, both, xp, hs, dz, d_bias, threads)
+            d_kernel, d_rec = both[:features], both[features:]
+        else:  # dW = x^T @ dz, dU = h_prev^T @ drh
+            d_kernel, d_rec = np.empty((features, width), np.float32), np.empty((units, width), np.float32)
+            d_bias = np.empty((2, width), np.float32) if cell.use_bias else None
+            _gemm(lib, d_kernel, xp, None, dz, None if d_bias is None else d_bias[0], threads)
+            _gemm(lib, d_rec, hs, None, drh, None if d_bias is None else d_bias[1], threads)
+        _add_owned_grad(grads, cell.kernel, d_kernel)
+        _add_owned_grad(grads, cell.recurrent_kernel, d_rec)
+        if d_bias is not None:
+            _add_owned_grad(grads, cell.bias, d_bias)
+        dx = None
+        if need_input_grad:
+            dx = (dz.reshape(rows, width) @ kernel.T).reshape(batch, steps, features)
+            if reverse:
+                dx = dx[:, ::-1]
+            if in_mask is not None:
+                dx = dx * in_mask
+        ws.busy = False
+        return dx, ({"initial_state": [d_h, d_c] if lstm else [d_h]} if want_initial else {})
+
+    backward.optional_input_grad = True
+    return outputs, backward
+
+
+def _gemm(lib, out, a1, a2, b, colsum, threads):
+    """``out = [a1, a2]^T @ b`` over the rows of the 3-D buffers (a2 may be None) and ``colsum = b``'s column
+    sums (or None), on the native kernel."""
+    rows, r1 = a1.shape[0] * a1.shape[1], a1.shape[-1]
+    r2 = 0 if a2 is None else a2.shape[-1]
+    if lib.rnn_gemm_tn_f32(r1, _ptr(a1), r1, r2, _ptr(a2), max(r2, 1), rows, b.shape[-1], _ptr(b), _ptr(out),
+                           _ptr(colsum), threads):
+        raise MemoryError("rnnlab's native training kernel could not allocate its work memory")
 
 
 def _column_sums(a):

@@ -324,8 +324,10 @@ static inline __attribute__((always_inline)) void row_product(const int GRU, int
     }
 #if MR_MAX > 3
 #define PRODUCT_CASES_4_TO_6(GRUc) PRODUCT_CASE(4, GRUc) PRODUCT_CASE(5, GRUc) PRODUCT_CASE(6, GRUc)
+#define GEMM_CASES_4_TO_6 GEMM_CASE(4) GEMM_CASE(5) GEMM_CASE(6)
 #else
 #define PRODUCT_CASES_4_TO_6(GRUc)
+#define GEMM_CASES_4_TO_6
 #endif
 DEFINE_PRODUCT(lstm_product, 0)
 DEFINE_PRODUCT(gru_product, 1)
@@ -344,6 +346,11 @@ typedef struct {
     int reverse, zero_output, threads;
     int row_split; /* threads share the rows (batch) instead of the units */
     barrier_t barrier;
+    /* Training (rnn_train_forward_f32), else NULL: per step, in processing order, what backpropagation reads:
+     * save_gates (B, T, G*M) the gate activations (LSTM i f c_hat o; GRU z r h_hat), save_h (B, T, M) the
+     * hidden state before the step, save_c (B, T, M) LSTM's cell state before it, save_aux (B, T, M) LSTM
+     * tanh(c_t), GRU the candidate's recurrent term h_{t-1} @ U_h + b_h. */
+    float *save_gates, *save_h, *save_c, *save_aux;
 } seq_t;
 
 static void pack_block(const float *src, int K, int M, int G, int u0, float *dst) {
@@ -375,10 +382,27 @@ static panel_t panel(const seq_t *s, const float *set, int which, int blk) {
     return p;
 }
 
+/* With SAVE (training), a row's step also writes what backpropagation reads (see seq_t). */
+static inline __attribute__((always_inline)) void save_states(const seq_t *s, const int n, int b, int u0, int step,
+                                                              const float *hcur, float **gates, float **aux) {
+    const int M = s->M;
+    const int64_t row = (int64_t)b * s->T + step;
+    const float *hc = hcur + (int64_t)b * M + u0;
+    float *sh = s->save_h + row * M + u0;
+    for (int j = 0; j < n; ++j) sh[j] = hc[j];
+    if (s->save_c) {
+        const float *c = s->c + (int64_t)b * M + u0;
+        float *sc = s->save_c + row * M + u0;
+        for (int j = 0; j < n; ++j) sc[j] = c[j];
+    }
+    *gates = s->save_gates + row * s->G * M + u0;
+    *aux = s->save_aux + row * M + u0;
+}
+
 /* Gates and states of one block of MR rows once the tile holds its pre-activations. */
-static inline __attribute__((always_inline)) void lstm_finish(const seq_t *s, const int n, int r0, int MR, int u0,
-                                                              int t, int step, const float *hcur, float *hnext,
-                                                              const float *tile) {
+static inline __attribute__((always_inline)) void lstm_finish(const seq_t *s, const int n, const int SAVE, int r0,
+                                                              int MR, int u0, int t, int step, const float *hcur,
+                                                              float *hnext, const float *tile) {
     const int M = s->M;
     for (int r = 0; r < MR; ++r) {
         const int b = r0 + r;
@@ -386,21 +410,31 @@ static inline __attribute__((always_inline)) void lstm_finish(const seq_t *s, co
         float *c = s->c + (int64_t)b * M + u0, *prev = s->prev + (int64_t)b * M + u0;
         float *hn = hnext + (int64_t)b * M + u0;
         float *o = s->out ? s->out + ((int64_t)b * s->T + step) * M + u0 : 0;
+        float *sg = 0, *sa = 0;
+        if (SAVE) save_states(s, n, b, u0, step, hcur, &sg, &sa);
         if ((!s->mask || s->mask[(int64_t)b * s->T + t]) && n == VN) {
-            const vf cn = vsigmoid(vload(z + VN)) * vload(c) + vsigmoid(vload(z)) * vtanh(vload(z + 2 * VN));
-            const vf hv = vsigmoid(vload(z + 3 * VN)) * vtanh(cn);
+            const vf ig = vsigmoid(vload(z)), fg = vsigmoid(vload(z + VN)), gg = vtanh(vload(z + 2 * VN));
+            const vf og = vsigmoid(vload(z + 3 * VN));
+            const vf cn = fg * vload(c) + ig * gg;
+            const vf tc = vtanh(cn);
+            const vf hv = og * tc;
             vstore(c, cn);
             vstore(hn, hv);
             vstore(prev, hv);
             if (o) vstore(o, hv);
+            if (SAVE) {
+                vstore(sg, ig); vstore(sg + M, fg); vstore(sg + 2 * M, gg); vstore(sg + 3 * M, og);
+                vstore(sa, tc);
+            }
         } else if (!s->mask || s->mask[(int64_t)b * s->T + t]) {
             float hv[VN];
             for (int j = 0; j < n; ++j) {
                 const float i = fsigmoid(z[j]), f = fsigmoid(z[VN + j]), g = ftanh(z[2 * VN + j]);
                 const float og = fsigmoid(z[3 * VN + j]);
-                const float cn = f * c[j] + i * g;
+                const float cn = f * c[j] + i * g, tc = ftanh(cn);
                 c[j] = cn;
-                hv[j] = og * ftanh(cn);
+                hv[j] = og * tc;
+                if (SAVE) { sg[j] = i; sg[M + j] = f; sg[2 * M + j] = g; sg[3 * M + j] = og; sa[j] = tc; }
             }
             for (int j = 0; j < n; ++j) { hn[j] = hv[j]; prev[j] = hv[j]; }
             if (o) for (int j = 0; j < n; ++j) o[j] = hv[j];
@@ -409,13 +443,14 @@ static inline __attribute__((always_inline)) void lstm_finish(const seq_t *s, co
             for (int j = 0; j < n; ++j) hn[j] = hc[j];
             if (s->zero_output) for (int j = 0; j < n; ++j) prev[j] = 0.0f;
             if (o) for (int j = 0; j < n; ++j) o[j] = prev[j];
+            if (SAVE) for (int j = 0; j < n; ++j) { sg[j] = sg[M + j] = sg[2 * M + j] = sg[3 * M + j] = sa[j] = 0.0f; }
         }
     }
 }
 
-static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, const int n, int r0, int MR, int u0,
-                                                             int t, int step, const float *hcur, float *hnext,
-                                                             const float *tile) {
+static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, const int n, const int SAVE, int r0,
+                                                             int MR, int u0, int t, int step, const float *hcur,
+                                                             float *hnext, const float *tile) {
     const int M = s->M;
     for (int r = 0; r < MR; ++r) {
         const int b = r0 + r;
@@ -423,18 +458,23 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
         const float *hc = hcur + (int64_t)b * M + u0;
         float *prev = s->prev + (int64_t)b * M + u0, *hn = hnext + (int64_t)b * M + u0;
         float *o = s->out ? s->out + ((int64_t)b * s->T + step) * M + u0 : 0;
+        float *sg = 0, *sa = 0;
+        if (SAVE) save_states(s, n, b, u0, step, hcur, &sg, &sa);
         if ((!s->mask || s->mask[(int64_t)b * s->T + t]) && n == VN) {
-            const vf cand = vtanh(vload(z + 2 * VN) + vsigmoid(vload(z + VN)) * vload(z + 3 * VN));
-            const vf hv = cand + vsigmoid(vload(z)) * (vload(hc) - cand);
+            const vf zg = vsigmoid(vload(z)), rg = vsigmoid(vload(z + VN)), rec = vload(z + 3 * VN);
+            const vf cand = vtanh(vload(z + 2 * VN) + rg * rec);
+            const vf hv = cand + zg * (vload(hc) - cand);
             vstore(hn, hv);
             vstore(prev, hv);
             if (o) vstore(o, hv);
+            if (SAVE) { vstore(sg, zg); vstore(sg + M, rg); vstore(sg + 2 * M, cand); vstore(sa, rec); }
         } else if (!s->mask || s->mask[(int64_t)b * s->T + t]) {
             float hv[VN];
             for (int j = 0; j < n; ++j) {
                 const float zg = fsigmoid(z[j]), rg = fsigmoid(z[VN + j]);
                 const float cand = ftanh(z[2 * VN + j] + rg * z[3 * VN + j]);
                 hv[j] = cand + zg * (hc[j] - cand);
+                if (SAVE) { sg[j] = zg; sg[M + j] = rg; sg[2 * M + j] = cand; sa[j] = z[3 * VN + j]; }
             }
             for (int j = 0; j < n; ++j) { hn[j] = hv[j]; prev[j] = hv[j]; }
             if (o) for (int j = 0; j < n; ++j) o[j] = hv[j];
@@ -442,6 +482,7 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
             for (int j = 0; j < n; ++j) hn[j] = hc[j];
             if (s->zero_output) for (int j = 0; j < n; ++j) prev[j] = 0.0f;
             if (o) for (int j = 0; j < n; ++j) o[j] = prev[j];
+            if (SAVE) for (int j = 0; j < n; ++j) { sg[j] = sg[M + j] = sg[2 * M + j] = sa[j] = 0.0f; }
         }
     }
 }
@@ -469,6 +510,7 @@ static void seq_task(void *arg, int tid, int nt) {
         }
     const int rows = row_end - row_begin;
     const int per_step_barrier = nt > 1 && !s->row_split;
+    const int save = s->save_gates != 0;
     float tile[MR_MAX * 4 * VN] __attribute__((aligned(64)));
     const int ntiles = (rows + MR_MAX - 1) / MR_MAX;
     const float *hcur = s->h;
@@ -497,12 +539,14 @@ static void seq_task(void *arg, int tid, int nt) {
                 const int pf_step = pf ? 64 : 0;
                 if (s->kind == 0) {
                     lstm_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile, pf_x, pf_h, pf_step);
-                    if (n == VN) lstm_finish(s, VN, r0, MR, u0, t, step, hcur, hnext, tile);
-                    else lstm_finish(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
+                    if (save) lstm_finish(s, n, 1, r0, MR, u0, t, step, hcur, hnext, tile);
+                    else if (n == VN) lstm_finish(s, VN, 0, r0, MR, u0, t, step, hcur, hnext, tile);
+                    else lstm_finish(s, n, 0, r0, MR, u0, t, step, hcur, hnext, tile);
                 } else {
                     gru_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile, pf_x, pf_h, pf_step);
-                    if (n == VN) gru_finish(s, VN, r0, MR, u0, t, step, hcur, hnext, tile);
-                    else gru_finish(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
+                    if (save) gru_finish(s, n, 1, r0, MR, u0, t, step, hcur, hnext, tile);
+                    else if (n == VN) gru_finish(s, VN, 0, r0, MR, u0, t, step, hcur, hnext, tile);
+                    else gru_finish(s, n, 0, r0, MR, u0, t, step, hcur, hnext, tile);
                 }
                 r0 += MR;
             }
@@ -534,17 +578,64 @@ void rnnlab_test_split(int mode) { split_test_mode = mode; }
 
 int rnn_vector_width(void) { return VN; }
 
+/* The threads for a call (threads <= 0: automatic, by the multiply-adds per step or per row of work). */
+static int choose_threads(int threads, int64_t work) {
+    if (threads > 0) return threads;
+    threads = work >= THREAD_MIN_WORK ? MAX_THREADS : 1;
+    if (threads > 1 && now_ns() < __atomic_load_n(&contended_until, __ATOMIC_RELAXED)) threads = 1;
+    return threads;
+}
+
+/* After an automatic threaded call: threads that met at a barrier only after long waits (solo), or that finished
+ * long after the caller, were sharing cores with other work; calls in the next while run on one thread. */
+static void note_contention(int used, int solo, int64_t own_ns, int64_t wait_ns) {
+    if (used <= 1) return;
+    if (solo || wait_ns > own_ns / 4 + 100000) {
+        int64_t backoff = contended_backoff ? 2 * contended_backoff : CONTENDED_BACKOFF_MIN_NS;
+        if (backoff > CONTENDED_BACKOFF_MAX_NS) backoff = CONTENDED_BACKOFF_MAX_NS;
+        contended_backoff = backoff;
+        __atomic_store_n(&contended_until, now_ns() + backoff, __ATOMIC_RELAXED);
+    } else {
+        contended_backoff = 0;
+    }
+}
+
 /* A whole LSTM (kind 0) or GRU with reset_after (kind 1) layer from raw inputs.
  * x (B, T, D); W (D, G*M); U (M, G*M); bias as in seq_t or NULL; h (B, M) and, for LSTM, c (B, M): initial
  * states in, final states out; prev (B, M) out: the last output (zeros in); out (B, T, M) in processing order,
  * or NULL; mask (B, T) or NULL; reverse: process t = T-1 .. 0.
  * threads: 0 chooses by size (else at most this many, capped by rnnlab_set_threads); packed: -1 or 1 packs the
  * weights, 0 reads them in place (tests; a partial last block is always packed).  Returns 0, or -1 when out of memory. */
+static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const float *x, const float *W,
+                       const float *U, const float *bias, float *h, float *c, float *prev, float *out,
+                       const uint8_t *mask, int reverse, int zero_output, int threads, int packed);
+
 int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const float *W, const float *U,
                     const float *bias, float *h, float *c, float *prev, float *out, const uint8_t *mask,
                     int reverse, int zero_output, int threads, int packed) {
     seq_t s;
     memset(&s, 0, sizeof s);
+    return run_forward(&s, kind, B, T, D, M, x, W, U, bias, h, c, prev, out, mask, reverse, zero_output, threads,
+                       packed);
+}
+
+/* rnn_forward_f32 that also saves, per step, what backpropagation reads (see seq_t): gates (B, T, G*M), hs and aux
+ * (B, T, M), and for LSTM cs (B, T, M). */
+int rnn_train_forward_f32(int kind, int B, int T, int D, int M, const float *x, const float *W, const float *U,
+                          const float *bias, float *h, float *c, float *prev, float *out, const uint8_t *mask,
+                          int reverse, int zero_output, int threads, float *gates, float *hs, float *cs,
+                          float *aux) {
+    seq_t s;
+    memset(&s, 0, sizeof s);
+    s.save_gates = gates; s.save_h = hs; s.save_c = kind == 0 ? cs : 0; s.save_aux = aux;
+    return run_forward(&s, kind, B, T, D, M, x, W, U, bias, h, c, prev, out, mask, reverse, zero_output, threads,
+                       -1);
+}
+
+static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const float *x, const float *W,
+                       const float *U, const float *bias, float *h, float *c, float *prev, float *out,
+                       const uint8_t *mask, int reverse, int zero_output, int threads, int packed) {
+    seq_t s = *sp;
     s.kind = kind;
     s.B = B; s.T = T; s.D = D; s.M = M;
     s.G = kind == 0 ? 4 : 3;
@@ -555,10 +646,7 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
     s.h = h; s.c = c; s.prev = prev; s.out = out; s.mask = mask;
     s.reverse = reverse; s.zero_output = zero_output;
     const int automatic = threads <= 0;
-    if (automatic) {
-        threads = (int64_t)B * (D + M) * s.G * M >= THREAD_MIN_WORK ? MAX_THREADS : 1;
-        if (threads > 1 && now_ns() < __atomic_load_n(&contended_until, __ATOMIC_RELAXED)) threads = 1;
-    }
+    threads = choose_threads(threads, (int64_t)B * (D + M) * s.G * M);
     /* Share the rows when two threads get 2 or more each and the weights fit each core's cache (no barrier per
      * step); otherwise share the units, so each core reads only its part of the weights. */
     const int64_t weight_bytes = (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float);
@@ -601,19 +689,336 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
     const int used = run_parallel(seq_task, &s, nt, &own_ns, &wait_ns);
     /* Threads that met at the per-step barrier only after long waits (unit split), or that finished their rows
      * long after the caller (row split), were sharing cores with other work: one thread is faster then. */
-    if (automatic && used > 1) {
-        if (s.barrier.solo || wait_ns > own_ns / 4 + 100000) {
-            int64_t backoff = contended_backoff ? 2 * contended_backoff : CONTENDED_BACKOFF_MIN_NS;
-            if (backoff > CONTENDED_BACKOFF_MAX_NS) backoff = CONTENDED_BACKOFF_MAX_NS;
-            contended_backoff = backoff;
-            __atomic_store_n(&contended_until, now_ns() + backoff, __ATOMIC_RELAXED);
-        } else {
-            contended_backoff = 0;
-        }
-    }
+    if (automatic) note_contention(used, s.barrier.solo, own_ns, wait_ns);
     if (T % 2) memcpy(h, s.h2, sizeof(float) * (size_t)B * M); /* odd step count: h_T is in the second buffer */
     free(work);
     return 0;
+}
+
+/* ------------------------------------------------------------------ training: backpropagation through time */
+
+/* rnn_train_backward_f32 runs a layer's whole backward pass over the buffers rnn_train_forward_f32 saved, from the
+ * last step to the first, all in processing order.  Step t's state gradient
+ *     dL/dh_{t-1} = src_t @ U^T (+ GRU's z * dh_t, or a masked row's pass-through)
+ * (src: LSTM dz, GRU drh) is a product with K = G*M, in tiles of 4 SIMD vectors of units (a group) against U^T
+ * packed per group; the elementwise work of each group follows its product.  Rows never depend on each other, so
+ * threads share the rows when U fits each core's cache (each with its own packed copy), else the groups, meeting
+ * once per step. */
+typedef struct {
+    int kind, B, T, M, G, ngroups, row_split, zero_output, want_initial;
+    const float *U;                       /* (M, G*M) */
+    const float *gates, *hs, *cs, *aux;   /* saved by rnn_train_forward_f32 */
+    const uint8_t *mask;                  /* (B, T) in processing order, or NULL */
+    const float *d_out, *d_last;          /* (B, T, M) and (B, M) output gradients, or NULL */
+    float *dz, *drh;  /* out (B, T, G*M): at the pre-activations x_t @ W (+ ...); GRU: at h_{t-1} @ U + b_rec */
+    float *dh, *dc;   /* (B, M): in, the gradients w.r.t. the final states; out (want_initial), the initial ones */
+    float *dh_pass, *carry;               /* (B, M) zeroed scratch */
+    float *panels;
+    int64_t set_floats;
+    barrier_t barrier;
+} bwd_t;
+
+#define GROUP (4 * VN)
+
+/* Group gi's panel of U^T: for k < G*M, the GROUP units u0 + j at panel[k * GROUP + j] (zeros past M). */
+static void pack_transposed_group(const float *U, int M, int GM, int gi, float *panel) {
+    const int u0 = gi * GROUP;
+    for (int j = 0; j < GROUP; ++j) {
+        if (u0 + j < M) {
+            const float *row = U + (int64_t)(u0 + j) * GM;
+            for (int k = 0; k < GM; ++k) panel[(int64_t)k * GROUP + j] = row[k];
+        } else {
+            for (int k = 0; k < GM; ++k) panel[(int64_t)k * GROUP + j] = 0.0f;
+        }
+    }
+}
+
+/* One row's step backward for n units from u0; dhm holds src_{t+1} @ U^T for them (or the final state's
+ * gradient at the last step).  LSTM, with dh = dL/dh_t and dc = dL/dc_t:
+ *   dc += dh o (1 - tanh(c)^2);  dz = [dc c_hat i(1-i), dc c_prev f(1-f), dc i (1-c_hat^2), dh tanh(c) o(1-o)];
+ *   dL/dc_{t-1} = dc f.
+ * GRU (reset_after): dz_pre = dh (h_prev - h_hat) z(1-z); da = dh (1-z)(1-h_hat^2); dr_pre = da rh r(1-r);
+ *   dz = [dz_pre, dr_pre, da]; drh = [dz_pre, dr_pre, da r]; the pass-through dh z joins dL/dh_{t-1}.
+ * A masked row adds nothing to dz and passes its state gradient (and, without zero_output, its output gradient)
+ * to the previous step unchanged. */
+static void bwd_row(const bwd_t *s, int b, int step, int u0, int n, const float *restrict dhm) {
+    const int M = s->M, T = s->T;
+    const int64_t GM = (int64_t)s->G * M, row = (int64_t)b * T + step;
+    float sv[GROUP];
+    for (int j = 0; j < n; ++j) sv[j] = 0.0f;
+    if (s->d_out) { const float *d = s->d_out + row * M + u0; for (int j = 0; j < n; ++j) sv[j] += d[j]; }
+    if (s->d_last && step == T - 1) { const float *d = s->d_last + (int64_t)b * M + u0; for (int j = 0; j < n; ++j) sv[j] += d[j]; }
+    const int carry = s->mask && !s->zero_output;
+    float *restrict car = s->carry + (int64_t)b * M + u0, *restrict dps = s->dh_pass + (int64_t)b * M + u0;
+    if (carry) for (int j = 0; j < n; ++j) sv[j] += car[j];
+    float *restrict dz = s->dz + row * GM + u0;
+    float *restrict drh = s->kind ? s->drh + row * GM + u0 : 0;
+    if (s->mask && !s->mask[row]) {
+        for (int j = 0; j < n; ++j) {
+            dps[j] += dhm[j];
+            dz[j] = dz[M + j] = dz[2 * M + j] = 0.0f;
+            if (s->kind) drh[j] = drh[M + j] = drh[2 * M + j] = 0.0f;
+            else dz[3 * M + j] = 0.0f;
+        }
+        if (carry) for (int j = 0; j < n; ++j) car[j] = s->zero_output ? 0.0f : sv[j];
+        return;
+    }
+    if (carry) for (int j = 0; j < n; ++j) car[j] = 0.0f;
+    const float *restrict gt = s->gates + row * GM + u0, *restrict aux = s->aux + row * M + u0;
+    if (s->kind == 0) {
+        const float *restrict cp = s->cs + row * M + u0;
+        float *restrict dc = s->dc + (int64_t)b * M + u0;
+        for (int j = 0; j < n; ++j) {
+            const float dh = sv[j] + dhm[j] + dps[j];
+            const float i = gt[j], f = gt[M + j], g = gt[2 * M + j], o = gt[3 * M + j], th = aux[j];
+            const float dcv = dc[j] + dh * o * (1.0f - th * th);
+            dz[j] = dcv * g * i * (1.0f - i);
+            dz[M + j] = dcv * cp[j] * f * (1.0f - f);
+            dz[2 * M + j] = dcv * i * (1.0f - g * g);
+            dz[3 * M + j] = dh * th * o * (1.0f - o);
+            dc[j] = dcv * f;
+            dps[j] = 0.0f;
+        }
+    } else {
+        const float *restrict hp = s->hs + row * M + u0;
+        for (int j = 0; j < n; ++j) {
+            const float dh = sv[j] + dhm[j] + dps[j];
+            const float z = gt[j], r = gt[M + j], hh = gt[2 * M + j];
+            const float dzp = dh * (hp[j] - hh) * z * (1.0f - z);
+            const float da = dh * (1.0f - z) * (1.0f - hh * hh);
+            const float drp = da * aux[j] * r * (1.0f - r);
+            dz[j] = drh[j] = dzp;
+            dz[M + j] = drh[M + j] = drp;
+            dz[2 * M + j] = da;
+            drh[2 * M + j] = da * r;
+            dps[j] = dh * z;
+        }
+    }
+}
+
+static void bwd_task(void *arg, int tid, int nt) {
+    bwd_t *s = (bwd_t *)arg;
+    const int B = s->B, T = s->T, M = s->M, GM = s->G * s->M;
+    int g_begin = (int)((int64_t)s->ngroups * tid / nt), g_end = (int)((int64_t)s->ngroups * (tid + 1) / nt);
+    int row_begin = 0, row_end = B;
+    float *set = s->panels;
+    if (s->row_split && nt > 1) {
+        row_begin = (int)((int64_t)B * tid / nt);
+        row_end = (int)((int64_t)B * (tid + 1) / nt);
+        g_begin = 0;
+        g_end = s->ngroups;
+        set = s->panels + tid * s->set_floats;
+    }
+    for (int gi = g_begin; gi < g_end; ++gi) pack_transposed_group(s->U, M, GM, gi, set + (int64_t)gi * GM * GROUP);
+    const int per_step_barrier = nt > 1 && !s->row_split;
+    const float *src = s->kind ? s->drh : s->dz;
+    float tile[MR_MAX * GROUP] __attribute__((aligned(64)));
+    float zeros[GROUP] __attribute__((aligned(64)));
+    memset(zeros, 0, sizeof zeros);
+    const panel_t none = {zeros, 0, 0};
+    const int rows = row_end - row_begin, ntiles = (rows + MR_MAX - 1) / MR_MAX;
+    int64_t since = now_ns();
+    for (int step = T - 1; step >= (s->want_initial ? -1 : 0); --step) { /* step -1: the initial state's gradient */
+        for (int gi = g_begin; gi < g_end; ++gi) {
+            const int u0 = gi * GROUP, n = M - u0 < GROUP ? M - u0 : GROUP;
+            const panel_t pu = {set + (int64_t)gi * GM * GROUP, GROUP, VN};
+            for (int tile_i = 0, r0 = row_begin; tile_i < ntiles; ++tile_i) {
+                const int MR = (row_end - r0) / (ntiles - tile_i) + ((row_end - r0) % (ntiles - tile_i) != 0);
+                if (step == T - 1) {
+                    for (int r = 0; r < MR; ++r) memcpy(tile + r * GROUP, s->dh + (int64_t)(r0 + r) * M + u0, sizeof(float) * n);
+                } else {
+                    const float *a = src + ((int64_t)r0 * T + step + 1) * GM;
+                    lstm_product(MR, 0, GM, zeros, 0, a, (int64_t)T * GM, none, pu, zeros, tile, (const char *)zeros,
+                                 (const char *)zeros, 0);
+                }
+                for (int r = 0; r < MR; ++r) {
+                    const int b = r0 + r;
+                    if (step >= 0) {
+                        bwd_row(s, b, step, u0, n, tile + r * GROUP);
+                    } else { /* dL/dh_0 = src_0 @ U^T + the pass-through */
+                        float *dh = s->dh + (int64_t)b * M + u0;
+                        const float *dps = s->dh_pass + (int64_t)b * M + u0;
+                        for (int j = 0; j < n; ++j) dh[j] = tile[r * GROUP + j] + dps[j];
+                    }
+                }
+                r0 += MR;
+            }
+        }
+        if (per_step_barrier) {
+            since = barrier_wait(&s->barrier, nt, since); /* src_t is whole before step t-1's product reads it */
+            if (s->barrier.solo) { /* cores are contended: thread 0 takes every group (it packs the others') */
+                if (tid != 0) return;
+                for (int gi = 0; gi < s->ngroups; ++gi)
+                    if (gi < g_begin || gi >= g_end) pack_transposed_group(s->U, M, GM, gi, set + (int64_t)gi * GM * GROUP);
+                nt = 1;
+                g_begin = 0;
+                g_end = s->ngroups;
+            }
+        }
+    }
+}
+
+/* The backward pass of a layer trained with rnn_train_forward_f32 (kind 0 LSTM, 1 GRU with reset_after); see
+ * bwd_t.  dh and, for LSTM, dc (B, M): the gradients w.r.t. the final states in (zeros for none), those w.r.t. the
+ * initial states out when want_initial.  threads as rnn_forward_f32.  Returns 0, or -1 when out of memory. */
+int rnn_train_backward_f32(int kind, int B, int T, int M, const float *U, const float *gates, const float *hs,
+                           const float *cs, const float *aux, const uint8_t *mask, int zero_output,
+                           const float *d_out, const float *d_last, float *dz, float *drh, float *dh, float *dc,
+                           int want_initial, int threads) {
+    bwd_t s;
+    memset(&s, 0, sizeof s);
+    s.kind = kind; s.B = B; s.T = T; s.M = M; s.G = kind == 0 ? 4 : 3;
+    s.ngroups = (M + GROUP - 1) / GROUP;
+    s.zero_output = zero_output; s.want_initial = want_initial;
+    s.U = U; s.gates = gates; s.hs = hs; s.cs = cs; s.aux = aux; s.mask = mask;
+    s.d_out = d_out; s.d_last = d_last; s.dz = dz; s.drh = drh; s.dh = dh; s.dc = dc;
+    const int automatic = threads <= 0;
+    const int64_t GM = (int64_t)s.G * M;
+    threads = choose_threads(threads, (int64_t)B * GM * M);
+    s.row_split = split_test_mode >= 0 ? split_test_mode : GM * M * (int64_t)sizeof(float) <= ROW_SPLIT_MAX_BYTES && B >= 4;
+    int nt = threads < pool.want ? threads : pool.want;
+    if (s.row_split) {
+        if (nt > B / 2) nt = B / 2;
+        if (nt > 16) nt = 16;
+    } else if (nt > s.ngroups) {
+        nt = s.ngroups;
+    }
+    if (nt < 1) nt = 1;
+    s.set_floats = (int64_t)s.ngroups * GM * GROUP;
+    const int64_t panels = s.set_floats * (s.row_split ? nt : 1);
+    float *work = (float *)malloc(sizeof(float) * (2 * (size_t)B * M + (size_t)panels) + 64);
+    if (!work) return -1;
+    s.dh_pass = work;
+    s.carry = work + (int64_t)B * M;
+    memset(work, 0, sizeof(float) * 2 * (size_t)B * M);
+    s.panels = (float *)(((uintptr_t)(work + 2 * (int64_t)B * M) + 63) & ~(uintptr_t)63);
+    int64_t own_ns, wait_ns;
+    const int used = run_parallel(bwd_task, &s, nt, &own_ns, &wait_ns);
+    if (automatic) note_contention(used, s.barrier.solo, own_ns, wait_ns);
+    free(work);
+    return 0;
+}
+
+/* C (R1 + R2, N) = [A1 A2]^T @ Bm: the weight gradients as one product over the B*T rows of a training call.
+ * A1 (K, R1) and A2 (K, R2, or R2 = 0) are row-major with leading dimensions lda1, lda2; Bm (K, N) and C are
+ * row-major.  colsum (N), or NULL: Bm's column sums (a bias gradient).  Threads share C's columns in panels of
+ * GROUP; each packs its panels of Bm and all of A, KC rows of K at a time, and runs MR_MAX x GROUP register tiles
+ * over them. */
+#define GEMM_KC 128
+typedef struct {
+    int R1, R2, K, N, npanels;
+    const float *A1, *A2, *Bm;
+    int64_t lda1, lda2;
+    float *C, *colsum;
+    int failed;
+} gemm_t;
+
+static inline __attribute__((always_inline)) void gemm_tile(const int MR, int kc, const float *restrict a,
+                                                            const float *restrict b, float *restrict c, int64_t ldc,
+                                                            int ncols, int first) {
+    vf acc[MR_MAX][4];
+    float tmp[MR_MAX * GROUP] __attribute__((aligned(64)));
+    for (int r = 0; r < MR; ++r)
+        for (int g = 0; g < 4; ++g) {
+            if (first) acc[r][g] = (vf){0};
+            else if (ncols == GROUP) acc[r][g] = vload(c + r * ldc + g * VN);
+            else {
+                for (int j = 0; j < VN; ++j) tmp[r * GROUP + g * VN + j] = g * VN + j < ncols ? c[r * ldc + g * VN + j] : 0.0f;
+                acc[r][g] = vload(tmp + r * GROUP + g * VN);
+            }
+        }
+    for (int k = 0; k < kc; ++k) {
+        vf wv[4];
+        for (int g = 0; g < 4; ++g) wv[g] = vload(b + (int64_t)k * GROUP + g * VN);
+        for (int r = 0; r < MR; ++r) {
+            const float av = a[k * MR_MAX + r];
+            for (int g = 0; g < 4; ++g) acc[r][g] += av * wv[g];
+        }
+    }
+    for (int r = 0; r < MR; ++r)
+        for (int g = 0; g < 4; ++g) {
+            if (ncols == GROUP) vstore(c + r * ldc + g * VN, acc[r][g]);
+            else vstore(tmp + r * GROUP + g * VN, acc[r][g]);
+        }
+    if (ncols != GROUP)
+        for (int r = 0; r < MR; ++r)
+            for (int j = 0; j < ncols; ++j) c[r * ldc + j] = tmp[r * GROUP + j];
+}
+
+#define GEMM_CASE(MRc) case MRc: gemm_tile(MRc, kc, a, b, c, ldc, ncols, first); break;
+static void gemm_tile_any(int MR, int kc, const float *a, const float *b, float *c, int64_t ldc, int ncols, int first) {
+    switch (MR) {
+        GEMM_CASE(1) GEMM_CASE(2) GEMM_CASE(3) GEMM_CASES_4_TO_6
+    }
+}
+
+static void gemm_task(void *arg, int tid, int nt) {
+    gemm_t *s = (gemm_t *)arg;
+    const int R = s->R1 + s->R2, K = s->K, N = s->N;
+    const int p_begin = (int)((int64_t)s->npanels * tid / nt), p_end = (int)((int64_t)s->npanels * (tid + 1) / nt);
+    const int np = p_end - p_begin, ntiles = (R + MR_MAX - 1) / MR_MAX;
+    if (np <= 0) return;
+    float *ap = (float *)aligned_alloc(64, sizeof(float) * (size_t)ntiles * GEMM_KC * MR_MAX);
+    float *bp = (float *)aligned_alloc(64, sizeof(float) * (size_t)np * GEMM_KC * GROUP);
+    if (!ap || !bp) { free(ap); free(bp); __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED); return; }
+    if (s->colsum)
+        for (int n = p_begin * GROUP; n < N && n < p_end * GROUP; ++n) s->colsum[n] = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
+        const int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
+        /* A's rows, tile by tile: ap[(tile * GEMM_KC + k) * MR_MAX + r] = A(tile * MR_MAX + r, k0 + k) */
+        for (int k = 0; k < kc; ++k) {
+            const float *a1 = s->A1 + (int64_t)(k0 + k) * s->lda1;
+            const float *a2 = s->R2 ? s->A2 + (int64_t)(k0 + k) * s->lda2 : 0;
+            for (int r = 0; r < ntiles * MR_MAX; ++r)
+                ap[((int64_t)(r / MR_MAX) * GEMM_KC + k) * MR_MAX + r % MR_MAX] =
+                    r < s->R1 ? a1[r] : (r < R ? a2[r - s->R1] : 0.0f);
+        }
+        /* this thread's panels of Bm: bp[(p * GEMM_KC + k) * GROUP + j] = Bm(k0 + k, (p_begin + p) * GROUP + j) */
+        for (int k = 0; k < kc; ++k) {
+            const float *row = s->Bm + (int64_t)(k0 + k) * N;
+            for (int p = 0; p < np; ++p) {
+                const int n0 = (p_begin + p) * GROUP;
+                float *d = bp + ((int64_t)p * GEMM_KC + k) * GROUP;
+                for (int j = 0; j < GROUP; ++j) d[j] = n0 + j < N ? row[n0 + j] : 0.0f;
+                if (s->colsum)
+                    for (int j = 0; j < GROUP && n0 + j < N; ++j) s->colsum[n0 + j] += row[n0 + j];
+            }
+        }
+        for (int p = 0; p < np; ++p) {
+            const int n0 = (p_begin + p) * GROUP, ncols = N - n0 < GROUP ? N - n0 : GROUP;
+            const float *b = bp + (int64_t)p * GEMM_KC * GROUP;
+            for (int ti = 0; ti < ntiles; ++ti) {
+                const int r0 = ti * MR_MAX, MR = R - r0 < MR_MAX ? R - r0 : MR_MAX;
+                gemm_tile_any(MR, kc, ap + (int64_t)ti * GEMM_KC * MR_MAX, b, s->C + (int64_t)r0 * N + n0, N, ncols,
+                              k0 == 0);
+            }
+        }
+    }
+    free(ap);
+    free(bp);
+}
+
+int rnn_gemm_tn_f32(int R1, const float *A1, int64_t lda1, int R2, const float *A2, int64_t lda2, int K, int N,
+                    const float *Bm, float *C, float *colsum, int threads) {
+    gemm_t s;
+    memset(&s, 0, sizeof s);
+    s.R1 = R1; s.R2 = R2; s.K = K; s.N = N; s.A1 = A1; s.A2 = A2; s.lda1 = lda1; s.lda2 = lda2;
+    s.Bm = Bm; s.C = C; s.colsum = colsum;
+    s.npanels = (N + GROUP - 1) / GROUP;
+    if (K <= 0) {
+        memset(C, 0, sizeof(float) * (size_t)(R1 + R2) * N);
+        if (colsum) memset(colsum, 0, sizeof(float) * (size_t)N);
+        return 0;
+    }
+    const int automatic = threads <= 0;
+    threads = choose_threads(threads, (int64_t)(R1 + R2) * N * (K < 64 ? K : 64));
+    int nt = threads < pool.want ? threads : pool.want;
+    if (nt > s.npanels) nt = s.npanels;
+    if (nt < 1) nt = 1;
+    int64_t own_ns, wait_ns;
+    const int used = run_parallel(gemm_task, &s, nt, &own_ns, &wait_ns);
+    if (automatic) note_contention(used, 0, own_ns, wait_ns);
+    return s.failed ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ GRU with reset_after=False (one thread) */
