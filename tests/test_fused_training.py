@@ -1,9 +1,10 @@
 """The fused training kernel (rnnlab/kernels/training.py) against the general training path.
 
 On random configurations (weights, biases, masks, go_backwards, initial states, output structures, GRU
-variants, input dropout), the fused kernel -- its NumPy loop and, for float32, its C loop -- must give the
-general path's outputs and gradients: to 1e-6 in float64, to float32 precision in float32.  A float64
-finite-difference check covers the fused path on its own.
+variants, input dropout), the fused kernel -- its NumPy loop and, for float32, the whole-sequence C kernels --
+must give the general path's outputs and gradients: to 1e-6 in float64, to float32 precision in float32.  The C
+kernels are also run with every thread count and work split, and their weight-gradient product is checked against
+NumPy.  A float64 finite-difference check covers the fused path on its own.
 """
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from rnnlab.kernels import native
 from rnnlab.kernels import training as fused
 from tests.gradcheck import flat, gradcheck, pack
 
-HAS_NATIVE = native.train_library() is not None
+HAS_NATIVE = native.library() is not None
 PATHS = ["numpy", pytest.param("native", marks=pytest.mark.skipif(not HAS_NATIVE, reason="no C compiler"))]
 
 
@@ -48,7 +49,7 @@ def _run(layer, x, kwargs, probe, path, seed, monkeypatch, need_input_grad=True)
     layer.cell._rng = np.random.default_rng(seed)  # the same dropout masks on every path
     with monkeypatch.context() as m:
         if path == "numpy":
-            m.setattr(fused, "_native_library", lambda: None)
+            m.setattr(fused, "_sequence_library", lambda *args: None)
         if path == "reference":
             with fastpath.reference_only():
                 outputs, backward = layer.forward_backward(x, grads=grads, training=True, **kwargs)
@@ -165,11 +166,12 @@ def test_unsupported_calls_take_the_general_path(layer_fn):
         "reference"
 
 
-def test_stateful_training_updates_states_like_the_general_path(monkeypatch):
+@pytest.mark.parametrize("path", PATHS)
+def test_stateful_training_updates_states_like_the_general_path(path, monkeypatch):
     rng = np.random.default_rng(5)
     x = rng.normal(size=(2, 4, 3)).astype(np.float32)
     results = []
-    for path in ("reference", "numpy"):
+    for run in ("reference", path):
         inp = rnnlab.Input(batch_shape=(2, 4, 3))
         layer = layers.LSTM(5, stateful=True, return_sequences=True, seed=1)
         model = rnnlab.Model(inp, layer(inp))
@@ -177,8 +179,9 @@ def test_stateful_training_updates_states_like_the_general_path(monkeypatch):
                            for w in model.get_weights()])
         model.compile(optimizer=rnnlab.optimizers.SGD(0.1), loss="mse")
         with monkeypatch.context() as m:
-            m.setattr(fused, "_native_library", lambda: None)
-            if path == "reference":
+            if run == "numpy":
+                m.setattr(fused, "_sequence_library", lambda *args: None)
+            if run == "reference":
                 m.setattr(fastpath, "_FORCED", ["reference"])
             for _ in range(2):
                 model.train_on_batch(x, np.ones((2, 4, 5), np.float32))
@@ -209,3 +212,109 @@ def test_train_on_batch_matches_general_path(kind, monkeypatch):
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
     for a, e in zip(results[1][1], results[0][1]):
         np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-6)
+
+
+native_only = pytest.mark.skipif(not HAS_NATIVE, reason="no C compiler")
+
+
+@native_only
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_nobias"])
+@pytest.mark.parametrize("size", [(2, 5, 3, 4), (7, 9, 5, 70), (13, 4, 9, 33), (6, 3, 2, 130)],
+                         ids=["tiny", "ragged-group", "odd", "three-groups"])
+@pytest.mark.parametrize("threads", [1, 2, 3], ids=["1thread", "2threads", "3threads"])
+@pytest.mark.parametrize("split", [0, 1], ids=["units", "rows"])
+def test_native_training_strategies_match_general_path(kind, size, threads, split, monkeypatch):
+    """The native forward (saving its gates), backward and weight-gradient product with units or rows shared among
+    1-3 threads, on sizes with partial SIMD blocks, partial groups of units and ragged row tiles: outputs and every
+    gradient agree with the general path, with a mask, initial states and either direction."""
+    from rnnlab.kernels import native_loops
+
+    lib = native.library()
+    monkeypatch.setattr(native_loops, "THREADS", threads)
+    lib.rnnlab_set_threads(3)
+    lib.rnnlab_test_split(split)
+    try:
+        batch, steps, features, units = size
+        rng = np.random.default_rng(batch * 100 + threads)
+        for go_backwards, zero_output in ((False, False), (True, True)):
+            layer = _layer(kind, units, "float32", return_sequences=True, return_state=True,
+                           go_backwards=go_backwards, zero_output_for_mask=zero_output)
+            x = rng.normal(size=(batch, steps, features)).astype(np.float32)
+            layer(x)
+            layer.set_weights([rng.uniform(-0.3, 0.3, w.shape).astype(np.float32) for w in layer.get_weights()])
+            kwargs = {"initial_state": [rng.normal(size=(batch, s)).astype(np.float32)
+                                        for s in layer.cell.flat_state_sizes]}
+            if steps > 2:
+                kwargs["mask"] = _mask(rng, batch, steps)
+            ref_out, ref_grads, ref_dx, ref_d0, probe = _run(layer, x, kwargs, None, "reference", 0, monkeypatch)
+            out, grads, dx, d0, _ = _run(layer, x, kwargs, probe, "native", 0, monkeypatch)
+            for a, e in zip(out, ref_out):
+                _assert_close(a, e, 1e-5, "outputs")
+            assert sorted(grads) == sorted(ref_grads)
+            for name in ref_grads:
+                _assert_close(grads[name], ref_grads[name], 2e-5, name)
+            _assert_close(dx, ref_dx, 2e-5, "d_inputs")
+            for a, e in zip(d0, ref_d0):
+                _assert_close(a, e, 2e-5, "d_initial_state")
+    finally:
+        lib.rnnlab_test_split(-1)
+        lib.rnnlab_set_threads(native_loops.thread_count())
+
+
+@native_only
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("phase", [0, 3, 7])
+def test_native_training_hands_over_to_one_thread_mid_call(kind, phase, monkeypatch):
+    """When threads keep losing their cores, the caller's thread finishes alone after a barrier (forced here at
+    the forward's or the backward's barrier ``phase``): the gradients are still the general path's."""
+    from rnnlab.kernels import native_loops
+
+    lib = native.library()
+    monkeypatch.setattr(native_loops, "THREADS", 2)
+    lib.rnnlab_set_threads(2)
+    lib.rnnlab_test_solo_at(phase)
+    lib.rnnlab_test_split(0)
+    try:
+        rng = np.random.default_rng(phase)
+        layer = _layer(kind, 150, "float32", return_sequences=True)
+        x = rng.normal(size=(5, 8, 6)).astype(np.float32)
+        layer(x)
+        layer.set_weights([rng.uniform(-0.2, 0.2, w.shape).astype(np.float32) for w in layer.get_weights()])
+        kwargs = {"mask": _mask(rng, 5, 8)}
+        ref_out, ref_grads, ref_dx, _, probe = _run(layer, x, kwargs, None, "reference", 0, monkeypatch)
+        out, grads, dx, _, _ = _run(layer, x, kwargs, probe, "native", 0, monkeypatch)
+        _assert_close(out[0], ref_out[0], 1e-5, "outputs")
+        for name in ref_grads:
+            _assert_close(grads[name], ref_grads[name], 2e-5, name)
+        _assert_close(dx, ref_dx, 2e-5, "d_inputs")
+    finally:
+        lib.rnnlab_test_solo_at(-1)
+        lib.rnnlab_test_split(-1)
+        lib.rnnlab_set_threads(native_loops.thread_count())
+
+
+@native_only
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("r1,r2,k,n", [(1, 0, 1, 1), (5, 0, 300, 70), (7, 13, 129, 64), (16, 40, 257, 200),
+                                       (3, 2, 128, 130)])
+def test_native_weight_gradient_product_matches_numpy(r1, r2, k, n, threads):
+    """``[A1 A2]^T @ B`` and B's column sums on the native kernel (K in chunks of 128 with a remainder; partial
+    panels of columns; ragged row tiles) against float64 NumPy."""
+    from rnnlab.kernels import native_loops
+
+    lib = native.library()
+    lib.rnnlab_set_threads(3)
+    try:
+        rng = np.random.default_rng(r1 + k + n)
+        a1 = rng.normal(size=(k, 1, r1)).astype(np.float32)
+        a2 = rng.normal(size=(k, 1, r2)).astype(np.float32) if r2 else None
+        b = rng.normal(size=(k, 1, n)).astype(np.float32)
+        out = np.full((r1 + r2, n), np.nan, np.float32)
+        colsum = np.full(n, np.nan, np.float32)
+        fused._gemm(lib, out, a1, a2, b, colsum, threads)
+        a = a1[:, 0] if a2 is None else np.concatenate([a1[:, 0], a2[:, 0]], axis=1)
+        expected = a.astype(np.float64).T @ b[:, 0].astype(np.float64)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+        np.testing.assert_allclose(colsum, b[:, 0].astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    finally:
+        lib.rnnlab_set_threads(native_loops.thread_count())

@@ -3,25 +3,28 @@
 The general training path (:func:`rnnlab.layers.rnn.reference_forward_backward`) runs the reference loop with a
 per-step trace of tuples and backpropagates step by step, adding a recurrent-kernel gradient per step.  This
 kernel computes the same thing for the common case -- one ``LSTMCell`` or ``GRUCell`` (``reset_after=True``)
-with Keras's default activations (tanh, sigmoid) and no recurrent dropout -- with:
+with Keras's default activations (tanh, sigmoid) and no recurrent dropout.  Two implementations:
 
-* preallocated, batch-major buffers, kept by the layer between calls (:class:`_Workspace`), for everything
-  the backward pass reads (``B`` batch, ``T`` steps, ``U`` units, ``G`` gates): the gate activations
-  overwrite the projected inputs ``xw`` ``(B, T, G*U)``, the states before each step ``hs`` (and ``cs``)
-  ``(B, T, U)``, and ``aux`` ``(B, T, U)`` (LSTM ``tanh(c_t)``, GRU the candidate's recurrent term);
-* per step, one BLAS product, in the transposed form that BLAS computes faster for small batches (forward
-  ``U^T @ h_{t-1}^T``, backward ``U @ dz_t^T``), and one call for all the elementwise work -- compiled C
-  (:file:`native/train_kernels.c`) for float32, NumPy otherwise;
-* the recurrent kernel's gradient as ONE product after the loop: with ``H`` the states before each step and
-  ``dZ`` the gradients at the pre-activations, both ``(B*T, .)``, ``dU = H^T @ dZ`` (for GRU, ``dZ`` is the
-  gradient at ``h_{t-1} @ U + b_rec``, and its column sums are the recurrent bias's gradient).
+* **float32 with the native library** (:func:`_sequence_call`): whole-sequence C kernels in
+  :file:`native/rnn_kernels.c`.  The forward pass is the inference loop, which also saves each step's gate
+  activations and states; the backward pass runs every step (product with a packed ``U^T``, then the
+  elementwise gradient) in one call; the weight gradients are one product over all ``B*T`` rows.  All of it runs
+  on rnnlab's own threads, never on NumPy's BLAS.
+* **otherwise** (float64, or no C compiler): a NumPy loop (:class:`_Loop`), with one BLAS product per step in
+  the transposed form that BLAS computes faster for small batches (forward ``U^T @ h_{t-1}^T``, backward
+  ``U @ dz_t^T``), and the recurrent kernel's gradient as ONE product after the loop.
+
+Both keep their buffers in the layer's workspace between calls (:class:`_Workspace`), batch-major: the gate
+activations ``(B, T, G*U)``, the states before each step ``hs`` (and ``cs``) ``(B, T, U)``, and ``aux``
+``(B, T, U)`` (LSTM ``tanh(c_t)``, GRU the candidate's recurrent term).  With ``H`` the states before each step
+and ``dZ`` the gradients at the pre-activations, both ``(B*T, .)``, ``dU = H^T @ dZ`` (for GRU, ``dZ`` is the
+gradient at ``h_{t-1} @ U + b_rec``, and its column sums are the recurrent bias's gradient).
 
 Masks, ``go_backwards``, initial states (and their gradients), ``stateful``, input dropout and every output
 structure behave exactly as on the general path; tests compare the two on random configurations.
 """
 from __future__ import annotations
 
-import ctypes
 import weakref
 
 import numpy as np
@@ -49,22 +52,14 @@ def supports(cell=None, dtype=None, training=False, **_):
     return np.dtype(dtype) in (np.float32, np.float64)
 
 
-# --------------------------------------------------------------------------------------------- buffers
-class _Buffers(ctypes.Structure):
-    """Mirror of ``RnnTrain`` in train_kernels.c: sizes, then pointers (NULL for what a call does not use)."""
-
-    _fields_ = [(name, ctypes.c_int64) for name in ("B", "T", "U", "zero_output")] + [
-        (name, ctypes.c_void_p) for name in (
-            "xa", "hs", "cs", "aux", "out", "last", "h_final", "c_final", "mask", "rec_t", "rec", "in_bias",
-            "rec_bias", "dz", "drh", "dh_t", "dh_mm", "dh_pass", "dc", "carry", "scratch", "d_out", "d_last")]
-
-
 def _ptr(array):
     return None if array is None else array.ctypes.data
 
 
+# --------------------------------------------------------------------------------------------- NumPy loop
 class _Loop:
-    """The arrays of one fused call and its per-step elementwise work (NumPy; :class:`_NativeLoop` is C).
+    """The arrays of one fused call and its per-step elementwise work, in NumPy (float64, or float32 without the
+    native kernels).
 
     Forward step ``t`` reads ``rec_t = U^T @ h_{t-1}^T`` ``(G*U, B)`` and writes the gates, ``aux``, the next
     states and the output; backward step ``t`` reads ``dh_t = U @ (gradient at step t+1's recurrent
@@ -236,52 +231,6 @@ def _sigmoid_(a):
     a += 0.5
 
 
-class _NativeLoop(_Loop):
-    """:class:`_Loop` with the elementwise steps in C (float32)."""
-
-    def __init__(self, lib, cell, *args):
-        super().__init__(cell, *args)
-        self.in_bias = None if self.in_bias is None else np.ascontiguousarray(self.in_bias)
-        self.rec = self.ws.get("rec", self.rec_t.shape[::-1], self.rec_t.dtype)  # rec_t^T, written by C
-        self.lib = lib
-        self._mask_u8 = None if self.mask is None else np.ascontiguousarray(self.mask, np.uint8)
-        self.buffers = _Buffers(
-            B=self.B, T=self.T, U=self.U, zero_output=int(self.zero_output), xa=_ptr(self.xa), hs=_ptr(self.hs),
-            cs=_ptr(self.cs), aux=_ptr(self.aux), out=_ptr(self.out), last=_ptr(self.last),
-            h_final=_ptr(self.h_final), c_final=_ptr(self.c_final), mask=_ptr(self._mask_u8),
-            rec_t=_ptr(self.rec_t), rec=_ptr(self.rec), in_bias=_ptr(self.in_bias), rec_bias=_ptr(self.rec_bias))
-        self.ref = ctypes.byref(self.buffers)
-        self._forward = lib.lstm_train_forward_step if self.lstm else lib.gru_train_forward_step
-        self._backward = lib.lstm_train_backward_step if self.lstm else lib.gru_train_backward_step
-
-    def forward_step(self, t):
-        self._forward(self.ref, t)
-
-    def start_backward(self, d_out, d_last, d_h, d_c):
-        super().start_backward(d_out, d_last, d_h, d_c)
-        b = self.buffers
-        self.dh_mm = self.ws.get("dh_mm", self.dh_t.shape[::-1], self.dh_t.dtype)  # dh_t^T, written by C
-        b.dz, b.drh, b.dh_t, b.dh_mm = _ptr(self.dz), _ptr(self.drh), _ptr(self.dh_t), _ptr(self.dh_mm)
-        b.dh_pass = _ptr(self.dh_pass)
-        b.dc, b.carry, b.scratch = _ptr(self.dc), _ptr(self.carry), _ptr(self.scratch)
-        b.d_out, b.d_last = _ptr(self.d_out), _ptr(self.d_last)
-
-    def backward_step(self, t):
-        self._backward(self.ref, t)
-
-
-def _native_library():
-    return native.train_library()  # None without a compiler or with RNNLAB_NATIVE=0
-
-
-def _make_loop(cell, workspace, xa, *args):
-    if xa.dtype == np.float32:
-        lib = _native_library()
-        if lib is not None:
-            return _NativeLoop(lib, cell, workspace, xa, *args)
-    return _Loop(cell, workspace, xa, *args)
-
-
 class _Workspace:
     """The internal buffers of a layer's fused training calls, kept between calls: writing to fresh memory
     costs a page fault per 4 KiB page (thousands per step of a mid-sized layer), reusing it does not.
@@ -380,7 +329,7 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
     xa, in_bias = _project(cell, ws, x, dropout, layer.go_backwards)
     if layer.go_backwards and mask is not None:
         mask = mask[:, ::-1]
-    loop = _make_loop(cell, ws, xa, in_bias, states[0], states[1] if lstm else None, mask,
+    loop = _Loop(cell, ws, xa, in_bias, states[0], states[1] if lstm else None, mask,
                       layer.zero_output_for_mask, layer.return_sequences)
     states_t, rec_t, step, matmul = loop.hs.transpose(1, 2, 0), loop.rec_t, loop.forward_step, np.matmul
     for t in range(steps):
@@ -433,13 +382,10 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
 
 
 # ------------------------------------------------------------------ whole-sequence native call
-SEQUENCE = True  # tests: False runs the per-step loop above instead
-
-
 def _sequence_library(x, dropout):
     """The kernel library when the whole-sequence native kernels compute this call (float32, input dropout with
     one mask at most), else None."""
-    if not SEQUENCE or x.dtype != np.float32:
+    if x.dtype != np.float32:
         return None
     if dropout is not None and dropout.inputs is not None and dropout.inputs.shape[0] != 1:
         return None

@@ -125,15 +125,6 @@ def _declare(lib, path):
     return lib
 
 
-def _declare_train(lib, path):
-    for name in ("lstm_train_forward_step", "lstm_train_backward_step", "gru_train_forward_step",
-                 "gru_train_backward_step"):
-        fn = getattr(lib, name)
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64]
-        fn.restype = None
-    return lib
-
-
 def _load(key, source, stem, declare):
     """Library ``key`` built from ``source`` (cached as ``stem-*.so``) and prepared by ``declare(lib, path)``,
     loaded once per process; ``None`` without a compiler, when the build fails, or with ``RNNLAB_NATIVE=0``."""
@@ -173,12 +164,3 @@ def extension():
     """The CPython entry point of the kernel library, or ``None`` (then the ctypes functions are used)."""
     lib = library()
     return None if lib is None else lib.extension
-
-
-_TRAIN_SOURCE = pathlib.Path(__file__).with_name("train_kernels.c")
-
-
-def train_library():
-    """The training kernels (``train_kernels.c``: the elementwise steps of the fused training loop), built and
-    cached like :func:`library`; ``None`` when unavailable or disabled (``RNNLAB_NATIVE=0``)."""
-    return _load("train", _TRAIN_SOURCE, "train_kernels", _declare_train)

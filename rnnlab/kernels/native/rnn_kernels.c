@@ -846,10 +846,8 @@ static void bwd_task(void *arg, int tid, int nt) {
         }
         if (per_step_barrier) {
             since = barrier_wait(&s->barrier, nt, since); /* src_t is whole before step t-1's product reads it */
-            if (s->barrier.solo) { /* cores are contended: thread 0 takes every group (it packs the others') */
+            if (s->barrier.solo) { /* cores are contended: thread 0 takes every group (all are packed) */
                 if (tid != 0) return;
-                for (int gi = 0; gi < s->ngroups; ++gi)
-                    if (gi < g_begin || gi >= g_end) pack_transposed_group(s->U, M, GM, gi, set + (int64_t)gi * GM * GROUP);
                 nt = 1;
                 g_begin = 0;
                 g_end = s->ngroups;
