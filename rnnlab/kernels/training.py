@@ -248,10 +248,20 @@ class _Workspace:
         """Buffer ``name`` with this shape and dtype (reused when it fits), optionally filled with ``fill``."""
         a = self.arrays.get(name)
         if a is None or a.shape != shape or a.dtype != dtype:
-            a = self.arrays[name] = np.empty(shape, dtype)
+            a = self.arrays[name] = empty_aligned(shape, dtype)
         if fill is not None:
             np.copyto(a, fill)
         return a
+
+
+def empty_aligned(shape, dtype, alignment=64):
+    """``np.empty(shape, dtype)`` starting on a cache line: NumPy's large arrays start 16 bytes into one, so every
+    64-byte vector store of the native kernels would straddle two lines."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    raw = np.empty(count * dtype.itemsize + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
 
 
 _WORKSPACES = weakref.WeakKeyDictionary()  # layer -> _Workspace

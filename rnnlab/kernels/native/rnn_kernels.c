@@ -212,6 +212,14 @@ typedef float vf __attribute__((vector_size(VN * 4)));
 
 static inline vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
+/* A store that bypasses the caches where the line is whole and aligned: for what a training forward saves for its
+ * backward pass (megabytes, read back only after the whole sequence), which would otherwise first read each line. */
+static inline void vstream(float *p, vf v) {
+#if defined(__AVX512F__)
+    if (((uintptr_t)p & 63) == 0) { _mm512_stream_ps(p, (__m512)v); return; }
+#endif
+    vstore(p, v);
+}
 
 /* ftanh and fsigmoid on a whole vector.  With AVX-512 the division becomes a reciprocal estimate refined by one
  * Newton step (relative error ~1e-7, far below the approximation's own 3e-7): a vector division costs as much as
@@ -389,11 +397,14 @@ static inline __attribute__((always_inline)) void save_states(const seq_t *s, co
     const int64_t row = (int64_t)b * s->T + step;
     const float *hc = hcur + (int64_t)b * M + u0;
     float *sh = s->save_h + row * M + u0;
-    for (int j = 0; j < n; ++j) sh[j] = hc[j];
-    if (s->save_c) {
-        const float *c = s->c + (int64_t)b * M + u0;
-        float *sc = s->save_c + row * M + u0;
-        for (int j = 0; j < n; ++j) sc[j] = c[j];
+    float *sc = s->save_c ? s->save_c + row * M + u0 : 0;
+    const float *c = s->c + (int64_t)b * M + u0;
+    if (n == VN) {
+        vstream(sh, vload(hc));
+        if (sc) vstream(sc, vload(c));
+    } else {
+        for (int j = 0; j < n; ++j) sh[j] = hc[j];
+        if (sc) for (int j = 0; j < n; ++j) sc[j] = c[j];
     }
     *gates = s->save_gates + row * s->G * M + u0;
     *aux = s->save_aux + row * M + u0;
@@ -423,8 +434,8 @@ static inline __attribute__((always_inline)) void lstm_finish(const seq_t *s, co
             vstore(prev, hv);
             if (o) vstore(o, hv);
             if (SAVE) {
-                vstore(sg, ig); vstore(sg + M, fg); vstore(sg + 2 * M, gg); vstore(sg + 3 * M, og);
-                vstore(sa, tc);
+                vstream(sg, ig); vstream(sg + M, fg); vstream(sg + 2 * M, gg); vstream(sg + 3 * M, og);
+                vstream(sa, tc);
             }
         } else if (!s->mask || s->mask[(int64_t)b * s->T + t]) {
             float hv[VN];
@@ -467,7 +478,7 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
             vstore(hn, hv);
             vstore(prev, hv);
             if (o) vstore(o, hv);
-            if (SAVE) { vstore(sg, zg); vstore(sg + M, rg); vstore(sg + 2 * M, cand); vstore(sa, rec); }
+            if (SAVE) { vstream(sg, zg); vstream(sg + M, rg); vstream(sg + 2 * M, cand); vstream(sa, rec); }
         } else if (!s->mask || s->mask[(int64_t)b * s->T + t]) {
             float hv[VN];
             for (int j = 0; j < n; ++j) {
@@ -487,8 +498,16 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
     }
 }
 
+static void seq_steps(seq_t *s, int tid, int nt);
+
 static void seq_task(void *arg, int tid, int nt) {
-    seq_t *s = (seq_t *)arg;
+    seq_steps((seq_t *)arg, tid, nt);
+#if defined(__AVX512F__)
+    _mm_sfence(); /* the streamed (vstream) stores are visible before the caller reads them */
+#endif
+}
+
+static void seq_steps(seq_t *s, int tid, int nt) {
     const int B = s->B, T = s->T, D = s->D, M = s->M, G = s->G;
     int blk_begin = (int)((int64_t)s->nblocks * tid / nt), blk_end = (int)((int64_t)s->nblocks * (tid + 1) / nt);
     /* Unit split: this thread's blocks, all rows, a barrier per step; the threads pack their own blocks into the
@@ -741,16 +760,77 @@ static void pack_transposed_group(const float *U, int M, int GM, int gi, float *
  *   dz = [dz_pre, dr_pre, da]; drh = [dz_pre, dr_pre, da r]; the pass-through dh z joins dL/dh_{t-1}.
  * A masked row adds nothing to dz and passes its state gradient (and, without zero_output, its output gradient)
  * to the previous step unchanged. */
+static inline __attribute__((always_inline)) void bwd_lstm_units(int M, int n, const float *restrict sv,
+                                                                 const float *restrict dhm, float *restrict dps,
+                                                                 const float *restrict gt, const float *restrict th,
+                                                                 const float *restrict cp, float *restrict dc,
+                                                                 float *restrict dz) {
+    int j = 0;
+    for (; j + VN <= n; j += VN) {
+        const vf dh = vload(sv + j) + vload(dhm + j) + vload(dps + j);
+        const vf i = vload(gt + j), f = vload(gt + M + j), g = vload(gt + 2 * M + j), o = vload(gt + 3 * M + j);
+        const vf t = vload(th + j);
+        const vf dcv = vload(dc + j) + dh * o * (1.0f - t * t);
+        vstore(dz + j, dcv * g * i * (1.0f - i));
+        vstore(dz + M + j, dcv * vload(cp + j) * f * (1.0f - f));
+        vstore(dz + 2 * M + j, dcv * i * (1.0f - g * g));
+        vstore(dz + 3 * M + j, dh * t * o * (1.0f - o));
+        vstore(dc + j, dcv * f);
+        vstore(dps + j, dh - dh);
+    }
+    for (; j < n; ++j) {
+        const float dh = sv[j] + dhm[j] + dps[j];
+        const float i = gt[j], f = gt[M + j], g = gt[2 * M + j], o = gt[3 * M + j], t = th[j];
+        const float dcv = dc[j] + dh * o * (1.0f - t * t);
+        dz[j] = dcv * g * i * (1.0f - i);
+        dz[M + j] = dcv * cp[j] * f * (1.0f - f);
+        dz[2 * M + j] = dcv * i * (1.0f - g * g);
+        dz[3 * M + j] = dh * t * o * (1.0f - o);
+        dc[j] = dcv * f;
+        dps[j] = 0.0f;
+    }
+}
+
+static inline __attribute__((always_inline)) void bwd_gru_units(int M, int n, const float *restrict sv,
+                                                                const float *restrict dhm, float *restrict dps,
+                                                                const float *restrict gt, const float *restrict rec,
+                                                                const float *restrict hp, float *restrict dz,
+                                                                float *restrict drh) {
+    int j = 0;
+    for (; j + VN <= n; j += VN) {
+        const vf dh = vload(sv + j) + vload(dhm + j) + vload(dps + j);
+        const vf z = vload(gt + j), r = vload(gt + M + j), hh = vload(gt + 2 * M + j);
+        const vf dzp = dh * (vload(hp + j) - hh) * z * (1.0f - z);
+        const vf da = dh * (1.0f - z) * (1.0f - hh * hh);
+        const vf drp = da * vload(rec + j) * r * (1.0f - r);
+        vstore(dz + j, dzp); vstore(drh + j, dzp);
+        vstore(dz + M + j, drp); vstore(drh + M + j, drp);
+        vstore(dz + 2 * M + j, da); vstore(drh + 2 * M + j, da * r);
+        vstore(dps + j, dh * z);
+    }
+    for (; j < n; ++j) {
+        const float dh = sv[j] + dhm[j] + dps[j];
+        const float z = gt[j], r = gt[M + j], hh = gt[2 * M + j];
+        const float dzp = dh * (hp[j] - hh) * z * (1.0f - z);
+        const float da = dh * (1.0f - z) * (1.0f - hh * hh);
+        const float drp = da * rec[j] * r * (1.0f - r);
+        dz[j] = drh[j] = dzp;
+        dz[M + j] = drh[M + j] = drp;
+        dz[2 * M + j] = da;
+        drh[2 * M + j] = da * r;
+        dps[j] = dh * z;
+    }
+}
+
 static void bwd_row(const bwd_t *s, int b, int step, int u0, int n, const float *restrict dhm) {
     const int M = s->M, T = s->T;
     const int64_t GM = (int64_t)s->G * M, row = (int64_t)b * T + step;
-    float sv[GROUP];
-    for (int j = 0; j < n; ++j) sv[j] = 0.0f;
-    if (s->d_out) { const float *d = s->d_out + row * M + u0; for (int j = 0; j < n; ++j) sv[j] += d[j]; }
-    if (s->d_last && step == T - 1) { const float *d = s->d_last + (int64_t)b * M + u0; for (int j = 0; j < n; ++j) sv[j] += d[j]; }
+    float sv[GROUP] __attribute__((aligned(64)));
+    const float *d_out = s->d_out ? s->d_out + row * M + u0 : 0;
+    const float *d_last = s->d_last && step == T - 1 ? s->d_last + (int64_t)b * M + u0 : 0;
     const int carry = s->mask && !s->zero_output;
     float *restrict car = s->carry + (int64_t)b * M + u0, *restrict dps = s->dh_pass + (int64_t)b * M + u0;
-    if (carry) for (int j = 0; j < n; ++j) sv[j] += car[j];
+    for (int j = 0; j < n; ++j) sv[j] = (d_out ? d_out[j] : 0.0f) + (d_last ? d_last[j] : 0.0f) + (carry ? car[j] : 0.0f);
     float *restrict dz = s->dz + row * GM + u0;
     float *restrict drh = s->kind ? s->drh + row * GM + u0 : 0;
     if (s->mask && !s->mask[row]) {
@@ -764,34 +844,28 @@ static void bwd_row(const bwd_t *s, int b, int step, int u0, int n, const float 
         return;
     }
     if (carry) for (int j = 0; j < n; ++j) car[j] = 0.0f;
-    const float *restrict gt = s->gates + row * GM + u0, *restrict aux = s->aux + row * M + u0;
-    if (s->kind == 0) {
-        const float *restrict cp = s->cs + row * M + u0;
-        float *restrict dc = s->dc + (int64_t)b * M + u0;
-        for (int j = 0; j < n; ++j) {
-            const float dh = sv[j] + dhm[j] + dps[j];
-            const float i = gt[j], f = gt[M + j], g = gt[2 * M + j], o = gt[3 * M + j], th = aux[j];
-            const float dcv = dc[j] + dh * o * (1.0f - th * th);
-            dz[j] = dcv * g * i * (1.0f - i);
-            dz[M + j] = dcv * cp[j] * f * (1.0f - f);
-            dz[2 * M + j] = dcv * i * (1.0f - g * g);
-            dz[3 * M + j] = dh * th * o * (1.0f - o);
-            dc[j] = dcv * f;
-            dps[j] = 0.0f;
-        }
-    } else {
-        const float *restrict hp = s->hs + row * M + u0;
-        for (int j = 0; j < n; ++j) {
-            const float dh = sv[j] + dhm[j] + dps[j];
-            const float z = gt[j], r = gt[M + j], hh = gt[2 * M + j];
-            const float dzp = dh * (hp[j] - hh) * z * (1.0f - z);
-            const float da = dh * (1.0f - z) * (1.0f - hh * hh);
-            const float drp = da * aux[j] * r * (1.0f - r);
-            dz[j] = drh[j] = dzp;
-            dz[M + j] = drh[M + j] = drp;
-            dz[2 * M + j] = da;
-            drh[2 * M + j] = da * r;
-            dps[j] = dh * z;
+    const float *gt = s->gates + row * GM + u0, *aux = s->aux + row * M + u0;
+    if (s->kind == 0) bwd_lstm_units(M, n, sv, dhm, dps, gt, aux, s->cs + row * M + u0, s->dc + (int64_t)b * M + u0, dz);
+    else bwd_gru_units(M, n, sv, dhm, dps, gt, aux, s->hs + row * M + u0, dz, drh);
+}
+
+/* Fetch into L2 what step `step` of rows [r0, r1) and groups [g0, g1) will read and write: a row's saved arrays of
+ * one step are a page or more apart from the next row's, too scattered for the hardware prefetchers, and DRAM
+ * latency would otherwise stall every row's elementwise work (measured: half the backward pass's time). */
+static void bwd_prefetch(const bwd_t *s, int step, int r0, int r1, int g0, int g1) {
+    const int M = s->M, u_begin = g0 * GROUP, u_end = g1 * GROUP < M ? g1 * GROUP : M;
+    const int64_t GM = (int64_t)s->G * M;
+    for (int b = r0; b < r1; ++b) {
+        const int64_t row = (int64_t)b * s->T + step;
+        for (int u = u_begin; u < u_end; u += 16) {
+            for (int g = 0; g < s->G; ++g) {
+                __builtin_prefetch(s->gates + row * GM + (int64_t)g * M + u, 0, 2);
+                __builtin_prefetch(s->dz + row * GM + (int64_t)g * M + u, 1, 2);
+                if (s->drh) __builtin_prefetch(s->drh + row * GM + (int64_t)g * M + u, 1, 2);
+            }
+            __builtin_prefetch(s->aux + row * M + u, 0, 2);
+            __builtin_prefetch(s->kind ? s->hs + row * M + u : s->cs + row * M + u, 0, 2);
+            if (s->d_out) __builtin_prefetch(s->d_out + row * M + u, 0, 2);
         }
     }
 }
@@ -818,7 +892,9 @@ static void bwd_task(void *arg, int tid, int nt) {
     const panel_t none = {zeros, 0, 0};
     const int rows = row_end - row_begin, ntiles = (rows + MR_MAX - 1) / MR_MAX;
     int64_t since = now_ns();
+    if (T > 0) bwd_prefetch(s, T - 1, row_begin, row_end, g_begin, g_end);
     for (int step = T - 1; step >= (s->want_initial ? -1 : 0); --step) { /* step -1: the initial state's gradient */
+        if (step > 0) bwd_prefetch(s, step - 1, row_begin, row_end, g_begin, g_end);
         for (int gi = g_begin; gi < g_end; ++gi) {
             const int u0 = gi * GROUP, n = M - u0 < GROUP ? M - u0 : GROUP;
             const panel_t pu = {set + (int64_t)gi * GM * GROUP, GROUP, VN};
