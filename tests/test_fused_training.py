@@ -318,3 +318,25 @@ def test_native_weight_gradient_product_matches_numpy(r1, r2, k, n, threads):
         np.testing.assert_allclose(colsum, b[:, 0].astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-5 * np.sqrt(k))
     finally:
         lib.rnnlab_set_threads(native_loops.thread_count())
+
+
+@native_only
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("batch,steps,width,features", [(1, 1, 1, 1), (3, 7, 200, 5), (4, 50, 130, 70),
+                                                        (2, 97, 256, 130)])
+def test_native_input_gradient_product_matches_numpy(batch, steps, width, features, threads):
+    """``dz @ W^T`` on the native kernel (rows shared among threads when the columns are few; ragged tiles,
+    partial panels, K in chunks of 128 with a remainder) against float64 NumPy."""
+    from rnnlab.kernels import native_loops
+
+    lib = native.library()
+    lib.rnnlab_set_threads(3)
+    try:
+        rng = np.random.default_rng(batch + steps + width)
+        dz = rng.normal(size=(batch, steps, width)).astype(np.float32)
+        kernel = rng.normal(size=(features, width)).astype(np.float32)
+        dx = fused._input_grad(lib, dz, kernel, threads)
+        expected = dz.astype(np.float64) @ kernel.T.astype(np.float64)
+        np.testing.assert_allclose(dx, expected, rtol=1e-5, atol=1e-5 * np.sqrt(width))
+    finally:
+        lib.rnnlab_set_threads(native_loops.thread_count())

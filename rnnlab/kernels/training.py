@@ -436,11 +436,10 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     out = np.empty(small, np.float32) if layer.return_sequences else None
     threads = native_loops.THREADS
     kind = 0 if lstm else 1
-    if lib.rnn_train_forward_f32(kind, batch, steps, features, units, _ptr(xp), _ptr(kernel), _ptr(rec_kernel),
-                                 _ptr(bias), _ptr(h), _ptr(c), _ptr(prev), _ptr(out), _ptr(mask_u8), 0,
-                                 int(layer.zero_output_for_mask), threads, _ptr(g_buf), _ptr(hs), _ptr(cs),
-                                 _ptr(aux)):
-        raise MemoryError("rnnlab's native training kernel could not allocate its work memory")
+    _check(lib.rnn_train_forward_f32(kind, batch, steps, features, units, _ptr(xp), _ptr(kernel), _ptr(rec_kernel),
+                                     _ptr(bias), _ptr(h), _ptr(c), _ptr(prev), _ptr(out), _ptr(mask_u8), 0,
+                                     int(layer.zero_output_for_mask), threads, _ptr(g_buf), _ptr(hs), _ptr(cs),
+                                     _ptr(aux)))
     final_states = [h, c] if lstm else [h]
     if layer.stateful:
         layer.states = [s.copy() for s in final_states]
@@ -462,12 +461,10 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
             d_c = np.zeros((batch, units), np.float32) if d_states[1] is None else _f32(d_states[1], copy=True)
         dz = ws.get("dz", shape, np.float32)
         drh = None if lstm else ws.get("drh", shape, np.float32)
-        rows = batch * steps
-        if lib.rnn_train_backward_f32(kind, batch, steps, units, _ptr(rec_kernel), _ptr(g_buf), _ptr(hs),
-                                      _ptr(cs), _ptr(aux), _ptr(mask_u8), int(layer.zero_output_for_mask),
-                                      _ptr(d_out), _ptr(d_last), _ptr(dz), _ptr(drh), _ptr(d_h), _ptr(d_c),
-                                      int(want_initial), threads):
-            raise MemoryError("rnnlab's native training kernel could not allocate its work memory")
+        _check(lib.rnn_train_backward_f32(kind, batch, steps, units, _ptr(rec_kernel), _ptr(g_buf), _ptr(hs),
+                                          _ptr(cs), _ptr(aux), _ptr(mask_u8), int(layer.zero_output_for_mask),
+                                          _ptr(d_out), _ptr(d_last), _ptr(dz), _ptr(drh), _ptr(d_h), _ptr(d_c),
+                                          int(want_initial), threads))
         d_bias = None
         if lstm:  # [dW; dU] = [x, h_prev]^T @ dz in one product
             both = np.empty((features + units, width), np.float32)
@@ -485,7 +482,7 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
             _add_owned_grad(grads, cell.bias, d_bias)
         dx = None
         if need_input_grad:
-            dx = (dz.reshape(rows, width) @ kernel.T).reshape(batch, steps, features)
+            dx = _input_grad(lib, dz, kernel, threads)
             if reverse:
                 dx = dx[:, ::-1]
             if in_mask is not None:
@@ -502,8 +499,24 @@ def _gemm(lib, out, a1, a2, b, colsum, threads):
     sums (or None), on the native kernel."""
     rows, r1 = a1.shape[0] * a1.shape[1], a1.shape[-1]
     r2 = 0 if a2 is None else a2.shape[-1]
-    if lib.rnn_gemm_tn_f32(r1, _ptr(a1), r1, r2, _ptr(a2), max(r2, 1), rows, b.shape[-1], _ptr(b), _ptr(out),
-                           _ptr(colsum), threads):
+    width = b.shape[-1]
+    _check(lib.rnn_gemm_f32(r1, _ptr(a1), 1, r1, r2, _ptr(a2), 1, max(r2, 1), rows, width, _ptr(b), width, 1,
+                            _ptr(out), _ptr(colsum), threads))
+
+
+def _input_grad(lib, dz, kernel, threads):
+    """``dz @ kernel^T`` ``(B, T, D)`` for the buffers ``dz`` ``(B, T, G*U)`` and ``kernel`` ``(D, G*U)``, on the
+    native kernel."""
+    batch, steps, width = dz.shape
+    features = kernel.shape[0]
+    dx = np.empty((batch, steps, features), np.float32)
+    _check(lib.rnn_gemm_f32(batch * steps, _ptr(dz), width, 1, 0, None, 1, 1, width, features, _ptr(kernel), 1,
+                            width, _ptr(dx), None, threads))
+    return dx
+
+
+def _check(status):
+    if status:
         raise MemoryError("rnnlab's native training kernel could not allocate its work memory")
 
 

@@ -113,8 +113,8 @@ def _declare(lib, path):
     lib.rnn_train_backward_f32.argtypes = [i, i, i, i, p, p, p, p, p, p, i, p, p, p, p, p, p, i, i]
     lib.rnn_train_backward_f32.restype = i
     i64 = ctypes.c_int64
-    lib.rnn_gemm_tn_f32.argtypes = [i, p, i64, i, p, i64, i, i, p, p, p, i]
-    lib.rnn_gemm_tn_f32.restype = i
+    lib.rnn_gemm_f32.argtypes = [i, p, i64, i64, i, p, i64, i64, i, i, p, i64, i64, p, p, i]
+    lib.rnn_gemm_f32.restype = i
     for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split"):
         getattr(lib, name).argtypes = [i]
         getattr(lib, name).restype = None

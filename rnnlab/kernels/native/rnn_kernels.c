@@ -973,19 +973,66 @@ int rnn_train_backward_f32(int kind, int B, int T, int M, const float *U, const 
     return 0;
 }
 
-/* C (R1 + R2, N) = [A1 A2]^T @ Bm: the weight gradients as one product over the B*T rows of a training call.
- * A1 (K, R1) and A2 (K, R2, or R2 = 0) are row-major with leading dimensions lda1, lda2; Bm (K, N) and C are
- * row-major.  colsum (N), or NULL: Bm's column sums (a bias gradient).  Threads share C's columns in panels of
- * GROUP; each packs its panels of Bm and all of A, KC rows of K at a time, and runs MR_MAX x GROUP register tiles
- * over them. */
+/* C (R1 + R2, N) = [A1; A2] @ Bm, the products of a training call's backward pass on rnnlab's threads: the weight
+ * gradients [x, h_prev]^T @ dz over all B*T rows, and the input gradient dz @ W^T.  Element (r, k) of A1 is at
+ * A1[r * a1_rs + k * a1_ks] (likewise A2, for rows R1 ..; R2 may be 0), element (k, n) of Bm at
+ * Bm[k * b_ks + n * b_ns]; C is row-major.  colsum (N), or NULL: Bm's column sums (a bias gradient).  Both operands
+ * are packed, GEMM_KC values of k at a time (A also GEMM_MC rows at a time), into the layouts of MR_MAX x GROUP
+ * register tiles.  Threads share C's panels of GROUP columns, or its rows when C has fewer panels than threads
+ * (the input gradient). */
 #define GEMM_KC 128
+#define GEMM_MC (32 * MR_MAX)
 typedef struct {
-    int R1, R2, K, N, npanels;
+    int R1, R2, K, N, npanels, split_rows;
     const float *A1, *A2, *Bm;
-    int64_t lda1, lda2;
+    int64_t a1_rs, a1_ks, a2_rs, a2_ks, b_ks, b_ns;
     float *C, *colsum;
     int failed;
 } gemm_t;
+
+/* ap[(tile * GEMM_KC + k) * MR_MAX + i] = A(r0 + tile * MR_MAX + i, k0 + k), zeros past the last row. */
+static void gemm_pack_a(const gemm_t *s, int r0, int rows, int k0, int kc, float *ap) {
+    const int padded = (rows + MR_MAX - 1) / MR_MAX * MR_MAX;
+    for (int i = 0; i < padded; ++i) {
+        const int r = r0 + i;
+        float *d = ap + (int64_t)(i / MR_MAX) * GEMM_KC * MR_MAX + i % MR_MAX;
+        if (i >= rows) { for (int k = 0; k < kc; ++k) d[k * MR_MAX] = 0.0f; continue; }
+        const float *src = r < s->R1 ? s->A1 + (int64_t)r * s->a1_rs : s->A2 + (int64_t)(r - s->R1) * s->a2_rs;
+        const int64_t ks = r < s->R1 ? s->a1_ks : s->a2_ks;
+        if (ks == 1) for (int k = 0; k < kc; ++k) d[k * MR_MAX] = src[k0 + k];
+        else for (int k = 0; k < kc; ++k) d[k * MR_MAX] = src[(int64_t)(k0 + k) * ks];
+    }
+}
+
+/* bp[(p * GEMM_KC + k) * GROUP + j] = Bm(k0 + k, (p0 + p) * GROUP + j), zeros past the last column; adds the
+ * values to colsum. */
+static void gemm_pack_b(const gemm_t *s, int p0, int np, int k0, int kc, float *bp) {
+    const int N = s->N;
+    for (int p = 0; p < np; ++p) {
+        const int n0 = (p0 + p) * GROUP, n = N - n0 < GROUP ? N - n0 : GROUP;
+        float *d = bp + (int64_t)p * GEMM_KC * GROUP;
+        if (s->b_ns == 1) {
+            for (int k = 0; k < kc; ++k) {
+                const float *row = s->Bm + (int64_t)(k0 + k) * s->b_ks + n0;
+                int j = 0;
+                for (; j < n; ++j) d[k * GROUP + j] = row[j];
+                for (; j < GROUP; ++j) d[k * GROUP + j] = 0.0f;
+                if (s->colsum) for (j = 0; j < n; ++j) s->colsum[n0 + j] += row[j];
+            }
+        } else {
+            for (int j = 0; j < GROUP; ++j) {
+                const float *col = s->Bm + (int64_t)(n0 + j) * s->b_ns;
+                float sum = 0.0f;
+                for (int k = 0; k < kc; ++k) {
+                    const float v = j < n ? col[(int64_t)(k0 + k) * s->b_ks] : 0.0f;
+                    d[k * GROUP + j] = v;
+                    sum += v;
+                }
+                if (s->colsum && j < n) s->colsum[n0 + j] += sum;
+            }
+        }
+    }
+}
 
 static inline __attribute__((always_inline)) void gemm_tile(const int MR, int kc, const float *restrict a,
                                                             const float *restrict b, float *restrict c, int64_t ldc,
@@ -1028,43 +1075,37 @@ static void gemm_tile_any(int MR, int kc, const float *a, const float *b, float 
 
 static void gemm_task(void *arg, int tid, int nt) {
     gemm_t *s = (gemm_t *)arg;
-    const int R = s->R1 + s->R2, K = s->K, N = s->N;
-    const int p_begin = (int)((int64_t)s->npanels * tid / nt), p_end = (int)((int64_t)s->npanels * (tid + 1) / nt);
-    const int np = p_end - p_begin, ntiles = (R + MR_MAX - 1) / MR_MAX;
-    if (np <= 0) return;
-    float *ap = (float *)aligned_alloc(64, sizeof(float) * (size_t)ntiles * GEMM_KC * MR_MAX);
+    const int R = s->R1 + s->R2, K = s->K, N = s->N, tiles = (R + MR_MAX - 1) / MR_MAX;
+    int p_begin = 0, p_end = s->npanels, r_begin = 0, r_end = R;
+    if (s->split_rows) { /* whole tiles of rows */
+        r_begin = (int)((int64_t)tiles * tid / nt) * MR_MAX;
+        r_end = (int)((int64_t)tiles * (tid + 1) / nt) * MR_MAX;
+        if (r_end > R) r_end = R;
+    } else {
+        p_begin = (int)((int64_t)s->npanels * tid / nt);
+        p_end = (int)((int64_t)s->npanels * (tid + 1) / nt);
+    }
+    const int np = p_end - p_begin;
+    if (np <= 0 || r_end <= r_begin) return;
+    float *ap = (float *)aligned_alloc(64, sizeof(float) * (size_t)GEMM_MC * GEMM_KC);
     float *bp = (float *)aligned_alloc(64, sizeof(float) * (size_t)np * GEMM_KC * GROUP);
     if (!ap || !bp) { free(ap); free(bp); __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED); return; }
     if (s->colsum)
         for (int n = p_begin * GROUP; n < N && n < p_end * GROUP; ++n) s->colsum[n] = 0.0f;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         const int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
-        /* A's rows, tile by tile: ap[(tile * GEMM_KC + k) * MR_MAX + r] = A(tile * MR_MAX + r, k0 + k) */
-        for (int k = 0; k < kc; ++k) {
-            const float *a1 = s->A1 + (int64_t)(k0 + k) * s->lda1;
-            const float *a2 = s->R2 ? s->A2 + (int64_t)(k0 + k) * s->lda2 : 0;
-            for (int r = 0; r < ntiles * MR_MAX; ++r)
-                ap[((int64_t)(r / MR_MAX) * GEMM_KC + k) * MR_MAX + r % MR_MAX] =
-                    r < s->R1 ? a1[r] : (r < R ? a2[r - s->R1] : 0.0f);
-        }
-        /* this thread's panels of Bm: bp[(p * GEMM_KC + k) * GROUP + j] = Bm(k0 + k, (p_begin + p) * GROUP + j) */
-        for (int k = 0; k < kc; ++k) {
-            const float *row = s->Bm + (int64_t)(k0 + k) * N;
+        gemm_pack_b(s, p_begin, np, k0, kc, bp);
+        for (int m0 = r_begin; m0 < r_end; m0 += GEMM_MC) {
+            const int rows = r_end - m0 < GEMM_MC ? r_end - m0 : GEMM_MC;
+            gemm_pack_a(s, m0, rows, k0, kc, ap);
             for (int p = 0; p < np; ++p) {
-                const int n0 = (p_begin + p) * GROUP;
-                float *d = bp + ((int64_t)p * GEMM_KC + k) * GROUP;
-                for (int j = 0; j < GROUP; ++j) d[j] = n0 + j < N ? row[n0 + j] : 0.0f;
-                if (s->colsum)
-                    for (int j = 0; j < GROUP && n0 + j < N; ++j) s->colsum[n0 + j] += row[n0 + j];
-            }
-        }
-        for (int p = 0; p < np; ++p) {
-            const int n0 = (p_begin + p) * GROUP, ncols = N - n0 < GROUP ? N - n0 : GROUP;
-            const float *b = bp + (int64_t)p * GEMM_KC * GROUP;
-            for (int ti = 0; ti < ntiles; ++ti) {
-                const int r0 = ti * MR_MAX, MR = R - r0 < MR_MAX ? R - r0 : MR_MAX;
-                gemm_tile_any(MR, kc, ap + (int64_t)ti * GEMM_KC * MR_MAX, b, s->C + (int64_t)r0 * N + n0, N, ncols,
-                              k0 == 0);
+                const int n0 = (p_begin + p) * GROUP, ncols = N - n0 < GROUP ? N - n0 : GROUP;
+                const float *b = bp + (int64_t)p * GEMM_KC * GROUP;
+                for (int i = 0; i < rows; i += MR_MAX) {
+                    const int MR = rows - i < MR_MAX ? rows - i : MR_MAX;
+                    gemm_tile_any(MR, kc, ap + (int64_t)(i / MR_MAX) * GEMM_KC * MR_MAX, b,
+                                  s->C + (int64_t)(m0 + i) * N + n0, N, ncols, k0 == 0);
+                }
             }
         }
     }
@@ -1072,22 +1113,28 @@ static void gemm_task(void *arg, int tid, int nt) {
     free(bp);
 }
 
-int rnn_gemm_tn_f32(int R1, const float *A1, int64_t lda1, int R2, const float *A2, int64_t lda2, int K, int N,
-                    const float *Bm, float *C, float *colsum, int threads) {
+int rnn_gemm_f32(int R1, const float *A1, int64_t a1_rs, int64_t a1_ks, int R2, const float *A2, int64_t a2_rs,
+                 int64_t a2_ks, int K, int N, const float *Bm, int64_t b_ks, int64_t b_ns, float *C, float *colsum,
+                 int threads) {
     gemm_t s;
     memset(&s, 0, sizeof s);
-    s.R1 = R1; s.R2 = R2; s.K = K; s.N = N; s.A1 = A1; s.A2 = A2; s.lda1 = lda1; s.lda2 = lda2;
+    s.R1 = R1; s.R2 = R2; s.K = K; s.N = N; s.A1 = A1; s.A2 = A2;
+    s.a1_rs = a1_rs; s.a1_ks = a1_ks; s.a2_rs = a2_rs; s.a2_ks = a2_ks; s.b_ks = b_ks; s.b_ns = b_ns;
     s.Bm = Bm; s.C = C; s.colsum = colsum;
     s.npanels = (N + GROUP - 1) / GROUP;
-    if (K <= 0) {
-        memset(C, 0, sizeof(float) * (size_t)(R1 + R2) * N);
-        if (colsum) memset(colsum, 0, sizeof(float) * (size_t)N);
+    const int R = R1 + R2;
+    if (K <= 0 || R <= 0 || N <= 0) {
+        if (R > 0 && N > 0) memset(C, 0, sizeof(float) * (size_t)R * N);
+        if (colsum && N > 0) memset(colsum, 0, sizeof(float) * (size_t)N);
         return 0;
     }
     const int automatic = threads <= 0;
-    threads = choose_threads(threads, (int64_t)(R1 + R2) * N * (K < 64 ? K : 64));
+    threads = choose_threads(threads, (int64_t)R * N * (K < 64 ? K : 64));
     int nt = threads < pool.want ? threads : pool.want;
-    if (nt > s.npanels) nt = s.npanels;
+    /* rows when the panels are too few to share (never with column sums, which each panel's owner adds up) */
+    s.split_rows = !colsum && s.npanels < 2 * nt;
+    const int units = s.split_rows ? (R + MR_MAX - 1) / MR_MAX : s.npanels;
+    if (nt > units) nt = units;
     if (nt < 1) nt = 1;
     int64_t own_ns, wait_ns;
     const int used = run_parallel(gemm_task, &s, nt, &own_ns, &wait_ns);
