@@ -993,6 +993,25 @@ typedef struct {
 /* ap[(tile * GEMM_KC + k) * MR_MAX + i] = A(r0 + tile * MR_MAX + i, k0 + k), zeros past the last row. */
 static void gemm_pack_a(const gemm_t *s, int r0, int rows, int k0, int kc, float *ap) {
     const int padded = (rows + MR_MAX - 1) / MR_MAX * MR_MAX;
+    if (s->a1_rs == 1 && (s->R2 == 0 || s->a2_rs == 1)) { /* A's columns are contiguous: read along them */
+        const int split = s->R1 - r0; /* local rows below this come from A1 */
+        for (int k = 0; k < kc; ++k) {
+            const float *a1 = s->A1 + (int64_t)(k0 + k) * s->a1_ks + r0;
+            const float *a2 = s->R2 ? s->A2 + (int64_t)(k0 + k) * s->a2_ks + r0 - s->R1 : 0;
+            for (int i0 = 0; i0 < padded; i0 += MR_MAX) {
+                float *d = ap + ((int64_t)(i0 / MR_MAX) * GEMM_KC + k) * MR_MAX;
+                if (i0 + MR_MAX <= rows && i0 + MR_MAX <= split) {
+                    for (int i = 0; i < MR_MAX; ++i) d[i] = a1[i0 + i];
+                } else if (i0 + MR_MAX <= rows && i0 >= split) {
+                    for (int i = 0; i < MR_MAX; ++i) d[i] = a2[i0 + i];
+                } else {
+                    for (int i = 0; i < MR_MAX; ++i)
+                        d[i] = i0 + i >= rows ? 0.0f : (i0 + i < split ? a1[i0 + i] : a2[i0 + i]);
+                }
+            }
+        }
+        return;
+    }
     for (int i = 0; i < padded; ++i) {
         const int r = r0 + i;
         float *d = ap + (int64_t)(i / MR_MAX) * GEMM_KC * MR_MAX + i % MR_MAX;
@@ -1103,6 +1122,10 @@ static void gemm_task(void *arg, int tid, int nt) {
                 const float *b = bp + (int64_t)p * GEMM_KC * GROUP;
                 for (int i = 0; i < rows; i += MR_MAX) {
                     const int MR = rows - i < MR_MAX ? rows - i : MR_MAX;
+                    if (k0 && i + MR_MAX < rows) /* the next tile's partial sums, while this one runs */
+                        for (int r = 0; r < MR_MAX && i + MR_MAX + r < rows; ++r)
+                            for (int j = 0; j < ncols; j += 16)
+                                __builtin_prefetch(s->C + (int64_t)(m0 + i + MR_MAX + r) * N + n0 + j, 1, 3);
                     gemm_tile_any(MR, kc, ap + (int64_t)(i / MR_MAX) * GEMM_KC * MR_MAX, b,
                                   s->C + (int64_t)(m0 + i) * N + n0, N, ncols, k0 == 0);
                 }
