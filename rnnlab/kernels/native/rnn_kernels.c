@@ -18,6 +18,10 @@
  * gru_sequence_f32 is the single-threaded loop for GRU with reset_after=False, whose candidate needs the reset
  * gate of every unit before its recurrent product.
  *
+ * Training (rnnlab/kernels/training.py) uses the same loop and pool: rnn_train_forward_f32 is rnn_forward_f32 that
+ * also saves each step's gates and states, rnn_train_backward_f32 runs backpropagation through time over them,
+ * and rnn_gemm_f32 computes the weight and input gradients as products over all B*T rows.
+ *
  * tanh is a rational approximation tanh(x) ~ x * P(x^2) / Q(x^2) on [-9, 9] (|error| < 3e-7 in float32),
  * fitted for rnnlab; sigmoid(x) = 0.5 * tanh(x / 2) + 0.5.  Both vectorise.
  */
@@ -500,6 +504,17 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
 
 static void seq_steps(seq_t *s, int tid, int nt);
 
+/* The training forward's finish, kept out of line so that the inference loop compiles as it would without it. */
+static __attribute__((noinline)) void lstm_finish_save(const seq_t *s, int n, int r0, int MR, int u0, int t, int step,
+                                                       const float *hcur, float *hnext, const float *tile) {
+    lstm_finish(s, n, 1, r0, MR, u0, t, step, hcur, hnext, tile);
+}
+
+static __attribute__((noinline)) void gru_finish_save(const seq_t *s, int n, int r0, int MR, int u0, int t, int step,
+                                                      const float *hcur, float *hnext, const float *tile) {
+    gru_finish(s, n, 1, r0, MR, u0, t, step, hcur, hnext, tile);
+}
+
 static void seq_task(void *arg, int tid, int nt) {
     seq_steps((seq_t *)arg, tid, nt);
 #if defined(__AVX512F__)
@@ -558,12 +573,12 @@ static void seq_steps(seq_t *s, int tid, int nt) {
                 const int pf_step = pf ? 64 : 0;
                 if (s->kind == 0) {
                     lstm_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile, pf_x, pf_h, pf_step);
-                    if (save) lstm_finish(s, n, 1, r0, MR, u0, t, step, hcur, hnext, tile);
+                    if (save) lstm_finish_save(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
                     else if (n == VN) lstm_finish(s, VN, 0, r0, MR, u0, t, step, hcur, hnext, tile);
                     else lstm_finish(s, n, 0, r0, MR, u0, t, step, hcur, hnext, tile);
                 } else {
                     gru_product(MR, D, M, xa, (int64_t)T * D, ha, M, pw, pu, bias_tile, tile, pf_x, pf_h, pf_step);
-                    if (save) gru_finish(s, n, 1, r0, MR, u0, t, step, hcur, hnext, tile);
+                    if (save) gru_finish_save(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
                     else if (n == VN) gru_finish(s, VN, 0, r0, MR, u0, t, step, hcur, hnext, tile);
                     else gru_finish(s, n, 0, r0, MR, u0, t, step, hcur, hnext, tile);
                 }
