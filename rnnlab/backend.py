@@ -97,3 +97,13 @@ def to_mask(mask, expected_shape, argument: str = "mask") -> np.ndarray | None:
             f"received shape {tuple(arr.shape)}."
         )
     return arr.astype(bool)
+
+
+def empty_aligned(shape, dtype, alignment=64):
+    """``np.empty(shape, dtype)`` starting on a cache line: NumPy's large arrays start 16 bytes into one, so every
+    64-byte vector store of the native kernels would straddle two lines."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    raw = np.empty(count * dtype.itemsize + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)

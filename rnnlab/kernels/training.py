@@ -248,20 +248,10 @@ class _Workspace:
         """Buffer ``name`` with this shape and dtype (reused when it fits), optionally filled with ``fill``."""
         a = self.arrays.get(name)
         if a is None or a.shape != shape or a.dtype != dtype:
-            a = self.arrays[name] = empty_aligned(shape, dtype)
+            a = self.arrays[name] = backend.empty_aligned(shape, dtype)
         if fill is not None:
             np.copyto(a, fill)
         return a
-
-
-def empty_aligned(shape, dtype, alignment=64):
-    """``np.empty(shape, dtype)`` starting on a cache line: NumPy's large arrays start 16 bytes into one, so every
-    64-byte vector store of the native kernels would straddle two lines."""
-    dtype = np.dtype(dtype)
-    count = int(np.prod(shape))
-    raw = np.empty(count * dtype.itemsize + alignment, np.uint8)
-    start = -raw.ctypes.data % alignment
-    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
 
 
 _WORKSPACES = weakref.WeakKeyDictionary()  # layer -> _Workspace
@@ -430,10 +420,10 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     g_buf, hs, aux = ws.get("gates", shape, np.float32), ws.get("hs", small, np.float32), \
         ws.get("aux", small, np.float32)
     cs = ws.get("cs", small, np.float32) if lstm else None
-    h = _f32(states[0], copy=True)
-    c = _f32(states[1], copy=True) if lstm else None
-    prev = np.zeros((batch, units), np.float32)
-    out = np.empty(small, np.float32) if layer.return_sequences else None
+    # the kernel's states and outputs start on cache lines, so threads that own neighbouring units never share one
+    h, c = _aligned_copy(states[0]), (_aligned_copy(states[1]) if lstm else None)
+    prev = _aligned_copy(0.0, (batch, units))
+    out = backend.empty_aligned(small, np.float32) if layer.return_sequences else None
     threads = native_loops.THREADS
     kind = 0 if lstm else 1
     _check(lib.rnn_train_forward_f32(kind, batch, steps, features, units, _ptr(xp), _ptr(kernel), _ptr(rec_kernel),
@@ -492,6 +482,12 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
 
     backward.optional_input_grad = True
     return outputs, backward
+
+
+def _aligned_copy(value, shape=None):
+    out = backend.empty_aligned(np.shape(value) if shape is None else shape, np.float32)
+    out[...] = value
+    return out
 
 
 def _gemm(lib, out, a1, a2, b, colsum, threads):

@@ -696,10 +696,11 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
     s.set_floats = s.packed ? ((int64_t)s.nblocks * (D + M) * s.G * VN + 15) / 16 * 16 : 0; /* 64-byte multiple */
     const int64_t panels = s.set_floats * (s.row_split ? nt : 1);
     const int64_t tiles = (int64_t)s.nblocks * 4 * VN;
-    float *work = (float *)malloc(sizeof(float) * ((size_t)B * M + (size_t)tiles + (size_t)panels) + 64);
+    const int64_t hfloats = ((int64_t)B * M + 15) / 16 * 16;
+    float *work = (float *)malloc(sizeof(float) * ((size_t)hfloats + (size_t)tiles + (size_t)panels) + 128);
     if (!work) return -1;
-    s.h2 = work;
-    s.bias_tiles = work + (int64_t)B * M;
+    s.h2 = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63); /* rows of h on cache lines, as the caller's */
+    s.bias_tiles = s.h2 + hfloats;
     if (s.packed) s.panels = (float *)(((uintptr_t)(s.bias_tiles + tiles) + 63) & ~(uintptr_t)63);
     /* each block's initial accumulators: the bias (GRU: input + recurrent bias for z and r; the candidate's
      * input and recurrent biases apart, in slots 2 and 3); zeros past the last unit */
