@@ -7,6 +7,8 @@ messages read the same everywhere.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 xp = np
@@ -99,11 +101,34 @@ def to_mask(mask, expected_shape, argument: str = "mask") -> np.ndarray | None:
     return arr.astype(bool)
 
 
+ALIGNED_MIN_BYTES = 1 << 16
+
+
+def _aligned_bytes(shape, dtype):
+    """The bytes of an array of this shape and dtype, or None below :data:`ALIGNED_MIN_BYTES`."""
+    nbytes = (math.prod(shape) if isinstance(shape, tuple) else int(shape)) * dtype.itemsize
+    return nbytes if nbytes >= ALIGNED_MIN_BYTES else None
+
+
 def empty_aligned(shape, dtype, alignment=64):
-    """``np.empty(shape, dtype)`` starting on a cache line: NumPy's large arrays start 16 bytes into one, so every
-    64-byte vector store of the native kernels would straddle two lines."""
+    """``np.empty(shape, dtype)`` starting on a cache line when it holds :data:`ALIGNED_MIN_BYTES` or more: NumPy's
+    large arrays start 16 bytes into one, so the native kernels' 64-byte vector stores would straddle two lines, and
+    threads owning neighbouring rows or units would share lines.  Smaller arrays are plain ``np.empty`` (finding an
+    address costs about a microsecond, too much for the smallest calls)."""
     dtype = np.dtype(dtype)
-    count = int(np.prod(shape))
-    raw = np.empty(count * dtype.itemsize + alignment, np.uint8)
+    nbytes = _aligned_bytes(shape, dtype)
+    if nbytes is None:
+        return np.empty(shape, dtype)
+    raw = np.empty(nbytes + alignment, np.uint8)
     start = -raw.ctypes.data % alignment
-    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def zeros_aligned(shape, dtype, alignment=64):
+    """``np.zeros`` placed as :func:`empty_aligned` places ``np.empty``."""
+    dtype = np.dtype(dtype)
+    if _aligned_bytes(shape, dtype) is None:
+        return np.zeros(shape, dtype)
+    out = empty_aligned(shape, dtype, alignment)
+    out.fill(0)
+    return out

@@ -64,10 +64,11 @@ def _state_buffer(states, batch, units, steps, return_sequences, n_states=None):
     n_states = len(states) if states is not None else n_states
     per = batch * units
     size = (n_states + 1) * per + (batch * steps * units if return_sequences else 0)
-    buf = backend.empty_aligned(size, np.float32)  # on a cache line: threads owning neighbouring units share none
+    # on a cache line: the kernel's vector stores never straddle two, nor do threads owning neighbouring units share one
     if states is None:
-        buf[:(n_states + 1) * per] = 0.0
+        buf = backend.zeros_aligned(size, np.float32)
     else:
+        buf = backend.empty_aligned(size, np.float32)
         for k, s in enumerate(states):
             buf[k * per:(k + 1) * per] = s.reshape(-1)
         buf[n_states * per:(n_states + 1) * per] = 0.0
