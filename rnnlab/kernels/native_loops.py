@@ -65,10 +65,10 @@ def _state_buffer(states, batch, units, steps, return_sequences, n_states=None):
     per = batch * units
     size = (n_states + 1) * per + (batch * steps * units if return_sequences else 0)
     # on a cache line: the kernel's vector stores never straddle two, nor do threads owning neighbouring units share one
+    buf = backend.empty_aligned(size, np.float32)
     if states is None:
-        buf = backend.zeros_aligned(size, np.float32)
+        buf[:(n_states + 1) * per] = 0.0  # not the outputs: the kernel writes every one
     else:
-        buf = backend.empty_aligned(size, np.float32)
         for k, s in enumerate(states):
             buf[k * per:(k + 1) * per] = s.reshape(-1)
         buf[n_states * per:(n_states + 1) * per] = 0.0
