@@ -122,13 +122,3 @@ def empty_aligned(shape, dtype, alignment=64):
     raw = np.empty(nbytes + alignment, np.uint8)
     start = -raw.ctypes.data % alignment
     return raw[start:start + nbytes].view(dtype).reshape(shape)
-
-
-def zeros_aligned(shape, dtype, alignment=64):
-    """``np.zeros`` placed as :func:`empty_aligned` places ``np.empty``."""
-    dtype = np.dtype(dtype)
-    if _aligned_bytes(shape, dtype) is None:
-        return np.zeros(shape, dtype)
-    out = empty_aligned(shape, dtype, alignment)
-    out.fill(0)
-    return out
