@@ -69,7 +69,10 @@ static struct {
     void *arg;
     int nt;
     int start_gen; /* gen when the threads were created: a thread's first task is the next one */
-} pool = {1, 0, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0};
+    int64_t busy_ns[MAX_THREADS]; /* how long each pool thread spent inside the current task */
+} pool = {1, 0, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, {0}};
+
+static int64_t now_ns(void);
 
 /* One caller at a time uses the pool; a concurrent caller runs on its own thread. */
 static pthread_mutex_t pool_owner = PTHREAD_MUTEX_INITIALIZER;
@@ -89,7 +92,11 @@ static void *pool_main(void *p) {
             spins = 0;
         }
         seen = g;
-        if (tid < pool.nt) pool.fn(pool.arg, tid, pool.nt);
+        if (tid < pool.nt) {
+            const int64_t start = now_ns();
+            pool.fn(pool.arg, tid, pool.nt);
+            pool.busy_ns[tid] = now_ns() - start;
+        }
         __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_ACQ_REL);
     }
     return 0;
@@ -129,8 +136,9 @@ static int64_t now_ns(void) {
 }
 
 /* Run fn(arg, tid, nt) for tid < nt on the pool (the caller is tid 0); nt is capped by the pool's size.
- * Returns the threads used.  *own_ns: how long the caller's own part took; *wait_ns: how long it then waited
- * for the others (both 0 on one thread). */
+ * Returns the threads used.  *own_ns: how long the caller's own part took; *wait_ns: how much longer the slowest
+ * other thread took over its part (both 0 on one thread).  Time a pool thread took to wake up is not counted: a
+ * thread asleep after an idle spell starts late without having lost its core to anyone. */
 static int run_parallel(task_fn fn, void *arg, int nt, int64_t *own_ns, int64_t *wait_ns) {
     *own_ns = *wait_ns = 0;
     if (nt > 1 && pthread_mutex_trylock(&pool_owner) == 0) {
@@ -154,7 +162,9 @@ static int run_parallel(task_fn fn, void *arg, int nt, int64_t *own_ns, int64_t 
                 if (++spins > 4096) { sched_yield(); spins = 0; } /* a late thread may need our core */
             }
             *own_ns = done - start;
-            *wait_ns = now_ns() - done;
+            int64_t slowest = 0;
+            for (int t = 1; t < nt; ++t) slowest = pool.busy_ns[t] > slowest ? pool.busy_ns[t] : slowest;
+            *wait_ns = slowest > *own_ns ? slowest - *own_ns : 0;
             pthread_mutex_unlock(&pool_owner);
             return nt;
         }
