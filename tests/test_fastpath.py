@@ -138,15 +138,18 @@ def test_select_prefers_a_supporting_kernel_and_falls_back_to_reference():
 @pytest.mark.parametrize("threads", [1, 2, 3], ids=["1thread", "2threads", "3threads"])
 @pytest.mark.parametrize("packed", [0, 1], ids=["in_place", "packed"])
 @pytest.mark.parametrize("split", [0, 1], ids=["units", "rows"])
-def test_native_kernel_strategies_match_reference(kind, size, threads, packed, split, monkeypatch):
-    """The C loop with units or rows shared among 1-3 threads, weights packed or read in place: every combination
-    agrees with the reference, with a mask, initial state and either direction."""
+@pytest.mark.parametrize("ahead", [0, 1], ids=["input_in_step", "input_ahead"])
+def test_native_kernel_strategies_match_reference(kind, size, threads, packed, split, ahead, monkeypatch):
+    """The C loop with units or rows shared among 1-3 threads, weights packed or read in place, the input part
+    computed in each step or ahead for chunks of steps: every combination agrees with the reference, with a mask,
+    initial state and either direction."""
     from rnnlab.kernels import native, native_loops
 
     monkeypatch.setattr(native_loops, "THREADS", threads)
     monkeypatch.setattr(native_loops, "PACKED", packed)
     native.library().rnnlab_set_threads(3)
     native.library().rnnlab_test_split(split)
+    native.library().rnnlab_test_precompute(ahead)
     try:
         batch, steps, dim, units = size
         rng = np.random.default_rng(batch + threads)
@@ -165,6 +168,8 @@ def test_native_kernel_strategies_match_reference(kind, size, threads, packed, s
                 ref, fast = _run_both(call, "native")
                 _assert_close(ref, fast, tol=1e-6)
     finally:
+        native.library().rnnlab_test_precompute(-1)
+        native.library().rnnlab_test_split(-1)
         native.library().rnnlab_set_threads(native_loops.thread_count())
 
 
@@ -319,3 +324,72 @@ def test_aligned_buffers(shape):
         assert a.ctypes.data % 64 == 0
     else:
         assert a.base is None
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("size", [(2, 13, 5, 16), (5, 40, 7, 70), (9, 7, 33, 48)])
+def test_native_results_do_not_depend_on_strategy_or_batch(kind, size, monkeypatch):
+    """For batches of two rows or more, every strategy (rows or units shared, 1-3 threads, the input part in each
+    step or ahead in chunks) sums in one order: the outputs are the same bits, and a row's outputs are the same bits
+    whichever batch it comes in."""
+    from rnnlab.kernels import native, native_loops
+
+    lib = native.library()
+    batch, steps, dim, units = size
+    rng = np.random.default_rng(batch)
+    layer = getattr(layers, kind)(units, return_sequences=True, return_state=True)
+    x = rng.normal(size=(batch, steps, dim)).astype("float32")
+    layer(x)
+    layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+    mask = _mask(rng, batch, steps)
+    lib.rnnlab_set_threads(3)
+    results = []
+    try:
+        for threads, split, ahead in [(1, -1, 0), (1, -1, 1), (2, 0, 0), (2, 0, 1), (2, 1, 0), (3, 1, 1), (0, -1, -1)]:
+            monkeypatch.setattr(native_loops, "THREADS", threads)
+            lib.rnnlab_test_split(split)
+            lib.rnnlab_test_precompute(ahead)
+            results.append([np.array(o) for o in layer(x, mask=mask)])
+        lib.rnnlab_test_split(-1)
+        lib.rnnlab_test_precompute(-1)
+        monkeypatch.setattr(native_loops, "THREADS", 0)
+        halves = [[np.array(o) for o in layer(x[part], mask=mask[part])] for part in (slice(0, 2), slice(2, None))
+                  if batch >= 4]  # a batch of one row sums alone, in its own order
+    finally:
+        lib.rnnlab_test_split(-1)
+        lib.rnnlab_test_precompute(-1)
+        lib.rnnlab_set_threads(native_loops.thread_count())
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+    if halves:
+        for a, b, c in zip(results[0], halves[0], halves[1]):
+            np.testing.assert_array_equal(a, np.concatenate([b, c]))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_native_input_ahead_in_several_chunks(kind, go_backwards, monkeypatch):
+    """A sequence longer than one chunk of steps computed ahead (here 85 steps: 300 = 85 + 85 + 85 + 45), in either
+    direction, with a mask: the same bits as the input part computed in each step, and the reference's values."""
+    from rnnlab.kernels import native, native_loops
+
+    lib = native.library()
+    rng = np.random.default_rng(int(go_backwards))
+    layer = getattr(layers, kind)(64, return_sequences=True, return_state=True, go_backwards=go_backwards)
+    x = rng.normal(size=(3, 300, 4)).astype("float32")
+    layer(x)
+    layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+    mask = _mask(rng, 3, 300)
+    monkeypatch.setattr(native_loops, "THREADS", 1)
+    outputs = []
+    try:
+        for ahead in (0, 1):
+            lib.rnnlab_test_precompute(ahead)
+            outputs.append([np.array(o) for o in layer(x, mask=mask)])
+    finally:
+        lib.rnnlab_test_precompute(-1)
+    for a, b in zip(*outputs):
+        np.testing.assert_array_equal(a, b)
+    ref, _ = _run_both(lambda: layer(x, mask=mask), "native")
+    _assert_close(ref, outputs[1], tol=1e-5)

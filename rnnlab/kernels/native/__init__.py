@@ -115,7 +115,7 @@ def _declare(lib, path):
     i64 = ctypes.c_int64
     lib.rnn_gemm_f32.argtypes = [i, p, i64, i64, i, p, i64, i64, i, i, p, i64, i64, p, p, i]
     lib.rnn_gemm_f32.restype = i
-    for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split"):
+    for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split", "rnnlab_test_precompute"):
         getattr(lib, name).argtypes = [i]
         getattr(lib, name).restype = None
     from rnnlab.kernels.native_loops import thread_count
