@@ -395,6 +395,14 @@ typedef struct {
 
 static void pack_block(const float *src, int K, int M, int G, int u0, float *dst) {
     const int n = M - u0 < VN ? M - u0 : VN;
+    if (n == VN) { /* whole vectors */
+        for (int k = 0; k < K; ++k) {
+            const float *row = src + (int64_t)k * G * M + u0;
+            float *d = dst + (int64_t)k * G * VN;
+            for (int g = 0; g < G; ++g) vstore(d + g * VN, vload(row + (int64_t)g * M));
+        }
+        return;
+    }
     for (int k = 0; k < K; ++k)
         for (int g = 0; g < G; ++g) {
             float *d = dst + ((int64_t)k * G + g) * VN;
