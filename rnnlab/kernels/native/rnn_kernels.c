@@ -471,7 +471,7 @@ static inline __attribute__((always_inline)) void lstm_finish(const seq_t *s, co
             const vf hv = og * tc;
             vstore(c, cn);
             vstore(hn, hv);
-            vstore(prev, hv);
+            if (s->mask) vstore(prev, hv); /* without a mask, prev is h_T: set once at the end */
             if (o) vstore(o, hv);
             if (SAVE) {
                 vstream(sg, ig); vstream(sg + M, fg); vstream(sg + 2 * M, gg); vstream(sg + 3 * M, og);
@@ -487,7 +487,7 @@ static inline __attribute__((always_inline)) void lstm_finish(const seq_t *s, co
                 hv[j] = og * tc;
                 if (SAVE) { sg[j] = i; sg[M + j] = f; sg[2 * M + j] = g; sg[3 * M + j] = og; sa[j] = tc; }
             }
-            for (int j = 0; j < n; ++j) { hn[j] = hv[j]; prev[j] = hv[j]; }
+            for (int j = 0; j < n; ++j) { hn[j] = hv[j]; if (s->mask) prev[j] = hv[j]; }
             if (o) for (int j = 0; j < n; ++j) o[j] = hv[j];
         } else {
             const float *hc = hcur + (int64_t)b * M + u0;
@@ -516,7 +516,7 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
             const vf cand = vtanh(vload(z + 2 * VN) + rg * rec);
             const vf hv = cand + zg * (vload(hc) - cand);
             vstore(hn, hv);
-            vstore(prev, hv);
+            if (s->mask) vstore(prev, hv); /* without a mask, prev is h_T: set once at the end */
             if (o) vstore(o, hv);
             if (SAVE) { vstream(sg, zg); vstream(sg + M, rg); vstream(sg + 2 * M, cand); vstream(sa, rec); }
         } else if (!s->mask || s->mask[(int64_t)b * s->T + t]) {
@@ -527,7 +527,7 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
                 hv[j] = cand + zg * (hc[j] - cand);
                 if (SAVE) { sg[j] = zg; sg[M + j] = rg; sg[2 * M + j] = cand; sa[j] = z[3 * VN + j]; }
             }
-            for (int j = 0; j < n; ++j) { hn[j] = hv[j]; prev[j] = hv[j]; }
+            for (int j = 0; j < n; ++j) { hn[j] = hv[j]; if (s->mask) prev[j] = hv[j]; }
             if (o) for (int j = 0; j < n; ++j) o[j] = hv[j];
         } else {
             for (int j = 0; j < n; ++j) hn[j] = hc[j];
@@ -805,6 +805,7 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
      * long after the caller (row split), were sharing cores with other work: one thread is faster then. */
     if (automatic) note_contention(used, s.barrier.solo, own_ns, wait_ns);
     if (T % 2) memcpy(h, s.h2, sizeof(float) * (size_t)B * M); /* odd step count: h_T is in the second buffer */
+    if (!mask && T > 0) memcpy(prev, h, sizeof(float) * (size_t)B * M); /* the last output */
     free(work);
     return 0;
 }
