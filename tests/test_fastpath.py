@@ -393,3 +393,30 @@ def test_native_input_ahead_in_several_chunks(kind, go_backwards, monkeypatch):
         np.testing.assert_array_equal(a, b)
     ref, _ = _run_both(lambda: layer(x, mask=mask), "native")
     _assert_close(ref, outputs[1], tol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("split", [0, 1], ids=["units", "rows"])
+def test_native_last_output_with_masked_last_steps(kind, split, monkeypatch):
+    """``return_sequences=False`` with ``zero_output_for_mask``: rows whose last steps are masked return zeros while
+    their state carries on, on 2 threads sharing rows (each thread's own state arrays, written back) or units."""
+    from rnnlab.kernels import native, native_loops
+
+    lib = native.library()
+    rng = np.random.default_rng(split)
+    layer = getattr(layers, kind)(48, return_state=True, zero_output_for_mask=True)
+    x = rng.normal(size=(8, 9, 40)).astype("float32")
+    layer(x)
+    layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+    mask = _mask(rng, 8, 9)
+    mask[::2, -1] = False
+    monkeypatch.setattr(native_loops, "THREADS", 2)
+    lib.rnnlab_set_threads(2)
+    lib.rnnlab_test_split(split)
+    try:
+        ref, fast = _run_both(lambda: layer(x, mask=mask), "native")
+    finally:
+        lib.rnnlab_test_split(-1)
+        lib.rnnlab_set_threads(native_loops.thread_count())
+    assert not np.asarray(fast[0])[::2].any()
+    _assert_close(ref, fast)
