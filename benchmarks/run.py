@@ -182,11 +182,11 @@ def to_markdown(results):
         first = s["rnnlab_model_call"].get("first_call_s", float("nan"))
         lines.append(f"| {row['kind']} | {_us(s['rnnlab_predict'])} | {_us(s['rnnlab_model_call'])} | "
                      f"{_us(s['onnxruntime'])} | {first:.3f} |")
-    peaks = [row["systems"] for row in results["inference"] if row["size"] == [64, 128, 512, 512]
-             or tuple(row["size"]) == (64, 128, 512, 512)]
+    peaks = [(row["kind"], row["systems"]) for row in results["inference"] if tuple(row["size"]) == (64, 128, 512, 512)]
     if peaks:
-        lines += ["", "Peak RSS at 64,128,512,512 (MB): " + ", ".join(
-            f"{s}: {p[s].get('peak_rss_mb', float('nan')):.0f}" for p in peaks for s in systems if s in p)]
+        lines += ["", "Peak RSS at 64,128,512,512 (MB): " + "; ".join(
+            f"{kind} " + ", ".join(f"{s} {p[s].get('peak_rss_mb', float('nan')):.0f}" for s in systems if s in p)
+            for kind, p in peaks)]
     return "\n".join(lines) + "\n"
 
 
