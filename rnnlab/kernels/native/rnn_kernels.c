@@ -897,20 +897,7 @@ static inline __attribute__((always_inline)) void bwd_lstm_units(int M, int n, c
                                                                  const float *restrict gt, const float *restrict th,
                                                                  const float *restrict cp, float *restrict dc,
                                                                  float *restrict dz) {
-    int j = 0;
-    for (; j + VN <= n; j += VN) {
-        const vf dh = vload(sv + j) + vload(dhm + j) + vload(dps + j);
-        const vf i = vload(gt + j), f = vload(gt + M + j), g = vload(gt + 2 * M + j), o = vload(gt + 3 * M + j);
-        const vf t = vload(th + j);
-        const vf dcv = vload(dc + j) + dh * o * (1.0f - t * t);
-        vstore(dz + j, dcv * g * i * (1.0f - i));
-        vstore(dz + M + j, dcv * vload(cp + j) * f * (1.0f - f));
-        vstore(dz + 2 * M + j, dcv * i * (1.0f - g * g));
-        vstore(dz + 3 * M + j, dh * t * o * (1.0f - o));
-        vstore(dc + j, dcv * f);
-        vstore(dps + j, dh - dh);
-    }
-    for (; j < n; ++j) {
+    for (int j = 0; j < n; ++j) {
         const float dh = sv[j] + dhm[j] + dps[j];
         const float i = gt[j], f = gt[M + j], g = gt[2 * M + j], o = gt[3 * M + j], t = th[j];
         const float dcv = dc[j] + dh * o * (1.0f - t * t);
@@ -928,19 +915,7 @@ static inline __attribute__((always_inline)) void bwd_gru_units(int M, int n, co
                                                                 const float *restrict gt, const float *restrict rec,
                                                                 const float *restrict hp, float *restrict dz,
                                                                 float *restrict drh) {
-    int j = 0;
-    for (; j + VN <= n; j += VN) {
-        const vf dh = vload(sv + j) + vload(dhm + j) + vload(dps + j);
-        const vf z = vload(gt + j), r = vload(gt + M + j), hh = vload(gt + 2 * M + j);
-        const vf dzp = dh * (vload(hp + j) - hh) * z * (1.0f - z);
-        const vf da = dh * (1.0f - z) * (1.0f - hh * hh);
-        const vf drp = da * vload(rec + j) * r * (1.0f - r);
-        vstore(dz + j, dzp); vstore(drh + j, dzp);
-        vstore(dz + M + j, drp); vstore(drh + M + j, drp);
-        vstore(dz + 2 * M + j, da); vstore(drh + 2 * M + j, da * r);
-        vstore(dps + j, dh * z);
-    }
-    for (; j < n; ++j) {
+    for (int j = 0; j < n; ++j) {
         const float dh = sv[j] + dhm[j] + dps[j];
         const float z = gt[j], r = gt[M + j], hh = gt[2 * M + j];
         const float dzp = dh * (hp[j] - hh) * z * (1.0f - z);
