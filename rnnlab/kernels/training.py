@@ -280,6 +280,20 @@ def _initial_states(layer, initial_state, batch):
     return layer.cell.get_initial_state(batch), True
 
 
+def _output_grads(layer, ws, token, d_outputs, n_states):
+    """The gradients w.r.t. the main output and each final state (None: none) of the training call whose
+    workspace token is ``token``; refused when a later call has reused its buffers."""
+    if ws.owner is not token:
+        raise RuntimeError(
+            f"This backward function of layer {layer.name!r} belongs to an earlier training call whose "
+            "buffers a later call has reused: backpropagate each training call before the layer's next one."
+        )
+    if not layer.return_state:
+        return d_outputs, [None] * n_states
+    flat = nest.flatten(d_outputs)
+    return flat[0], flat[1:]
+
+
 def _grad_array(d, dtype):
     return None if d is None else np.ascontiguousarray(d, dtype)
 
@@ -345,13 +359,7 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
     outputs = layer._structure_outputs({"last_output": last_output, "outputs": loop.out, "states": final_states})
 
     def backward(d_outputs, need_input_grad=True):
-        if ws.owner is not token:
-            raise RuntimeError(
-                f"This backward function of layer {layer.name!r} belongs to an earlier training call whose "
-                "buffers a later call has reused: backpropagate each training call before the layer's next one."
-            )
-        flat = nest.flatten(d_outputs) if layer.return_state else [d_outputs]
-        d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(final_states))
+        d_main, d_states = _output_grads(layer, ws, token, d_outputs, len(final_states))
         dtype = xa.dtype
         d_main = _grad_array(d_main, dtype)
         loop.start_backward(d_main if layer.return_sequences else None,
@@ -436,13 +444,7 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     outputs = layer._structure_outputs({"last_output": prev, "outputs": out, "states": final_states})
 
     def backward(d_outputs, need_input_grad=True):
-        if ws.owner is not token:
-            raise RuntimeError(
-                f"This backward function of layer {layer.name!r} belongs to an earlier training call whose "
-                "buffers a later call has reused: backpropagate each training call before the layer's next one."
-            )
-        flat = nest.flatten(d_outputs) if layer.return_state else [d_outputs]
-        d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(final_states))
+        d_main, d_states = _output_grads(layer, ws, token, d_outputs, len(final_states))
         d_main = _f32(d_main)
         d_out, d_last = (d_main, None) if layer.return_sequences else (None, d_main)
         d_h = np.zeros((batch, units), np.float32) if d_states[0] is None else _f32(d_states[0], copy=True)
