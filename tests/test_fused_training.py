@@ -340,3 +340,27 @@ def test_native_input_gradient_product_matches_numpy(batch, steps, width, featur
         np.testing.assert_allclose(dx, expected, rtol=1e-5, atol=1e-5 * np.sqrt(width))
     finally:
         lib.rnnlab_set_threads(native_loops.thread_count())
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_backward_of_an_overwritten_call_is_refused(path, monkeypatch):
+    """Two training calls in flight get separate buffers and both backpropagate; once a call's backward has run,
+    the next call reuses its buffers, and the first backward function is then refused with a clear RuntimeError
+    instead of returning gradients of the wrong call."""
+    rng = np.random.default_rng(3)
+    layer = _layer("lstm", 4, "float32", return_sequences=True)
+    x = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    layer(x)
+    with monkeypatch.context() as m:
+        if path == "numpy":
+            m.setattr(fused, "_sequence_library", lambda *args: None)
+        out1, backward1 = layer.forward_backward(x, grads={}, training=True)
+        out2, backward2 = layer.forward_backward(x, grads={}, training=True)  # the first call's buffers are busy
+        dx1, _ = backward1(np.ones_like(out1))
+        dx2, _ = backward2(np.ones_like(out2))
+        np.testing.assert_array_equal(dx1, dx2)
+        out3, backward3 = layer.forward_backward(x, grads={}, training=True)  # reuses the second call's buffers
+        with pytest.raises(RuntimeError, match="earlier training call"):
+            backward2(np.ones_like(out2))
+        dx3, _ = backward3(np.ones_like(out3))
+    np.testing.assert_array_equal(dx3, dx1)
