@@ -58,7 +58,7 @@ def _python_include():
     return None
 
 
-def _flag_sets(pyext=False):
+def _flag_sets():
     # -ffp-contract=fast lets the compiler fuse a*b+c into FMA instructions (ISO C mode forbids it otherwise).
     base = ["-O3", "-fPIC", "-shared", "-pthread", "-fno-math-errno", "-ffp-contract=fast", "-std=gnu99"]
     machine = platform.machine()
@@ -70,25 +70,24 @@ def _flag_sets(pyext=False):
     # No OpenMP: the kernels bring their own small thread pool and make no BLAS calls, so they never wait on
     # threads that spin for someone else (measured: OpenMP loops beside NumPy's BLAS threads ran up to 20x slower).
     sets = [base + native, base]
-    extra = _python_include() if pyext else None
+    extra = _python_include()
     return [flags + extra for flags in sets] + sets if extra else sets
 
 
-def _build(cc, source_path=_SOURCE, stem="rnn_kernels"):
-    source = source_path.read_bytes()
+def _build(cc):
+    source = _SOURCE.read_bytes()
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    for flags in _flag_sets(pyext=stem == "rnn_kernels"):
+    for flags in _flag_sets():
         key = hashlib.sha256(source + " ".join([cc] + flags).encode() + _cpu_key().encode()
                              + sys.version.encode()).hexdigest()[:16]
-        target = directory / f"{stem}-{key}.so"
+        target = directory / f"rnn_kernels-{key}.so"
         if target.exists():
             return target
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=directory)
         os.close(fd)
         try:
-            proc = subprocess.run([cc, *flags, str(source_path), "-o", tmp, "-lm"], capture_output=True,
-                                  timeout=120)
+            proc = subprocess.run([cc, *flags, str(_SOURCE), "-o", tmp, "-lm"], capture_output=True, timeout=120)
             if proc.returncode == 0:
                 os.replace(tmp, target)  # atomic: concurrent builders agree on the result
                 return target
@@ -125,26 +124,21 @@ def _declare(lib, path):
     return lib
 
 
-def _load(key, source, stem, declare):
-    """Library ``key`` built from ``source`` (cached as ``stem-*.so``) and prepared by ``declare(lib, path)``,
-    loaded once per process; ``None`` without a compiler, when the build fails, or with ``RNNLAB_NATIVE=0``."""
-    if key in _STATE:
-        return _STATE[key]
+def library():
+    """The loaded kernel library (built and cached on first use), or ``None`` without a compiler, when the build
+    fails, or with ``RNNLAB_NATIVE=0``."""
+    if "lib" in _STATE:
+        return _STATE["lib"]
     lib = None
     if os.environ.get("RNNLAB_NATIVE", "1") != "0":
         cc = _compiler()
         try:
-            path = _build(cc, source, stem) if cc else None
-            lib = declare(ctypes.CDLL(str(path)), path) if path else None
+            path = _build(cc) if cc else None
+            lib = _declare(ctypes.CDLL(str(path)), path) if path else None
         except OSError:
             lib = None
-    _STATE[key] = lib
+    _STATE["lib"] = lib
     return lib
-
-
-def library():
-    """The loaded kernel library, or ``None`` when native kernels are unavailable or disabled."""
-    return _load("lib", _SOURCE, "rnn_kernels", _declare)
 
 
 def _load_extension(path):
