@@ -705,6 +705,22 @@ void rnnlab_test_split(int mode) { split_test_mode = mode; }
 
 int rnn_vector_width(void) { return VN; }
 
+/* How a call's threads (at most `threads`, and the pool's size) share its B rows or its `units` blocks of units.
+ * Rows when the weights fit each core's cache (no waiting between threads; each thread keeps its own copy of the
+ * packed weights, so at most 16) and each thread gets 2 rows or more; otherwise blocks of units, so each core reads
+ * only its part of the weights.  Sets *row_split; returns the threads. */
+static int share_work(int threads, int B, int64_t weight_bytes, int units, int *row_split) {
+    *row_split = split_test_mode >= 0 ? split_test_mode : weight_bytes <= ROW_SPLIT_MAX_BYTES && B >= 4;
+    int nt = threads < pool.want ? threads : pool.want; /* the pool's size (rnnlab_set_threads) */
+    if (*row_split) {
+        if (nt > B / 2) nt = B / 2;
+        if (nt > 16) nt = 16;
+    } else if (nt > units) {
+        nt = units;
+    }
+    return nt < 1 ? 1 : nt;
+}
+
 /* The threads for a call (threads <= 0: automatic, by the multiply-adds per step or per row of work). */
 static int choose_threads(int threads, int64_t work) {
     if (threads > 0) return threads;
@@ -774,18 +790,8 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
     s.reverse = reverse; s.zero_output = zero_output;
     const int automatic = threads <= 0;
     threads = choose_threads(threads, (int64_t)B * (D + M) * s.G * M);
-    /* Share the rows when two threads get 2 or more each and the weights fit each core's cache (no barrier per
-     * step); otherwise share the units, so each core reads only its part of the weights. */
-    const int64_t weight_bytes = (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float);
-    s.row_split = split_test_mode >= 0 ? split_test_mode : weight_bytes <= ROW_SPLIT_MAX_BYTES && B >= 4;
-    int nt = threads < pool.want ? threads : pool.want; /* the pool's size (rnnlab_set_threads) */
-    if (s.row_split) { /* each thread keeps its own copy of the packed weights (at most 2 MB): at most 16 */
-        if (nt > B / 2) nt = B / 2;
-        if (nt > 16) nt = 16;
-    } else if (nt > s.nblocks) {
-        nt = s.nblocks;
-    }
-    if (nt < 1) nt = 1;
+    const int nt = share_work(threads, B, (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float), s.nblocks,
+                              &s.row_split);
     s.set_floats = s.packed ? ((int64_t)s.nblocks * (D + M) * s.G * VN + 15) / 16 * 16 : 0; /* 64-byte multiple */
     const int64_t panels = s.set_floats * (s.row_split ? nt : 1);
     const int64_t tiles = (int64_t)s.nblocks * 4 * VN;
@@ -1056,15 +1062,7 @@ int rnn_train_backward_f32(int kind, int B, int T, int M, const float *U, const 
     const int automatic = threads <= 0;
     const int64_t GM = (int64_t)s.G * M;
     threads = choose_threads(threads, (int64_t)B * GM * M);
-    s.row_split = split_test_mode >= 0 ? split_test_mode : GM * M * (int64_t)sizeof(float) <= ROW_SPLIT_MAX_BYTES && B >= 4;
-    int nt = threads < pool.want ? threads : pool.want;
-    if (s.row_split) {
-        if (nt > B / 2) nt = B / 2;
-        if (nt > 16) nt = 16;
-    } else if (nt > s.ngroups) {
-        nt = s.ngroups;
-    }
-    if (nt < 1) nt = 1;
+    const int nt = share_work(threads, B, GM * M * (int64_t)sizeof(float), s.ngroups, &s.row_split);
     s.set_floats = (int64_t)s.ngroups * GM * GROUP;
     const int64_t panels = s.set_floats * (s.row_split ? nt : 1);
     float *work = (float *)malloc(sizeof(float) * (2 * (size_t)B * M + (size_t)panels) + 64);
