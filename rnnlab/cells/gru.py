@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnlab.activations import derivative
+from rnnlab.cells.base import CellSpec, RecurrentCell, add_grad, register
 from rnnlab.cells.recurrent_product import recurrent_product, recurrent_product_backward
 
 
@@ -106,3 +107,55 @@ def gru_step_backward(dh, gates, h_prev, recurrent_kernel, activation, recurrent
                                                    zr_masks)
     drecurrent_kernel = np.concatenate([dkernel_zr, g.rh.T @ da_h], axis=1)
     return dpre, dh_prev + dh_zr, drecurrent_kernel, None
+
+
+@register
+class GRUCell(RecurrentCell):
+    """Cell of the GRU layer (``keras.layers.GRUCell``); equations, and how ``reset_after`` changes them, above."""
+
+    spec = CellSpec(name="GRU", layout="gru", states=("h",), gates=("z", "r", "h_hat"), blocks=3)
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, reset_after=True, seed=None, **kwargs):
+        kwargs.pop("implementation", None)
+        super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
+                         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+                         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+                         recurrent_dropout, seed, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _input_bias(self):
+        if not self.use_bias:
+            return None
+        return self.bias.value[0] if self.reset_after else self.bias.value
+
+    def step(self, xw_t, states, dropout=None):
+        rec_bias = self.bias.value[1] if (self.use_bias and self.reset_after) else None
+        h, gates = gru_step(xw_t, states[0], self.recurrent_kernel.value, rec_bias, self.activation,
+                            self.recurrent_activation, self.reset_after, self._recurrent_masks(dropout))
+        return h, [h], gates
+
+    def step_backward(self, d_output, d_states, gates, prev_states, dropout, grads):
+        dxw, dh_prev, drec, drec_bias = gru_step_backward(
+            d_output + d_states[0], gates, prev_states[0], self.recurrent_kernel.value, self.activation,
+            self.recurrent_activation, self.reset_after, self._recurrent_masks(dropout))
+        add_grad(grads, self.recurrent_kernel, drec)
+        if self.use_bias and self.reset_after:
+            add_grad(grads, self.bias, np.stack([np.zeros_like(drec_bias), drec_bias]))
+        return dxw, [dh_prev]
+
+    def _add_input_bias_grad(self, grads, dbias):
+        if self.reset_after:
+            dbias = np.stack([dbias, np.zeros_like(dbias)])  # row 0 is the input bias
+        add_grad(grads, self.bias, dbias)
+
+    def get_config(self):
+        config = super().get_config()
+        config["reset_after"] = self.reset_after
+        return config

@@ -4,11 +4,11 @@ Symbols (``B`` batch, ``U`` units; ``@`` is the matrix product, every other prod
 
     xw_t             (B, 4U)  x_t @ kernel + bias, precomputed for all steps by the layer
     recurrent_kernel (U, 4U)  blocks [U_i | U_f | U_c | U_o]
-    z     = xw_t + h_prev @ recurrent_kernel            (B, 4U) pre-activations
-    i     = recurrent_activation(z[:, 0U:1U])           input gate
-    f     = recurrent_activation(z[:, 1U:2U])           forget gate
-    c_hat = activation(z[:, 2U:3U])                     candidate cell
-    o     = recurrent_activation(z[:, 3U:4U])           output gate
+    pre   = xw_t + h_prev @ recurrent_kernel            (B, 4U) pre-activations
+    i     = recurrent_activation(pre[:, 0U:1U])         input gate
+    f     = recurrent_activation(pre[:, 1U:2U])         forget gate
+    c_hat = activation(pre[:, 2U:3U])                   candidate cell
+    o     = recurrent_activation(pre[:, 3U:4U])         output gate
     c     = f * c_prev + i * c_hat                      new cell state
     h     = o * activation(c)                           new hidden state (= the step's output)
 
@@ -22,18 +22,19 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnlab.activations import derivative
+from rnnlab.cells.base import CellSpec, RecurrentCell, add_grad, register
 from rnnlab.cells.recurrent_product import recurrent_product, recurrent_product_backward
 
 
 class LSTMGates(NamedTuple):
-    """What one LSTM step computed: the gates ``(B, U)``, the pre-activations ``z`` ``(B, 4U)``, ``c`` and
+    """What one LSTM step computed: the gates ``(B, U)``, the pre-activations ``pre`` ``(B, 4U)``, ``c`` and
     ``activation(c)`` -- everything the backward step needs."""
 
     i: np.ndarray
     f: np.ndarray
     c_hat: np.ndarray
     o: np.ndarray
-    z: np.ndarray
+    pre: np.ndarray
     c: np.ndarray
     act_c: np.ndarray
 
@@ -41,15 +42,15 @@ class LSTMGates(NamedTuple):
 def lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, activation, recurrent_activation, recurrent_masks=None):
     """One LSTM step. Returns ``(h, c, gates)``."""
     units = h_prev.shape[-1]
-    z = xw_t + recurrent_product(h_prev, recurrent_kernel, recurrent_masks)  # (B, 4U)
-    i = recurrent_activation(z[:, :units])  # (B, U)
-    f = recurrent_activation(z[:, units:2 * units])  # (B, U)
-    c_hat = activation(z[:, 2 * units:3 * units])  # (B, U)
-    o = recurrent_activation(z[:, 3 * units:])  # (B, U)
+    pre = xw_t + recurrent_product(h_prev, recurrent_kernel, recurrent_masks)  # (B, 4U)
+    i = recurrent_activation(pre[:, :units])  # (B, U)
+    f = recurrent_activation(pre[:, units:2 * units])  # (B, U)
+    c_hat = activation(pre[:, 2 * units:3 * units])  # (B, U)
+    o = recurrent_activation(pre[:, 3 * units:])  # (B, U)
     c = f * c_prev + i * c_hat
     act_c = activation(c)
     h = o * act_c
-    return h, c, LSTMGates(i, f, c_hat, o, z, c, act_c)
+    return h, c, LSTMGates(i, f, c_hat, o, pre, c, act_c)
 
 
 def lstm_step_backward(dh, dc, gates, h_prev, c_prev, recurrent_kernel, activation, recurrent_activation,
@@ -64,11 +65,60 @@ def lstm_step_backward(dh, dc, gates, h_prev, c_prev, recurrent_kernel, activati
     d_act, d_rec = derivative(activation), derivative(recurrent_activation)
     do = dh * g.act_c  # h = o * act(c)
     dc = dc + dh * g.o * d_act(g.c, g.act_c)  # c feeds h through act(c)
-    dz = np.empty_like(g.z)  # (B, 4U): gradient at the pre-activations
-    dz[:, :units] = dc * g.c_hat * d_rec(g.z[:, :units], g.i)  # c = f*c_prev + i*c_hat
-    dz[:, units:2 * units] = dc * c_prev * d_rec(g.z[:, units:2 * units], g.f)
-    dz[:, 2 * units:3 * units] = dc * g.i * d_act(g.z[:, 2 * units:3 * units], g.c_hat)
-    dz[:, 3 * units:] = do * d_rec(g.z[:, 3 * units:], g.o)
+    dpre = np.empty_like(g.pre)  # (B, 4U): gradient at the pre-activations
+    dpre[:, :units] = dc * g.c_hat * d_rec(g.pre[:, :units], g.i)  # c = f*c_prev + i*c_hat
+    dpre[:, units:2 * units] = dc * c_prev * d_rec(g.pre[:, units:2 * units], g.f)
+    dpre[:, 2 * units:3 * units] = dc * g.i * d_act(g.pre[:, 2 * units:3 * units], g.c_hat)
+    dpre[:, 3 * units:] = do * d_rec(g.pre[:, 3 * units:], g.o)
     dc_prev = dc * g.f  # the forget gate carries the cell state
-    dh_prev, drecurrent_kernel = recurrent_product_backward(dz, h_prev, recurrent_kernel, recurrent_masks)
-    return dz, dh_prev, dc_prev, drecurrent_kernel
+    dh_prev, drecurrent_kernel = recurrent_product_backward(dpre, h_prev, recurrent_kernel, recurrent_masks)
+    return dpre, dh_prev, dc_prev, drecurrent_kernel
+
+
+@register
+class LSTMCell(RecurrentCell):
+    """Cell of the LSTM layer (``keras.layers.LSTMCell``); equations above. State: ``[h, c]``."""
+
+    spec = CellSpec(name="LSTM", layout="lstm", states=("h", "c"), gates=("i", "f", "c_hat", "o"), blocks=4)
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 seed=None, **kwargs):
+        kwargs.pop("implementation", None)  # Keras's internal kernel choice; no effect on results
+        super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
+                         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+                         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+                         recurrent_dropout, seed, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def _bias_initial_value(self, shape, dtype):
+        if not self.unit_forget_bias:
+            return self.bias_initializer(shape, dtype)
+        u = self.units  # Keras: [bias_init(U), ones(U), bias_init(2U)] -- the forget gate starts open
+        return np.concatenate([self.bias_initializer((u,), dtype), np.ones((u,), dtype),
+                               self.bias_initializer((2 * u,), dtype)])
+
+    def step(self, xw_t, states, dropout=None):
+        h, c, gates = lstm_step(xw_t, states[0], states[1], self.recurrent_kernel.value, self.activation,
+                                self.recurrent_activation, self._recurrent_masks(dropout))
+        return h, [h, c], gates
+
+    def step_backward(self, d_output, d_states, gates, prev_states, dropout, grads):
+        dh = d_output + d_states[0]  # the output is h itself
+        dxw, dh_prev, dc_prev, drec = lstm_step_backward(
+            dh, d_states[1], gates, prev_states[0], prev_states[1], self.recurrent_kernel.value, self.activation,
+            self.recurrent_activation, self._recurrent_masks(dropout))
+        add_grad(grads, self.recurrent_kernel, drec)
+        return dxw, [dh_prev, dc_prev]
+
+    def get_config(self):
+        config = super().get_config()
+        config["unit_forget_bias"] = self.unit_forget_bias
+        return config

@@ -34,6 +34,7 @@ import re
 import numpy as np
 
 from rnnlab import activations, nest
+from rnnlab.cells import builtin_spec, spec_of
 from rnnlab.weight_layouts import reorder_gates
 
 DEFAULT_OPSET = 17
@@ -226,7 +227,7 @@ class _Exporter:
         self._mask_info = {}  # mask name -> (sequence_lens, guard)
 
     def value(self, t, where):
-        from rnnlab.layers.base import KerasTensor
+        from rnnlab.engine.layer import KerasTensor
 
         if not isinstance(t, KerasTensor):
             raise ValueError(f"{where}: arguments must be symbolic tensors of the model; received "
@@ -376,7 +377,6 @@ class _Exporter:
     # ------------------------------------------------------------------ recurrent layers
     def recurrent(self, layer, x, in_mask, initial, where):
         from rnnlab import layers as L
-        from rnnlab.layers.rnn_cells import RecurrentCell
 
         g = self.g
         bidirectional = isinstance(layer, L.Bidirectional)
@@ -384,10 +384,13 @@ class _Exporter:
         for rnn in inner:
             if rnn.stateful:
                 raise ValueError(f"{where}: stateful layers carry state between calls; an ONNX graph does not.")
-            if not isinstance(rnn.cell, RecurrentCell) or rnn.cell.kind not in _OP_NAME:
+            spec = spec_of(rnn.cell)
+            if spec is None or spec.layout not in _OP_NAME:
+                if spec is None and not getattr(rnn.cell, "is_stacked_cells", False):
+                    builtin_spec(rnn.cell, f"{where}: ONNX export")  # names the cell, or the built-in it subclasses
                 raise ValueError(f"{where}: cell {type(rnn.cell).__name__} has no ONNX operator (LSTM, GRU and "
                                  "SimpleRNN cells only; stack layers instead of StackedRNNCells).")
-        kinds = {rnn.cell.kind for rnn in inner}
+        kinds = {spec_of(rnn.cell).layout for rnn in inner}
         units = {rnn.cell.units for rnn in inner}
         if len(kinds) != 1 or len(units) != 1:
             raise ValueError(f"{where}: forward and backward layers differ in kind or units; one ONNX node needs "

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnlab import weight_layouts
+from rnnlab.cells import builtin_spec, spec_of
 from rnnlab.weight_layouts import NUM_GATES
 
 _RNN_KEY = re.compile(r"^(?P<prefix>.*?)(?P<param>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
@@ -355,13 +356,15 @@ def _chain(model):
 
 
 def _kind_of(rnn, where):
-    from rnnlab.layers.rnn_cells import RecurrentCell
-
+    """The weight-layout key of ``rnn``'s cell, which must be exactly a built-in cell with a PyTorch module."""
     cell = rnn.cell
-    if not isinstance(cell, RecurrentCell) or cell.kind not in _TORCH_CLASS:
+    spec = spec_of(cell)
+    if spec is None or spec.layout not in _TORCH_CLASS:
+        if spec is None and getattr(cell, "is_stacked_cells", False) is False:
+            builtin_spec(cell, f"{where}: conversion to PyTorch")  # names the cell, or the built-in it subclasses
         raise ValueError(f"{where}: cell {type(cell).__name__} has no PyTorch equivalent (only LSTM, GRU and "
                          "SimpleRNN cells convert; stack layers instead of StackedRNNCells).")
-    return cell.kind
+    return spec.layout
 
 
 def _check_recurrent(rnn, where):

@@ -1,6 +1,6 @@
 """Streaming inference: one time step at a time, with the state held between steps.
 
-* ``layer.step(x_t, states)`` (:func:`rnn_step`) runs one step of a recurrent layer's cell;
+* ``layer.step(x_t, states)`` (:meth:`rnnlab.layers.RNN.step`) runs one step of a recurrent layer's cell;
 * ``model.stream()`` (:class:`Stream`) runs a whole model one step at a time and keeps every recurrent layer's
   state; it can reset all samples or some, and export and import its state as arrays.
 
@@ -23,12 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import backend, nest
-from rnnlab.inspect.trace import intercept_runs, walk_layers
-from rnnlab.layers.base import KerasTensor
+from rnnlab.inspect.trace import walk_layers
+from rnnlab.engine.layer import KerasTensor
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
-from rnnlab.layers.rnn import RNN
-from rnnlab.layers.rnn_cells import StackedRNNCells
+from rnnlab.layers.rnn import RNN, run_hook
+from rnnlab.cells import StackedRNNCells
 
 
 def refuse_backwards(layer, where=""):
@@ -47,44 +47,11 @@ def refuse_backwards(layer, where=""):
         )
 
 
-def rnn_step(layer, x_t, states=None):
-    """One time step of recurrent layer ``layer``: ``(output (B, U), new_states)``, as ``layer.step``.
-
-    ``x_t`` is one step of input, ``(B, D)``; ``states`` the flat list of states in Keras's order (``[h, c]`` for
-    an LSTM, the cells' states one after another for a stack), or None for zeros -- or, for a ``stateful`` layer,
-    its stored ``states``.  A stateful layer stores the new states, as a call on a sequence does.  With
-    ``go_backwards=True`` the steps are the layer's processing order: feed ``x[:, ::-1]``.
-    """
-    x_t = backend.to_float_array(x_t, layer.dtype, "x_t")
-    features = layer.cell.input_dim if layer.built else "features"
-    if x_t.ndim != 2 or (layer.built and x_t.shape[1] != layer.cell.input_dim):
-        hint = " To run a whole sequence (batch, timesteps, features), call the layer on it." if x_t.ndim == 3 else ""
-        raise ValueError(
-            f"Argument `x_t` of {layer.name!r}.step() must be one time step of shape (batch, {features}); "
-            f"received shape {x_t.shape}.{hint}"
-        )
-    layer._maybe_build((x_t.shape[0], None, x_t.shape[1]))
-    batch = x_t.shape[0]
-    if states is not None:
-        states = layer._standardize_initial_state(states, batch)
-    elif layer.stateful:
-        if batch != layer._expected_batch_size:
-            raise ValueError(f"Layer {layer.name!r} is stateful and was built for batch size "
-                             f"{layer._expected_batch_size}; received x_t for a batch of {batch}.")
-        states = layer.states
-    else:
-        states = layer.cell.get_initial_state(batch)
-    output, new_states, _ = layer.cell.step(layer.cell.project_inputs(x_t), list(states))
-    if layer.stateful:
-        layer.states = [s.copy() for s in new_states]
-    return output, new_states
-
-
 def _output_index(layer):
     """Index, in the flat states, of the state that is the layer's output (the top cell's ``h``)."""
     cell = layer.cell
     if isinstance(cell, StackedRNNCells):
-        return sum(len(c.flat_state_sizes) for c in cell.cells[:-1])
+        return sum(len(c.flat_state_sizes) for c in cell._loop_cells[:-1])
     return 0
 
 
@@ -172,7 +139,7 @@ class Stream:
             raise ValueError(f"This stream holds state for a batch of {self._batch}; received a step for a batch "
                              f"of {batch}. Call reset() to start over with another batch size.")
         self._calls = {}
-        with intercept_runs(self._rnns, self._run_one_step):
+        with run_hook(self._rnns, self._run_one_step):
             outputs = self.model._run_graph([v if static else v[:, None] for v, static in zip(values, self._static)],
                                             [None] * len(values))
         self._batch = batch
@@ -260,8 +227,8 @@ class Stream:
         batch = sequences.shape[0]
         slot = self._slots.get(key)
         if slot is None:
-            slot = self._slots[key] = _Slot(layer.cell.get_initial_state(batch),
-                                            np.zeros((batch, layer.cell.output_size), layer.dtype),
+            slot = self._slots[key] = _Slot(layer.loop_cell.get_initial_state(batch),
+                                            np.zeros((batch, layer.loop_cell.output_size), layer.dtype),
                                             np.ones(batch, bool))
         states = slot.states
         if initial_state is not None and slot.fresh.any():
@@ -340,9 +307,9 @@ class Stream:
             if output is None:
                 output = arrays[_output_index(layer)]
             output = backend.to_float_array(output, layer.dtype, f"state[{key!r}]['output']")
-            if output.shape != (batch, layer.cell.output_size):
+            if output.shape != (batch, layer.loop_cell.output_size):
                 raise ValueError(f"Argument `state[{key!r}]['output']` must have shape "
-                                 f"({batch}, {layer.cell.output_size}); received shape {output.shape}.")
+                                 f"({batch}, {layer.loop_cell.output_size}); received shape {output.shape}.")
             new[key] = _Slot([a.copy() for a in arrays], output.copy(), np.zeros(batch, bool))
         self._slots.update(new)
         self._batch = batch

@@ -25,29 +25,20 @@ layer actually carried (so they repeat the previous step's), and ``mask`` says w
 """
 from __future__ import annotations
 
-import contextlib
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnnlab import activations
-from rnnlab.cells.gru import GRUGates
-from rnnlab.cells.lstm import LSTMGates
-from rnnlab.cells.simple_rnn import SimpleRNNGates
-from rnnlab.layers.base import Layer
+from rnnlab.cells import StackedRNNCells, spec_of
+from rnnlab.engine.layer import Layer
 from rnnlab.layers.bidirectional import Bidirectional
-from rnnlab.layers.rnn import RNN
-from rnnlab.layers.rnn_cells import StackedRNNCells
+from rnnlab.layers.rnn import RNN, run_hook
 
-# The gates each cell type shows, by the names its equations use (rnnlab/cells/*.py), and its pre-activations.
-GATE_NAMES = {
-    "LSTM": ("i", "f", "c_hat", "o"),  # input, forget, candidate cell, output
-    "GRU": ("z", "r", "h_hat"),  # update, reset, candidate state
-    "SimpleRNN": ("a",),  # pre-activation: h = activation(a)
-}
-_GATE_TYPES = {LSTMGates: ("LSTM", "z"), GRUGates: ("GRU", "pre"), SimpleRNNGates: ("SimpleRNN", "a")}
+# The gates each cell shows, by the names its equations use, are declared by the cell (its CellSpec, in
+# rnnlab/cells/*.py): LSTM i, f, c_hat, o (input, forget, candidate cell, output); GRU z, r, h_hat (update, reset,
+# candidate state); SimpleRNN a (the pre-activation: h = activation(a)).
 GATE_DESCRIPTIONS = {
     "i": "input gate: how much of the candidate is written into c",
     "f": "forget gate: how much of the previous c is kept",
@@ -128,7 +119,7 @@ class CellTrace:
 
     @property
     def c0(self) -> np.ndarray | None:
-        return self.initial_state[1] if self.cell_type == "LSTM" else None
+        return self.initial_state[1] if self.c is not None else None
 
     def __getattr__(self, name):
         gates = self.__dict__.get("gates")
@@ -308,30 +299,6 @@ def walk_layers(layer):
         yield from walk_layers(sub)
 
 
-@contextlib.contextmanager
-def intercept_runs(layers, wrapper):
-    """Within the block, ``layer.run(...)`` of each given RNN layer calls ``wrapper(layer, original_run, ...)``.
-
-    The wrapper is installed as an instance attribute, so the layer's own ``call`` (and a ``Bidirectional`` or
-    model around it) goes through it unchanged.  Stateful layers keep the state they had before the block.
-    """
-    patched, saved = [], []
-    try:
-        for layer in dict.fromkeys(layers):
-            if "run" in vars(layer):
-                raise RuntimeError(f"Layer {layer.name!r} is already being traced or streamed.")
-            layer.run = functools.partial(wrapper, layer, layer.run)
-            patched.append(layer)
-            if layer.stateful and layer.states is not None:
-                saved.append((layer, [s.copy() for s in layer.states]))
-        yield
-    finally:
-        for layer in patched:
-            del layer.__dict__["run"]
-        for layer, states in saved:
-            layer.states = states
-
-
 def _owners(target, rnns):
     """RNN layer -> (name shown in the trace, direction)."""
     owners = {}
@@ -398,7 +365,7 @@ def trace(model_or_layer, x, mask=None, *, initial_state=None) -> ModelTrace:
     kwargs = {} if mask is None else {"mask": mask}
     if initial_state is not None:
         kwargs["initial_state"] = initial_state
-    with intercept_runs(rnns, collect):
+    with run_hook(rnns, collect):
         outputs = target(x, **kwargs)
     return _assemble(target, rnns, records, outputs, x)
 
@@ -450,7 +417,13 @@ def cell_traces_of(layer, result, name, direction):
         part = slice(pos, pos + n)
         pos += n
         gates = [steps[t][1][k][1] if stacked else steps[t][1] for t in range(num_steps)]
-        cell_type, pre_name = _GATE_TYPES[type(gates[0])]
+        spec = spec_of(cell)
+        if spec is None or gates[0] is None:
+            raise ValueError(
+                f"Layer {layer.name!r} runs a cell of class {type(cell).__name__}, whose gates trace() cannot "
+                "show: it records the gates of rnnlab's built-in cells (LSTMCell, GRUCell, SimpleRNNCell)."
+            )
+        cell_type = spec.name
         if k == len(cells) - 1:
             outputs = np.asarray(result["outputs"])[:, order]
         else:  # what cell k+1 read at each step: cell k's raw output
@@ -463,11 +436,11 @@ def cell_traces_of(layer, result, name, direction):
             units=cell.units,
             activation=activations.serialize(cell.activation),
             recurrent_activation=(activations.serialize(cell.recurrent_activation)
-                                  if cell_type != "SimpleRNN" else None),
-            gates={g: series([getattr(s, g) for s in gates]) for g in GATE_NAMES[cell_type]},
-            pre_activations=series([getattr(s, pre_name) for s in gates]),
+                                  if cell.has_recurrent_activation else None),
+            gates={g: series([getattr(s, g) for s in gates]) for g in spec.gates},
+            pre_activations=series([getattr(s, spec.pre) for s in gates]),
             h=series([a[part][0] for a in after]),
-            c=series([a[part][1] for a in after]) if cell_type == "LSTM" else None,
+            c=series([a[part][spec.states.index("c")] for a in after]) if "c" in spec.states else None,
             outputs=outputs,
             mask=mask,
             initial_state=[np.asarray(s) for s in steps[0][0][part]],

@@ -18,7 +18,7 @@ import numpy as np
 
 from rnnlab import activations, backend, fastpath
 from rnnlab.kernels import native
-from rnnlab.layers.rnn_cells import GRUCell, LSTMCell
+from rnnlab.cells import GRUCell, LSTMCell
 
 
 def thread_count() -> int:
@@ -131,17 +131,14 @@ def _ptr(a):
 def _plain_call(layer, x):
     """``layer(x)`` with zero initial states, no mask and no training, straight to the kernel: the outputs in
     Keras's structure."""
-    cell = layer.cell
+    cell = layer.loop_cell
     if not x.flags.c_contiguous:
         return None
     batch, steps, _ = x.shape
     sequences = layer.return_sequences
     _, views, out = _state_buffer(None, batch, cell.units, steps, sequences, 2 if type(cell) is LSTMCell else 1)
     _run(cell, x, views, out, None, layer.go_backwards, layer.zero_output_for_mask)
-    output = out if sequences else views[-1]
-    if layer.return_state:
-        return (output, *views[:-1])
-    return output
+    return layer.shape_outputs(views[-1], out, views[:-1])
 
 
 native_layer.plain_call = _plain_call

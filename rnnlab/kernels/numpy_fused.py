@@ -16,7 +16,7 @@ import functools
 import numpy as np
 
 from rnnlab import activations, fastpath
-from rnnlab.layers.rnn_cells import GRUCell, LSTMCell
+from rnnlab.cells import GRUCell, LSTMCell
 
 
 def _default_activations(cell):

@@ -31,7 +31,7 @@ import numpy as np
 
 from rnnlab import activations, backend, fastpath, nest
 from rnnlab.kernels import native
-from rnnlab.layers.rnn_cells import GRUCell, LSTMCell
+from rnnlab.cells import GRUCell, LSTMCell
 
 _NUM_GATES = {LSTMCell: 4, GRUCell: 3}
 
@@ -267,17 +267,8 @@ def _checkout_workspace(layer):
 
 # --------------------------------------------------------------------------------------------- the call
 def _initial_states(layer, initial_state, batch):
-    """The flat initial states, as :meth:`RNN.run` chooses them, and whether they are known zeros."""
-    if initial_state is not None:
-        return layer._standardize_initial_state(initial_state, batch), False
-    if layer.stateful:
-        if batch != layer._expected_batch_size:
-            raise ValueError(
-                f"Layer {layer.name!r} is stateful and was built for batch size {layer._expected_batch_size}; "
-                f"received a batch of {batch}."
-            )
-        return layer.states, False
-    return layer.cell.get_initial_state(batch), True
+    """The flat initial states, as :meth:`RNN.resolve_states` chooses them, and whether they are known zeros."""
+    return layer.resolve_states(initial_state, batch), initial_state is None and not layer.stateful
 
 
 def _output_grads(layer, ws, token, d_outputs, n_states):
@@ -326,7 +317,7 @@ def _project(cell, ws, x, dropout, reverse):
 def fused_forward_backward(layer, x, initial_state=None, mask=None, training=False, grads=None):
     """The training call of ``layer`` (an :class:`~rnnlab.layers.rnn.RNN` whose cell :func:`supports`):
     returns ``(outputs, backward)`` as :meth:`RNN.forward_backward` does."""
-    cell = layer.cell
+    cell = layer.loop_cell
     batch, steps = x.shape[0], x.shape[1]
     if steps == 0:
         raise ValueError(f"Layer {layer.name!r} received a sequence with 0 timesteps; expected at least 1.")
@@ -356,7 +347,7 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
     if layer.stateful:
         layer.states = [s.copy() for s in final_states]
     last_output = loop.out[:, -1] if layer.return_sequences else loop.last
-    outputs = layer._structure_outputs({"last_output": last_output, "outputs": loop.out, "states": final_states})
+    outputs = layer.shape_outputs(last_output, loop.out, final_states)
 
     def backward(d_outputs, need_input_grad=True):
         d_main, d_states = _output_grads(layer, ws, token, d_outputs, len(final_states))
@@ -411,7 +402,7 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     threads, which busy-wait after each product, never compete with them)."""
     from rnnlab.kernels import native_loops
 
-    cell = layer.cell
+    cell = layer.loop_cell
     lstm = type(cell) is LSTMCell
     batch, steps, features = x.shape
     units, gates = cell.units, _NUM_GATES[type(cell)]
@@ -441,7 +432,7 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     final_states = [h, c] if lstm else [h]
     if layer.stateful:
         layer.states = [s.copy() for s in final_states]
-    outputs = layer._structure_outputs({"last_output": prev, "outputs": out, "states": final_states})
+    outputs = layer.shape_outputs(prev, out, final_states)
 
     def backward(d_outputs, need_input_grad=True):
         d_main, d_states = _output_grads(layer, ws, token, d_outputs, len(final_states))

@@ -1,14 +1,18 @@
 """Layers with Keras 3's class names, arguments, defaults and return structures."""
-from rnnlab.layers.base import KerasTensor, Layer, Variable
+from rnnlab.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from rnnlab.engine.layer import KerasTensor, Layer, Variable
+from rnnlab.engine.serialization import register_classes
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.core import Dense, Dropout, Embedding, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnlab.layers.rnn import RNN
-from rnnlab.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
 __all__ = [
     "Layer", "Variable", "KerasTensor", "Input", "InputLayer",
     "LSTM", "GRU", "SimpleRNN", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells",
     "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed",
 ]
+
+# A layer config may name any of these classes, and only these (rnnlab.engine.serialization).
+register_classes(obj for obj in map(globals().get, __all__) if isinstance(obj, type))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import nest
-from rnnlab.layers.base import Layer
+from rnnlab.engine.layer import Layer
+from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.layers.rnn import RNN
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -58,14 +59,10 @@ class Bidirectional(Layer):
             )
         kwargs.setdefault("dtype", layer.dtype)
         super().__init__(**kwargs)
-        config = layer.get_config()
-        config["name"] = "forward_" + _removeprefix(layer.name, "forward_")
-        self.forward_layer = self._track(type(layer).from_config(config))
+        self.forward_layer = self._track(layer.copy_with(name="forward_" + _removeprefix(layer.name, "forward_")))
         if backward_layer is None:
-            config = layer.get_config()
-            config["go_backwards"] = not layer.go_backwards
-            config["name"] = "backward_" + _removeprefix(layer.name, "backward_")
-            backward_layer = type(layer).from_config(config)
+            backward_layer = layer.copy_with(go_backwards=not layer.go_backwards,
+                                             name="backward_" + _removeprefix(layer.name, "backward_"))
         self.backward_layer = self._track(backward_layer)
         if self.forward_layer.go_backwards == self.backward_layer.go_backwards:
             raise ValueError(
@@ -222,8 +219,6 @@ class Bidirectional(Layer):
     reset_state = reset_states
 
     def get_config(self):
-        from rnnlab.layers.serialization import serialize_layer
-
         config = super().get_config()
         config["merge_mode"] = self.merge_mode
         config["layer"] = serialize_layer(self.forward_layer)
@@ -232,8 +227,6 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from rnnlab.layers.serialization import deserialize_layer
-
         config = dict(config)
         layer = deserialize_layer(config.pop("layer"))
         backward = config.pop("backward_layer", None)

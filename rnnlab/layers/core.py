@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import activations, backend, initializers
-from rnnlab.layers.base import Layer
-from rnnlab.layers.rnn_cells import _check_units, _serialize_optional, add_grad
+from rnnlab.engine.layer import Layer, add_grad, check_units, serialize_optional
+from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.random import make_rng
 
 
@@ -19,7 +19,7 @@ class Dense(Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.units = _check_units(units)
+        self.units = check_units(units)
         self.activation = activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
@@ -46,9 +46,10 @@ class Dense(Layer):
         self._check_input_shape(tuple(input_shape))
         if input_shape[-1] is None:
             raise ValueError(f"Layer {self.name!r} needs a known last axis; received shape {input_shape}.")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], self.units),
+                                      initializer=self.kernel_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
         self.built = True
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
@@ -100,10 +101,10 @@ class Dense(Layer):
             "units": self.units, "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _serialize_optional(self.kernel_regularizer),
-            "bias_regularizer": _serialize_optional(self.bias_regularizer),
-            "kernel_constraint": _serialize_optional(self.kernel_constraint),
-            "bias_constraint": _serialize_optional(self.bias_constraint),
+            "kernel_regularizer": serialize_optional(self.kernel_regularizer),
+            "bias_regularizer": serialize_optional(self.bias_regularizer),
+            "kernel_constraint": serialize_optional(self.kernel_constraint),
+            "bias_constraint": serialize_optional(self.bias_constraint),
         })
         return config
 
@@ -185,8 +186,8 @@ class Embedding(Layer):
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, input_length=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.input_dim = _check_units(input_dim, "input_dim")
-        self.output_dim = _check_units(output_dim, "output_dim")
+        self.input_dim = check_units(input_dim, "input_dim")
+        self.output_dim = check_units(output_dim, "output_dim")
         self.embeddings_initializer = initializers.get(embeddings_initializer, "embeddings_initializer")
         self.embeddings_regularizer = embeddings_regularizer
         self.embeddings_constraint = embeddings_constraint
@@ -199,8 +200,8 @@ class Embedding(Layer):
         self.embeddings = None
 
     def build(self, input_shape=None):
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer)
+        self.embeddings = self.add_weight(name="embeddings", shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer)
         self.built = True
 
     def _convert_inputs(self, inputs):
@@ -244,8 +245,8 @@ class Embedding(Layer):
         config = super().get_config()
         config.update({"input_dim": self.input_dim, "output_dim": self.output_dim,
                        "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                       "embeddings_regularizer": _serialize_optional(self.embeddings_regularizer),
-                       "embeddings_constraint": _serialize_optional(self.embeddings_constraint),
+                       "embeddings_regularizer": serialize_optional(self.embeddings_regularizer),
+                       "embeddings_constraint": serialize_optional(self.embeddings_constraint),
                        "mask_zero": self.mask_zero})
         return config
 
@@ -305,15 +306,11 @@ class TimeDistributed(Layer):
         return y.reshape((batch, steps) + y.shape[1:]), backward
 
     def get_config(self):
-        from rnnlab.layers.serialization import serialize_layer
-
         config = super().get_config()
         config["layer"] = serialize_layer(self.layer)
         return config
 
     @classmethod
     def from_config(cls, config):
-        from rnnlab.layers.serialization import deserialize_layer
-
         config = dict(config)
         return cls(deserialize_layer(config.pop("layer")), **config)

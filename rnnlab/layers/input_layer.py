@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rnnlab import backend
-from rnnlab.layers.base import KerasTensor, Layer, Node
+from rnnlab.engine.layer import KerasTensor, Layer, Node
 
 
 class InputLayer(Layer):

@@ -6,7 +6,7 @@ go to the cell; sequence arguments (return_sequences, go_backwards, stateful...)
 from __future__ import annotations
 
 from rnnlab.layers.rnn import RNN
-from rnnlab.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+from rnnlab.cells import GRUCell, LSTMCell, SimpleRNNCell
 
 
 class _CellLayer(RNN):

@@ -11,11 +11,16 @@ sequence *and* its mask are reversed and the outputs are returned in processing 
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+
 import numpy as np
 
 from rnnlab import backend, fastpath, nest
-from rnnlab.layers.base import Layer
-from rnnlab.layers.rnn_cells import RecurrentCell, StackedRNNCells, _state_structure
+from rnnlab.cells import RecurrentCell, StackedRNNCells, as_loop_cell
+from rnnlab.cells.base import state_structure
+from rnnlab.engine.layer import Layer
+from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 
 
 def reference_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
@@ -95,6 +100,8 @@ def reference_forward_backward(layer, x, initial_state=None, mask=None, training
     """The general training call of an :class:`RNN` on prepared inputs ``x``: the reference loop with its
     per-step trace (:func:`reference_sequence`), backpropagated step by step
     (:func:`reference_sequence_backward`). Returns ``(outputs, backward)`` as :meth:`RNN.forward_backward`."""
+    if not getattr(layer.loop_cell, "supports_backward", True):
+        layer.loop_cell.step_backward()  # raises the error that names the cell
     with fastpath.reference_only():
         result = layer.run(x, initial_state=initial_state, mask=mask, collect_gates=True, training=training)
     outputs = layer._structure_outputs(result)
@@ -103,12 +110,12 @@ def reference_forward_backward(layer, x, initial_state=None, mask=None, training
         flat = nest.flatten(d_outputs) if layer.return_state else [d_outputs]
         d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(result["states"]))
         dxw, d_initial = reference_sequence_backward(
-            layer.cell, result["trace"], result["mask"], layer.zero_output_for_mask,
+            layer.loop_cell, result["trace"], result["mask"], layer.zero_output_for_mask,
             d_main if layer.return_sequences else None, None if layer.return_sequences else d_main,
             d_states, result["dropout"], grads)
         if layer.go_backwards:
             dxw = dxw[:, ::-1]
-        dx = layer.cell.project_inputs_backward(x, dxw, result["dropout"], grads, need_dx=need_input_grad)
+        dx = layer.loop_cell.project_inputs_backward(x, dxw, result["dropout"], grads, need_dx=need_input_grad)
         return dx, ({"initial_state": d_initial} if initial_state is not None else {})
 
     backward.optional_input_grad = True  # backward(d, need_input_grad=False) skips the input gradient
@@ -121,8 +128,14 @@ fastpath.register("rnn_train", "reference", reference_forward_backward, priority
 class RNN(Layer):
     """Base class for recurrent layers (Keras ``keras.layers.RNN``).
 
-    ``cell`` is an rnnlab cell or a list of cells (stacked with :class:`StackedRNNCells`).
+    ``cell`` is an RNN cell -- a built-in one or any object of Keras's cell protocol (``state_size`` and
+    ``call(inputs, states)``, see :mod:`rnnlab.cells.base`) -- or a list of cells (stacked with
+    :class:`StackedRNNCells`).  ``layer.cell`` is that cell; the loop drives ``layer.loop_cell``, which is the
+    same object for a built-in cell (:func:`rnnlab.cells.as_loop_cell`).
     """
+
+    #: ``hook(layer, run, sequences, **kwargs)`` called instead of :meth:`run` while set (see :func:`run_hook`).
+    _run_hook = None
 
     supports_masking = True
 
@@ -130,21 +143,19 @@ class RNN(Layer):
                  unroll=False, zero_output_for_mask=False, **kwargs):
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
-        if not isinstance(cell, (RecurrentCell, StackedRNNCells)):
-            raise TypeError(
-                "Argument `cell` must be an rnnlab cell (LSTMCell, GRUCell, SimpleRNNCell) or a list of them; "
-                f"received {type(cell).__name__}."
-            )
+        loop_cell = as_loop_cell(cell)
         super().__init__(**kwargs)
         for flag in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
             value = locals()[flag]
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"Argument `{flag}` must be a bool; received {flag}={value!r}.")
-        self.cell = self._track(cell)
-        self.cell.dtype = self.dtype
-        if isinstance(cell, StackedRNNCells):
-            for c in cell.cells:
-                c.dtype = self.dtype
+        self.cell = self._track(cell) if isinstance(cell, Layer) else cell
+        self.loop_cell = loop_cell
+        if isinstance(cell, (RecurrentCell, StackedRNNCells)):  # a user's cell keeps its own dtype
+            cell.dtype = self.dtype
+            for c in getattr(cell, "cells", []):
+                if isinstance(c, (RecurrentCell, StackedRNNCells)):
+                    c.dtype = self.dtype
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -155,16 +166,16 @@ class RNN(Layer):
         self._expected_batch_size = None
 
     def _sublayers(self):
-        return [self.cell]
+        return [self.cell] if isinstance(self.cell, Layer) else []
 
     # -------------------------------------------------------------- shapes
     @property
     def state_size(self):
-        return self.cell.state_size
+        return self.loop_cell.state_size
 
     def _state_structure(self):
-        size = self.cell.state_size
-        return _state_structure(size if isinstance(size, (list, tuple)) else [size])
+        size = self.loop_cell.state_size
+        return state_structure(size if isinstance(size, (list, tuple)) else [size])
 
     def _check_input_shape(self, input_shape):
         if not isinstance(input_shape, tuple) or len(input_shape) != 3:
@@ -172,9 +183,9 @@ class RNN(Layer):
                 f"Input 0 of layer {self.name!r} must have rank 3 (batch, timesteps, features); "
                 f"received input with shape {input_shape}."
             )
-        if self.built and input_shape[-1] is not None and input_shape[-1] != self.cell.input_dim:
+        if self.built and input_shape[-1] is not None and input_shape[-1] != self.loop_cell.input_dim:
             raise ValueError(
-                f"Input 0 of layer {self.name!r} must have {self.cell.input_dim} features (last axis), as when "
+                f"Input 0 of layer {self.name!r} must have {self.loop_cell.input_dim} features (last axis), as when "
                 f"it was built; received input with shape {input_shape}."
             )
 
@@ -182,7 +193,7 @@ class RNN(Layer):
         self._check_input_shape(tuple(sequences_shape))
         if sequences_shape[-1] is None:
             raise ValueError(f"Layer {self.name!r} needs a known feature size; received shape {sequences_shape}.")
-        self.cell._maybe_build((sequences_shape[0], sequences_shape[-1]))
+        self.loop_cell._maybe_build((sequences_shape[0], sequences_shape[-1]))
         if self.stateful:
             if sequences_shape[0] is None:
                 raise ValueError(
@@ -191,16 +202,16 @@ class RNN(Layer):
                     f"{tuple(sequences_shape)} with batch size None."
                 )
             self._expected_batch_size = int(sequences_shape[0])
-            self.states = self.cell.get_initial_state(self._expected_batch_size)
+            self.states = self.loop_cell.get_initial_state(self._expected_batch_size)
         self.built = True
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None, **kwargs):
         batch, steps = sequences_shape[0], sequences_shape[1]
-        out = self.cell.output_size
+        out = self.loop_cell.output_size
         output_shape = (batch, steps, out) if self.return_sequences else (batch, out)
         if not self.return_state:
             return output_shape
-        flat_states = [(batch, s) for s in self.cell.flat_state_sizes]
+        flat_states = [(batch, s) for s in self.loop_cell.flat_state_sizes]
         return (output_shape, *nest.pack_like(self._state_structure(), flat_states))
 
     def compute_mask(self, inputs, mask=None):
@@ -213,7 +224,7 @@ class RNN(Layer):
 
     # -------------------------------------------------------------- state
     def get_initial_state(self, batch_size):
-        return self.cell.get_initial_state(batch_size)
+        return self.loop_cell.get_initial_state(batch_size)
 
     def reset_states(self, states=None):
         """Reset a stateful layer's state to zeros, or to ``states`` (a list in Keras's state order)."""
@@ -222,14 +233,14 @@ class RNN(Layer):
         if not self.built:
             return
         if states is None:
-            self.states = self.cell.get_initial_state(self._expected_batch_size)
+            self.states = self.loop_cell.get_initial_state(self._expected_batch_size)
         else:
             self.states = self._standardize_initial_state(states, self._expected_batch_size)
 
     reset_state = reset_states
 
     def _standardize_initial_state(self, initial_state, batch):
-        sizes = self.cell.flat_state_sizes
+        sizes = self.loop_cell.flat_state_sizes
         flat = nest.flatten(initial_state) if nest.is_nested(initial_state) else [initial_state]
         if len(flat) != len(sizes):
             raise ValueError(
@@ -258,15 +269,16 @@ class RNN(Layer):
         """``layer(x)`` for a ready float array of the layer's dtype: the same computation with less checking
         of what cannot be wrong (stateful layers, masks and other arguments take the general path)."""
         if self.stateful or x.dtype != self.dtype or x.ndim != 3 or x.shape[1] == 0 or \
-                x.shape[2] != self.cell.input_dim:
+                x.shape[2] != self.loop_cell.input_dim:
             return None
         generation, plain = self._plain_call
         if generation != fastpath.generation():
-            kernel = fastpath.select("rnn_sequence", cell=self.cell, mask=None, collect_gates=False, dropout=None)
+            kernel = fastpath.select("rnn_sequence", cell=self.loop_cell, mask=None, collect_gates=False,
+                                     dropout=None)
             plain = getattr(kernel.fn, "plain_call", None)
             self._plain_call = (fastpath.generation(), plain)
-        if plain is not None and "run" not in self.__dict__:  # the kernel runs the whole call, NaN check
-            # included (unless someone, e.g. rnnlab.inspect.trace, wraps this layer's run())
+        if plain is not None and self._run_hook is None:  # the kernel runs the whole call, NaN check
+            # included (unless a hook, e.g. rnnlab.inspect.trace's, observes this layer's runs)
             result = plain(self, x)
             if result is not None:
                 return result
@@ -279,12 +291,42 @@ class RNN(Layer):
                                                 training=training))
 
     def step(self, x_t, states=None):
-        """Run one time step: ``x_t`` ``(B, D)`` and the flat ``states`` (None: zeros, or a stateful layer's
-        stored states) -> ``(output (B, U), new_states)``. Stepping through a sequence gives the outputs of the
-        full call (``go_backwards``: feed the steps in processing order). See :mod:`rnnlab.inspect.streaming`."""
-        from rnnlab.inspect.streaming import rnn_step
+        """Run one time step: ``x_t`` ``(B, D)`` and the flat ``states`` in Keras's order (``[h, c]`` for an
+        LSTM, the cells' states one after another for a stack; None: zeros, or a stateful layer's stored
+        states) -> ``(output (B, U), new_states)``.  A stateful layer stores the new states, as a call on a
+        sequence does.  Stepping through a sequence gives the outputs of the full call (``go_backwards``: feed
+        the steps in processing order, ``x[:, ::-1]``). A whole model steps with ``model.stream()``."""
+        x_t = backend.to_float_array(x_t, self.dtype, "x_t")
+        features = self.loop_cell.input_dim if self.built else "features"
+        if x_t.ndim != 2 or (self.built and x_t.shape[1] != self.loop_cell.input_dim):
+            hint = " To run a whole sequence (batch, timesteps, features), call the layer on it." \
+                if x_t.ndim == 3 else ""
+            raise ValueError(
+                f"Argument `x_t` of {self.name!r}.step() must be one time step of shape (batch, {features}); "
+                f"received shape {x_t.shape}.{hint}"
+            )
+        self._maybe_build((x_t.shape[0], None, x_t.shape[1]))
+        states = self.resolve_states(states, x_t.shape[0])
+        cell = self.loop_cell
+        output, new_states, _ = cell.step(cell.project_inputs(x_t), list(states))
+        if self.stateful:
+            self.states = [s.copy() for s in new_states]
+        return output, new_states
 
-        return rnn_step(self, x_t, states)
+    def resolve_states(self, initial_state, batch):
+        """The flat states a call on a batch of ``batch`` starts from: ``initial_state`` when given (checked),
+        else a stateful layer's stored states, else the cell's initial (zero) states.  Every path -- the
+        sequence call, one step, the training kernels -- asks this one function."""
+        if initial_state is not None:
+            return self._standardize_initial_state(initial_state, batch)
+        if self.stateful:
+            if batch != self._expected_batch_size:
+                raise ValueError(
+                    f"Layer {self.name!r} is stateful and was built for batch size {self._expected_batch_size}; "
+                    f"received a batch of {batch}."
+                )
+            return self.states
+        return self.loop_cell.get_initial_state(batch)
 
     def run(self, sequences, initial_state=None, mask=None, collect_gates=False, training=False):
         """Run the layer and return everything it computed, as a dict.
@@ -293,39 +335,39 @@ class RNN(Layer):
         ``return_sequences`` is off and gates are not collected); ``states``, the flat final states; ``trace``
         (per processed step: states before it and the cell's gates, when ``collect_gates``); ``mask`` in
         processing order; ``dropout``, the call's dropout masks (training only).
+
+        While a hook is set (:func:`run_hook`), the hook is called instead, with :meth:`_run` to call on.
         """
+        hook = self._run_hook
+        if hook is not None:
+            return hook(self, self._run, sequences, initial_state=initial_state, mask=mask,
+                        collect_gates=collect_gates, training=training)
+        return self._run(sequences, initial_state, mask, collect_gates, training)
+
+    def _run(self, sequences, initial_state=None, mask=None, collect_gates=False, training=False):
         x = sequences
         batch, steps = x.shape[0], x.shape[1]
         if steps == 0:
             raise ValueError(f"Layer {self.name!r} received a sequence with 0 timesteps; expected at least 1.")
         mask = backend.to_mask(mask, (batch, steps))
-        if initial_state is not None:
-            states = self._standardize_initial_state(initial_state, batch)
-        elif self.stateful:
-            if batch != self._expected_batch_size:
-                raise ValueError(
-                    f"Layer {self.name!r} is stateful and was built for batch size {self._expected_batch_size}; "
-                    f"received a batch of {batch}."
-                )
-            states = self.states
-        else:
-            states = self.cell.get_initial_state(batch)
-        dropout = self.cell.make_dropout(batch, training)
+        states = self.resolve_states(initial_state, batch)
+        cell = self.loop_cell
+        dropout = cell.make_dropout(batch, training)
         want_sequences = self.return_sequences or collect_gates
-        kernel = fastpath.select("rnn_sequence", cell=self.cell, mask=mask, collect_gates=collect_gates,
+        kernel = fastpath.select("rnn_sequence", cell=cell, mask=mask, collect_gates=collect_gates,
                                  dropout=dropout)
         if kernel.raw_inputs:  # the kernel projects the inputs and runs the steps in processing order itself
             last_output, outputs, final_states, trace = kernel.fn(
-                self.cell, x, states, mask, self.zero_output_for_mask, want_sequences, reverse=self.go_backwards)
+                cell, x, states, mask, self.zero_output_for_mask, want_sequences, reverse=self.go_backwards)
             if self.go_backwards and mask is not None:
                 mask = mask[:, ::-1]
         else:
-            xw = self.cell.project_inputs(x, dropout)  # (B, T, G*U): every step's input projection in one product
+            xw = cell.project_inputs(x, dropout)  # (B, T, G*U): every step's input projection in one product
             if self.go_backwards:
                 xw = xw[:, ::-1]
                 mask = None if mask is None else mask[:, ::-1]
             last_output, outputs, final_states, trace = kernel.fn(
-                self.cell, np.ascontiguousarray(xw), states, mask, self.zero_output_for_mask, want_sequences,
+                cell, np.ascontiguousarray(xw), states, mask, self.zero_output_for_mask, want_sequences,
                 collect_gates, dropout)
         if self.stateful:
             self.states = [s.copy() for s in final_states]
@@ -343,19 +385,27 @@ class RNN(Layer):
         (:mod:`rnnlab.kernels.training`) where it supports the call.
         """
         x = self._prepare_inputs(sequences)
-        kernel = fastpath.select("rnn_train", cell=self.cell, dtype=x.dtype, training=training)
+        kernel = fastpath.select("rnn_train", cell=self.loop_cell, dtype=x.dtype, training=training)
         return kernel.fn(self, x, initial_state, mask, training, grads)
 
     def _structure_outputs(self, result):
-        output = result["outputs"] if self.return_sequences else result["last_output"]
-        if self.return_state:
-            return (output, *nest.pack_like(self._state_structure(), result["states"]))
-        return output
+        return self.shape_outputs(result["last_output"], result["outputs"], result["states"])
+
+    def shape_outputs(self, last_output, outputs, states):
+        """What the layer returns, in Keras's structure: the sequence of outputs (``return_sequences``) or the
+        last one, followed by the final states when ``return_state`` is set.  Every path ends here."""
+        output = outputs if self.return_sequences else last_output
+        if not self.return_state:
+            return output
+        flat = self.__dict__.get("_flat_states")
+        if flat is None:  # one tensor per state: no nesting to rebuild (known once per layer)
+            flat = self._flat_states = all(s == 0 for s in self._state_structure())
+        if flat:
+            return (output, *states)
+        return (output, *nest.pack_like(self._state_structure(), states))
 
     # -------------------------------------------------------------- config
     def get_config(self):
-        from rnnlab.layers.serialization import serialize_layer
-
         config = super().get_config()
         config.update({
             "return_sequences": self.return_sequences,
@@ -369,10 +419,18 @@ class RNN(Layer):
             config["cell"] = serialize_layer(self.cell)
         return config
 
+    def copy_with(self, **overrides):
+        """A new, unbuilt layer with this layer's config (and a copy of its cell), changed by ``overrides``: how
+        ``Bidirectional`` makes its two directions.  A user's cell is copied through its own class
+        (``type(cell).from_config(cell.get_config())``), so it needs no registration."""
+        config = self.get_config()
+        config.update(overrides)
+        if "cell" in config:
+            config["cell"] = _copy_cell(self.cell)
+        return type(self).from_config(config)
+
     @classmethod
     def from_config(cls, config):
-        from rnnlab.layers.serialization import deserialize_layer
-
         config = dict(config)
         cell = config.pop("cell")
         if isinstance(cell, dict):
@@ -380,3 +438,34 @@ class RNN(Layer):
         elif isinstance(cell, list):
             cell = [deserialize_layer(c) for c in cell]
         return cls(cell, **config)
+
+
+def _copy_cell(cell):
+    if isinstance(cell, StackedRNNCells):
+        return StackedRNNCells([_copy_cell(c) for c in cell.cells])
+    if hasattr(cell, "get_config") and hasattr(type(cell), "from_config"):
+        return type(cell).from_config(cell.get_config())
+    return copy.deepcopy(cell)  # a plain object of the cell protocol
+
+
+@contextlib.contextmanager
+def run_hook(layers, hook):
+    """Within the block, each given RNN layer's :meth:`RNN.run` calls ``hook(layer, run, sequences, **kwargs)``
+    instead, where ``run`` computes what ``run`` would have; the layer's own ``call`` (and a ``Bidirectional`` or
+    model around it) goes through it unchanged.  This is how inspection observes every step of a layer
+    (``rnnlab.inspect``).  Stateful layers get back the state they had before the block."""
+    hooked, saved = [], []
+    try:
+        for layer in dict.fromkeys(layers):
+            if layer._run_hook is not None:
+                raise RuntimeError(f"Layer {layer.name!r} is already being traced or streamed.")
+            layer._run_hook = hook
+            hooked.append(layer)
+            if layer.stateful and layer.states is not None:
+                saved.append((layer, [s.copy() for s in layer.states]))
+        yield
+    finally:
+        for layer in hooked:
+            layer._run_hook = None
+        for layer, states in saved:
+            layer.states = states

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import backend, nest
-from rnnlab.layers.base import KerasTensor, Layer, has_other_tensor_args, unique_name
+from rnnlab.engine.layer import KerasTensor, Layer, has_other_tensor_args, unique_name
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.layers.rnn import RNN

@@ -1,7 +1,7 @@
 """``Sequential``: a linear stack of layers, built into a functional graph once its input shape is known."""
 from __future__ import annotations
 
-from rnnlab.layers.base import KerasTensor, Layer, unique_name
+from rnnlab.engine.layer import KerasTensor, Layer, unique_name
 from rnnlab.layers.input_layer import Input, InputLayer
 from rnnlab.models.functional import Model
 

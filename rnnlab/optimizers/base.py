@@ -155,7 +155,7 @@ class Optimizer:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
 
         if name is None:
-            from rnnlab.layers.base import snake_case, unique_name
+            from rnnlab.engine.layer import snake_case, unique_name
 
             name = unique_name(snake_case(type(self).__name__))
         elif not isinstance(name, str):

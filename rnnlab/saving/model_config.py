@@ -88,7 +88,7 @@ def _keras_activation_name(fn, where):
 
 def check_keras3_writable(model):
     """Refuse a model that a Keras 3 file cannot describe as the same computation (before writing anything)."""
-    from rnnlab.layers.base import Layer
+    from rnnlab.engine.layer import Layer
 
     seen, stack = set(), [model]
     while stack:
@@ -179,7 +179,7 @@ def _tensor_ref(tensor, mapping, io_ref=False):
 
 
 def _serialize_call_value(value, mapping, where):
-    from rnnlab.layers.base import KerasTensor
+    from rnnlab.engine.layer import KerasTensor
 
     if isinstance(value, KerasTensor):
         return {"class_name": "__keras_tensor__",
@@ -268,7 +268,7 @@ def _op_layer_class():
         return _KerasOp
     import numpy as np
 
-    from rnnlab.layers.base import KerasTensor, Layer, Node
+    from rnnlab.engine.layer import KerasTensor, Layer, Node
 
     def broadcast(shapes):
         rank = max(len(s) for s in shapes)
@@ -586,7 +586,7 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
 
 
 def _custom_layer(cls, config, where):
-    from rnnlab.layers.base import Layer
+    from rnnlab.engine.layer import Layer
 
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise TypeError(f"{where}: custom_objects must map layer class names to rnnlab Layer subclasses; "
@@ -691,7 +691,7 @@ def _build_builtin(cls, class_name, config, where, opts):
 
 def _check_arguments(cls, class_name, config, where):
     """Every remaining argument must be one the rnnlab class takes; an unknown one is refused, never ignored."""
-    from rnnlab.layers.base import Layer
+    from rnnlab.engine.layer import Layer
 
     accepted = set(Layer._KNOWN_BASE_KWARGS) | {"name", "dtype", "trainable"}
     for klass in cls.__mro__:

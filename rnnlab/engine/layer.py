@@ -193,7 +193,35 @@ class Layer:
         sublayer._parent = self
         return sublayer
 
-    def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True, dtype=None):
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
+                   constraint=None, name=None):
+        """Create a weight of this layer, as Keras's ``Layer.add_weight`` (same argument names and order).
+
+        ``initializer`` is a name, a config dict or a callable ``(shape, dtype) -> array`` (default
+        ``"glorot_uniform"`` for floats). Regularizers and constraints are not implemented yet, so passing one
+        is refused rather than ignored.
+        """
+        if isinstance(shape, str) and name is None or isinstance(shape, str) and isinstance(name, (tuple, list)):
+            raise TypeError(
+                f"Argument `shape` of add_weight() must be a tuple of ints; received shape={shape!r}. The "
+                "arguments are Keras's: add_weight(shape, initializer, dtype, trainable, ..., name=...)."
+            )
+        if shape is None:
+            shape = ()
+        try:
+            shape = tuple(int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"Argument `shape` of add_weight() must be a tuple of ints; received shape={shape!r}.")
+        if any(d < 0 for d in shape):
+            raise ValueError(f"Argument `shape` of add_weight() must not be negative; received shape={shape}.")
+        for arg, value in (("regularizer", regularizer), ("constraint", constraint)):
+            if value is not None:
+                raise ValueError(
+                    f"Argument `{arg}` of add_weight() is not supported by rnnlab yet; received {arg}={value!r}. "
+                    "Leave it as None."
+                )
+        name = name if name is not None else f"variable_{len(self._own_weights)}"
+        initializer = "glorot_uniform" if initializer is None else initializer
         init = initializers.get(initializer, f"{name}_initializer") if not callable(initializer) or \
             isinstance(initializer, (str, dict)) else initializer
         value = np.asarray(init(tuple(shape), dtype or self.dtype), dtype=dtype or self.dtype)
@@ -421,3 +449,34 @@ def _pack_shapes(structure, tensors):
         return type(s)(build(item) for item in s)
 
     return build(structure)
+
+
+# ------------------------------------------------------------------ shared by layers and cells
+def check_units(units, argument="units"):
+    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        raise ValueError(f"Argument `{argument}` must be a positive integer; received {argument}={units!r}.")
+    return int(units)
+
+
+def check_rate(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"Argument `{name}` must be a float in [0, 1]; received {name}={value!r}.")
+    return min(1.0, max(0.0, float(value)))
+
+
+def serialize_optional(obj):
+    if obj is None:
+        return None
+    if hasattr(obj, "get_config"):
+        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    return obj
+
+
+def add_grad(grads, variable, value):
+    """Accumulate ``value`` into ``grads[variable]`` (gradients of a variable used several times add up)."""
+    if grads is None:
+        return
+    if variable in grads:
+        np.add(grads[variable], value, out=grads[variable])  # in place: the first value stored is owned below
+    else:
+        grads[variable] = np.array(value, dtype=variable.value.dtype)  # a private, writable copy
