@@ -1,9 +1,14 @@
-"""The array-backend seam.
+"""Arrays in, arrays out: the float dtype (``floatx``), input validation that every layer shares (so error messages
+read the same everywhere), and aligned buffers for the native kernels.
 
-Every module that creates or combines arrays asks this one for the array namespace (``xp``) and the float
-dtype.  Today the namespace is always NumPy; a GPU array library that follows the array API can plug in here
-later without the layers changing.  Input validation that every layer shares lives here too, so that error
-messages read the same everywhere.
+rnnlab's arrays are NumPy arrays.  There is deliberately no array-namespace switch (``xp``) here, and the reason
+is what a GPU path would need.  The reference path is a Python loop that launches a few small operations per
+time step; on a GPU each launch costs more than the arithmetic of a small recurrent layer, so swapping NumPy for
+a GPU array library under that loop would be slower than the CPU, not faster.  A GPU path worth having runs the
+whole sequence (forward, and backward for training) in one fused kernel, as cuDNN does, and that is exactly
+what the fast-path seam (:mod:`rnnlab.fastpath`) is for: a ``"rnn_sequence"``/``"rnn_train"`` kernel that
+declares which calls it supports, with the NumPy reference path kept as the definition it is tested against.
+An unused namespace hook would only suggest a capability that does not exist.
 """
 from __future__ import annotations
 
@@ -11,15 +16,8 @@ import math
 
 import numpy as np
 
-xp = np
-
 _FLOATX = "float32"
 _FLOAT_DTYPES = ("float32", "float64")
-
-
-def get_namespace(*arrays):
-    """Return the array namespace for ``arrays`` (NumPy for now)."""
-    return np
 
 
 def floatx() -> str:

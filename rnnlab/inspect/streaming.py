@@ -25,26 +25,17 @@ import numpy as np
 from rnnlab import backend, nest
 from rnnlab.inspect.trace import walk_layers
 from rnnlab.engine.layer import KerasTensor
-from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.layers.rnn import RNN, run_hook
 from rnnlab.cells import StackedRNNCells
 
 
 def refuse_backwards(layer, where=""):
-    """Raise the ValueError that explains why a layer reading the sequence backwards cannot stream."""
-    if isinstance(layer, Bidirectional):
-        raise ValueError(
-            f"Layer {layer.name!r} (Bidirectional) cannot run one time step at a time{where}: its backward layer "
-            "reads the sequence from the last step to the first, so no output exists before the whole sequence "
-            "is known. Call it on the whole sequence, or stream only the forward part (e.g. "
-            "layer.forward_layer.step(x_t, states))."
-        )
-    if isinstance(layer, RNN) and layer.go_backwards:
-        raise ValueError(
-            f"Layer {layer.name!r} has go_backwards=True, so it cannot stream{where}: it reads the sequence from "
-            "the last step to the first. Call it on the whole sequence instead."
-        )
+    """Raise the layer's own ValueError if it reads the sequence backwards (``Bidirectional``, or
+    ``go_backwards=True``), since such a layer cannot stream."""
+    refuse = getattr(layer, "refuse_streaming", None)
+    if refuse is not None:
+        refuse(where)
 
 
 def _output_index(layer):

@@ -160,9 +160,16 @@ class Bidirectional(Layer):
 
     def step(self, x_t, states=None):
         """Refused with a ValueError: the backward direction needs the whole sequence before its first output."""
-        from rnnlab.inspect.streaming import refuse_backwards
+        self.refuse_streaming()
 
-        refuse_backwards(self)
+    def refuse_streaming(self, where=""):
+        """Raise the ValueError that explains why this layer cannot run one time step at a time."""
+        raise ValueError(
+            f"Layer {self.name!r} (Bidirectional) cannot run one time step at a time{where}: its backward layer "
+            "reads the sequence from the last step to the first, so no output exists before the whole sequence "
+            "is known. Call it on the whole sequence, or stream only the forward part (e.g. "
+            "layer.forward_layer.step(x_t, states))."
+        )
 
     def forward_backward(self, sequences, initial_state=None, mask=None, training=True, grads=None):
         x = self._prepare_inputs(sequences)

@@ -313,6 +313,15 @@ class RNN(Layer):
             self.states = [s.copy() for s in new_states]
         return output, new_states
 
+    def refuse_streaming(self, where=""):
+        """Raise a ValueError when this layer cannot be streamed step by step inside a model (it reads the
+        sequence backwards); do nothing otherwise."""
+        if self.go_backwards:
+            raise ValueError(
+                f"Layer {self.name!r} has go_backwards=True, so it cannot stream{where}: it reads the sequence "
+                "from the last step to the first. Call it on the whole sequence instead."
+            )
+
     def resolve_states(self, initial_state, batch):
         """The flat states a call on a batch of ``batch`` starts from: ``initial_state`` when given (checked),
         else a stateful layer's stored states, else the cell's initial (zero) states.  Every path -- the
