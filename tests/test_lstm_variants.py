@@ -224,3 +224,133 @@ def test_trace_shows_both_variants():
     assert peep.h.shape == (B, T, U)
     np.testing.assert_allclose(proj.outputs, model.layers[1](x), atol=1e-6)
     np.testing.assert_allclose(peep.h[:, -1], model(x), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------- projection vs PyTorch
+def _torch_lstm(torch, num_layers, bidirectional, dtype):
+    torch.manual_seed(num_layers * 10 + bidirectional)
+    module = torch.nn.LSTM(D, U, num_layers=num_layers, bidirectional=bidirectional, batch_first=True,
+                           proj_size=P).to(dtype)
+    with torch.no_grad():
+        for p in module.parameters():  # every bias random and away from zero
+            p.uniform_(-0.7, 0.7)
+    return module
+
+
+def _rel(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_projection_matches_torch_outputs_states_and_gradients(num_layers, bidirectional):
+    torch = pytest.importorskip("torch")
+    from rnnlab.convert.torch_format import from_torch, to_torch_module
+    from rnnlab.weight_layouts import keras_to_torch
+
+    rng = np.random.default_rng(7)
+    dirs = 2 if bidirectional else 1
+    # float32: outputs and final states to 1e-5
+    module = _torch_lstm(torch, num_layers, bidirectional, torch.float32)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    with torch.no_grad():
+        y_t, (h_t, c_t) = module(torch.from_numpy(x))
+    seq_model = from_torch(module, return_sequences=True)
+    np.testing.assert_allclose(seq_model(x), y_t.numpy(), atol=1e-5)
+    last = from_torch(module)
+    expected_last = torch.cat([h_t[-2], h_t[-1]], -1) if bidirectional else h_t[-1]
+    np.testing.assert_allclose(last(x), expected_last.numpy(), atol=1e-5)
+    assert last(x).shape == (B, P * dirs)
+    # final states of the last layer, through a module built back from rnnlab (return_state)
+    top = seq_model.layers[-1]
+    subs = [top.forward_layer, top.backward_layer] if bidirectional else [top]
+    feed = x  # what the last layer reads
+    for lay in [lay for lay in seq_model.layers if isinstance(lay, (layers.LSTM, layers.Bidirectional))][:-1]:
+        feed = lay(feed)
+    for d, sub in enumerate(subs):
+        clone = layers.LSTM(U, proj_size=P, return_state=True, go_backwards=sub.go_backwards)
+        clone(feed)
+        clone.set_weights(sub.get_weights())
+        _, h, c = clone(feed)
+        np.testing.assert_allclose(h, h_t[(num_layers - 1) * dirs + d].numpy(), atol=1e-5)
+        np.testing.assert_allclose(c, c_t[(num_layers - 1) * dirs + d].numpy(), atol=1e-5)
+    # back to torch: the same weights (the summed bias in bias_ih), the same outputs
+    back = to_torch_module(seq_model)
+    for key, value in module.state_dict().items():
+        if not key.startswith("bias"):
+            np.testing.assert_array_equal(back.state_dict()["rnn." + key].numpy(), value.numpy())
+    with torch.no_grad():
+        np.testing.assert_allclose(back(torch.from_numpy(x)).numpy(), y_t.numpy(), atol=1e-5)
+
+    # float64: gradients of every weight and of the input to 1e-5 relative
+    module64 = _torch_lstm(torch, num_layers, bidirectional, torch.float64)
+    x64 = rng.normal(size=(B, T, D))
+    probe = rng.normal(size=(B, T, P * dirs))
+    xt = torch.from_numpy(x64.copy()).requires_grad_(True)
+    y64, _ = module64(xt)
+    (y64 * torch.from_numpy(probe)).sum().backward()
+    model = from_torch(module64, return_sequences=True)
+    assert model.dtype == F64 or model.layers[-1].dtype == F64
+    grads = {}
+    outputs, backward = model.forward_backward(x64, grads=grads)
+    np.testing.assert_allclose(outputs, y64.detach().numpy(), atol=1e-10)
+    dx, _ = backward(probe)
+    assert _rel(dx, xt.grad.numpy()) < 1e-5
+    recurrent = [lay for lay in model.layers if isinstance(lay, (layers.LSTM, layers.Bidirectional))]
+    for k, lay in enumerate(recurrent):
+        for sub, suffix in zip([lay.forward_layer, lay.backward_layer] if bidirectional else [lay],
+                               ("", "_reverse")):
+            ours = keras_to_torch("lstm", [grads[w] for w in sub.weights])
+            for name in ("weight_ih", "weight_hh", "bias_ih", "weight_hr"):
+                theirs = getattr(module64, f"{name}_l{k}{suffix}").grad.numpy()
+                assert _rel(ours[name], theirs) < 1e-5, (name, k, suffix)
+            assert _rel(ours["bias_ih"], getattr(module64, f"bias_hh_l{k}{suffix}").grad.numpy()) < 1e-5
+
+
+def test_projection_state_dicts_and_safetensors_both_ways(tmp_path):
+    torch = pytest.importorskip("torch")
+    from rnnlab.convert.safetensors import load_safetensors, save_safetensors
+    from rnnlab.convert.torch_format import (from_torch, from_torch_state_dict, infer_torch_spec,
+                                             to_torch_state_dict)
+
+    module = _torch_lstm(torch, 2, True, torch.float32)
+    state = {f"rnn.{k}": v.numpy() for k, v in module.state_dict().items()}
+    state["fc.weight"] = np.random.default_rng(0).normal(size=(3, 2 * P)).astype("float32")
+    state["fc.bias"] = np.random.default_rng(1).normal(size=(3,)).astype("float32")
+    spec = infer_torch_spec(state)
+    assert (spec.kind, spec.hidden_size, spec.proj_size, spec.num_layers, spec.bidirectional) == \
+        ("lstm", U, P, 2, True)
+    assert "proj_size=2" in spec.describe()
+    model = from_torch_state_dict(state, {"proj_size": P})
+    back = to_torch_state_dict(model)
+    assert sorted(back) == sorted(state)
+    for key in state:  # the same weights; the bias is summed into bias_ih (bias_hh zero)
+        if "bias_hh" in key:
+            np.testing.assert_allclose(back[key.replace("_hh", "_ih")] + back[key],
+                                       state[key.replace("_hh", "_ih")] + state[key], atol=1e-6)
+        elif "bias_ih" not in key:
+            np.testing.assert_array_equal(back[key], state[key])
+    path = tmp_path / "proj.safetensors"
+    save_safetensors(back, path)
+    again = from_torch(path)
+    x = np.random.default_rng(2).normal(size=(B, T, D)).astype("float32")
+    np.testing.assert_array_equal(again(x), model(x))
+    for key, value in load_safetensors(path).items():
+        np.testing.assert_array_equal(value, back[key])
+    with pytest.raises(ValueError, match="proj_size"):
+        from_torch_state_dict(state, {"proj_size": 1})
+
+
+def test_torch_refuses_peepholes_and_mixed_projections():
+    pytest.importorskip("torch")
+    from rnnlab.convert.torch_format import to_torch_module, to_torch_state_dict
+
+    model = rnnlab.Sequential([rnnlab.Input(shape=(T, D)), layers.LSTM(U, use_peepholes=True, name="peep")])
+    with pytest.raises(ValueError, match="'peep'.*use_peepholes"):
+        to_torch_state_dict(model)
+    with pytest.raises(ValueError, match="use_peepholes"):
+        to_torch_module(model)
+    mixed = rnnlab.Sequential([rnnlab.Input(shape=(T, D)), layers.LSTM(U, proj_size=P, return_sequences=True),
+                               layers.LSTM(U)])
+    with pytest.raises(ValueError, match="proj_size"):
+        to_torch_state_dict(mixed)
