@@ -354,3 +354,106 @@ def test_torch_refuses_peepholes_and_mixed_projections():
                                layers.LSTM(U)])
     with pytest.raises(ValueError, match="proj_size"):
         to_torch_state_dict(mixed)
+
+
+# ----------------------------------------------------------------------------------------- peepholes
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _peephole_numpy(x, kernel, recurrent_kernel, bias, peephole, h0=None, c0=None):
+    """The ONNX LSTM operator's equations with input P, written as a plain float64 loop (Keras gate order
+    i, f, c, o in the kernels; peepholes i, f, o)."""
+    x, kernel, recurrent_kernel, bias, peephole = (np.asarray(a, np.float64) for a in
+                                                    (x, kernel, recurrent_kernel, bias, peephole))
+    units = recurrent_kernel.shape[0]
+    p_i, p_f, p_o = peephole[:units], peephole[units:2 * units], peephole[2 * units:]
+    h = np.zeros((x.shape[0], units)) if h0 is None else np.asarray(h0, np.float64)
+    c = np.zeros((x.shape[0], units)) if c0 is None else np.asarray(c0, np.float64)
+    outputs = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent_kernel + bias
+        zi, zf, zc, zo = np.split(z, 4, axis=1)
+        i = _sigmoid(zi + p_i * c)
+        f = _sigmoid(zf + p_f * c)
+        c = f * c + i * np.tanh(zc)
+        o = _sigmoid(zo + p_o * c)
+        h = o * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h, c
+
+
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forward", "backward"])
+def test_peepholes_match_a_float64_numpy_loop(go_backwards):
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    layer = layers.LSTM(U, use_peepholes=True, return_sequences=True, return_state=True, go_backwards=go_backwards)
+    layer(x)
+    _randomize(layer, rng, scale=0.9)
+    init = [rng.normal(size=(B, U)).astype("float32"), rng.normal(size=(B, U)).astype("float32")]
+    y, h, c = layer(x, initial_state=init)
+    ry, rh, rc = _peephole_numpy(x[:, ::-1] if go_backwards else x, *layer.get_weights(), *init)
+    for ours, ref in ((y, ry), (h, rh), (c, rc)):
+        assert np.abs(ours - ref).max() < 1e-5
+
+
+def test_peepholes_differ_from_the_plain_lstm():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    peep = layers.LSTM(U, use_peepholes=True)
+    peep(x)
+    _randomize(peep, rng)
+    plain = layers.LSTM(U)
+    plain(x)
+    plain.set_weights(peep.get_weights()[:3])
+    assert np.abs(peep(x) - plain(x)).max() > 1e-3
+
+
+@pytest.mark.parametrize("flags", [dict(), dict(return_sequences=True, return_state=True),
+                                   dict(go_backwards=True), "bidirectional", "initial_state", "no_bias"])
+def test_peepholes_export_to_onnx_lstm_with_p(tmp_path, flags):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from rnnlab.convert import to_onnx
+
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    inputs = rnnlab.Input(shape=(T, D))
+    feeds = {"x": x}
+    if flags == "bidirectional":
+        out = layers.Bidirectional(layers.LSTM(U, use_peepholes=True, return_sequences=True))(inputs)
+        model_inputs = inputs
+    elif flags == "initial_state":
+        h0, c0 = rnnlab.Input(shape=(U,)), rnnlab.Input(shape=(U,))
+        out = layers.LSTM(U, use_peepholes=True, return_state=True)(inputs, initial_state=[h0, c0])
+        model_inputs = [inputs, h0, c0]
+        feeds.update(h0=rng.normal(size=(B, U)).astype("float32"), c0=rng.normal(size=(B, U)).astype("float32"))
+    else:
+        kw = dict(use_bias=False) if flags == "no_bias" else flags
+        out = layers.LSTM(U, use_peepholes=True, **kw)(inputs)
+        model_inputs = inputs
+    model = rnnlab.Model(model_inputs, out)
+    _randomize(model, rng, scale=0.9)
+    path = tmp_path / "peep.onnx"
+    to_onnx(model, path, input_names=list(feeds))
+    graph = onnx.load(str(path)).graph
+    lstm = [n for n in graph.node if n.op_type == "LSTM"]
+    assert len(lstm) == 1 and len(lstm[0].input) == 8 and lstm[0].input[7]  # P given
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    theirs = session.run(None, feeds)
+    ours = rnnlab.nest.flatten(model([feeds[k] for k in feeds] if len(feeds) > 1 else x))
+    assert len(theirs) == len(ours)
+    for a, b in zip(ours, theirs):
+        assert np.abs(np.asarray(a) - b).max() < 1e-5
+
+
+def test_onnx_refuses_projection(tmp_path):
+    pytest.importorskip("onnx")
+    from rnnlab.convert import to_onnx
+
+    model = rnnlab.Sequential([rnnlab.Input(shape=(T, D)), layers.LSTM(U, proj_size=P, name="projected")])
+    with pytest.raises(ValueError, match="'projected'.*proj_size=2"):
+        to_onnx(model, tmp_path / "p.onnx")
+    bi = rnnlab.Sequential([rnnlab.Input(shape=(T, D)), layers.Bidirectional(layers.LSTM(U, proj_size=P))])
+    with pytest.raises(ValueError, match="proj_size"):
+        to_onnx(bi, tmp_path / "b.onnx")
