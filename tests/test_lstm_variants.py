@@ -457,3 +457,19 @@ def test_onnx_refuses_projection(tmp_path):
     bi = rnnlab.Sequential([rnnlab.Input(shape=(T, D)), layers.Bidirectional(layers.LSTM(U, proj_size=P))])
     with pytest.raises(ValueError, match="proj_size"):
         to_onnx(bi, tmp_path / "b.onnx")
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variants_train_and_save(variant, tmp_path):
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(16, T, D)).astype("float32")
+    y = np.tanh(x.sum(axis=(1, 2)))[:, None].astype("float32")
+    model = rnnlab.Sequential([rnnlab.Input(shape=(T, D)), layers.LSTM(U, **VARIANTS[variant]), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(x, y, epochs=15, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    path = tmp_path / "variant.keras"
+    model.save(path)
+    again = rnnlab.models.load_model(path)
+    assert again.layers[0].get_config() == model.layers[0].get_config()
+    np.testing.assert_array_equal(again(x), model(x))

@@ -68,8 +68,9 @@ def lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, activation, recurrent_acti
     """One LSTM step. Returns ``(h, c, gates)``."""
     units = c_prev.shape[-1]
     pre = xw_t + recurrent_product(h_prev, recurrent_kernel, recurrent_masks)  # (B, 4U)
-    if peephole_weights is not None:
-        pre[:, :2 * units] += np.concatenate([c_prev, c_prev], axis=1) * peephole_weights[:2 * units]  # i, f
+    if peephole_weights is not None:  # i and f see the previous cell state
+        pre[:, :units] += peephole_weights[:units] * c_prev
+        pre[:, units:2 * units] += peephole_weights[units:2 * units] * c_prev
     i = recurrent_activation(pre[:, :units])  # (B, U)
     f = recurrent_activation(pre[:, units:2 * units])  # (B, U)
     c_hat = activation(pre[:, 2 * units:3 * units])  # (B, U)
