@@ -131,8 +131,9 @@ def torch_to_keras(kind, params):
     if recurrent_kernel.shape != (rows, NUM_GATES[kind] * units) or \
             (projection is not None and projection.shape != (units, rows)):
         raise ValueError(
-            f"weight_hh has shape {params['weight_hh'].shape}, which is not ({NUM_GATES[kind]}*units, units) "
-            f"(or ({NUM_GATES[kind]}*units, P) with weight_hr (P, units)); weight_ih has {kernel.shape[1]} rows"
+            f"weight_hh has shape {params['weight_hh'].shape}, which is not ({NUM_GATES[kind]}*units, units), nor "
+            f"an LSTM with proj_size=P's ({NUM_GATES[kind]}*units, P) with weight_hr (P, units); weight_ih has "
+            f"{kernel.shape[1]} rows"
             + ("." if projection is None else f", weight_hr shape {params['weight_hr'].shape}.")
         )
     out = [kernel, recurrent_kernel]
