@@ -261,7 +261,7 @@ def test_projection_matches_torch_outputs_states_and_gradients(num_layers, bidir
     expected_last = torch.cat([h_t[-2], h_t[-1]], -1) if bidirectional else h_t[-1]
     np.testing.assert_allclose(last(x), expected_last.numpy(), atol=1e-5)
     assert last(x).shape == (B, P * dirs)
-    # final states of the last layer, through a module built back from rnnlab (return_state)
+    # final h and c of the last layer (each direction), from the same weights in a layer with return_state
     top = seq_model.layers[-1]
     subs = [top.forward_layer, top.backward_layer] if bidirectional else [top]
     feed = x  # what the last layer reads
