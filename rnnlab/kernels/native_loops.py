@@ -18,7 +18,11 @@ import numpy as np
 
 from rnnlab import activations, backend, fastpath
 from rnnlab.kernels import native
-from rnnlab.cells import GRUCell, LSTMCell
+from rnnlab.cells import GRUCell, LSTMCell, spec_of
+
+#: The maths these loops compute: the plain cells'. A variant (an LSTM with a projection or peepholes) or a
+#: subclass declares other maths in its spec and runs on the reference path.
+_PLAIN = (LSTMCell.spec, GRUCell.spec)
 
 
 def thread_count() -> int:
@@ -40,7 +44,7 @@ def _default_float32(cell):
 
 
 def _supports(cell=None, collect_gates=False, dropout=None, **_):
-    if collect_gates or dropout is not None or type(cell) not in (LSTMCell, GRUCell) or not _default_float32(cell):
+    if collect_gates or dropout is not None or spec_of(cell) not in _PLAIN or not _default_float32(cell):
         return False
     if type(cell) is GRUCell and not cell.reset_after:
         return False
@@ -48,7 +52,7 @@ def _supports(cell=None, collect_gates=False, dropout=None, **_):
 
 
 def _supports_gru_v1(cell=None, collect_gates=False, dropout=None, **_):
-    if collect_gates or dropout is not None or type(cell) is not GRUCell or cell.reset_after or \
+    if collect_gates or dropout is not None or spec_of(cell) != GRUCell.spec or cell.reset_after or \
             not _default_float32(cell):
         return False
     return native.library() is not None

@@ -16,7 +16,10 @@ import functools
 import numpy as np
 
 from rnnlab import activations, fastpath
-from rnnlab.cells import GRUCell, LSTMCell
+from rnnlab.cells import GRUCell, LSTMCell, spec_of
+
+#: The maths these loops compute: the plain cells' (a variant's or a subclass's spec differs).
+_PLAIN = (LSTMCell.spec, GRUCell.spec)
 
 
 def _default_activations(cell):
@@ -24,7 +27,7 @@ def _default_activations(cell):
 
 
 def _supports(cell=None, collect_gates=False, dropout=None, **_):
-    if collect_gates or dropout is not None or type(cell) not in (LSTMCell, GRUCell) or \
+    if collect_gates or dropout is not None or spec_of(cell) not in _PLAIN or \
             not _default_activations(cell):
         return False
     return True

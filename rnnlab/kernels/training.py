@@ -31,9 +31,10 @@ import numpy as np
 
 from rnnlab import activations, backend, fastpath, nest
 from rnnlab.kernels import native
-from rnnlab.cells import GRUCell, LSTMCell
+from rnnlab.cells import GRUCell, LSTMCell, spec_of
 
-_NUM_GATES = {LSTMCell: 4, GRUCell: 3}
+#: The maths this kernel computes: the plain cells' (a variant's or a subclass's spec differs).
+_PLAIN = (LSTMCell.spec, GRUCell.spec)
 
 
 def _default_activations(cell):
@@ -43,7 +44,7 @@ def _default_activations(cell):
 def supports(cell=None, dtype=None, training=False, **_):
     """Whether the fused kernel computes this training call: a single LSTM cell or GRU cell with
     ``reset_after=True``, Keras's default activations, float32/float64, and no recurrent dropout."""
-    if type(cell) not in _NUM_GATES or not _default_activations(cell):
+    if spec_of(cell) not in _PLAIN or not _default_activations(cell):
         return False
     if type(cell) is GRUCell and not cell.reset_after:
         return False
@@ -405,7 +406,7 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     cell = layer.loop_cell
     lstm = type(cell) is LSTMCell
     batch, steps, features = x.shape
-    units, gates = cell.units, _NUM_GATES[type(cell)]
+    units, gates = cell.units, cell.spec.blocks
     width = gates * units
     reverse = layer.go_backwards
     in_mask = None if dropout is None or dropout.inputs is None else dropout.inputs[0][:, None, :]
