@@ -473,3 +473,22 @@ def test_variants_train_and_save(variant, tmp_path):
     again = rnnlab.models.load_model(path)
     assert again.layers[0].get_config() == model.layers[0].get_config()
     np.testing.assert_array_equal(again(x), model(x))
+
+
+@pytest.mark.parametrize("kwargs", [dict(proj_size=2), dict(use_peepholes=True),
+                                    dict(proj_size=2, use_peepholes=True)])
+def test_report_and_statistics_explain_the_variants(kwargs):
+    """The HTML report recomputes each step's state update from the traced gates: for a projection it must
+    include the projection (h has proj_size features), and every relation must match the layer."""
+    from rnnlab.inspect import report, statistics, trace
+
+    rng = np.random.default_rng(8)
+    inp = rnnlab.Input((5, 3))
+    model = rnnlab.Model(inp, layers.LSTM(4, **kwargs)(inp))
+    model.set_weights([rng.normal(scale=0.5, size=w.shape) for w in model.get_weights()])
+    x = rng.normal(size=(2, 5, 3))
+    html = report.build_report(model, x, plots=True)
+    assert html.count("matches the layer") == 2 and "does not match" not in html
+    assert ("projection_kernel" in html) == ("proj_size" in kwargs)
+    stats = statistics(trace(model, x))
+    assert len(stats.units.rows) == 4  # one row per cell unit; h's projected features are reported beside them
