@@ -5,7 +5,7 @@ recurrent models works, with the same numbers.
 """
 __version__ = "0.1.0"
 
-from rnnlab import config, kernels, layers, losses, metrics, models, optimizers, utils
+from rnnlab import callbacks, config, kernels, layers, losses, metrics, models, optimizers, utils
 from rnnlab.layers import Input
 from rnnlab.models import Model, Sequential
 
@@ -13,7 +13,7 @@ __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "lo
            "convert", "inspect", "saving", "utils", "config", "__version__"]
 
 
-_LAZY = {"callbacks", "convert", "inspect", "saving"}  # loaded on first use: the core does not need them
+_LAZY = {"convert", "inspect", "saving"}  # loaded on first use: the core does not need them
 
 
 def __getattr__(name):
