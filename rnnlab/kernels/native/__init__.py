@@ -1,8 +1,9 @@
 """Native (C) time loops, compiled on first use with the system C compiler and cached on disk.
 
-The C source ships with rnnlab (``rnn_kernels.c``). The first time a fast path is wanted, rnnlab compiles it
-with ``cc -O3 -march=native`` into a shared library in the cache directory
-(``$RNNLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnlab`` or ``~/.cache/rnnlab``), keyed by a hash of the source,
+The C source ships with rnnlab: ``rnn_kernels.c``, one compilation unit that includes its parts (``*.h``, and
+``forward.c``, ``backward.c``, ``gemm.c``, ``pyext.c``; see its first comment). The first time a fast path is wanted,
+rnnlab compiles it with ``cc -O3 -march=native`` into a shared library in the cache directory
+(``$RNNLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnlab`` or ``~/.cache/rnnlab``), keyed by a hash of every part,
 the flags and the CPU; later processes just load it (a few milliseconds). Without a C compiler, or with
 ``RNNLAB_NATIVE=0``, nothing is compiled and the NumPy kernels are used: results are the same.
 """
@@ -18,8 +19,14 @@ import subprocess
 import sys
 import tempfile
 
-_SOURCE = pathlib.Path(__file__).with_name("rnn_kernels.c")
+_SOURCE = pathlib.Path(__file__).with_name("rnn_kernels.c")  # the unit the compiler is given
 _STATE: dict = {}
+
+
+def _source_bytes() -> bytes:
+    """Every part of the C source (names and contents): what the cached library's key must change with."""
+    parts = sorted(p for p in _SOURCE.parent.iterdir() if p.suffix in (".c", ".h"))
+    return b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in parts)
 
 
 def cache_dir() -> pathlib.Path:
@@ -75,7 +82,7 @@ def _flag_sets():
 
 
 def _build(cc):
-    source = _SOURCE.read_bytes()
+    source = _source_bytes()
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
     for flags in _flag_sets():
