@@ -29,6 +29,19 @@ def _source_bytes() -> bytes:
     return b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in parts)
 
 
+def thread_count() -> int:
+    """Threads the native kernels may use: ``$RNNLAB_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs
+    this process may run on."""
+    for name in ("RNNLAB_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.strip().isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def cache_dir() -> pathlib.Path:
     base = os.environ.get("RNNLAB_CACHE_DIR")
     if base:
@@ -124,8 +137,6 @@ def _declare(lib, path):
     for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split", "rnnlab_test_precompute"):
         getattr(lib, name).argtypes = [i]
         getattr(lib, name).restype = None
-    from rnnlab.kernels.native_loops import thread_count
-
     lib.rnnlab_set_threads(thread_count())
     lib.extension = _load_extension(path) if hasattr(lib, "PyInit_rnn_kernels") else None
     return lib
