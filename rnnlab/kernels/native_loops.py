@@ -3,7 +3,7 @@
 ``"native"`` runs a whole LSTM or GRU (``reset_after=True``, Keras's default) layer in C from the raw inputs:
 each step's gate pre-activations ``bias + x_t @ W + h_{t-1} @ U`` are one register-blocked product, finished
 in registers by the gate arithmetic.  Threads of rnnlab's own pool share the rows or the units (see
-``rnn_kernels.c``).  No BLAS call is made, so nothing competes with NumPy's BLAS threads for the cores.
+``native/forward.c``).  No BLAS call is made, so nothing competes with NumPy's BLAS threads for the cores.
 A plain ``layer(x)`` goes from Python straight to C through the library's CPython entry point.
 
 ``"native_gru_v1"`` runs GRU with ``reset_after=False`` in C (one thread) from the projected inputs.
@@ -11,8 +11,6 @@ A plain ``layer(x)`` goes from Python straight to C through the library's CPytho
 Float32 only, Keras's default activations, no dropout; everything else stays on the NumPy kernels.
 """
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -23,19 +21,6 @@ from rnnlab.cells import GRUCell, LSTMCell, spec_of
 #: The maths these loops compute: the plain cells'. A variant (an LSTM with a projection or peepholes) or a
 #: subclass declares other maths in its spec and runs on the reference path.
 _PLAIN = (LSTMCell.spec, GRUCell.spec)
-
-
-def thread_count() -> int:
-    """Threads the native loops may use: ``$RNNLAB_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs
-    this process may run on."""
-    for name in ("RNNLAB_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.strip().isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _default_float32(cell):
