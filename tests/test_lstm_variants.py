@@ -15,7 +15,8 @@ import pytest
 import rnnlab
 from rnnlab import activations, fastpath, layers
 from rnnlab.cells import LSTMCell, lstm_step, lstm_step_backward
-from tests.gradcheck import gradcheck
+from gradcheck import gradcheck
+from reference import require
 
 F64 = "float64"
 B, T, D, U, P = 3, 6, 5, 4, 2
@@ -244,7 +245,7 @@ def _rel(a, b):
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_projection_matches_torch_outputs_states_and_gradients(num_layers, bidirectional):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from rnnlab.convert.torch_format import from_torch, to_torch_module
     from rnnlab.weight_layouts import keras_to_torch
 
@@ -308,7 +309,7 @@ def test_projection_matches_torch_outputs_states_and_gradients(num_layers, bidir
 
 
 def test_projection_state_dicts_and_safetensors_both_ways(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from rnnlab.convert.safetensors import load_safetensors, save_safetensors
     from rnnlab.convert.torch_format import (from_torch, from_torch_state_dict, infer_torch_spec,
                                              to_torch_state_dict)
@@ -342,7 +343,7 @@ def test_projection_state_dicts_and_safetensors_both_ways(tmp_path):
 
 
 def test_torch_refuses_peepholes_and_mixed_projections():
-    pytest.importorskip("torch")
+    require("torch")
     from rnnlab.convert.torch_format import to_torch_module, to_torch_state_dict
 
     model = rnnlab.Sequential([rnnlab.Input(shape=(T, D)), layers.LSTM(U, use_peepholes=True, name="peep")])
@@ -412,8 +413,8 @@ def test_peepholes_differ_from_the_plain_lstm():
 @pytest.mark.parametrize("flags", [dict(), dict(return_sequences=True, return_state=True),
                                    dict(go_backwards=True), "bidirectional", "initial_state", "no_bias"])
 def test_peepholes_export_to_onnx_lstm_with_p(tmp_path, flags):
-    onnx = pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
+    onnx = require("onnx")
+    ort = require("onnxruntime")
     from rnnlab.convert import to_onnx
 
     rng = np.random.default_rng(13)
@@ -448,7 +449,7 @@ def test_peepholes_export_to_onnx_lstm_with_p(tmp_path, flags):
 
 
 def test_onnx_refuses_projection(tmp_path):
-    pytest.importorskip("onnx")
+    require("onnx")
     from rnnlab.convert import to_onnx
 
     model = rnnlab.Sequential([rnnlab.Input(shape=(T, D)), layers.LSTM(U, proj_size=P, name="projected")])
@@ -492,3 +493,26 @@ def test_report_and_statistics_explain_the_variants(kwargs):
     assert ("projection_kernel" in html) == ("proj_size" in kwargs)
     stats = statistics(trace(model, x))
     assert len(stats.units.rows) == 4  # one row per cell unit; h's projected features are reported beside them
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_peepholes_round_trip_through_onnx(tmp_path, bidirectional):
+    """An exported peephole LSTM imports back as a peephole LSTM with the same weights and outputs."""
+    require("onnx")
+    from rnnlab.convert import from_onnx, to_onnx
+
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    inputs = rnnlab.Input(shape=(T, D))
+    layer = layers.LSTM(U, use_peepholes=True, return_sequences=True)
+    out = layers.Bidirectional(layer)(inputs) if bidirectional else layer(inputs)
+    model = rnnlab.Model(inputs, out)
+    _randomize(model, rng, scale=0.9)
+    path = tmp_path / "peep.onnx"
+    to_onnx(model, path)
+    back = from_onnx(path)
+    lstms = [l for l in back.layers if isinstance(l, layers.LSTM)]
+    assert len(lstms) == (2 if bidirectional else 1) and all(l.use_peepholes for l in lstms)
+    ours = layer if not bidirectional else model.layers[1].forward_layer
+    np.testing.assert_array_equal(lstms[0].cell.peephole_weights.value, ours.cell.peephole_weights.value)
+    np.testing.assert_allclose(np.asarray(back.predict(x)), np.asarray(model(x)), atol=1e-5)

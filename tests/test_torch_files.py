@@ -249,7 +249,7 @@ def test_safetensors_roundtrip_dtypes(tmp_path):
 
 
 def test_safetensors_interop_with_reference_package(tmp_path):
-    ref = pytest.importorskip("safetensors.numpy")
+    ref = require("safetensors.numpy")
     arrays = {"w": np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32),
               "b": np.arange(4, dtype=np.float64), "i": np.array([1, 2, 3], np.int64)}
     ref.save_file(arrays, str(tmp_path / "ref.safetensors"), metadata={"k": "v"})

@@ -5,8 +5,9 @@ per direction, with the ONNX weights converted to Keras's layout through :mod:`r
 Carried over exactly: ``direction`` (forward / reverse / bidirectional), ``layout`` 0 and 1,
 ``initial_h``/``initial_c``, ``sequence_lens`` (right padding: the layer runs with a mask and zero outputs past the
 length, as ONNX specifies), GRU ``linear_before_reset`` (1 = Keras ``reset_after=True``, 0 = ``reset_after=False``),
-and the ``activations`` attribute with ``activation_alpha``/``activation_beta``.  Refused with ``ValueError``:
-``clip``, ``input_forget=1``, non-zero LSTM peepholes, LSTM whose cell and hidden activations differ (Keras uses
+the ``activations`` attribute with ``activation_alpha``/``activation_beta``, and LSTM peepholes ``P`` (an
+LSTM with ``use_peepholes=True``; all-zero peepholes give a plain LSTM).  Refused with ``ValueError``:
+``clip``, ``input_forget=1``, LSTM whose cell and hidden activations differ (Keras uses
 one ``activation`` for both), activation parameters that the ONNX wording leaves ambiguous, recurrent weights that
 are not constants.
 """
@@ -60,10 +61,14 @@ class RecurrentNode:
         if self.layout not in (0, 1):
             raise ValueError(f"{where}: unknown layout {self.layout}.")
         units, w, r, b = _node_weights(kind, inputs, consts, attrs, direction, where)
+        peepholes = None  # (dirs, 3U) in Keras's order i, f, o: an LSTM with use_peepholes=True
         if kind == "lstm" and inputs["P"]:
-            p = consts[inputs["P"]]
+            p = np.asarray(consts[inputs["P"]])
+            if p.shape != (dirs, 3 * units):
+                raise ValueError(f"{where}: P has shape {p.shape}; expected {(dirs, 3 * units)} "
+                                 "(directions, 3*hidden_size).")
             if np.any(p != 0):
-                raise ValueError(f"{where}: non-zero peephole weights P have no Keras/rnnlab equivalent.")
+                peepholes = np.stack([reorder_gates(p[d], "lstm_peephole", "onnx", "keras") for d in range(dirs)])
         reset_after = bool(attrs.get("linear_before_reset", 0))
         functions = _activations(kind, attrs, dirs, where)
         dtype = "float64" if w.dtype == np.float64 else "float32"
@@ -75,9 +80,12 @@ class RecurrentNode:
                       "go_backwards": backward, "use_bias": b is not None, "dtype": dtype,
                       "name": f"{base}_{'backward' if backward else 'forward'}"}
             kwargs.update(_activation_arguments(kind, functions[d], reset_after, where))
+            if peepholes is not None:
+                kwargs["use_peepholes"] = True
             layer = _LAYERS[kind](units, **kwargs)
             layer.build((None, None, w.shape[2]))
-            layer.set_weights(_keras_weights(kind, units, w[d], r[d], None if b is None else b[d], reset_after))
+            weights = _keras_weights(kind, units, w[d], r[d], None if b is None else b[d], reset_after)
+            layer.set_weights(weights + ([peepholes[d]] if peepholes is not None else []))
             self.layers.append(layer)
         self.units, self.input_size = units, int(w.shape[2])
 
