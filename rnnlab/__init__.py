@@ -3,11 +3,10 @@
 Swap ``from tensorflow import keras`` for ``import rnnlab as keras`` and Keras code that builds and runs
 recurrent models works, with the same numbers.
 """
-__version__ = "0.1.0"
-
 from rnnlab import config, kernels, layers, losses, metrics, models, optimizers, utils
 from rnnlab.layers import Input
 from rnnlab.models import Model, Sequential
+from rnnlab.version import __version__
 
 __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
            "convert", "inspect", "saving", "utils", "config", "__version__"]

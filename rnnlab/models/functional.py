@@ -514,14 +514,14 @@ class Model(Trainer, Layer):
 
     def get_config(self):
         """Keras's config of this model (a ``Functional`` or ``Sequential`` config)."""
-        from rnnlab.saving.model_config import serialize_model
+        from rnnlab.saving.config_writer import serialize_model
 
         return serialize_model(self, with_build_config=False)["config"]
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuild a model from :meth:`get_config` (or Keras's) config; layers get fresh weights."""
-        from rnnlab.saving.model_config import KerasLoadOptions, deserialize_model
+        from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
 
         kind = "Sequential" if any(c.__name__ == "Sequential" for c in cls.__mro__) else "Functional"
         return deserialize_model({"class_name": kind, "config": config},
