@@ -14,7 +14,7 @@ __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "lo
            "convert", "inspect", "saving", "utils", "config", "__version__"]
 
 
-_LAZY = {"callbacks", "convert", "inspect"}  # loaded on first use: the core does not need them
+_LAZY = {"convert", "inspect"}  # loaded on first use: the core does not need them
 
 
 def __getattr__(name):
