@@ -1,17 +1,17 @@
 """Saving and loading. Every write goes to a temporary file that is renamed into place (:mod:`.atomic`).
 
-The modules, from the bottom up: :mod:`.atomic` and :mod:`.safe_h5` (files), :mod:`.keras_ops`,
-:mod:`.config_writer` and :mod:`.config_reader` (Keras's JSON configs), :mod:`.compile_config`, the weights
-layouts (:mod:`.weights_npz`, :mod:`.legacy_h5`, :mod:`.keras_weights_h5`), the ``.keras`` archive and
-``load_model`` (:mod:`.keras_format`), and :mod:`.model_files`, the model methods' entry points.  Importing
-this package registers those entry points in :mod:`rnnlab.models.saving_hook`.  h5py is imported only when a
-Keras file is read or written.
+The modules, each above the ones it imports: :mod:`.atomic` and :mod:`.safe_h5` (files); :mod:`.keras_ops`,
+:mod:`.config_writer` and :mod:`.config_reader` (Keras's JSON configs) and :mod:`.compile_config`; the file
+layouts :mod:`.weights_npz`, :mod:`.legacy_h5` (TF-Keras 2's ``.h5``) and :mod:`.keras_weights_h5` (Keras 3's
+weights); :mod:`.keras_format` (the ``.keras`` archive, and ``load_model`` for every model file); and
+:mod:`.model_files`, what the model methods do with files.  Importing this package registers the models' entry
+points in :mod:`rnnlab.models.saving_hook`.  h5py is imported only when a Keras file is read or written.
 """
 from rnnlab.models import saving_hook
+from rnnlab.saving import model_files
 from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.keras_format import load_model, save_model
 from rnnlab.saving.keras_weights_h5 import load_weights_h5, save_weights_h5
-from rnnlab.saving import model_files
 from rnnlab.saving.weights_npz import load_weights_npz, save_weights_npz
 
 __all__ = ["atomic_write", "save_weights_npz", "load_weights_npz", "save_model", "load_model",
