@@ -1,28 +1,31 @@
-"""Model configs in Keras's JSON form, both ways.
+"""Reading model configs in Keras's JSON form: Keras 3's (``.keras`` ``config.json``) and TF-Keras 2's
+(``.h5`` ``model_config``).
 
-*Writing* turns an rnnlab ``Model``/``Sequential`` into the dict Keras 3 keeps in a ``.keras`` file's
-``config.json``: every layer's ``get_config()`` plus, for functional models, each layer call ("inbound node")
-with its arguments, symbolic tensors written as ``__keras_tensor__`` references ``[layer name, node index,
-tensor index]``.
-
-*Reading* accepts that form and the older TF-Keras 2 one (``.h5`` ``model_config``): it checks every layer
-config against what rnnlab implements, translates the arguments whose names or meanings changed, refuses
-the rest with a ``ValueError`` that names the layer and its class, then creates the layers and calls them
-on symbolic tensors in the recorded order.  Nothing from the file is ever executed: classes are looked up
-in a fixed table, or in ``custom_objects`` when the caller passes ``safe_mode=False``.
+Every layer config is checked against what rnnlab implements: arguments whose names or meanings changed are
+translated, size arguments are bounded by :class:`KerasLoadOptions` (so a corrupted number cannot allocate
+more than the file could hold), and anything else is refused with a ``ValueError`` that names the layer and
+its class.  The layers are then created and called on symbolic tensors in the recorded order, rebuilding
+the functional or sequential model.  Nothing from the file is ever executed: classes are looked up in a
+fixed table, or in ``custom_objects`` when the caller passes ``safe_mode=False``.  Writing the configs is
+:mod:`.config_writer`'s job.
 """
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
 
 from rnnlab import activations, backend, initializers, nest
+from rnnlab import layers as L
+from rnnlab.engine.layer import Layer
+from rnnlab.layers.bidirectional import Bidirectional
+from rnnlab.layers.input_layer import InputLayer
+from rnnlab.layers.rnn import RNN
+from rnnlab.models.functional import Model
+from rnnlab.models.sequential import Sequential
+from rnnlab.saving.keras_ops import KerasOp
 
-__all__ = ["serialize_model", "serialize_layer_entry", "deserialize_model", "deserialize_layer_config",
-           "check_keras3_writable", "keras_class_key", "is_keras_op", "KerasLoadOptions"]
+__all__ = ["KerasLoadOptions", "deserialize_model", "deserialize_layer_config"]
 
-KERAS_FUNCTIONAL_MODULE = "keras.src.models.functional"
 _ACTIVATION_MODULES = ("keras.activations", "keras.src.activations", "keras.src.activations.activations",
                        "tensorflow.keras.activations", "keras", None)
 
@@ -47,8 +50,6 @@ class KerasLoadOptions:
         self.max_elements = max_elements
 
 
-# =====================================================================================================
-# writing
 # =====================================================================================================
 
 def keras_class_key(name: str) -> str:
@@ -392,15 +393,14 @@ def is_keras_op(layer) -> bool:
 
 
 # =====================================================================================================
+=======
 # reading: layer configs
 # =====================================================================================================
 
-def _layer_classes():
-    from rnnlab import layers as L
-
-    return {cls.__name__: cls for cls in (
-        L.LSTM, L.GRU, L.SimpleRNN, L.RNN, L.LSTMCell, L.GRUCell, L.SimpleRNNCell, L.StackedRNNCells,
-        L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer)}
+# The classes a config may name: a fixed table, never a lookup by a name from the file.
+_LAYER_CLASSES = {cls.__name__: cls for cls in (
+    L.LSTM, L.GRU, L.SimpleRNN, L.RNN, L.LSTMCell, L.GRUCell, L.SimpleRNNCell, L.StackedRNNCells,
+    L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer)}
 
 
 # Names older files use for classes rnnlab has.
@@ -566,28 +566,25 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
         return deserialize_model(entry, opts)
     module = entry.get("module")
     if isinstance(module, str) and module.startswith("keras.src.ops"):
-        if class_name not in _op_layer_class().ALL:
+        if class_name not in KerasOp.ALL:
             _fail(f"The Keras operation {class_name!r} ({config.get('name')!r}) in the model graph is not supported "
-                  f"by rnnlab (it runs only {list(_op_layer_class().ALL)}).")
+                  f"by rnnlab (it runs only {list(KerasOp.ALL)}).")
         try:
-            return _op_layer_class()(class_name, config, module)
+            return KerasOp(class_name, config, module)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Cannot load {where}: {exc}") from None
     class_name = _CLASS_ALIASES.get(class_name, class_name)
-    classes = _layer_classes()
-    if class_name not in classes:
+    if class_name not in _LAYER_CLASSES:
         cls = _custom_object(class_name, entry.get("registered_name"), where, opts, "layer class")
         if cls is None:
             hint = " (a Lambda layer holds Python code, which rnnlab never runs)" if class_name == "Lambda" else ""
             _fail(f"{where[0].upper() + where[1:]}: rnnlab does not support the layer class {class_name!r}{hint}.")
         return _custom_layer(cls, config, where)
     config = _legacy_rename(class_name, dict(config), opts.legacy)
-    return _build_builtin(classes[class_name], class_name, config, where, opts)
+    return _build_builtin(_LAYER_CLASSES[class_name], class_name, config, where, opts)
 
 
 def _custom_layer(cls, config, where):
-    from rnnlab.engine.layer import Layer
-
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise TypeError(f"{where}: custom_objects must map layer class names to rnnlab Layer subclasses; "
                         f"found {cls!r}.")
@@ -691,8 +688,6 @@ def _build_builtin(cls, class_name, config, where, opts):
 
 def _check_arguments(cls, class_name, config, where):
     """Every remaining argument must be one the rnnlab class takes; an unknown one is refused, never ignored."""
-    from rnnlab.engine.layer import Layer
-
     accepted = set(Layer._KNOWN_BASE_KWARGS) | {"name", "dtype", "trainable"}
     for klass in cls.__mro__:
         if "__init__" in vars(klass):
@@ -736,9 +731,6 @@ def deserialize_model(obj, opts: KerasLoadOptions | None = None):
 
 
 def _sequential_from_config(config, opts):
-    from rnnlab.layers.input_layer import InputLayer
-    from rnnlab.models.sequential import Sequential
-
     entries = config.get("layers")
     if not isinstance(entries, list):
         _fail("The Sequential config has no list of `layers`.")
@@ -766,8 +758,6 @@ def _resolve(ref, created, opts, where, io_ref=False):
 
     A functional sub-model's calls are numbered from 1 in Keras 3's ``input_layers``/``output_layers`` (and
     everywhere in TF-Keras 2), whose models kept their own graph as call 0; rnnlab keeps no such call."""
-    from rnnlab.models.sequential import Sequential
-
     if not (isinstance(ref, (list, tuple)) and len(ref) >= 3 and isinstance(ref[0], str)
             and all(isinstance(i, int) and not isinstance(i, bool) for i in ref[1:3])):
         _fail(f"{where}: malformed tensor reference {ref!r}.")
@@ -775,7 +765,7 @@ def _resolve(ref, created, opts, where, io_ref=False):
     if name not in created:
         _fail(f"{where}: refers to layer {name!r}, which the config does not define.")
     layer = created[name]
-    if _is_model(layer) and (opts.legacy or (io_ref and not isinstance(layer, Sequential))):
+    if isinstance(layer, Model) and (opts.legacy or (io_ref and not isinstance(layer, Sequential))):
         node_index -= 1  # Keras reserves node 0 of a functional sub-model for its own graph
     if node_index < 0 or tensor_index < 0:
         _fail(f"{where}: invalid node/tensor index in {ref!r}.")
@@ -809,9 +799,6 @@ _TENSOR_KWARGS = ("initial_state", "mask")
 
 def _node_call(layer, node, created, opts, where):
     """``(args, kwargs)`` of one recorded call, in Keras 3's or TF-Keras 2's format."""
-    from rnnlab.layers.bidirectional import Bidirectional
-    from rnnlab.layers.rnn import RNN
-
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
         args = node.get("args", [])
         kwargs = node.get("kwargs", {}) or {}
@@ -857,9 +844,6 @@ def _node_call(layer, node, created, opts, where):
 
 
 def _functional_from_config(config, opts):
-    from rnnlab.layers.input_layer import InputLayer
-    from rnnlab.models.functional import Model
-
     entries = config.get("layers")
     if not isinstance(entries, list) or not entries:
         _fail("The functional model config has no list of `layers`.")
