@@ -11,10 +11,10 @@ from rnnlab.models import Model, Sequential
 from rnnlab.version import __version__
 
 __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
-           "convert", "inspect", "saving", "utils", "config", "__version__"]
+           "convert", "inspect", "preprocessing", "saving", "utils", "config", "__version__"]
 
 
-_LAZY = {"convert", "inspect"}  # loaded on first use: the core does not need them
+_LAZY = {"convert", "inspect", "preprocessing"}  # loaded on first use: the core does not need them
 
 
 def __getattr__(name):
