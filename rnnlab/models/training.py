@@ -7,7 +7,9 @@ Keras 3.
 """
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
 from rnnlab.callbacks import CallbackList
+from rnnlab.models import data_adapters
 from rnnlab.random import make_rng
 
 
@@ -35,13 +38,39 @@ def _per_output(value, names, argument):
     return [value] * len(names)
 
 
+def _predict_with_data_objects(predict_arrays):
+    """A model class's own ``predict`` (for arrays), extended to data objects, which go to
+    :meth:`Trainer._predict_data`."""
+    @functools.wraps(predict_arrays)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        if type(x) is not np.ndarray and data_adapters.data_kind(x) is not None:
+            return self._predict_data(x, verbose=verbose, steps=steps, callbacks=callbacks)
+        data_adapters.check_arrays(x)
+        return predict_arrays(self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+
+    predict.reads_data_objects = True
+    return predict
+
+
 class Trainer:
-    """The training half of :class:`rnnlab.Model` (mixed in; relies on its graph methods)."""
+    """The training half of :class:`rnnlab.Model` (mixed in; relies on its graph methods).
+
+    ``fit``, ``evaluate`` and ``predict`` take arrays or data objects (a PyDataset/Sequence, a generator or an
+    iterable of batches; see :mod:`rnnlab.models.data_adapters`).  ``predict`` itself lives with the model graph.
+    Each model class that defines one gets it wrapped here, when the class is made, so that data objects reach
+    :meth:`_predict_data`.
+    """
 
     optimizer = None
     _compiled = False
     stop_training = False
     history = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("predict")
+        if own is not None and not getattr(own, "reads_data_objects", False):
+            cls.predict = _predict_with_data_objects(own)
 
     # -------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -176,6 +205,25 @@ class Trainer:
         n = sizes[0]
         return xs, ys, self._sample_weights(n, sample_weight, class_weight, ys), n
 
+    def _batches(self, x, y, sample_weight, class_weight, *, batch_size, steps, method, shuffle=False,
+                 steps_argument="steps", argument="x"):
+        """Arrays or a data object as batches for ``fit``/``evaluate`` (see :mod:`rnnlab.models.data_adapters`)."""
+        kind = data_adapters.data_kind(x)
+        if kind is None:
+            data_adapters.check_arrays(x, argument)
+            xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight)
+            return data_adapters.ArrayBatches(xs, ys, sw, batch_size, steps=steps, steps_argument=steps_argument)
+        data_adapters.refuse_with_data_object(kind, argument, y=y, sample_weight=sample_weight)
+
+        def prepare(bx, by, bsw):
+            if by is None:
+                raise ValueError(f"it has no targets: {method}() needs batches (inputs, targets) or (inputs, "
+                                 "targets, sample_weight)")
+            return self._prepare(bx, by, bsw, class_weight)[:3]
+
+        return data_adapters.DataBatches(x, prepare, steps=steps, shuffle=shuffle, argument=argument,
+                                         steps_argument=steps_argument)
+
     # -------------------------------------------------------------- steps
     def _loss_and_grads(self, ys, outputs, sw):
         flat_out = nest.flatten(outputs) if nest.is_nested(self._outputs_struct) else [outputs]
@@ -248,21 +296,20 @@ class Trainer:
                  callbacks=None, return_dict=False):
         """Loss (and metrics) over the data, in batches; as Keras, a scalar or ``[loss, *metrics]``."""
         self._require_compiled("evaluate")
-        xs, ys, sw, n = self._prepare(x, y, sample_weight)
         batch_size = self._check_batch_size(batch_size)
+        data = self._batches(x, y, sample_weight, None, batch_size=batch_size, steps=steps, method="evaluate")
         verbose = 1 if verbose == "auto" else verbose
-        num_batches = max(1, math.ceil(n / batch_size))
-        if steps is not None:
-            num_batches = min(num_batches, int(steps))
-        cbs = CallbackList(callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=num_batches,
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=data.num_batches,
                            model=self)
         self.reset_metrics()
+        data.reset()
         cbs.on_test_begin()
-        for b in range(num_batches):
+        data.begin_epoch()
+        for b, (xs, ys, sw) in enumerate(data.epoch()):
             cbs.on_test_batch_begin(b)
-            part = slice(b * batch_size, (b + 1) * batch_size)
-            self._test_step([a[part] for a in xs], [a[part] for a in ys], None if sw is None else sw[part])
+            self._test_step(xs, ys, sw)
             cbs.on_test_batch_end(b, self._logs())
+        data.end_epoch()
         logs = self._logs()
         cbs.on_test_end(logs)
         return self._result(return_dict)
@@ -278,7 +325,12 @@ class Trainer:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        """Train for ``epochs`` epochs with Keras's arguments and semantics; returns the ``History``."""
+        """Train for ``epochs`` epochs with Keras's arguments and semantics; returns the ``History``.
+
+        ``x`` may be arrays (with ``y``) or a data object whose batches hold the targets.  A data object is a
+        PyDataset/Sequence, a generator (with ``steps_per_epoch`` to read it over several epochs) or an iterable
+        of batches, and so may ``validation_data`` be.
+        """
         self._require_compiled("fit")
         batch_size = self._check_batch_size(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -286,62 +338,117 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         if verbose not in (0, 1, 2):
             raise ValueError(f"Argument `verbose` must be 'auto', 0, 1 or 2; received verbose={verbose!r}.")
-        xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight)
+        kind = data_adapters.data_kind(x)
+        if kind is not None:
+            data_adapters.refuse_with_data_object(kind, validation_split=validation_split)
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+            if data_adapters.data_kind(validation_data) is not None:
+                val = self._batches(validation_data, None, None, None, batch_size=validation_batch_size or batch_size,
+                                    steps=validation_steps, method="fit", steps_argument="validation_steps",
+                                    argument="validation_data")
+            elif not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
                 raise ValueError("Argument `validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
-                                 f"sample_weight_val); received {type(validation_data).__name__}.")
-            val = self._prepare(*validation_data[:2], validation_data[2] if len(validation_data) == 3 else None)
-        elif validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"Argument `validation_split` must be in (0, 1); received {validation_split!r}.")
-            split_at = int(math.floor(n * (1.0 - validation_split)))  # Keras keeps the LAST samples for validation
-            if split_at in (0, n):
-                raise ValueError(f"validation_split={validation_split} leaves no samples for training or validation "
-                                 f"out of {n}.")
-            val = ([a[split_at:] for a in xs], [a[split_at:] for a in ys], None if sw is None else sw[split_at:],
-                   n - split_at)
-            xs, ys, sw, n = [a[:split_at] for a in xs], [a[:split_at] for a in ys], \
-                (None if sw is None else sw[:split_at]), split_at
-        steps = max(1, math.ceil(n / batch_size))
-        if steps_per_epoch is not None:
-            steps = min(steps, int(steps_per_epoch))
+                                 "sample_weight_val), or a data object (a PyDataset, a generator or an iterable of "
+                                 f"batches); received {type(validation_data).__name__}.")
+            else:
+                val = self._batches(*validation_data[:2], validation_data[2] if len(validation_data) == 3 else None,
+                                    None, batch_size=validation_batch_size or batch_size, steps=validation_steps,
+                                    method="fit", steps_argument="validation_steps", argument="validation_data")
+        if kind is None:
+            data_adapters.check_arrays(x)
+            xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight)
+            if validation_split and validation_data is None:
+                (xs, ys, sw), val = self._split_validation(xs, ys, sw, n, validation_split,
+                                                           validation_batch_size or batch_size, validation_steps)
+            train = data_adapters.ArrayBatches(xs, ys, sw, batch_size, shuffle=shuffle, steps=steps_per_epoch,
+                                               rng=make_rng(None), steps_argument="steps_per_epoch")
+        else:
+            train = self._batches(x, y, sample_weight, class_weight, batch_size=batch_size, steps=steps_per_epoch,
+                                  method="fit", shuffle=shuffle, steps_argument="steps_per_epoch")
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose, epochs=epochs,
-                           steps=steps, model=self)
+                           steps=train.num_batches, model=self)
         self.stop_training = False
-        rng = make_rng(None)
+        train.reset()
         cbs.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            for step in range(steps):
+            train.begin_epoch()
+            steps_done = 0
+            for step, (xs, ys, sw) in enumerate(train.epoch()):
                 cbs.on_train_batch_begin(step)
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                self._train_step([a[idx] for a in xs], [a[idx] for a in ys], None if sw is None else sw[idx])
+                self._train_step(xs, ys, sw)
+                steps_done += 1
                 logs = self._logs()
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            train.end_epoch()
+            if steps_done == 0 and train.ran_out:  # a one-shot stream with nothing left: no epoch to report
+                break
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                vx, vy, vsw, _ = val
-                val_logs = self._evaluate_arrays(vx, vy, vsw, validation_batch_size or batch_size)
+                val_logs = self._evaluate_batches(val)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             logs = epoch_logs
-            if self.stop_training:
+            if self.stop_training or train.ran_out:
                 break
         cbs.on_train_end(logs)
         return self.history
 
-    def _evaluate_arrays(self, xs, ys, sw, batch_size):
-        """Validation metrics over arrays (the epoch's training logs were taken before this resets them)."""
+    @staticmethod
+    def _split_validation(xs, ys, sw, n, validation_split, batch_size, steps):
+        """Keras's ``validation_split``: the LAST samples validate.  Returns the training arrays and the
+        validation batches."""
+        if not 0 < validation_split < 1:
+            raise ValueError(f"Argument `validation_split` must be in (0, 1); received {validation_split!r}.")
+        split_at = int(math.floor(n * (1.0 - validation_split)))
+        if split_at in (0, n):
+            raise ValueError(f"validation_split={validation_split} leaves no samples for training or validation "
+                             f"out of {n}.")
+        val = data_adapters.ArrayBatches([a[split_at:] for a in xs], [a[split_at:] for a in ys],
+                                         None if sw is None else sw[split_at:], batch_size, steps=steps,
+                                         steps_argument="validation_steps")
+        train = [a[:split_at] for a in xs], [a[:split_at] for a in ys], None if sw is None else sw[:split_at]
+        return train, val
+
+    def _evaluate_batches(self, data):
+        """Validation metrics over ``data`` (the epoch's training logs were taken before this resets them);
+        empty when it gave no batches."""
         self.reset_metrics()
-        n = xs[0].shape[0]
-        for b in range(max(1, math.ceil(n / batch_size))):
-            part = slice(b * batch_size, (b + 1) * batch_size)
-            self._test_step([a[part] for a in xs], [a[part] for a in ys], None if sw is None else sw[part])
+        data.reset()
+        data.begin_epoch()
+        seen = 0
+        for xs, ys, sw in data.epoch():
+            self._test_step(xs, ys, sw)
+            seen += 1
+        data.end_epoch()
+        if not seen:
+            warnings.warn("`validation_data` gave no batches this epoch: the epoch has no val_ logs.", stacklevel=3)
+            return {}
         return self._logs()
+
+    def _predict_data(self, x, verbose="auto", steps=None, callbacks=None):
+        """``predict`` on a data object: the model's outputs on each batch's ``x``, joined along the batch axis."""
+        verbose = 1 if verbose == "auto" else verbose
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"Argument `verbose` must be 'auto', 0, 1 or 2; received verbose={verbose!r}.")
+        data = data_adapters.DataBatches(x, lambda bx, by, bsw: self._standardize_inputs(bx), steps=steps,
+                                         steps_argument="steps")
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=data.num_batches,
+                           model=self)
+        cbs.on_predict_begin()
+        data.begin_epoch()
+        pieces = []
+        for b, xs in enumerate(data.epoch()):
+            cbs.on_predict_batch_begin(b)
+            pieces.append(nest.flatten(self._predict_batch(xs)))
+            cbs.on_predict_batch_end(b, None)
+        data.end_epoch()
+        cbs.on_predict_end()
+        merged = [np.concatenate([p[i] for p in pieces], axis=0) for i in range(len(pieces[0]))]
+        return nest.pack_like(self._outputs_struct, merged) if nest.is_nested(self._outputs_struct) \
+            else merged[0]
