@@ -156,6 +156,7 @@ class DataBatches:
         self.kind = data_kind(data)
         if self.kind is None:
             raise TypeError(f"Argument `{argument}` is not a data object; received {type(data).__name__}.")
+        self.what = f"{'an' if self.kind[0] in 'aeiou' else 'a'} {self.kind}"  # for messages: "an iterator"
         self.steps = _check_steps(steps, steps_argument)
         self._by_index = self.kind in ("PyDataset", "Sequence")
         self._one_shot = self.kind in ("generator", "iterator")
@@ -164,9 +165,9 @@ class DataBatches:
         self.ran_out = False
         length = self._length()
         if length == 0:
-            raise ValueError(f"Argument `{argument}` ({self.kind}) has no batches: its length is 0.")
+            raise ValueError(f"Argument `{argument}` ({self.what}) has no batches: its length is 0.")
         if length is None and self._by_index and self.steps is None:
-            raise ValueError(f"Argument `{argument}` is a {self.kind} without an end (num_batches is None): pass "
+            raise ValueError(f"Argument `{argument}` is {self.what} without an end (num_batches is None): pass "
                              f"`{steps_argument}`.")
 
     def _length(self):
@@ -216,17 +217,19 @@ class DataBatches:
         except (TypeError, ValueError) as exc:
             if type(exc) not in (TypeError, ValueError):
                 raise
-            raise type(exc)(f"Batch {index} of `{self.argument}` (a {self.kind}): {exc}") from exc
+            raise type(exc)(f"Batch {index} of `{self.argument}` ({self.what}): {exc}") from exc
 
     def _warn_ran_out(self, taken):
-        ending = ("; training stops here" if self.steps_argument == "steps_per_epoch" else "") \
-            if self._one_shot else "; the next epoch starts a new pass"
-        warnings.warn(
-            f"Your input ran out of data: `{self.argument}` (a {self.kind}) gave {taken} of the {self.steps} "
-            f"batches that `{self.steps_argument}` asks for{ending}. Make sure it can give at least "
-            f"`{self.steps_argument}` batches per epoch (`steps_per_epoch * epochs` for a generator).",
-            stacklevel=4,
-        )
+        """Keras's "Your input ran out of data" warning, saying how many batches came and what happens next."""
+        got = f"gave {taken} of the {self.steps} batches that `{self.steps_argument}` asks for" if self.steps \
+            else "gave no batches this epoch"
+        if not self._one_shot:
+            next_step, advice = "the next epoch starts a new pass", f"at least `{self.steps_argument}` batches a pass"
+        else:
+            next_step = "training stops here" if self.steps_argument == "steps_per_epoch" else "it is exhausted"
+            advice = "`steps_per_epoch * epochs` batches: a generator is read once, across all epochs"
+        warnings.warn(f"Your input ran out of data: `{self.argument}` ({self.what}) {got}; {next_step}. Make sure "
+                      f"it can give {advice}.", stacklevel=4)
 
     def epoch(self):
         """The prepared batches of one epoch."""
@@ -237,8 +240,9 @@ class DataBatches:
                 yield self._prepared(batch)
             if taken == 0:
                 if self._total == 0:
-                    raise ValueError(f"Argument `{self.argument}` (a {self.kind}) gave no batches.")
+                    raise ValueError(f"Argument `{self.argument}` ({self.what}) gave no batches.")
                 self.ran_out = True
+                self._warn_ran_out(0)
             return
         if self._iterator is None:
             self._iterator, self._seen = self._new_pass(), 0
@@ -251,7 +255,7 @@ class DataBatches:
                 batch = next(self._iterator)
             except StopIteration:
                 if self._total == 0:
-                    raise ValueError(f"Argument `{self.argument}` (a {self.kind}) gave no batches.") from None
+                    raise ValueError(f"Argument `{self.argument}` ({self.what}) gave no batches.") from None
                 self._iterator = None
                 self.ran_out = self._one_shot
                 self._warn_ran_out(taken)

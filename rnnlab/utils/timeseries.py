@@ -113,7 +113,7 @@ class TimeseriesDataset:
     def __init__(self, data, targets, starts, sequence_length, sampling_rate, batch_size, shuffle, seed):
         self._data, self._targets, self._starts = data, targets, starts
         self._offsets = np.arange(sequence_length) * sampling_rate  # (sequence_length,) rows after a window's start
-        self.batch_size, self.shuffle = batch_size, shuffle
+        self.batch_size, self._shuffle = batch_size, shuffle
         self._rng = make_rng(seed) if shuffle else None
 
     @property
@@ -130,7 +130,7 @@ class TimeseriesDataset:
         return windows if self._targets is None else (windows, self._targets[starts])
 
     def __iter__(self):
-        starts = self._rng.permutation(self._starts) if self.shuffle else self._starts
+        starts = self._rng.permutation(self._starts) if self._shuffle else self._starts
         if self.batch_size is None:  # one window at a time
             for s in starts:
                 batch = self._batch(np.array([s]))
@@ -159,7 +159,7 @@ class TimeseriesDataset:
 
     def __repr__(self):
         return (f"<TimeseriesDataset: {self.num_windows} windows in {len(self)} batches of "
-                f"{self.batch_size}{', shuffled' if self.shuffle else ''}>")
+                f"{self.batch_size}{', shuffled' if self._shuffle else ''}>")
 
 
 class _Taken:
