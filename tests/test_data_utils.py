@@ -479,7 +479,7 @@ def test_generator_with_steps_per_epoch_equals_arrays():
 
 def test_generator_running_out_warns_and_stops():
     """A finite generator: one epoch reads it to its end; when steps_per_epoch overruns it, rnnlab warns as Keras
-    does and stops training (Keras would go on with empty epochs)."""
+    does and stops training (Keras carries on with the remaining epochs)."""
     def three():
         for i in range(3):
             yield _X[i * 8:(i + 1) * 8], _Y[i * 8:(i + 1) * 8]
