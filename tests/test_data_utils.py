@@ -494,6 +494,10 @@ def test_generator_running_out_warns_and_stops():
     with pytest.warns(UserWarning, match="ran out of data"):
         history = _model().fit(three(), epochs=3, verbose=0)  # no steps: the second epoch finds nothing left
     assert len(history.history["loss"]) == 1
+    with pytest.warns(UserWarning, match=r"`validation_data` \(a generator\) gave no batches this epoch; it has no "
+                                         r"more batches"):
+        history = _model().fit(_X, _Y, epochs=2, verbose=0, validation_data=three())
+    assert len(history.history["loss"]) == 2 and len(history.history["val_loss"]) == 1
 
 
 def test_iterables_dicts_and_multi_input_batches():

@@ -220,14 +220,15 @@ class DataBatches:
             raise type(exc)(f"Batch {index} of `{self.argument}` ({self.what}): {exc}") from exc
 
     def _warn_ran_out(self, taken):
-        """Keras's "Your input ran out of data" warning, saying how many batches came and what happens next."""
+        """Keras's "Your input ran out of data" warning: how many batches came, and what happens next."""
         got = f"gave {taken} of the {self.steps} batches that `{self.steps_argument}` asks for" if self.steps \
             else "gave no batches this epoch"
-        if not self._one_shot:
-            next_step, advice = "the next epoch starts a new pass", f"at least `{self.steps_argument}` batches a pass"
+        if not self.ran_out:
+            next_step = "the next epoch starts a new pass"
         else:
-            next_step = "training stops here" if self.steps_argument == "steps_per_epoch" else "it is exhausted"
-            advice = "`steps_per_epoch * epochs` batches: a generator is read once, across all epochs"
+            next_step = "training stops here" if self.steps_argument == "steps_per_epoch" else "it has no more batches"
+        advice = "`steps_per_epoch * epochs` batches: a generator is read once, across all epochs" if self._one_shot \
+            else f"at least `{self.steps_argument}` batches a pass"
         warnings.warn(f"Your input ran out of data: `{self.argument}` ({self.what}) {got}; {next_step}. Make sure "
                       f"it can give {advice}.", stacklevel=4)
 

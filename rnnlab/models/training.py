@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
 import numpy as np
 
@@ -416,8 +415,7 @@ class Trainer:
         return train, val
 
     def _evaluate_batches(self, data):
-        """Validation metrics over ``data`` (the epoch's training logs were taken before this resets them);
-        empty when it gave no batches."""
+        """Validation metrics over ``data`` (the epoch's training logs were taken before this resets them)."""
         self.reset_metrics()
         data.reset()
         data.begin_epoch()
@@ -426,10 +424,7 @@ class Trainer:
             self._test_step(xs, ys, sw)
             seen += 1
         data.end_epoch()
-        if not seen:
-            warnings.warn("`validation_data` gave no batches this epoch: the epoch has no val_ logs.", stacklevel=3)
-            return {}
-        return self._logs()
+        return self._logs() if seen else {}  # a stream with nothing left (it warned): no val_ logs
 
     def _predict_data(self, x, verbose="auto", steps=None, callbacks=None):
         """``predict`` on a data object: the model's outputs on each batch's ``x``, joined along the batch axis."""
