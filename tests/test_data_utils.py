@@ -68,6 +68,9 @@ def test_pad_sequences_defaults_strings_and_arrays_match_keras(keras):
     rng = np.random.default_rng(0)
     sequences = [rng.integers(1, 100, n).tolist() for n in (3, 0, 7, 1)]
     _assert_same(rnnlab.utils.pad_sequences(sequences), keras.utils.pad_sequences(sequences))  # int32, pre, pre
+    imdb_like = np.empty(3, dtype=object)  # keras.datasets.imdb gives an object array of lists
+    imdb_like[:] = [rng.integers(1, 50, n).tolist() for n in (5, 12, 2)]
+    _assert_same(rnnlab.utils.pad_sequences(imdb_like, maxlen=8), keras.utils.pad_sequences(imdb_like, maxlen=8))
     matrix = rng.integers(0, 9, (4, 6))  # a 2-D array is a list of equal sequences
     _assert_same(rnnlab.utils.pad_sequences(matrix, maxlen=4), keras.utils.pad_sequences(matrix, maxlen=4))
     words = [["a", "bb"], ["ccc"], []]
