@@ -49,21 +49,13 @@ class GRUGates(NamedTuple):
 
 
 # ------------------------------------------------------------------ the elementwise part, Keras's default activations
-def _sigmoid_(a):
-    """In place: ``a = sigmoid(a)``, computed as ``0.5 * tanh(a / 2) + 0.5`` (one transcendental, no overflow)."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-
-
-def gru_pointwise(xw_t, rh, h_prev, gates, h, kernel_h=None):
+def gru_pointwise(xw_t, rh, h_prev, zr, h_hat, h, kernel_h=None):
     """The elementwise part of :func:`gru_step` for ``activation=tanh``, ``recurrent_activation=sigmoid``.
 
     ``xw_t`` ``(B, 3U)`` is the input part of the pre-activations and ``rh`` the recurrent part (``h_prev @
     recurrent_kernel + recurrent_bias`` ``(B, 3U)``; with reset_after=False ``h_prev @ recurrent_kernel[:, :2U]``
-    ``(B, 2U)``).  Writes the gates ``[z | r | h_hat]`` into ``gates`` ``(B, 3U)`` (which may be ``xw_t`` itself)
-    and the new state into ``h`` ``(B, U)``::
+    ``(B, 2U)``).  Writes the gates ``[z | r]`` into ``zr`` ``(B, 2U)``, the candidate into ``h_hat`` ``(B, U)``
+    (the two parts of the step's gates; ``xw_t``'s own, in place, is allowed) and the new state into ``h``::
 
         z, r  = sigmoid(xw_z + rh_z), sigmoid(xw_r + rh_r)     as 0.5 * tanh(pre / 2) + 0.5
         h_hat = tanh(xw_h + r * rh_h)                          reset_after=True
@@ -75,18 +67,20 @@ def gru_pointwise(xw_t, rh, h_prev, gates, h, kernel_h=None):
     which is why the reference :func:`gru_step`, whose activations may be any, keeps the stable one.
     """
     u = h.shape[1]
-    zr = gates[:, :2 * u]  # (B, 2U)
-    np.add(xw_t[:, :2 * u], rh[:, :2 * u], out=zr)
-    _sigmoid_(zr)
-    z, r, h_hat = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:]  # (B, U) each
+    np.add(xw_t[:, :2 * u], rh[:, :2 * u], zr)
+    zr *= 0.5  # sigmoid, in place
+    np.tanh(zr, zr)
+    zr *= 0.5
+    zr += 0.5
+    z, r = zr[:, :u], zr[:, u:]  # (B, U) each
     if kernel_h is None:
-        np.multiply(r, rh[:, 2 * u:], out=h)  # h serves as scratch until the new state is written into it
-        np.add(xw_t[:, 2 * u:], h, out=h_hat)
+        np.multiply(r, rh[:, 2 * u:], h)  # h serves as scratch until the new state is written into it
+        np.add(xw_t[:, 2 * u:], h, h_hat)
     else:
-        np.multiply(r, h_prev, out=h)
-        np.add(xw_t[:, 2 * u:], h @ kernel_h, out=h_hat)
-    np.tanh(h_hat, out=h_hat)
-    np.subtract(h_prev, h_hat, out=h)
+        np.multiply(r, h_prev, h)
+        np.add(xw_t[:, 2 * u:], h @ kernel_h, h_hat)
+    np.tanh(h_hat, h_hat)
+    np.subtract(h_prev, h_hat, h)
     h *= z
     h += h_hat
 

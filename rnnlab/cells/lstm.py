@@ -70,15 +70,15 @@ def lstm_pointwise(pre, c_prev, c, act_c, h, scales):
     u = c.shape[1]
     a, b = scales
     pre *= a
-    np.tanh(pre, out=pre)
+    np.tanh(pre, pre)
     pre *= a
     pre += b  # pre = [i | f | c_hat | o]
     i, f, c_hat, o = pre[:, :u], pre[:, u:2 * u], pre[:, 2 * u:3 * u], pre[:, 3 * u:]  # (B, U) each
-    np.multiply(f, c_prev, out=c)
-    np.multiply(i, c_hat, out=act_c)  # act_c serves as scratch until tanh(c) is written into it
+    np.multiply(f, c_prev, c)
+    np.multiply(i, c_hat, act_c)  # act_c serves as scratch until tanh(c) is written into it
     c += act_c
-    np.tanh(c, out=act_c)
-    np.multiply(o, act_c, out=h)
+    np.tanh(c, act_c)
+    np.multiply(o, act_c, h)
 
 
 def lstm_pointwise_backward(dh, dc, gates, act_c, c_prev, dpre):

@@ -4,8 +4,8 @@
 It computes the equations of :mod:`rnnlab.cells` with few NumPy calls per step.  Step ``t`` is one BLAS product
 of the previous state with the recurrent kernel ``U``, then the cell's own elementwise function
 (:func:`~rnnlab.cells.lstm.lstm_pointwise`, :func:`~rnnlab.cells.gru.gru_pointwise`), writing into preallocated
-buffers.  The product is ``h_{t-1} @ U`` for one row and ``U^T @ h_{t-1}^T`` for more, the form BLAS computes
-faster for small batches.
+buffers.  The product is ``U^T @ h_{t-1}^T`` for 2-16 rows, the form BLAS computes faster there, else
+``h_{t-1} @ U``.
 
 :func:`forward` given a ``workspace`` (training) saves what :func:`backward` reads, batch-major:
 
@@ -54,6 +54,11 @@ class Saved(NamedTuple):
     workspace: object
 
 
+def _steps(array):
+    """``[array[:, t] for t in range(T)]`` for a ``(B, T, ...)`` array (iterating is faster than slicing)."""
+    return list(array.swapaxes(0, 1))
+
+
 def _state_slots(saved, batch, steps, units, dtype, initial):
     """Per step, the state buffer read (``prev[t]``) and the one written (``next[t]``), and the final state.
 
@@ -61,21 +66,23 @@ def _state_slots(saved, batch, steps, units, dtype, initial):
     new array, the final state."""
     final = np.empty((batch, units), dtype)
     if saved is not None:
-        views = list(saved.transpose(1, 0, 2))  # saved[:, t] for each t
+        prev = _steps(saved)
     else:
-        views = [np.empty((batch, units), dtype), np.empty((batch, units), dtype)]
-    views[0][...] = initial
-    prev = views if saved is not None else [views[t % 2] for t in range(steps)]
+        ring = [np.empty((batch, units), dtype), np.empty((batch, units), dtype)]
+        prev = [ring[t % 2] for t in range(steps)]
+    prev[0][...] = initial
     return prev, prev[1:] + [final], final
 
 
-def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=None, zero_start=False):
+def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=None, zero_start=False,
+            transposed=None):
     """Run ``cell`` (:func:`supports_cell`) over the projected inputs ``xw`` ``(B, T, G*U)`` (input bias
     included), in processing order, from the flat ``states``.
 
     ``mask`` is ``(B, T)`` bool or None.  With a ``workspace`` (an object whose ``get(name, shape, dtype)`` returns
     a buffer), the gates are written over ``xw`` and the step's saved arrays kept for :func:`backward`;
-    ``zero_start`` says the initial states are known zeros (the first product is skipped).  Returns
+    ``zero_start`` says the initial states are known zeros (the first product is skipped).  ``transposed`` chooses
+    the product's form (default: transposed for 2-16 rows).  Returns
     ``(last_output, outputs or None, final_states, saved or None)``.
     """
     lstm = type(cell) is LSTMCell
@@ -93,7 +100,8 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
         rec_bias = cell.bias.value[1]  # (3U,)
 
     # the recurrent product, into rec (B, G*U) (or the transposed product into rec_t (G*U, B), and rec = rec_t.T)
-    transposed = batch > 1
+    if transposed is None:
+        transposed = 1 < batch <= 16  # measured: faster there, slower for one row or many
     if transposed:
         kernel_t = workspace.get("kernel_t", kernel.T.shape, dtype) if save else np.empty(kernel.T.shape, dtype)
         kernel_t[...] = kernel.T  # contiguous U^T
@@ -103,53 +111,57 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
         rec = np.zeros((batch, kernel.shape[1]), dtype)
     rec_h = rec[:, 2 * units:]  # GRU: the candidate's recurrent term, (B, U)
 
+    # per step t: where the gates go (written over xw when saving, else into contiguous buffers reused every step)
+    none = [None] * steps
+    hs = cs = aux = None
     if save:
-        gates = list(xw.transpose(1, 0, 2))  # written in place
         hs = workspace.get("hs", (batch, steps, units), dtype)
         cs = workspace.get("cs", (batch, steps, units), dtype) if lstm else None
         aux = workspace.get("aux", (batch, steps, units), dtype)
-        auxes = list(aux.transpose(1, 0, 2))
+        auxes = _steps(aux)
+        pres, h_hats = (_steps(xw), none) if lstm else (_steps(xw[:, :, :2 * units]), _steps(xw[:, :, 2 * units:]))
     else:
-        gates = [np.empty((batch, width), dtype)] * steps
-        hs = cs = aux = None
-        auxes = [np.empty((batch, units), dtype)] * steps
-    xs = list(xw.transpose(1, 0, 2))  # xw[:, t]
+        auxes = [np.empty((batch, units), dtype)] * steps if lstm else none
+        pres = [np.empty((batch, (4 if lstm else 2) * units), dtype)] * steps  # LSTM: all gates; GRU: z, r
+        h_hats = none if lstm else [np.empty((batch, units), dtype)] * steps
     h_prev, h_next, h_final = _state_slots(hs, batch, steps, units, dtype, states[0])
     operands = [h.T for h in h_prev] if transposed else h_prev  # what the product reads: h_{t-1}^T or h_{t-1}
-    c_final = None
+    c_prev, c_next, c_final = none, none, None
     if lstm:
         c_prev, c_next, c_final = _state_slots(cs, batch, steps, units, dtype, states[1])
         scales = lstm_gate_scales(units, dtype)
 
     outputs = np.empty((batch, steps, units), dtype) if return_sequences else None
-    last = np.zeros((batch, units), dtype)  # the output of the latest step, masked steps included
+    outs = _steps(outputs) if return_sequences else none
+    last = np.zeros((batch, units), dtype)  # with a mask: the output of the latest step, masked steps included
+    keeps = drops = none
     if mask is not None:
         keeps, drops = mask.T[:, :, None], (~mask).T[:, :, None]  # (T, B, 1): keeps[t] is mask[:, t, None]
-        outs = list(outputs.transpose(1, 0, 2)) if return_sequences else [last] * steps
         prev_out = np.zeros((batch, units), dtype) if return_sequences else last
 
-    matmul = np.matmul
-    for t in range(steps):
-        x_t, a, h, hp = xs[t], gates[t], h_next[t], h_prev[t]
+    matmul, add = np.matmul, np.add
+    for t, (x_t, pre, h_hat, hp, h, operand, cp, c, a_t, out, keep, drop) in enumerate(zip(
+            _steps(xw), pres, h_hats, h_prev, h_next, operands, c_prev, c_next, auxes, outs, keeps, drops)):
         if t or not zero_start:  # rec stays zero otherwise
             if transposed:
-                matmul(kernel_t, operands[t], out=rec_t)  # (G*U, B)
+                matmul(kernel_t, operand, rec_t)  # (G*U, B)
             else:
-                matmul(hp, kernel, out=rec)  # (B, G*U)
+                matmul(hp, kernel, rec)  # (B, G*U)
         if lstm:
-            np.add(x_t, rec, out=a)  # (B, 4U) pre-activations
-            lstm_pointwise(a, c_prev[t], c_next[t], auxes[t], h, scales)
+            add(x_t, rec, pre)  # (B, 4U) pre-activations
+            lstm_pointwise(pre, cp, c, a_t, h, scales)
         else:
             if rec_bias is not None:
                 rec += rec_bias
             if save:
-                auxes[t][...] = rec_h
-            gru_pointwise(x_t, rec, hp, a, h, kernel_h)
-        if mask is None:
-            if return_sequences:
-                outputs[:, t] = h
+                a_t[...] = rec_h
+            gru_pointwise(x_t, rec, hp, pre, h_hat, h, kernel_h)
+        if keep is None:
+            if out is not None:
+                out[...] = h
             continue
-        keep, drop, out = keeps[t], drops[t], outs[t]  # masked rows repeat the previous output and keep their states
+        # a masked row keeps its states and repeats the previous output (or outputs zeros)
+        out = last if out is None else out
         if out is not prev_out:
             out[...] = prev_out
         np.copyto(out, h, where=keep)
@@ -158,12 +170,12 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
         prev_out = out
         np.copyto(h, hp, where=drop)
         if lstm:
-            np.copyto(c_next[t], c_prev[t], where=drop)
+            np.copyto(c, cp, where=drop)
 
-    if mask is None:
-        last = outputs[:, -1] if return_sequences else h_final
-    elif return_sequences:
+    if return_sequences:
         last = outputs[:, -1]
+    elif mask is None:
+        last = h_final
     final_states = [h_final, c_final] if lstm else [h_final]
     saved = None
     if save:
