@@ -125,26 +125,24 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
         pres = [np.empty((batch, (4 if lstm else 2) * units), dtype)] * steps  # LSTM: all gates; GRU: z, r
         h_hats = none if lstm else [np.empty((batch, units), dtype)] * steps
     h_prev, h_next, h_final = _state_slots(hs, batch, steps, units, dtype, states[0])
-    operands = [h.T for h in h_prev] if transposed else h_prev  # what the product reads: h_{t-1}^T or h_{t-1}
     c_prev, c_next, c_final = none, none, None
     if lstm:
         c_prev, c_next, c_final = _state_slots(cs, batch, steps, units, dtype, states[1])
         scales = lstm_gate_scales(units, dtype)
 
     outputs = np.empty((batch, steps, units), dtype) if return_sequences else None
-    outs = _steps(outputs) if return_sequences else none
+    outs = _steps(outputs) if return_sequences else None
     last = np.zeros((batch, units), dtype)  # with a mask: the output of the latest step, masked steps included
-    keeps = drops = none
     if mask is not None:
         keeps, drops = mask.T[:, :, None], (~mask).T[:, :, None]  # (T, B, 1): keeps[t] is mask[:, t, None]
         prev_out = np.zeros((batch, units), dtype) if return_sequences else last
 
     matmul, add = np.matmul, np.add
-    for t, (x_t, pre, h_hat, hp, h, operand, cp, c, a_t, out, keep, drop) in enumerate(zip(
-            _steps(xw), pres, h_hats, h_prev, h_next, operands, c_prev, c_next, auxes, outs, keeps, drops)):
+    for t, (x_t, pre, h_hat, hp, h, cp, c, a_t) in enumerate(zip(_steps(xw), pres, h_hats, h_prev, h_next, c_prev,
+                                                                  c_next, auxes)):
         if t or not zero_start:  # rec stays zero otherwise
             if transposed:
-                matmul(kernel_t, operand, rec_t)  # (G*U, B)
+                matmul(kernel_t, hp.T, rec_t)  # (G*U, B)
             else:
                 matmul(hp, kernel, rec)  # (B, G*U)
         if lstm:
@@ -156,12 +154,12 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
             if save:
                 a_t[...] = rec_h
             gru_pointwise(x_t, rec, hp, pre, h_hat, h, kernel_h)
-        if keep is None:
-            if out is not None:
-                out[...] = h
+        if mask is None:
+            if outs is not None:
+                outs[t][...] = h
             continue
         # a masked row keeps its states and repeats the previous output (or outputs zeros)
-        out = last if out is None else out
+        keep, drop, out = keeps[t], drops[t], last if outs is None else outs[t]
         if out is not prev_out:
             out[...] = prev_out
         np.copyto(out, h, where=keep)
