@@ -3,17 +3,18 @@
 Swap ``from tensorflow import keras`` for ``import rnnlab as keras`` and Keras code that builds and runs
 recurrent models works, with the same numbers.
 """
-__version__ = "0.1.0"
-
-from rnnlab import config, kernels, layers, losses, metrics, models, optimizers, utils
+# rnnlab.saving registers the file formats that Model.save/load_weights and models.load_model use (see
+# rnnlab.models.saving_hook); importing it here puts them in place with the rest of the API.
+from rnnlab import callbacks, config, kernels, layers, losses, metrics, models, optimizers, saving, utils
 from rnnlab.layers import Input
 from rnnlab.models import Model, Sequential
+from rnnlab.version import __version__
 
 __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
            "convert", "inspect", "saving", "utils", "config", "__version__"]
 
 
-_LAZY = {"callbacks", "convert", "inspect", "saving"}  # loaded on first use: the core does not need them
+_LAZY = {"convert", "inspect"}  # loaded on first use: the core does not need them
 
 
 def __getattr__(name):

@@ -76,6 +76,34 @@ def select(op: str, **context) -> Kernel:
     return next(k for k in candidates if k.name == "reference")
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """What :func:`explain` found: the kernel that would run (``selected``), the kernels that declined the call
+    (``declined``, best first), and the kernel named by :func:`force`, if any (``forced``)."""
+
+    op: str
+    selected: str
+    declined: tuple
+    forced: str | None = None
+
+
+def explain(op: str, **context) -> Explanation:
+    """Which kernel of ``op`` :func:`select` would run for ``context``, and which kernels declined it.
+
+    For example ``explain("rnn_sequence", cell=layer.loop_cell, mask=None, collect_gates=False, dropout=None)``
+    says ``"reference"`` for a cell no fast kernel implements (an LSTM with a projection or peepholes).
+    """
+    selected = select(op, **context)
+    forced = _FORCED[-1]
+    declined = []
+    for kernel in _REGISTRY[op]:
+        if kernel is selected:
+            break
+        if kernel.name != "reference" and (forced is None or kernel.name == forced):
+            declined.append(kernel.name)
+    return Explanation(op, selected.name, tuple(declined), forced)
+
+
 @contextlib.contextmanager
 def force(name: str | None):
     """Within the block, use kernel ``name`` wherever it supports the call (``"reference"`` for the plain path)."""

@@ -1,4 +1,5 @@
 """rnnlab.callbacks driven with synthetic logs, with Keras 3's own callbacks fed the same logs as the oracle."""
+import ast
 import io
 import itertools
 import math
@@ -7,11 +8,14 @@ import re
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import rnnlab
 from rnnlab import callbacks as C
+from rnnlab import layers
 from rnnlab import metrics as M
 
 NAN, INF = float("nan"), float("inf")
@@ -621,6 +625,21 @@ def test_verbose_0_is_silent(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_predict_prints_with_the_one_progress_bar(capsys, fake_clock):
+    """``predict`` prints through the bar that ``fit`` and ``evaluate`` use: Keras's frames (count right-aligned,
+    the full-width bar), and its finished line."""
+    assert rnnlab.utils.Progbar is C.Progbar
+    inp = rnnlab.Input(shape=(5, 3))
+    model = rnnlab.Model(inp, layers.GRU(2)(inp))
+    x = np.random.default_rng(3).normal(size=(70, 5, 3))
+    model.predict(x, batch_size=6)
+    out = capsys.readouterr().out
+    assert out.startswith("\r 1/12 " + "\u2501" * 20 + " ")
+    assert re.search("\r12/12 \u2501{20} \\d+s \\d+(us|ms|s)/step *\n$", out)
+    model.predict(x, batch_size=70, verbose=2)
+    assert re.fullmatch("1/1 - \\d+s - \\d+(us|ms|s)/step\n", capsys.readouterr().out)
+
+
 def test_progbar_metric_formatting_and_colour():
     stream = io.StringIO()
     bar = C.Progbar(4, verbose=1, stream=stream, color=True, stateless_metrics=set(), interval=0)
@@ -635,3 +654,43 @@ def test_progbar_metric_formatting_and_colour():
     bar = C.Progbar(4, verbose=2, stream=stream, stateless_metrics=set())
     bar.update(4, [("delta", -0.5)], finalize=True)
     assert stream.getvalue().endswith(" - delta: -5.0000e-01\n")  # Keras's verbose=2 test has no abs()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the package: public names and imports
+# ---------------------------------------------------------------------------------------------------------
+
+def test_every_public_name_is_importable_from_the_package(keras_cb):
+    for name in C.__all__:
+        assert getattr(C, name).__name__ == name
+        if name != "Progbar":  # Keras has it as keras.utils.Progbar, as rnnlab.utils.Progbar
+            assert hasattr(keras_cb, name), name
+    assert rnnlab.utils.Progbar is C.Progbar and rnnlab.callbacks is C
+
+
+def _rnnlab_imports(path):
+    """(module imported, whether inside a function) for every import of an rnnlab module in ``path``."""
+    tree = ast.parse(path.read_text())
+    found = []
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Import):
+                found.extend((a.name, inside) for a in child.names if a.name.startswith("rnnlab"))
+            elif isinstance(child, ast.ImportFrom) and (child.module or "").startswith("rnnlab"):
+                found.append((child.module, inside))
+            visit(child, inside)
+
+    visit(tree, False)
+    return found
+
+
+def test_callbacks_and_progress_bar_import_nothing_above_them():
+    """The callbacks and the bar sit below the models (which import them), at module level only: no cycle."""
+    root = Path(C.__file__).resolve().parent.parent
+    allowed = ("rnnlab.callbacks", "rnnlab.utils", "rnnlab.random")
+    for path in sorted((root / "callbacks").glob("*.py")) + sorted((root / "utils").glob("*.py")):
+        for module, in_function in _rnnlab_imports(path):
+            assert not in_function, f"{path.name} imports {module} inside a function"
+            assert module.startswith(allowed), f"{path.name} imports {module}, above the callbacks"

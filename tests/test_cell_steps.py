@@ -15,7 +15,7 @@ BATCH, FEATURES, UNITS = 3, 4, 5
 
 # Cell configurations, by registered class name: each builds a variant of the cell's maths.
 CONFIGS = {
-    "LSTMCell": [{}],
+    "LSTMCell": [{}, {"proj_size": 3}, {"use_peepholes": True}, {"proj_size": 3, "use_peepholes": True}],
     "GRUCell": [{"reset_after": True}, {"reset_after": False}],
     "SimpleRNNCell": [{}],
 }

@@ -170,7 +170,7 @@ def test_native_kernel_strategies_match_reference(kind, size, threads, packed, s
     finally:
         native.library().rnnlab_test_precompute(-1)
         native.library().rnnlab_test_split(-1)
-        native.library().rnnlab_set_threads(native_loops.thread_count())
+        native.library().rnnlab_set_threads(native.thread_count())
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
@@ -197,7 +197,7 @@ def test_native_threads_hand_over_to_one_thread_mid_call(kind, phase, monkeypatc
     finally:
         lib.rnnlab_test_solo_at(-1)
         lib.rnnlab_test_split(-1)
-        lib.rnnlab_set_threads(native_loops.thread_count())
+        lib.rnnlab_set_threads(native.thread_count())
 
 
 def test_native_plain_call_refuses_non_finite_inputs():
@@ -358,7 +358,7 @@ def test_native_results_do_not_depend_on_strategy_or_batch(kind, size, monkeypat
     finally:
         lib.rnnlab_test_split(-1)
         lib.rnnlab_test_precompute(-1)
-        lib.rnnlab_set_threads(native_loops.thread_count())
+        lib.rnnlab_set_threads(native.thread_count())
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
@@ -417,6 +417,6 @@ def test_native_last_output_with_masked_last_steps(kind, split, monkeypatch):
         ref, fast = _run_both(lambda: layer(x, mask=mask), "native")
     finally:
         lib.rnnlab_test_split(-1)
-        lib.rnnlab_set_threads(native_loops.thread_count())
+        lib.rnnlab_set_threads(native.thread_count())
     assert not np.asarray(fast[0])[::2].any()
     _assert_close(ref, fast)

@@ -258,7 +258,7 @@ def test_native_training_strategies_match_general_path(kind, size, threads, spli
                 _assert_close(a, e, 2e-5, "d_initial_state")
     finally:
         lib.rnnlab_test_split(-1)
-        lib.rnnlab_set_threads(native_loops.thread_count())
+        lib.rnnlab_set_threads(native.thread_count())
 
 
 @native_only
@@ -290,7 +290,7 @@ def test_native_training_hands_over_to_one_thread_mid_call(kind, phase, monkeypa
     finally:
         lib.rnnlab_test_solo_at(-1)
         lib.rnnlab_test_split(-1)
-        lib.rnnlab_set_threads(native_loops.thread_count())
+        lib.rnnlab_set_threads(native.thread_count())
 
 
 @native_only
@@ -300,8 +300,6 @@ def test_native_training_hands_over_to_one_thread_mid_call(kind, phase, monkeypa
 def test_native_weight_gradient_product_matches_numpy(r1, r2, k, n, threads):
     """``[A1 A2]^T @ B`` and B's column sums on the native kernel (K in chunks of 128 with a remainder; partial
     panels of columns; ragged row tiles) against float64 NumPy."""
-    from rnnlab.kernels import native_loops
-
     lib = native.library()
     lib.rnnlab_set_threads(3)
     try:
@@ -317,7 +315,7 @@ def test_native_weight_gradient_product_matches_numpy(r1, r2, k, n, threads):
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.sqrt(k))
         np.testing.assert_allclose(colsum, b[:, 0].astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-5 * np.sqrt(k))
     finally:
-        lib.rnnlab_set_threads(native_loops.thread_count())
+        lib.rnnlab_set_threads(native.thread_count())
 
 
 @native_only
@@ -327,8 +325,6 @@ def test_native_weight_gradient_product_matches_numpy(r1, r2, k, n, threads):
 def test_native_input_gradient_product_matches_numpy(batch, steps, width, features, threads):
     """``dz @ W^T`` on the native kernel (rows shared among threads when the columns are few; ragged tiles,
     partial panels, K in chunks of 128 with a remainder) against float64 NumPy."""
-    from rnnlab.kernels import native_loops
-
     lib = native.library()
     lib.rnnlab_set_threads(3)
     try:
@@ -339,7 +335,7 @@ def test_native_input_gradient_product_matches_numpy(batch, steps, width, featur
         expected = dz.astype(np.float64) @ kernel.T.astype(np.float64)
         np.testing.assert_allclose(dx, expected, rtol=1e-5, atol=1e-5 * np.sqrt(width))
     finally:
-        lib.rnnlab_set_threads(native_loops.thread_count())
+        lib.rnnlab_set_threads(native.thread_count())
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from reference import require
 from rnnlab import losses as L
 
 # ---------------------------------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class _Masked(np.ndarray):
 
 def test_keras_mask_on_y_pred_weights_like_keras(keras, rng):
     from keras.src import backend as kbackend
-    tf = pytest.importorskip("tensorflow")
+    tf = require("tensorflow")
     yt, yp = make_data("reg", (3, 5, 2), rng)
     mask = rng.uniform(size=(3, 5)) > 0.4
     mask[0, 0] = True

@@ -32,7 +32,8 @@ def test_lstm_pointwise_matches_the_reference_step():
     np.testing.assert_allclose(c, c_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(pre, np.concatenate([gates.i, gates.f, gates.c_hat, gates.o], axis=1), atol=1e-12)
 
-    dpre_ref, _, dc_prev_ref, _ = lstm_step_backward(dh, dc, gates, h_prev, c_prev, kernel, TANH, SIGMOID)
+    ref = lstm_step_backward(dh, dc, gates, h_prev, c_prev, kernel, TANH, SIGMOID)
+    dpre_ref, dc_prev_ref = ref[0], ref[2]  # gradients at xw_t (= at pre) and at c_prev
     dpre = np.empty_like(pre)
     dc_prev = lstm_pointwise_backward(dh, dc, pre, act_c, c_prev, dpre)
     np.testing.assert_allclose(dpre, dpre_ref, rtol=0, atol=1e-12)

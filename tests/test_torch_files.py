@@ -249,7 +249,7 @@ def test_safetensors_roundtrip_dtypes(tmp_path):
 
 
 def test_safetensors_interop_with_reference_package(tmp_path):
-    ref = pytest.importorskip("safetensors.numpy")
+    ref = require("safetensors.numpy")
     arrays = {"w": np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32),
               "b": np.arange(4, dtype=np.float64), "i": np.array([1, 2, 3], np.int64)}
     ref.save_file(arrays, str(tmp_path / "ref.safetensors"), metadata={"k": "v"})
@@ -348,6 +348,7 @@ REFUSED_MODELS = {
     "stateful": lambda: rnnlab.Sequential([L.Input(batch_shape=(2, None, F)), L.LSTM(H, stateful=True)]),
     "two heads": lambda: _built(L.LSTM(H), L.Dense(3), L.Dense(2)),
     "no recurrent layer": lambda: _built(L.Dense(3)),
+    "peepholes": lambda: _built(L.LSTM(H, use_peepholes=True)),
 }
 
 
@@ -364,11 +365,10 @@ def test_refuses_models_without_exact_torch_equivalent(name):
 def test_refuses_torch_inputs_without_rnnlab_equivalent(torch):
     from rnnlab.convert import from_torch, from_torch_state_dict
 
-    proj = torch.nn.LSTM(F, H, proj_size=2, batch_first=True)
-    with pytest.raises(ValueError, match="proj_size"):
-        from_torch(proj)
-    with pytest.raises(ValueError, match="proj_size"):
-        from_torch_state_dict(proj.state_dict())
+    proj = torch.nn.LSTM(F, H, proj_size=2, batch_first=True)  # converts (tests/test_lstm_variants.py)...
+    bad = dict(proj.state_dict(), weight_hr_l0=torch.zeros(2, H + 1))  # ... unless its shapes disagree
+    with pytest.raises(ValueError, match="weight_hr_l0"):
+        from_torch_state_dict(bad)
     good = {k: v.numpy() for k, v in torch.nn.GRU(F, H).state_dict().items()}
     with pytest.raises(ValueError, match="tanh"):
         from_torch_state_dict(good, nonlinearity="relu")  # nn.GRU has no nonlinearity

@@ -44,7 +44,10 @@ class CellSpec:
     ``name``: the cell's display name (``"LSTM"``); ``layout``: its key in :mod:`rnnlab.weight_layouts`, which
     converters use; ``states``: names of the state tensors in Keras's order; ``gates``: names of the fields of
     the step's gates record that inspection shows, in order; ``pre``: the field holding the pre-activations;
-    ``weights``: the weight names in ``get_weights()`` order; ``blocks``: gate blocks in the kernel (``G``).
+    ``weights``: the weight names in ``get_weights()`` order; ``blocks``: gate blocks in the kernel (``G``);
+    ``variant``: the terms this cell's maths adds to the plain cell of its name (``("projection",)``, empty for
+    the plain cell). Specs compare by value: a fast kernel that implements a plain cell's maths checks
+    ``spec_of(cell) == ThatCell.spec``, so a variant (or a subclass) is declined without the kernel naming it.
     """
 
     name: str
@@ -54,6 +57,7 @@ class CellSpec:
     weights: tuple = ("kernel", "recurrent_kernel", "bias")
     blocks: int = 1
     pre: str = "pre"
+    variant: tuple = ()
 
 
 _REGISTRY: dict[type, CellSpec] = {}
@@ -68,8 +72,11 @@ def register(cls):
 
 
 def spec_of(cell) -> CellSpec | None:
-    """The :class:`CellSpec` of ``cell`` if its exact class is a registered built-in cell, else None."""
-    return _REGISTRY.get(type(cell))
+    """The :class:`CellSpec` of ``cell`` if its exact class is a registered built-in cell, else None.
+
+    It is the instance's ``spec``: a cell whose arguments select a variant (an LSTM's ``proj_size``) carries the
+    spec of the maths it runs, which may differ from its class's."""
+    return cell.spec if type(cell) in _REGISTRY else None
 
 
 def builtin_spec(cell, where: str) -> CellSpec:

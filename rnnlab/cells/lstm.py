@@ -1,22 +1,33 @@
-"""LSTM cell, one time step forward and backward, in Keras's gate order ``i, f, c, o``.
+"""LSTM cell, one time step forward and backward, in Keras's gate order ``i, f, c, o``; with two optional
+variants, each one more weight and one more term: a projection of ``h`` (PyTorch's ``proj_size``) and
+peephole connections from the cell state to the gates (the ONNX ``LSTM`` operator's input ``P``).
 
-Symbols (``B`` batch, ``U`` units; ``@`` is the matrix product, every other product is elementwise)::
+Symbols (``B`` batch, ``U`` units, ``R`` the width of ``h``: ``U``, or ``P`` with a projection; ``@`` is the
+matrix product, every other product is elementwise)::
 
-    xw_t             (B, 4U)  x_t @ kernel + bias, precomputed for all steps by the layer
-    recurrent_kernel (U, 4U)  blocks [U_i | U_f | U_c | U_o]
+    xw_t              (B, 4U)  x_t @ kernel + bias, precomputed for all steps by the layer
+    recurrent_kernel  (R, 4U)  blocks [U_i | U_f | U_c | U_o]
+    peephole_weights  (3U,)    blocks [p_i | p_f | p_o]   (only with use_peepholes)
+    projection_kernel (U, P)                              (only with proj_size=P)
+
     pre   = xw_t + h_prev @ recurrent_kernel            (B, 4U) pre-activations
+    pre_i += p_i * c_prev;  pre_f += p_f * c_prev       (peepholes: i and f see the previous cell state)
     i     = recurrent_activation(pre[:, 0U:1U])         input gate
     f     = recurrent_activation(pre[:, 1U:2U])         forget gate
     c_hat = activation(pre[:, 2U:3U])                   candidate cell
-    o     = recurrent_activation(pre[:, 3U:4U])         output gate
     c     = f * c_prev + i * c_hat                      new cell state
-    h     = o * activation(c)                           new hidden state (= the step's output)
+    pre_o += p_o * c                                    (peepholes: o sees the new cell state)
+    o     = recurrent_activation(pre[:, 3U:4U])         output gate
+    m     = o * activation(c)                           (B, U)
+    h     = m                                           new hidden state (= the step's output), or
+    h     = m @ projection_kernel                       (B, P) with a projection
 
-With recurrent dropout, ``h_prev @ recurrent_kernel`` reads ``h_prev * mask[k]`` in gate block ``k``
-(:mod:`rnnlab.cells.recurrent_product`).
+``pre`` holds the full pre-activations, peephole terms included.  With recurrent dropout,
+``h_prev @ recurrent_kernel`` reads ``h_prev * mask[k]`` in gate block ``k`` (:mod:`rnnlab.cells.recurrent_product`).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
@@ -27,8 +38,8 @@ from rnnlab.cells.recurrent_product import recurrent_product, recurrent_product_
 
 
 class LSTMGates(NamedTuple):
-    """What one LSTM step computed: the gates ``(B, U)``, the pre-activations ``pre`` ``(B, 4U)``, ``c`` and
-    ``activation(c)`` -- everything the backward step needs."""
+    """What one LSTM step computed: the gates ``(B, U)``, the pre-activations ``pre`` ``(B, 4U)``, ``c``,
+    ``activation(c)`` and ``m = o * activation(c)`` -- everything the backward step needs."""
 
     i: np.ndarray
     f: np.ndarray
@@ -37,7 +48,7 @@ class LSTMGates(NamedTuple):
     pre: np.ndarray
     c: np.ndarray
     act_c: np.ndarray
-
+    m: np.ndarray
 
 
 # ------------------------------------------------------------------ the elementwise part, Keras's default activations
@@ -106,64 +117,137 @@ def lstm_pointwise_backward(dh, dc, gates, act_c, c_prev, dpre):
     return dc
 
 
-def lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, activation, recurrent_activation, recurrent_masks=None):
+class LSTMStepGrads(NamedTuple):
+    """What :func:`lstm_step_backward` returns: gradients at ``xw_t`` (= at ``pre``), ``h_prev``, ``c_prev``
+    and the step's weights (``None`` for a variant the step does not have)."""
+
+    dxw: np.ndarray
+    dh_prev: np.ndarray
+    dc_prev: np.ndarray
+    drecurrent_kernel: np.ndarray
+    dprojection_kernel: np.ndarray | None = None
+    dpeephole_weights: np.ndarray | None = None
+
+
+def lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, activation, recurrent_activation, recurrent_masks=None,
+              projection_kernel=None, peephole_weights=None):
     """One LSTM step. Returns ``(h, c, gates)``."""
-    units = h_prev.shape[-1]
+    units = c_prev.shape[-1]
     pre = xw_t + recurrent_product(h_prev, recurrent_kernel, recurrent_masks)  # (B, 4U)
+    if peephole_weights is not None:  # i and f see the previous cell state
+        pre[:, :units] += peephole_weights[:units] * c_prev
+        pre[:, units:2 * units] += peephole_weights[units:2 * units] * c_prev
     i = recurrent_activation(pre[:, :units])  # (B, U)
     f = recurrent_activation(pre[:, units:2 * units])  # (B, U)
     c_hat = activation(pre[:, 2 * units:3 * units])  # (B, U)
-    o = recurrent_activation(pre[:, 3 * units:])  # (B, U)
     c = f * c_prev + i * c_hat
+    if peephole_weights is not None:
+        pre[:, 3 * units:] += c * peephole_weights[2 * units:]  # o sees the new cell state
+    o = recurrent_activation(pre[:, 3 * units:])  # (B, U)
     act_c = activation(c)
-    h = o * act_c
-    return h, c, LSTMGates(i, f, c_hat, o, pre, c, act_c)
+    m = o * act_c  # (B, U)
+    h = m if projection_kernel is None else m @ projection_kernel  # (B, U) or (B, P)
+    return h, c, LSTMGates(i, f, c_hat, o, pre, c, act_c, m)
 
 
 def lstm_step_backward(dh, dc, gates, h_prev, c_prev, recurrent_kernel, activation, recurrent_activation,
-                       recurrent_masks=None):
+                       recurrent_masks=None, projection_kernel=None, peephole_weights=None):
     """Backward of :func:`lstm_step` from its saved gates.
 
-    ``dh``/``dc`` are the loss gradients w.r.t. the step's ``h`` and ``c``. Returns
-    ``(dxw_t, dh_prev, dc_prev, drecurrent_kernel)``.
+    ``dh``/``dc`` are the loss gradients w.r.t. the step's ``h`` and ``c``. Returns :class:`LSTMStepGrads`.
     """
-    units = h_prev.shape[-1]
+    units = c_prev.shape[-1]
     g = gates
     d_act, d_rec = derivative(activation), derivative(recurrent_activation)
-    do = dh * g.act_c  # h = o * act(c)
-    dc = dc + dh * g.o * d_act(g.c, g.act_c)  # c feeds h through act(c)
+    dprojection = None
+    if projection_kernel is not None:  # h = m @ projection_kernel
+        dprojection = g.m.T @ dh  # (U, P)
+        dh = dh @ projection_kernel.T  # (B, U): now the gradient at m
+    do = dh * g.act_c  # m = o * act(c)
+    dc = dc + dh * g.o * d_act(g.c, g.act_c)  # c feeds m through act(c)
     dpre = np.empty_like(g.pre)  # (B, 4U): gradient at the pre-activations
+    dpre[:, 3 * units:] = do * d_rec(g.pre[:, 3 * units:], g.o)
+    if peephole_weights is not None:
+        dc = dc + dpre[:, 3 * units:] * peephole_weights[2 * units:]  # c feeds o through p_o
     dpre[:, :units] = dc * g.c_hat * d_rec(g.pre[:, :units], g.i)  # c = f*c_prev + i*c_hat
     dpre[:, units:2 * units] = dc * c_prev * d_rec(g.pre[:, units:2 * units], g.f)
     dpre[:, 2 * units:3 * units] = dc * g.i * d_act(g.pre[:, 2 * units:3 * units], g.c_hat)
-    dpre[:, 3 * units:] = do * d_rec(g.pre[:, 3 * units:], g.o)
     dc_prev = dc * g.f  # the forget gate carries the cell state
+    dpeephole = None
+    if peephole_weights is not None:  # c_prev feeds i and f through p_i, p_f; c feeds o through p_o
+        dc_prev += dpre[:, :units] * peephole_weights[:units] + dpre[:, units:2 * units] * \
+            peephole_weights[units:2 * units]
+        dpeephole = np.concatenate([(dpre[:, :units] * c_prev).sum(0), (dpre[:, units:2 * units] * c_prev).sum(0),
+                                    (dpre[:, 3 * units:] * g.c).sum(0)])  # (3U,)
     dh_prev, drecurrent_kernel = recurrent_product_backward(dpre, h_prev, recurrent_kernel, recurrent_masks)
-    return dpre, dh_prev, dc_prev, drecurrent_kernel
+    return LSTMStepGrads(dpre, dh_prev, dc_prev, drecurrent_kernel, dprojection, dpeephole)
+
+
+#: The plain LSTM's spec; a variant's spec adds its weights and names its terms in ``variant``.
+LSTM_SPEC = CellSpec(name="LSTM", layout="lstm", states=("h", "c"), gates=("i", "f", "c_hat", "o"), blocks=4)
+
+
+def lstm_spec(projection=False, peepholes=False) -> CellSpec:
+    """The :class:`CellSpec` of an LSTM cell with the given variant terms (the plain spec without any)."""
+    if not projection and not peepholes:
+        return LSTM_SPEC
+    extra = (("peephole_weights",) if peepholes else ()) + (("projection_kernel",) if projection else ())
+    variant = (("peepholes",) if peepholes else ()) + (("projection",) if projection else ())
+    return dataclasses.replace(LSTM_SPEC, weights=LSTM_SPEC.weights + extra, variant=variant)
+
+
+def _check_proj_size(proj_size, units):
+    if proj_size is None:
+        return None
+    if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)) or not 0 < proj_size < units:
+        raise ValueError(f"Argument `proj_size` must be None or a positive int smaller than `units` ({units}), as "
+                         f"PyTorch requires of nn.LSTM; received proj_size={proj_size!r}.")
+    return int(proj_size)
 
 
 @register
 class LSTMCell(RecurrentCell):
-    """Cell of the LSTM layer (``keras.layers.LSTMCell``); equations above. State: ``[h, c]``."""
+    """Cell of the LSTM layer (``keras.layers.LSTMCell``); equations above. State: ``[h, c]``.
 
-    spec = CellSpec(name="LSTM", layout="lstm", states=("h", "c"), gates=("i", "f", "c_hat", "o"), blocks=4)
+    ``proj_size=P`` (default None: no projection) projects ``h`` to ``P < units`` features, as PyTorch's
+    ``nn.LSTM(proj_size=P)``: ``h`` and the output have ``P`` features, ``c`` has ``units``; the recurrent kernel
+    is ``(P, 4*units)`` and the weights end with ``projection_kernel`` ``(units, P)``.  ``use_peepholes=True``
+    adds the weight ``peephole_weights`` ``(3*units,)`` (gate order i, f, o) after the bias, with the ONNX LSTM
+    operator's equations.  With both, the peephole weights come before the projection kernel.  Neither is a
+    Keras argument: a plain cell's config has neither key.
+    """
+
+    spec = LSTM_SPEC  # a variant's instance carries its own spec (see lstm_spec)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
                  recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
-                 seed=None, **kwargs):
+                 seed=None, proj_size=None, use_peepholes=False, **kwargs):
         kwargs.pop("implementation", None)  # Keras's internal kernel choice; no effect on results
         super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
                          recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
                          bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
                          recurrent_dropout, seed, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
+        self.proj_size = _check_proj_size(proj_size, self.units)
+        if not isinstance(use_peepholes, (bool, np.bool_)):
+            raise TypeError(f"Argument `use_peepholes` must be a bool; received use_peepholes={use_peepholes!r}.")
+        self.use_peepholes = bool(use_peepholes)
+        self.spec = lstm_spec(self.proj_size is not None, self.use_peepholes)
+        self.projection_kernel = self.peephole_weights = None
 
     @property
     def state_size(self):
-        return [self.units, self.units]
+        return [self._recurrent_rows(), self.units]
+
+    @property
+    def output_size(self):
+        return self._recurrent_rows()
+
+    def _recurrent_rows(self):
+        return self.units if self.proj_size is None else self.proj_size
 
     def _bias_initial_value(self, shape, dtype):
         if not self.unit_forget_bias:
@@ -172,20 +256,40 @@ class LSTMCell(RecurrentCell):
         return np.concatenate([self.bias_initializer((u,), dtype), np.ones((u,), dtype),
                                self.bias_initializer((2 * u,), dtype)])
 
+    def _build_extra(self):
+        if self.use_peepholes:
+            self.peephole_weights = self.add_weight(name="peephole_weights", shape=(3 * self.units,),
+                                                    initializer=self.kernel_initializer)
+        if self.proj_size is not None:
+            self.projection_kernel = self.add_weight(name="projection_kernel", shape=(self.units, self.proj_size),
+                                                     initializer=self.kernel_initializer)
+
+    def _variant_weights(self):
+        return {"projection_kernel": None if self.projection_kernel is None else self.projection_kernel.value,
+                "peephole_weights": None if self.peephole_weights is None else self.peephole_weights.value}
+
     def step(self, xw_t, states, dropout=None):
         h, c, gates = lstm_step(xw_t, states[0], states[1], self.recurrent_kernel.value, self.activation,
-                                self.recurrent_activation, self._recurrent_masks(dropout))
+                                self.recurrent_activation, self._recurrent_masks(dropout), **self._variant_weights())
         return h, [h, c], gates
 
     def step_backward(self, d_output, d_states, gates, prev_states, dropout, grads):
         dh = d_output + d_states[0]  # the output is h itself
-        dxw, dh_prev, dc_prev, drec = lstm_step_backward(
-            dh, d_states[1], gates, prev_states[0], prev_states[1], self.recurrent_kernel.value, self.activation,
-            self.recurrent_activation, self._recurrent_masks(dropout))
-        add_grad(grads, self.recurrent_kernel, drec)
-        return dxw, [dh_prev, dc_prev]
+        g = lstm_step_backward(dh, d_states[1], gates, prev_states[0], prev_states[1], self.recurrent_kernel.value,
+                               self.activation, self.recurrent_activation, self._recurrent_masks(dropout),
+                               **self._variant_weights())
+        add_grad(grads, self.recurrent_kernel, g.drecurrent_kernel)
+        if self.projection_kernel is not None:
+            add_grad(grads, self.projection_kernel, g.dprojection_kernel)
+        if self.peephole_weights is not None:
+            add_grad(grads, self.peephole_weights, g.dpeephole_weights)
+        return g.dxw, [g.dh_prev, g.dc_prev]
 
     def get_config(self):
         config = super().get_config()
         config["unit_forget_bias"] = self.unit_forget_bias
+        if self.proj_size is not None:  # not Keras arguments: only present when used
+            config["proj_size"] = self.proj_size
+        if self.use_peepholes:
+            config["use_peepholes"] = True
         return config

@@ -210,7 +210,7 @@ def describe_file(path) -> str:
         lines.append(f"Arrays: {len(entries)}")
         _describe_arrays(lines, entries)
     else:  # .weights.h5
-        from rnnlab.saving.keras_weights_h5 import _dataset_paths, open_h5
+        from rnnlab.saving.safe_h5 import dataset_paths as _dataset_paths, open_h5
 
         with open_h5(path, repr(path)) as h5:
             entries = [(p.lstrip("/"), h5[p].dtype, h5[p].shape) for p in sorted(_dataset_paths(h5, ""))]

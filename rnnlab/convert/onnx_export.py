@@ -5,7 +5,8 @@ Each recurrent layer becomes one ONNX recurrent node (``Bidirectional`` one node
 operators' time-major ones.  Weights are laid out from :mod:`rnnlab.weight_layouts` (``reorder_gates`` with the
 ``"onnx"`` gate order).  GRU ``reset_after=True`` is ``linear_before_reset=1``; ``reset_after=False`` is
 ``linear_before_reset=0`` (the ONNX default, which applies the reset gate before the recurrent product, as Keras
-does).  Non-default activations go in the ``activations`` attribute when ONNX has them.  ``Dense`` becomes
+does).  An LSTM's peephole weights are the operator's input ``P``.  Non-default activations go in the
+``activations`` attribute when ONNX has them.  ``Dense`` becomes
 ``MatMul`` + ``Add`` (+ the activation's operator), ``Embedding`` ``Gather``, Bidirectional merges ``Concat`` /
 ``Add`` / ``Mul`` / ``Div``, ``Masking`` ``Equal``/``Not``/``ReduceMax``/``Mul``, ``Dropout`` nothing.
 
@@ -17,7 +18,7 @@ zeros at masked steps, as ONNX does, so nothing is needed there).  Whether a mas
 data, so the graph checks it per row: a row whose mask is not of the form ``[1, ..., 1, 0, ..., 0]`` gets NaN
 inputs into the recurrent operator, hence NaN outputs -- never a silently different number.
 
-Refused (``ValueError``): stateful layers; a ``mask=`` argument passed explicitly to a layer; cells other than
+Refused (``ValueError``): stateful layers; an LSTM with ``proj_size`` (no standard operator projects ``h``); a ``mask=`` argument passed explicitly to a layer; cells other than
 LSTM/GRU/SimpleRNN (StackedRNNCells, custom cells); activations ONNX lacks (inside recurrent operators: ONNX
 allows Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign,
 Softplus); Bidirectional wrappers whose two layers differ in kind, units or GRU variant; layers other than
@@ -390,12 +391,18 @@ class _Exporter:
                     builtin_spec(rnn.cell, f"{where}: ONNX export")  # names the cell, or the built-in it subclasses
                 raise ValueError(f"{where}: cell {type(rnn.cell).__name__} has no ONNX operator (LSTM, GRU and "
                                  "SimpleRNN cells only; stack layers instead of StackedRNNCells).")
+            if "projection" in spec.variant:
+                raise ValueError(f"{where}: an LSTM with proj_size={rnn.cell.proj_size} has no standard ONNX operator "
+                                 "(the LSTM operator has no projection); export it to PyTorch instead.")
         kinds = {spec_of(rnn.cell).layout for rnn in inner}
         units = {rnn.cell.units for rnn in inner}
         if len(kinds) != 1 or len(units) != 1:
             raise ValueError(f"{where}: forward and backward layers differ in kind or units; one ONNX node needs "
                              "them equal.")
         kind, cells = kinds.pop(), [rnn.cell for rnn in inner]
+        peepholes = kind == "lstm" and cells[0].use_peepholes
+        if kind == "lstm" and len({c.use_peepholes for c in cells}) != 1:
+            raise ValueError(f"{where}: forward and backward LSTMs differ in use_peepholes.")
         if kind == "gru" and len({c.reset_after for c in cells}) != 1:
             raise ValueError(f"{where}: forward and backward GRUs differ in reset_after.")
         if bidirectional:
@@ -442,6 +449,9 @@ class _Exporter:
                   g.const(np.stack(b), f"{base}/B") if use_bias else "", seq_lens, init[0]]
         if kind == "lstm":
             inputs.append(init[1])
+        if peepholes:  # P (dirs, 3U), ONNX's peephole order
+            inputs.append(g.const(np.stack([reorder_gates(c.peephole_weights.value, "lstm_peephole", "keras", "onnx")
+                                            for c in cells]), f"{base}/P"))
         while inputs and inputs[-1] == "":
             inputs.pop()
         attrs = {"hidden_size": int(cells[0].units), "direction": direction}

@@ -11,6 +11,8 @@ rnnlab                                                PyTorch
 one bias per gate (LSTM, SimpleRNN)                   ``bias_ih + bias_hh`` (summed on import; on export the
                                                       whole bias goes to ``bias_ih`` and ``bias_hh`` is zero)
 GRU ``reset_after=True`` bias ``(2, 3U)``             ``bias_ih`` = row 0, ``bias_hh`` = row 1
+``LSTM(units, proj_size=P)``                          ``nn.LSTM(proj_size=P)`` (``weight_hr`` =
+                                                      ``projection_kernel.T``)
 ``Dense`` on the last recurrent output                ``nn.Linear`` (``weight`` = ``kernel.T``)
 ====================================================  ==========================================================
 
@@ -23,7 +25,7 @@ Output semantics.  The rnnlab model built from a state dict computes what Keras 
 direction) -- and with ``return_sequences=True`` torch's ``output`` (``batch_first``).  The head, if any, is applied
 to that.  :func:`to_torch_module` builds a module with exactly these semantics.
 
-Refused with ``ValueError`` (no exact equivalent): GRU ``reset_after=False``; ``proj_size``; LSTM/GRU with
+Refused with ``ValueError`` (no exact equivalent): GRU ``reset_after=False``; peephole LSTMs; LSTM/GRU with
 activations other than tanh/sigmoid, SimpleRNN other than tanh/relu; Bidirectional merge modes other than
 ``concat``; masks (``Masking``, ``Embedding(mask_zero=True)``); ``go_backwards`` outside Bidirectional;
 stateful layers; stacks whose layers differ in kind, units, bias or activation.
@@ -56,7 +58,7 @@ class TorchSpec:
     ``kind`` is ``"lstm"``, ``"gru"`` or ``"simple_rnn"`` (``nn.RNN``); ``nonlinearity`` only matters for
     ``nn.RNN`` (``"tanh"`` or ``"relu"``, PyTorch's default ``"tanh"``).  ``head`` is ``None`` or
     ``(in_features, out_features, has_bias)``.  ``rnn_prefix`` / ``head_prefix`` are the key prefixes in the
-    state dict (``"rnn."``, ``"fc."``, or ``""`` for a bare module).
+    state dict (``"rnn."``, ``"fc."``, or ``""`` for a bare module).  ``proj_size`` is ``nn.LSTM``'s (0: none).
     """
 
     kind: str
@@ -71,15 +73,23 @@ class TorchSpec:
     head_prefix: str = "fc."
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)
+    proj_size: int = 0
 
     @property
     def num_directions(self):
         return 2 if self.bidirectional else 1
 
+    @property
+    def output_size(self):
+        """Features of ``h`` per direction: ``proj_size`` if set, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
+
     def describe(self) -> str:
         args = [f"input_size={self.input_size}", f"hidden_size={self.hidden_size}"]
         if self.num_layers != 1:
             args.append(f"num_layers={self.num_layers}")
+        if self.proj_size:
+            args.append(f"proj_size={self.proj_size}")
         if self.kind == "simple_rnn":
             args.append(f"nonlinearity={self.nonlinearity!r}")
         if not self.bias:
@@ -168,28 +178,36 @@ def infer_torch_spec(state_dict, nonlinearity="tanh") -> TorchSpec:
         raise ValueError(f"The state dict holds {len(groups)} recurrent modules (prefixes {sorted(groups)}); "
                          "rnnlab converts one nn.LSTM/nn.GRU/nn.RNN (with any number of layers) at a time.")
     (prefix, params), = groups.items()
-    if any(p == "weight_hr" for p, _, _ in params):
-        raise ValueError("The state dict is from an nn.LSTM with proj_size > 0 (it has weight_hr_l* keys); a "
-                         "projected LSTM has no Keras/rnnlab equivalent.")
     w_hh = params.get(("weight_hh", 0, False))
     w_ih = params.get(("weight_ih", 0, False))
+    w_hr = params.get(("weight_hr", 0, False))  # nn.LSTM(proj_size=P): (P, hidden_size)
     if w_hh is None or w_ih is None or w_hh.ndim != 2 or w_ih.ndim != 2:
         raise ValueError(f"The recurrent module {prefix or '(root)'!r} lacks 2-D weight_ih_l0 / weight_hh_l0.")
-    hidden = w_hh.shape[1]
+    if w_hr is not None:
+        if w_hr.ndim != 2 or w_hr.shape[1] == 0 or w_hh.shape != (4 * w_hr.shape[1], w_hr.shape[0]):
+            raise ValueError(f"weight_hr_l0 has shape {w_hr.shape} and weight_hh_l0 {w_hh.shape}; an nn.LSTM with "
+                             "proj_size has weight_hr (proj_size, hidden_size) and weight_hh "
+                             "(4*hidden_size, proj_size).")
+        hidden, proj = w_hr.shape[1], w_hr.shape[0]
+    else:
+        hidden, proj = w_hh.shape[1], 0
     if hidden == 0 or w_hh.shape[0] % hidden:
         raise ValueError(f"weight_hh_l0 has shape {w_hh.shape}, which is not (G*hidden_size, hidden_size).")
     gates = w_hh.shape[0] // hidden
     kind = _KIND_OF_GATES.get(gates)
     if kind is None:
         raise ValueError(f"weight_hh_l0 has {gates} gate blocks; expected 4 (LSTM), 3 (GRU) or 1 (RNN).")
+    out_size = proj or hidden  # features of h
     num_layers = 1 + max(layer for _, layer, _ in params)
     bidirectional = any(rev for _, _, rev in params)
     has_bias = ("bias_ih", 0, False) in params
     dirs = 2 if bidirectional else 1
     for layer in range(num_layers):
-        in_size = w_ih.shape[1] if layer == 0 else hidden * dirs
+        in_size = w_ih.shape[1] if layer == 0 else out_size * dirs
         for rev in ([False, True] if bidirectional else [False]):
-            expected = {"weight_ih": (gates * hidden, in_size), "weight_hh": (gates * hidden, hidden)}
+            expected = {"weight_ih": (gates * hidden, in_size), "weight_hh": (gates * hidden, out_size)}
+            if proj:
+                expected["weight_hr"] = (proj, hidden)
             if has_bias:
                 expected.update({"bias_ih": (gates * hidden,), "bias_hh": (gates * hidden,)})
             for name, shape in expected.items():
@@ -216,16 +234,16 @@ def infer_torch_spec(state_dict, nonlinearity="tanh") -> TorchSpec:
         if others:
             raise ValueError(f"Keys {sorted(others)} belong neither to the recurrent module nor to the nn.Linear "
                              f"head {head_prefix!r}; rnnlab converts one recurrent module plus one Linear head.")
-        if weight.shape[1] != hidden * dirs:
+        if weight.shape[1] != out_size * dirs:
             raise ValueError(f"The Linear head {head_prefix}weight has shape {weight.shape}; its in_features must be "
-                             f"the recurrent output size {hidden * dirs}.")
+                             f"the recurrent output size {out_size * dirs}.")
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"The Linear head {head_prefix}bias has shape {bias.shape}; "
                              f"expected ({weight.shape[0]},).")
         head = (weight.shape[1], weight.shape[0], bias is not None)
     dtype = "float64" if all(a.dtype == np.float64 for a in arrays.values()) else "float32"
     return TorchSpec(kind, int(w_ih.shape[1]), int(hidden), num_layers, bidirectional, has_bias,
-                     _check_nonlinearity(nonlinearity), head, prefix, head_prefix, dtype)
+                     _check_nonlinearity(nonlinearity), head, prefix, head_prefix, dtype, proj_size=int(proj))
 
 
 def from_torch_state_dict(state_dict, spec=None, *, nonlinearity=None, return_sequences=False,
@@ -244,7 +262,7 @@ def from_torch_state_dict(state_dict, spec=None, *, nonlinearity=None, return_se
 
     if isinstance(spec, TorchSpec):
         spec = {k: getattr(spec, k) for k in ("kind", "input_size", "hidden_size", "num_layers", "bidirectional",
-                                              "bias", "nonlinearity", "head")}
+                                              "bias", "nonlinearity", "head", "proj_size")}
     spec = dict(spec or {})
     if nonlinearity is None:
         nonlinearity = spec.get("nonlinearity", "tanh")
@@ -252,7 +270,7 @@ def from_torch_state_dict(state_dict, spec=None, *, nonlinearity=None, return_se
     for key, expected in spec.items():
         if not hasattr(inferred, key):
             raise ValueError(f"Unknown spec field {key!r}; fields: kind, input_size, hidden_size, num_layers, "
-                             "bidirectional, bias, nonlinearity, head.")
+                             "bidirectional, bias, nonlinearity, head, proj_size.")
         got = getattr(inferred, key)
         if key == "kind" and expected in ("LSTM", "GRU", "RNN"):
             expected = {v: k for k, v in _TORCH_CLASS.items()}[expected]
@@ -273,6 +291,8 @@ def from_torch_state_dict(state_dict, spec=None, *, nonlinearity=None, return_se
                   "dtype": s.dtype}
         if s.kind == "simple_rnn":
             kwargs["activation"] = s.nonlinearity
+        if s.proj_size:
+            kwargs["proj_size"] = s.proj_size
         layer = cls(s.hidden_size, **kwargs)
         if s.bidirectional:
             layer = L.Bidirectional(layer, merge_mode="concat")
@@ -288,7 +308,8 @@ def from_torch_state_dict(state_dict, spec=None, *, nonlinearity=None, return_se
     for k, layer in enumerate(recurrent):
         inner = [(layer.forward_layer, False), (layer.backward_layer, True)] if s.bidirectional else [(layer, False)]
         for sub, rev in inner:
-            names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if s.bias else ())
+            names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if s.bias else ()) + \
+                (("weight_hr",) if s.proj_size else ())
             params = {n: arrays[f"{s.rnn_prefix}{n}{_suffix(k, rev)}"] for n in names}
             sub.set_weights(weight_layouts.torch_to_keras(s.kind, params))
     if head is not None:
@@ -302,7 +323,7 @@ def from_torch_state_dict(state_dict, spec=None, *, nonlinearity=None, return_se
 def from_torch(obj, spec=None, **kwargs):
     """``rnnlab.Sequential`` from a torch module, a state dict, or a ``.safetensors``/``.pt``/``.pth`` file.
 
-    A module's ``nn.RNN`` nonlinearity is read from the module; ``proj_size`` is refused.  Other keyword
+    A module's ``nn.RNN`` nonlinearity is read from the module (``proj_size`` is in its weights).  Other keyword
     arguments are those of :func:`from_torch_state_dict`.
     """
     if isinstance(obj, (str, os.PathLike)):
@@ -310,8 +331,6 @@ def from_torch(obj, spec=None, **kwargs):
     elif hasattr(obj, "state_dict") and hasattr(obj, "modules"):  # a torch.nn.Module
         rnns = [m for m in obj.modules() if type(m).__name__ in ("LSTM", "GRU", "RNN") and hasattr(m, "hidden_size")]
         for m in rnns:
-            if getattr(m, "proj_size", 0):
-                raise ValueError(f"nn.LSTM with proj_size={m.proj_size} has no Keras/rnnlab equivalent.")
             if type(m).__name__ == "RNN":
                 kwargs.setdefault("nonlinearity", m.nonlinearity)
         obj = obj.state_dict()
@@ -379,12 +398,16 @@ def _check_recurrent(rnn, where):
     elif act != "tanh" or rec != "sigmoid":
         raise ValueError(f"{where}: activation={act!r}, recurrent_activation={rec!r}; nn.{_TORCH_CLASS[kind]} "
                          "is fixed to tanh and sigmoid, so there is no exact PyTorch equivalent.")
+    if kind == "lstm" and cell.use_peepholes:
+        raise ValueError(f"{where}: use_peepholes=True; nn.LSTM has no peephole connections, so there is no exact "
+                         "PyTorch equivalent (export it to ONNX instead, whose LSTM operator has them).")
     if kind == "gru" and not cell.reset_after:
         raise ValueError(f"{where}: GRU with reset_after=False applies the reset gate before the recurrent matrix "
                          "product; nn.GRU applies it after (reset_after=True), so there is no exact equivalent.")
     if rnn.stateful:
         raise ValueError(f"{where}: stateful layers carry state between calls; nn modules do not.")
-    return kind, (act if kind == "simple_rnn" else "tanh"), cell.use_bias, cell.units
+    proj_size = (cell.proj_size or 0) if kind == "lstm" else 0
+    return kind, (act if kind == "simple_rnn" else "tanh"), cell.use_bias, cell.units, proj_size
 
 
 def _plan(model) -> _Plan:
@@ -441,12 +464,12 @@ def _plan(model) -> _Plan:
     if ret_state and head is not None:
         raise ValueError("A recurrent layer with return_state=True cannot feed a Dense head in a Sequential stack.")
     if len({f for f in flags}) != 1:
-        raise ValueError(f"The recurrent layers differ in kind, activation, use_bias, units or direction "
+        raise ValueError(f"The recurrent layers differ in kind, activation, use_bias, units, proj_size or direction "
                          f"({[f for f in flags]}); nn.{{LSTM,GRU,RNN}}(num_layers=n) needs them identical.")
-    (kind, act, use_bias, units), bidirectional = flags[0]
+    (kind, act, use_bias, units, proj_size), bidirectional = flags[0]
     first = recurrent[0][0]
     spec = TorchSpec(kind, int(first.cell.input_dim), int(units), len(recurrent), bidirectional, use_bias,
-                     act, None, "rnn.", "fc.", first.dtype)
+                     act, None, "rnn.", "fc.", first.dtype, proj_size=int(proj_size))
     if head is not None:
         spec.head = (int(head.kernel.shape[0]), int(head.units), head.use_bias)
     return _Plan(spec, recurrent, head, ret_seq, ret_state)
@@ -465,7 +488,7 @@ def to_torch_state_dict(model, *, rnn_prefix="rnn.", head_prefix="fc."):
         for sub, rev in zip(layers, (False, True)):
             params = weight_layouts.keras_to_torch(plan.spec.kind, sub.get_weights(),
                                                    reset_after=getattr(sub.cell, "reset_after", True))
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
                 if name in params:
                     out[f"{rnn_prefix}{name}{_suffix(k, rev)}"] = np.ascontiguousarray(params[name])
     if plan.head is not None:
@@ -537,6 +560,8 @@ def _module_class(torch):
             super().__init__()
             cls = {"lstm": nn.LSTM, "gru": nn.GRU, "simple_rnn": nn.RNN}[spec.kind]
             kwargs = {"nonlinearity": spec.nonlinearity} if spec.kind == "simple_rnn" else {}
+            if spec.proj_size:
+                kwargs["proj_size"] = spec.proj_size
             self.rnn = cls(spec.input_size, spec.hidden_size, num_layers=spec.num_layers, bias=spec.bias,
                            batch_first=True, bidirectional=spec.bidirectional, **kwargs)
             self.fc = None

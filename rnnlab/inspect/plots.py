@@ -122,7 +122,8 @@ def plot_states(part, units=None, sample=0):
     for ax, name in zip(axes, names):
         values = getattr(part, name)[sample]  # (T, U)
         for u in units:
-            ax.plot(steps, values[:, u], marker="o", markersize=3, label=f"unit {u}")
+            if u < values.shape[-1]:  # with a projection (proj_size), h has fewer features than c has units
+                ax.plot(steps, values[:, u], marker="o", markersize=3, label=f"unit {u}")
         _shade_masked(ax, part.mask[sample])
         ax.axhline(0, color="0.7", linewidth=0.8)
         ax.set_title(f"{name}: {_STATE_TEXT[name]}", fontsize=9, loc="left")

@@ -106,9 +106,17 @@ def _relations(part, sample, t):
         lines.append(("c = f * c_prev + i * c_hat",
                       f"{_vec(g['f'])} * {_vec(c_prev)} + {_vec(g['i'])} * {_vec(g['c_hat'])}\n  = {_vec(c_new)}",
                       np.allclose(c_new, c_t, atol=1e-5)))
-        lines.append((f"h = o_gate * {part.activation}(c)",
-                      f"{_vec(g['o'])} * {part.activation}({_vec(c_new)})\n  = {_vec(h_new)}",
-                      np.allclose(h_new, h_t, atol=1e-5)))
+        if part.projection_kernel is None:
+            lines.append((f"h = o_gate * {part.activation}(c)",
+                          f"{_vec(g['o'])} * {part.activation}({_vec(c_new)})\n  = {_vec(h_new)}",
+                          np.allclose(h_new, h_t, atol=1e-5)))
+        else:  # an LSTM with a projection (proj_size): h has proj_size features
+            m = h_new
+            h_new = m @ part.projection_kernel
+            lines.append((f"h = (o_gate * {part.activation}(c)) @ projection_kernel",
+                          f"({_vec(g['o'])} * {part.activation}({_vec(c_new)})) @ projection_kernel\n"
+                          f"  = {_vec(m)} @ projection_kernel\n  = {_vec(h_new)}",
+                          np.allclose(h_new, h_t, atol=1e-5)))
     elif part.cell_type == "GRU":
         h_new = g["z"] * h_prev + (1 - g["z"]) * g["h_hat"]
         lines.append(("h = z * h_prev + (1 - z) * h_hat",

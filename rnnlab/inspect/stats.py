@@ -163,9 +163,10 @@ def statistics(model_trace, eps=0.05) -> TraceStatistics:
             sat = (float("nan"),) * 2 if gate == "a" else saturation(v, eps)  # a is a pre-activation
             gates.rows.append(label + (gate, *_moments(v), *_with_total(sat)))
         keep = part.gates.get("f", part.gates.get("z"))
-        for u in range(part.units):
-            h_u = part.h[..., u][counted]
-            forget = float(keep[..., u][counted].mean()) if keep is not None and h_u.size else float("nan")
+        for u in range(max(part.units, part.h.shape[-1])):  # h has proj_size features with a projection
+            h_u = part.h[..., u][counted] if u < part.h.shape[-1] else np.empty(0)
+            in_gate = keep is not None and u < keep.shape[-1] and counted.any()
+            forget = float(keep[..., u][counted].mean()) if in_gate else float("nan")
             abs_h = np.abs(h_u)
             units.rows.append(label + (u, forget, *((float(abs_h.mean()), float(h_u.std()), float(abs_h.max()))
                                                     if h_u.size else (float("nan"),) * 3)))

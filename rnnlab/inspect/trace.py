@@ -94,6 +94,8 @@ class CellTrace:
     mask: np.ndarray
     initial_state: list = field(default_factory=list)
     go_backwards: bool = False
+    variant: tuple = ()
+    projection_kernel: np.ndarray | None = None
 
     @property
     def batch_size(self) -> int:
@@ -445,5 +447,7 @@ def cell_traces_of(layer, result, name, direction):
             mask=mask,
             initial_state=[np.asarray(s) for s in steps[0][0][part]],
             go_backwards=layer.go_backwards,
+            variant=spec.variant,
+            projection_kernel=(np.array(cell.projection_kernel.value) if "projection" in spec.variant else None),
         ))
     return out

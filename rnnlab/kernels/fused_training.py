@@ -33,8 +33,6 @@ from rnnlab import backend, fastpath, nest
 from rnnlab.cells import GRUCell, LSTMCell
 from rnnlab.kernels import native, numpy_loop
 
-_NUM_GATES = {LSTMCell: 4, GRUCell: 3}
-
 
 def supports(cell=None, dtype=None, training=False, **_):
     """Whether the fused kernel computes this training call: a single LSTM cell or GRU cell with
@@ -211,7 +209,7 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     cell = layer.loop_cell
     lstm = type(cell) is LSTMCell
     batch, steps, features = x.shape
-    units, gates = cell.units, _NUM_GATES[type(cell)]
+    units, gates = cell.units, cell.spec.blocks
     width = gates * units
     reverse = layer.go_backwards
     in_mask = None if dropout is None or dropout.inputs is None else dropout.inputs[0][:, None, :]

@@ -3,7 +3,7 @@
 ``"native"`` runs a whole LSTM or GRU (``reset_after=True``, Keras's default) layer in C from the raw inputs:
 each step's gate pre-activations ``bias + x_t @ W + h_{t-1} @ U`` are one register-blocked product, finished
 in registers by the gate arithmetic.  Threads of rnnlab's own pool share the rows or the units (see
-``rnn_kernels.c``).  No BLAS call is made, so nothing competes with NumPy's BLAS threads for the cores.
+``native/forward.c``).  No BLAS call is made, so nothing competes with NumPy's BLAS threads for the cores.
 A plain ``layer(x)`` goes from Python straight to C through the library's CPython entry point.
 
 ``"native_gru_v1"`` runs GRU with ``reset_after=False`` in C (one thread) from the projected inputs.
@@ -12,26 +12,15 @@ Float32 only, Keras's default activations, no dropout; everything else stays on 
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from rnnlab import activations, backend, fastpath
 from rnnlab.kernels import native
-from rnnlab.cells import GRUCell, LSTMCell
+from rnnlab.cells import GRUCell, LSTMCell, spec_of
 
-
-def thread_count() -> int:
-    """Threads the native loops may use: ``$RNNLAB_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs
-    this process may run on."""
-    for name in ("RNNLAB_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.strip().isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+#: The maths these loops compute: the plain cells'. A variant (an LSTM with a projection or peepholes) or a
+#: subclass declares other maths in its spec and runs on the reference path.
+_PLAIN = (LSTMCell.spec, GRUCell.spec)
 
 
 def _default_float32(cell):
@@ -40,7 +29,7 @@ def _default_float32(cell):
 
 
 def _supports(cell=None, collect_gates=False, dropout=None, **_):
-    if collect_gates or dropout is not None or type(cell) not in (LSTMCell, GRUCell) or not _default_float32(cell):
+    if collect_gates or dropout is not None or spec_of(cell) not in _PLAIN or not _default_float32(cell):
         return False
     if type(cell) is GRUCell and not cell.reset_after:
         return False
@@ -48,7 +37,7 @@ def _supports(cell=None, collect_gates=False, dropout=None, **_):
 
 
 def _supports_gru_v1(cell=None, collect_gates=False, dropout=None, **_):
-    if collect_gates or dropout is not None or type(cell) is not GRUCell or cell.reset_after or \
+    if collect_gates or dropout is not None or spec_of(cell) != GRUCell.spec or cell.reset_after or \
             not _default_float32(cell):
         return False
     return native.library() is not None

@@ -29,14 +29,18 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnlab import activations, fastpath
-from rnnlab.cells import GRUCell, LSTMCell
+from rnnlab.cells import GRUCell, LSTMCell, spec_of
 from rnnlab.cells.gru import gru_pointwise, gru_pointwise_backward
 from rnnlab.cells.lstm import lstm_gate_scales, lstm_pointwise, lstm_pointwise_backward
 
+#: The maths this loop computes: the plain cells' (a variant's or a subclass's spec differs).
+_PLAIN = (LSTMCell.spec, GRUCell.spec)
+
 
 def supports_cell(cell):
-    """Whether the loop computes ``cell``: exactly an ``LSTMCell`` or a ``GRUCell``, with tanh and sigmoid."""
-    return type(cell) in (LSTMCell, GRUCell) and cell.activation is activations.tanh and \
+    """Whether the loop computes ``cell``: a plain ``LSTMCell`` or ``GRUCell`` (not a variant, not a subclass),
+    with tanh and sigmoid."""
+    return spec_of(cell) in _PLAIN and cell.activation is activations.tanh and \
         cell.recurrent_activation is activations.sigmoid
 
 

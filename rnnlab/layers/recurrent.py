@@ -16,7 +16,7 @@ class _CellLayer(RNN):
     cell_name = None
     _CELL_ATTRS = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
                    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "dropout",
-                   "recurrent_dropout", "reset_after", "seed", "kernel_regularizer", "recurrent_regularizer",
+                   "recurrent_dropout", "reset_after", "seed", "proj_size", "use_peepholes", "kernel_regularizer", "recurrent_regularizer",
                    "bias_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint")
 
     def __init__(self, cell_kwargs, return_sequences, return_state, go_backwards, stateful, unroll, use_cudnn,
@@ -55,6 +55,10 @@ class LSTM(_CellLayer):
     Returns ``output`` or, with ``return_state=True``, ``(output, h, c)``: ``output`` is ``h`` at every step
     (``return_sequences=True``, shape ``(B, T, units)``) or at the last step (shape ``(B, units)``); ``h`` and
     ``c`` are the final hidden and cell states. Equations: :mod:`rnnlab.cells.lstm`.
+
+    Two variants beyond Keras (see :class:`rnnlab.cells.LSTMCell`): ``proj_size=P`` projects ``h`` (and the
+    output) to ``P`` features, as PyTorch's ``nn.LSTM(proj_size=P)``; ``use_peepholes=True`` adds peephole
+    connections, as the ONNX LSTM operator's input ``P``.  Both run on the reference path.
     """
 
     cell_class = LSTMCell
@@ -66,12 +70,13 @@ class LSTM(_CellLayer):
                  recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", **kwargs):
+                 go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", proj_size=None,
+                 use_peepholes=False, **kwargs):
         kwargs.pop("implementation", None)
         cell_kwargs = dict(units=units, activation=activation, recurrent_activation=recurrent_activation,
                            use_bias=use_bias, kernel_initializer=kernel_initializer,
                            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                           unit_forget_bias=unit_forget_bias, kernel_regularizer=kernel_regularizer,
+                           unit_forget_bias=unit_forget_bias, proj_size=proj_size, use_peepholes=use_peepholes, kernel_regularizer=kernel_regularizer,
                            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
                            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
                            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,

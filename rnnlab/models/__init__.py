@@ -1,5 +1,6 @@
 """Models: ``Model`` (functional), ``Sequential``, and ``Input``."""
 from rnnlab.layers.input_layer import Input
+from rnnlab.models import saving_hook
 from rnnlab.models.functional import Model
 from rnnlab.models.sequential import Sequential
 
@@ -11,6 +12,5 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
     See :func:`rnnlab.saving.keras_format.load_model`.
     """
-    from rnnlab.saving.keras_format import load_model as _load_model
-
-    return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    return saving_hook.file_formats().load_model(filepath, custom_objects=custom_objects, compile=compile,
+                                                 safe_mode=safe_mode)

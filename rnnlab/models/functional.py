@@ -15,6 +15,7 @@ from rnnlab.engine.layer import KerasTensor, Layer, has_other_tensor_args, uniqu
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.layers.rnn import RNN
+from rnnlab.models.saving_hook import file_formats
 from rnnlab.models.summary import print_summary
 from rnnlab.models.training import Trainer
 from rnnlab.utils.progbar import Progbar
@@ -471,58 +472,24 @@ class Model(Trainer, Layer):
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Write the model (config and weights) as a Keras 3 ``.keras`` archive, atomically."""
-        from rnnlab.saving.keras_format import save_model
-
-        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        file_formats().save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Write every weight to ``filepath``, atomically: ``*.weights.npz`` (rnnlab's own, keyed by path) or
         ``*.weights.h5`` (Keras 3's layout, readable by ``keras.Model.load_weights``)."""
-        from rnnlab.saving import save_weights_npz
-
-        path = str(filepath) if hasattr(filepath, "__fspath__") else filepath
-        if isinstance(path, str) and path.endswith(".weights.h5"):
-            from rnnlab.saving.keras_weights_h5 import save_weights_h5
-
-            return save_weights_h5(self, filepath, overwrite=overwrite)
-        if isinstance(path, str) and not path.endswith(".weights.npz"):
-            raise ValueError("Argument `filepath` must end in '.weights.npz' (rnnlab's format) or '.weights.h5' "
-                             f"(Keras 3's); received filepath={path!r}.")
-        save_weights_npz(self, filepath, overwrite=overwrite)
+        return file_formats().save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
         """Read weights from ``*.weights.npz`` (every path and shape must match), ``*.weights.h5``/``*.h5``
         (Keras 3 or TF-Keras 2 layout) or a ``.keras`` archive."""
-        from rnnlab.saving import load_weights_npz
-
-        path = str(filepath) if hasattr(filepath, "__fspath__") else filepath
-        if isinstance(path, str) and path.endswith(".weights.json"):
-            raise ValueError(f"{path!r} is a sharded Keras weights index; rnnlab reads single-file weights "
-                             "('.weights.h5', '.weights.npz') only.")
-        if isinstance(path, str) and path.lower().endswith((".h5", ".hdf5", ".keras")):
-            from rnnlab.saving.keras_format import load_any_weights
-
-            return load_any_weights(self, filepath)
-        import zlib
-
-        try:
-            load_weights_npz(self, filepath)
-        except (NotImplementedError, RuntimeError, KeyError, IndexError, zlib.error, OverflowError) as exc:
-            # a damaged archive (say, a flipped compression-method byte) is a bad file, reported as such
-            raise ValueError(f"File {filepath!r} is not a readable .weights.npz file "
-                             f"({type(exc).__name__}: {exc}).") from None
+        return file_formats().load_weights(self, filepath)
 
     def get_config(self):
         """Keras's config of this model (a ``Functional`` or ``Sequential`` config)."""
-        from rnnlab.saving.model_config import serialize_model
-
-        return serialize_model(self, with_build_config=False)["config"]
+        return file_formats().model_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuild a model from :meth:`get_config` (or Keras's) config; layers get fresh weights."""
-        from rnnlab.saving.model_config import KerasLoadOptions, deserialize_model
-
         kind = "Sequential" if any(c.__name__ == "Sequential" for c in cls.__mro__) else "Functional"
-        return deserialize_model({"class_name": kind, "config": config},
-                                 KerasLoadOptions(custom_objects, safe_mode=custom_objects is None))
+        return file_formats().model_from_config(kind, config, custom_objects)

@@ -1,6 +1,8 @@
 """``Sequential``: a linear stack of layers, built into a functional graph once its input shape is known."""
 from __future__ import annotations
 
+import numpy as np
+
 from rnnlab.engine.layer import KerasTensor, Layer, unique_name
 from rnnlab.layers.input_layer import Input, InputLayer
 from rnnlab.models.functional import Model
@@ -80,8 +82,6 @@ class Sequential(Model):
         if not self._layers_list:
             raise ValueError(f"Sequential model {self.name!r} has no layers.")
         first = values[0] if isinstance(values, (list, tuple)) else values
-        import numpy as np
-
         shape = np.shape(first)
         stateful = any(getattr(layer, "stateful", False) for layer in self._layers_list)
         self.build(((shape[0] if stateful else None),) + tuple(shape[1:]))

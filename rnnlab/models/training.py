@@ -14,6 +14,7 @@ import numpy as np
 from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
+from rnnlab.callbacks import CallbackList
 from rnnlab.random import make_rng
 
 
@@ -253,10 +254,8 @@ class Trainer:
         num_batches = max(1, math.ceil(n / batch_size))
         if steps is not None:
             num_batches = min(num_batches, int(steps))
-        from rnnlab import callbacks as callbacks_module
-
-        cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1,
-                                            steps=num_batches, model=self)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=num_batches,
+                           model=self)
         self.reset_metrics()
         cbs.on_test_begin()
         for b in range(num_batches):
@@ -308,10 +307,8 @@ class Trainer:
         steps = max(1, math.ceil(n / batch_size))
         if steps_per_epoch is not None:
             steps = min(steps, int(steps_per_epoch))
-        from rnnlab import callbacks as callbacks_module
-
-        cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
-                                            epochs=epochs, steps=steps, model=self)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose, epochs=epochs,
+                           steps=steps, model=self)
         self.stop_training = False
         rng = make_rng(None)
         cbs.on_train_begin()

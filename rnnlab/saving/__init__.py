@@ -1,19 +1,23 @@
-"""Saving and loading. Every write goes to a temporary file that is renamed into place (:mod:`.atomic`)."""
+"""Saving and loading. Every write goes to a temporary file that is renamed into place (:mod:`.atomic`).
+
+The modules, each above the ones it imports: :mod:`.atomic` and :mod:`.safe_h5` (files); :mod:`.keras_ops`,
+:mod:`.config_writer` and :mod:`.config_reader` (Keras's JSON configs) and :mod:`.compile_config`; the file
+layouts :mod:`.weights_npz`, :mod:`.legacy_h5` (TF-Keras 2's ``.h5``) and :mod:`.keras_weights_h5` (Keras 3's
+weights); :mod:`.keras_format` (the ``.keras`` archive, and ``load_model`` for every model file); and
+:mod:`.model_files`, what the model methods do with files.  Importing this package registers the models' entry
+points in :mod:`rnnlab.models.saving_hook`.  h5py is imported only when a Keras file is read or written.
+"""
+from rnnlab.models import saving_hook
+from rnnlab.saving import model_files
 from rnnlab.saving.atomic import atomic_write
+from rnnlab.saving.keras_format import load_model, save_model
+from rnnlab.saving.keras_weights_h5 import load_weights_h5, save_weights_h5
 from rnnlab.saving.weights_npz import load_weights_npz, save_weights_npz
-
-
-def __getattr__(name):  # the Keras formats load on first use (they import h5py lazily too)
-    if name in ("save_model", "load_model"):
-        from rnnlab.saving import keras_format
-
-        return getattr(keras_format, name)
-    if name in ("save_weights_h5", "load_weights_h5"):
-        from rnnlab.saving import keras_weights_h5
-
-        return getattr(keras_weights_h5, name)
-    raise AttributeError(f"module 'rnnlab.saving' has no attribute {name!r}")
-
 
 __all__ = ["atomic_write", "save_weights_npz", "load_weights_npz", "save_model", "load_model",
            "save_weights_h5", "load_weights_h5"]
+
+saving_hook.register(saving_hook.FileFormats(
+    save_model=save_model, load_model=load_model, save_weights=model_files.save_weights,
+    load_weights=model_files.load_weights, model_config=model_files.model_config,
+    model_from_config=model_files.model_from_config))

@@ -1,9 +1,9 @@
 """The Keras 3 ``.keras`` archive, and ``load_model`` for every model file rnnlab reads.
 
 A ``.keras`` file is a zip archive with three members: ``metadata.json`` (the Keras version that wrote it),
-``config.json`` (the model's config, see :mod:`.model_config`) and ``model.weights.h5`` (the weights in Keras
-3's layout, see :mod:`.keras_weights_h5`).  rnnlab writes the members uncompressed, as Keras does, into a
-temporary file that replaces the target only once complete.
+``config.json`` (the model's config, see :mod:`.config_writer` and :mod:`.config_reader`) and
+``model.weights.h5`` (the weights in Keras 3's layout, see :mod:`.keras_weights_h5`).  rnnlab writes the
+members uncompressed, as Keras does, into a temporary file that replaces the target only once complete.
 
 Reading never executes anything from the file and never unpickles: configs are JSON, classes come from a
 fixed table (or from ``custom_objects`` with ``safe_mode=False``), weights are plain HDF5 arrays.  Any
@@ -15,16 +15,19 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import warnings
 import zipfile
 import zlib
 
 from rnnlab.saving.atomic import atomic_write
-from rnnlab.saving.keras_weights_h5 import open_h5, read_weights, weights_bytes
-from rnnlab.saving.model_config import (KerasLoadOptions, check_keras3_writable, deserialize_model,
-                                         serialize_model)
+from rnnlab.saving.compile_config import compile_from_config
+from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
+from rnnlab.saving.config_writer import check_keras3_writable, serialize_model
+from rnnlab.saving.keras_weights_h5 import load_weights_h5, read_weights, weights_bytes
+from rnnlab.saving.legacy_h5 import is_legacy_keras_version, load_legacy_model
+from rnnlab.saving.safe_h5 import open_h5
+from rnnlab.version import __version__
 
-__all__ = ["save_model", "load_model", "load_any_weights", "load_weights_keras_archive", "compile_from_config"]
+__all__ = ["save_model", "load_model", "load_any_weights", "load_weights_keras_archive"]
 
 CONFIG_NAME = "config.json"
 METADATA_NAME = "metadata.json"
@@ -42,8 +45,6 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplemented
 
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Write ``model`` as a Keras 3 ``.keras`` archive that ``keras.models.load_model`` opens."""
-    from rnnlab import __version__
-
     if not isinstance(filepath, (str, os.PathLike)):
         raise TypeError(f"Argument `filepath` must be a path; received {type(filepath).__name__}.")
     filepath = os.fspath(filepath)
@@ -130,8 +131,6 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if lower.endswith((".h5", ".hdf5")):
         if not magic.startswith(_HDF5_MAGIC):
             raise ValueError(f"File {filepath!r} is not a valid HDF5 model file: it is {_describe(magic)}.")
-        from rnnlab.saving.legacy_h5 import load_legacy_model
-
         return load_legacy_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     raise ValueError(f"File format not supported: filepath={filepath!r}. rnnlab loads '.keras' archives and "
                      "legacy '.h5' model files.")
@@ -185,8 +184,6 @@ def _archive_legacy(zf, filepath):
     metadata = _json(_read_member(zf, METADATA_NAME, filepath, _MAX_JSON_BYTES), METADATA_NAME, filepath)
     if not isinstance(metadata, dict):
         raise ValueError(f"File {filepath!r}: {METADATA_NAME} is not a JSON object.")
-    from rnnlab.saving.legacy_h5 import is_legacy_keras_version
-
     version = metadata.get("keras_version")
     if version is not None and not isinstance(version, str):
         raise ValueError(f"File {filepath!r}: {METADATA_NAME} has a non-text keras_version {version!r}.")
@@ -235,37 +232,6 @@ def load_weights_keras_archive(model, filepath):
         read_weights(model, h5, source)
 
 
-def compile_from_config(model, compile_config, source="the file"):
-    """Compile ``model`` from a stored compile config when rnnlab knows its optimizer and loss.
-
-    Anything rnnlab cannot reproduce leaves the model uncompiled, with a warning; loading never fails here.
-    """
-    if not isinstance(compile_config, dict):
-        return
-    optimizer, loss = compile_config.get("optimizer"), compile_config.get("loss")
-    if loss is None or optimizer is None:
-        return
-    try:
-        from rnnlab import optimizers
-
-        opt = optimizers.get(optimizer)
-        model.compile(optimizer=opt, loss=_loss_identifier(loss), loss_weights=compile_config.get("loss_weights"))
-    except Exception as exc:  # noqa: BLE001 - compiling is optional; report and carry on
-        warnings.warn(f"{source}: the stored compile config could not be applied ({type(exc).__name__}: {exc}); "
-                      "the model is loaded uncompiled.", stacklevel=3)
-
-
-def _loss_identifier(loss):
-    if isinstance(loss, dict) and isinstance(loss.get("class_name"), str):
-        return {"class_name": loss["class_name"], "config": {k: v for k, v in (loss.get("config") or {}).items()
-                                                              if k not in ("dtype",)}}
-    if isinstance(loss, list):
-        return [_loss_identifier(v) for v in loss]
-    if isinstance(loss, dict):
-        return {k: _loss_identifier(v) for k, v in loss.items()}
-    return loss
-
-
 def load_any_weights(model, filepath):
     """``Model.load_weights``: by file name -- ``.weights.h5``/``.h5`` (Keras 3 or TF-Keras 2 layout) or
     ``.keras``; ``.weights.npz`` is handled by :mod:`.weights_npz`."""
@@ -276,8 +242,6 @@ def load_any_weights(model, filepath):
     if lower.endswith((".h5", ".hdf5")):
         if not _magic(filepath).startswith(_HDF5_MAGIC):
             raise ValueError(f"File {filepath!r} is not an HDF5 file: it is {_describe(_magic(filepath))}.")
-        from rnnlab.saving.keras_weights_h5 import load_weights_h5
-
         return load_weights_h5(model, filepath)
     raise ValueError(f"Cannot load weights from {filepath!r}: rnnlab reads '.weights.npz', '.weights.h5', '.h5' "
                      "and '.keras' files.")

@@ -9,43 +9,42 @@ name).  For example ``layers/bidirectional/forward_layer/cell/vars/0`` is the fo
 
 Reading checks everything before assigning anything: every expected dataset must exist with the variable's
 exact shape, a real float dtype and finite values, and the file must hold no layer weights the model does not
-use.  h5py is imported only when one of these functions runs.
+use (the checks on the file itself are :mod:`.safe_h5`'s).  A ``.h5`` weights file in TF-Keras 2's layout is
+handed to :mod:`.legacy_h5`.  h5py is imported only when one of these functions runs.
 """
 from __future__ import annotations
 
 import io
 import os
+import re
 
 import numpy as np
 
+from rnnlab import layers as L
+from rnnlab.models.functional import Model
+from rnnlab.models.sequential import Sequential
 from rnnlab.saving.atomic import atomic_write
-from rnnlab.saving.model_config import is_keras_op, keras_class_key
+from rnnlab.saving.keras_ops import is_keras_op
+from rnnlab.saving.legacy_h5 import read_legacy_weights
+from rnnlab.saving.safe_h5 import (READ_ERRORS, child, dataset_paths, group_at, h5py_module, open_h5, read_attr,
+                                   read_dataset)
 
 SUFFIX = ".weights.h5"
-_READ_ERRORS = (OSError, KeyError, RuntimeError, IndexError, AttributeError, UnicodeError, OverflowError,
-                EOFError, MemoryError)
 
 __all__ = ["save_weights_h5", "load_weights_h5", "write_weights", "read_weights", "keras_weight_entries",
-           "h5py_module", "open_h5", "child", "read_dataset", "read_attr"]
-
-
-def h5py_module():
-    """h5py, imported on first use: NumPy is rnnlab's only required dependency."""
-    try:
-        import h5py
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "Reading or writing Keras .h5/.keras files needs h5py: `pip install h5py` (or rnnlab[keras])."
-        ) from exc
-    return h5py
+           "weights_bytes", "keras_class_key"]
 
 
 # ----------------------------------------------------------------------------------------------- the tree
 
-def _class_name(obj):
-    from rnnlab.models.functional import Model
-    from rnnlab.models.sequential import Sequential
+def keras_class_key(name: str) -> str:
+    """Keras's snake_case of a class name (``GRUCell`` -> ``gru_cell``), used for weight-file paths."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
+
+def _class_name(obj):
     if isinstance(obj, Sequential):
         return "Sequential"
     if isinstance(obj, Model):
@@ -55,9 +54,6 @@ def _class_name(obj):
 
 def _children(obj):
     """``[(attribute, child or list of children)]`` as Keras visits them."""
-    from rnnlab import layers as L
-    from rnnlab.models.functional import Model
-
     if isinstance(obj, Model):  # Keras operations in the graph are not layers: no weights path
         return [("layers", [layer for layer in obj.layers if not is_keras_op(layer)])]
     if isinstance(obj, L.RNN):
@@ -144,8 +140,6 @@ def weights_bytes(model) -> bytes:
 
 
 def _check_model(model):
-    from rnnlab.models.functional import Model
-
     if not isinstance(model, Model):
         raise TypeError(f"Expected an rnnlab Model or Sequential; received {type(model).__name__}.")
     if not model.built:
@@ -167,176 +161,6 @@ def save_weights_h5(model, filepath, overwrite=True):
 
 # ----------------------------------------------------------------------------------------------- reading
 
-_GCOL = b"GCOL\x01\x00\x00\x00"
-
-
-def check_global_heaps(data, what):
-    """Refuse a file whose HDF5 global heap collections are inconsistent, before HDF5 parses them.
-
-    Variable-length strings (the configs and names Keras writes) live in global heap collections; the HDF5
-    library can loop forever or crash on a collection whose recorded size disagrees with its objects.  Each
-    collection (signature ``GCOL``, version 1) must lie inside the file and its objects must tile it exactly,
-    ending with the free-space object.  ``data`` is the file's bytes (or an mmap of them).
-    """
-    import struct
-
-    total = len(data)
-    start = data.find(_GCOL)
-    while start != -1:
-        if start + 16 > total:
-            raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (truncated header).")
-        size = struct.unpack_from("<Q", data, start + 8)[0]
-        end = start + size
-        if size < 16 or end > total:
-            raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (size {size} does not fit the "
-                             f"{total}-byte file).")
-        pos = start + 16
-        while end - pos >= 16:
-            index, _, _, length = struct.unpack_from("<HHIQ", data, pos)
-            if index == 0:  # the free-space object covers the rest of the collection
-                if length != end - pos:
-                    raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (free space {length} != "
-                                     f"{end - pos}).")
-                pos = end
-                break
-            step = 16 + ((length + 7) // 8) * 8
-            if length > size or pos + step > end:
-                raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (object {index} of {length} "
-                                 "bytes overruns its collection).")
-            pos += step
-        start = data.find(_GCOL, start + 4)
-
-
-def open_h5(source, what):
-    """Open ``source`` (a path or bytes) read-only with h5py; anything unreadable is a ValueError."""
-    import mmap
-
-    h5py = h5py_module()
-    try:
-        if isinstance(source, (bytes, bytearray)):
-            check_global_heaps(source, what)
-            return h5py.File(io.BytesIO(bytes(source)), "r")
-        with open(source, "rb") as raw:
-            if os.fstat(raw.fileno()).st_size:
-                with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as view:
-                    check_global_heaps(view, what)
-        return h5py.File(source, "r")
-    except _READ_ERRORS + (ValueError, TypeError) as exc:
-        if isinstance(exc, ValueError) and str(exc).startswith(what):
-            raise
-        raise ValueError(f"{what} is not a readable HDF5 file ({type(exc).__name__}: {exc}).") from None
-
-
-def child(group, name, what="the file"):
-    """``group[name]`` without following links (a soft or external link is refused), or None if absent."""
-    h5py = h5py_module()
-    if not isinstance(group, h5py.Group) or not name or "/" in name:
-        return None
-    link = group.get(name, default=None, getlink=True)
-    if link is None:
-        return None
-    if not isinstance(link, h5py.HardLink):
-        raise ValueError(f"{what} uses a link at {name!r}; links are not allowed.")
-    return group[name]
-
-
-_MAX_ATTR_ITEMS = 1 << 20
-
-
-def read_attr(obj, name, what):
-    """A text attribute (a string or an array of strings), or None when absent.
-
-    The stored datatype is checked before HDF5 converts anything: a damaged datatype record (say, a
-    variable-length type that is no longer a string) can crash the HDF5 library when read, so only string
-    types, and empty numeric arrays (how Keras writes an empty list), are read at all."""
-    h5py_module()
-    from h5py import h5t
-
-    if name not in obj.attrs:
-        return None
-    aid = obj.attrs.get_id(name)
-    kind = aid.get_type().get_class()
-    size = 1
-    for d in aid.shape or ():
-        size *= d
-    if size > _MAX_ATTR_ITEMS:
-        raise ValueError(f"{what}: attribute {name!r} holds an implausible {size} items.")
-    if kind in (h5t.INTEGER, h5t.FLOAT) and size == 0 and aid.shape:
-        return np.array([], dtype=object)
-    if kind != h5t.STRING:
-        raise ValueError(f"{what}: attribute {name!r} is not text (HDF5 type class {kind}).")
-    return obj.attrs[name]
-
-
-_FLOAT_TYPES = None
-
-
-def _stored_float_type_ok(ds):
-    """Whether a dataset's stored type is exactly an IEEE half/single/double float (either byte order)."""
-    global _FLOAT_TYPES
-    from h5py import h5t
-
-    if _FLOAT_TYPES is None:
-        _FLOAT_TYPES = [getattr(h5t, f"IEEE_F{bits}{order}") for bits in (16, 32, 64) for order in ("LE", "BE")
-                        if hasattr(h5t, f"IEEE_F{bits}{order}")]
-    stored = ds.id.get_type()
-    return stored.get_class() == h5t.FLOAT and any(stored.equal(t) for t in _FLOAT_TYPES)
-
-
-def _group(h5, path):
-    """The group at ``path`` or None; links are refused."""
-    h5py = h5py_module()
-    current = h5
-    for part in path.split("/"):
-        if part:
-            current = child(current, part)
-            if current is None:
-                return None
-    return current if isinstance(current, h5py.Group) else None
-
-
-def read_dataset(group, key, expected_shape, where):
-    """One stored array, checked (plain float dataset, expected shape, finite) before and after reading."""
-    h5py = h5py_module()
-    ds = child(group, key, where)
-    if ds is None:
-        raise ValueError(f"{where}: missing from the file.")
-    if not isinstance(ds, h5py.Dataset):
-        raise ValueError(f"{where}: expected an array, found a group.")
-    if ds.external or ds.is_virtual:
-        raise ValueError(f"{where}: external or virtual datasets are not allowed.")
-    if tuple(ds.shape) != tuple(expected_shape):
-        raise ValueError(f"{where}: stored shape {tuple(ds.shape)} does not match the model's "
-                         f"{tuple(expected_shape)}.")
-    if not _stored_float_type_ok(ds) or ds.dtype.kind != "f":
-        raise ValueError(f"{where}: stored dtype {ds.dtype} is not a float type.")
-    value = np.asarray(ds[()])
-    if value.shape != tuple(expected_shape):
-        raise ValueError(f"{where}: read shape {value.shape} does not match {tuple(expected_shape)}.")
-    if not np.isfinite(value).all():
-        bad = int(value.size - np.isfinite(value).sum())
-        raise ValueError(f"{where}: {bad} stored value(s) are NaN or infinite.")
-    return value
-
-
-def _dataset_paths(group, prefix):
-    """Paths of every dataset under ``group`` (iteratively; links are not followed)."""
-    h5py = h5py_module()
-    out, stack = [], [(group, prefix)]
-    while stack:
-        g, p = stack.pop()
-        for key in g:
-            link = g.get(key, getlink=True)
-            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-                raise ValueError(f"The weights file uses a link at {p}/{key}; links are not allowed.")
-            item = g[key]
-            if isinstance(item, h5py.Dataset):
-                out.append(f"{p}/{key}")
-            elif isinstance(item, h5py.Group):
-                stack.append((item, f"{p}/{key}"))
-    return out
-
-
 def read_weights(model, h5file, source="the weights file", by_name=False):
     """Load ``model``'s variables from an open h5py file in Keras 3's layout; nothing changes on error.
 
@@ -347,7 +171,7 @@ def read_weights(model, h5file, source="the weights file", by_name=False):
     """
     try:
         return _read_weights(model, h5file, source, by_name)
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
 
 
@@ -375,7 +199,7 @@ def _name_resolver(h5file, layers_root):
     h5py = h5py_module()
 
     def resolve(container_path, items, keys):
-        group = _group(h5file, _file_path(container_path, layers_root))
+        group = group_at(h5file, _file_path(container_path, layers_root))
         names = [item.name for item in items]
         if group is None or len(set(names)) != len(names):
             return keys
@@ -403,7 +227,7 @@ def _read_weights(model, h5file, source, by_name):
     resolve = _name_resolver(h5file, layers_root) if by_name else None
     for path, obj, variables in keras_weight_entries(model, resolve):
         file_path = "/".join(p for p in (_file_path(path, layers_root), "vars") if p)
-        group = _group(h5file, file_path)
+        group = group_at(h5file, file_path)
         stored = sorted(group.keys()) if group is not None else []
         if not variables:
             if stored:
@@ -428,9 +252,9 @@ def _read_weights(model, h5file, source, by_name):
             value = read_dataset(group, str(i), var.shape, where)
             assignments.append((var, value))
             consumed.add(f"{file_path}/{i}")
-    root = _group(h5file, layers_root)
+    root = group_at(h5file, layers_root)
     if root is not None:
-        extra = sorted(set(_dataset_paths(root, layers_root)) - consumed)
+        extra = sorted(set(dataset_paths(root, layers_root)) - consumed)
         if extra:
             raise ValueError(
                 f"{source} holds weights the model {model.name!r} does not use, e.g. {extra[:5]}: the file belongs "
@@ -452,10 +276,8 @@ def load_weights_h5(model, filepath):
     with open_h5(filepath, f"File {filepath!r}") as f:
         try:
             legacy = "layer_names" in f.attrs or child(f, "model_weights") is not None
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise ValueError(f"File {filepath!r} could not be read ({type(exc).__name__}: {exc}).") from None
         if legacy:
-            from rnnlab.saving.legacy_h5 import read_legacy_weights
-
             return read_legacy_weights(model, f, f"File {filepath!r}")
         return read_weights(model, f, f"File {filepath!r}")

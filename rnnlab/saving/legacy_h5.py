@@ -16,8 +16,11 @@ import json
 import os
 import warnings
 
-from rnnlab.saving.keras_weights_h5 import _READ_ERRORS, child, h5py_module, open_h5, read_attr, read_dataset
-from rnnlab.saving.model_config import KerasLoadOptions, deserialize_model
+import numpy as np
+
+from rnnlab.saving.compile_config import compile_from_config
+from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
+from rnnlab.saving.safe_h5 import READ_ERRORS, child, h5py_module, open_h5, read_attr, read_dataset
 
 __all__ = ["load_legacy_model", "read_legacy_weights", "is_legacy_keras_version"]
 
@@ -39,8 +42,6 @@ def _text(value, what):
 
 def _names(attr, what):
     """A list of strings from an HDF5 attribute (arrays of bytes or str)."""
-    import numpy as np
-
     if attr is None:
         return []
     arr = np.asarray(attr)
@@ -115,7 +116,7 @@ def read_legacy_weights(model, f, source="the weights file", by_name=False):
     """
     try:
         return _read_legacy_weights(model, f, source, by_name)
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
 
 
@@ -154,7 +155,7 @@ def load_legacy_model(filepath, custom_objects=None, compile=True, safe_mode=Tru
     with open_h5(filepath, source) as f:
         try:
             return _load(f, filepath, source, custom_objects, compile, safe_mode)
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
         except RecursionError:
             raise ValueError(f"{source}: the model config is nested too deeply.") from None
@@ -189,8 +190,6 @@ def _load(f, filepath, source, custom_objects, compile, safe_mode):
 
 def _compile_legacy(model, attr, source):
     """Compile with the stored optimizer and loss when rnnlab has them; otherwise leave it uncompiled."""
-    from rnnlab.saving.keras_format import compile_from_config
-
     try:
         training = json.loads(_text(attr, f"{source}: training_config"))
     except ValueError:

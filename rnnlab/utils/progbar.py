@@ -1,41 +1,202 @@
-"""A Keras-style progress line for ``predict`` (``verbose=1`` bar, ``verbose=2`` one line, ``0`` silent)."""
+"""``Progbar``: the one Keras 3 progress bar, behind ``fit``, ``evaluate`` and ``predict``.
+
+``fit`` and ``evaluate`` drive it through the ``ProgbarLogger`` callback; ``predict`` updates it after each batch.
+"""
 from __future__ import annotations
 
+import math
 import sys
 import time
 
+import numpy as np
 
-def _format_time(seconds):
-    return f"{seconds:.0f}s" if seconds >= 1 or seconds == 0 else "0s"
+from rnnlab.utils.printing import print_msg
+
+_BAR_CHAR = "\u2501"
 
 
-def _per_step(seconds, steps):
-    per = seconds / max(steps, 1)
-    if per >= 1:
-        return f"{per:.0f}s/step"
-    if per >= 1e-3:
-        return f"{per * 1e3:.0f}ms/step"
-    return f"{per * 1e6:.0f}us/step"
+def _format_metric(value, signed_test=True):
+    """Keras's display: 4 decimals, or scientific notation for small values (``|v| <= 1e-3``).
+
+    The one-line (``verbose=2``) display tests ``v > 1e-3`` without ``abs``, as Keras does
+    (``signed_test=False``), so negative values print in scientific notation there.
+    """
+    if isinstance(value, str):
+        return value
+    try:
+        value = float(np.mean(value))
+    except (TypeError, ValueError):
+        return str(value)
+    big = abs(value) > 1e-3 if signed_test else value > 1e-3
+    return f"{value:.4f}" if big else f"{value:.4e}"
+
+
+def _format_step_time(seconds, unit_name="step"):
+    if seconds >= 1 or seconds == 0:
+        return f" {seconds:.0f}s/{unit_name}"
+    if seconds >= 1e-3:
+        return f" {seconds * 1000.0:.0f}ms/{unit_name}"
+    return f" {seconds * 1e6:.0f}us/{unit_name}"
 
 
 class Progbar:
-    def __init__(self, target, verbose=1, width=20, stream=None):
-        self.target, self.verbose, self.width = target, verbose, width
-        self.stream = stream or sys.stdout
-        self.start = time.perf_counter()
+    """A Keras 3 style progress bar.
 
-    def update(self, current):
-        if self.verbose != 1:
-            if self.verbose == 2 and current >= self.target:
-                elapsed = time.perf_counter() - self.start
-                self.stream.write(f"{current}/{self.target} - {_format_time(elapsed)} - "
-                                  f"{_per_step(elapsed, current)}\n")
-            return
-        elapsed = time.perf_counter() - self.start
-        filled = int(self.width * current / max(self.target, 1))
-        bar = "\u2501" * filled + ("\u2501" if filled < self.width else "")
-        bar = bar[:self.width].ljust(self.width, " ") if filled < self.width else bar[:self.width]
-        end = "\n" if current >= self.target else ""
-        self.stream.write(f"\r{current}/{self.target} {bar} {_format_time(elapsed)} "
-                          f"{_per_step(elapsed, current)}{end}")
-        self.stream.flush()
+    ``verbose=1``: one line rewritten in place (``\\r``) with the step count, a 20-character bar, the ETA (the
+    elapsed time once finished), the time per step and the metrics; ``verbose=2``: a single line when finished;
+    ``verbose=0``: nothing.  ``update(current, values, finalize=None)`` takes ``values`` as ``(name, value)``
+    pairs; names in ``stateful_metrics`` (all names when ``stateless_metrics`` is an empty set, as
+    ``ProgbarLogger`` uses it) are shown as given, the others are averaged over the steps.
+
+    On a terminal the bar is coloured like Keras's (green done, white to go); elsewhere the text is Keras's with
+    the colour codes left out, so the bar is always ``width`` characters of U+2501.
+    """
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None, stateless_metrics=None,
+                 unit_name="step", stream=None, color=None):
+        if stateful_metrics is not None and stateless_metrics is not None:
+            raise ValueError("Only one of `stateful_metrics` or `stateless_metrics` can be provided.")
+        self.target = target
+        self.width = width
+        self.verbose = verbose
+        self.interval = interval
+        self.unit_name = unit_name
+        self._stream = stream
+        self._color = color
+        if stateful_metrics is not None:
+            self.stateful_metrics, self.stateless_metrics = set(stateful_metrics), None
+        elif stateless_metrics is not None:
+            self.stateful_metrics, self.stateless_metrics = None, set(stateless_metrics)
+        else:
+            self.stateful_metrics, self.stateless_metrics = set(), None
+        self._values = {}
+        self._values_order = []
+        self._seen_so_far = 0
+        self._start = time.time()
+        self._last_update = 0.0
+        self._time_after_first_step = None
+        self._prev_total_width = 0
+
+    def _write(self, message):
+        if self._stream is None:
+            print_msg(message, line_break=False)
+        else:
+            self._stream.write(message)
+            self._stream.flush()
+
+    def _use_color(self):
+        if self._color is not None:
+            return self._color
+        stream = self._stream if self._stream is not None else sys.stdout
+        isatty = getattr(stream, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except ValueError:  # closed stream
+            return False
+
+    def _stateless(self, key):
+        if self.stateful_metrics is not None:
+            return key not in self.stateful_metrics
+        return key in self.stateless_metrics
+
+    def _estimate_step_duration(self, current, now):
+        if not current:
+            return 0.0
+        if self._time_after_first_step is not None and current > 1:
+            per = (now - self._time_after_first_step) / (current - 1)
+        else:
+            per = (now - self._start) / current
+        if current == 1:
+            self._time_after_first_step = now
+        return per
+
+    def _average(self, key):
+        total, count = self._values[key]
+        return float(np.mean(total)) / max(1, count)
+
+    def update(self, current, values=None, finalize=None):
+        if finalize is None:
+            finalize = False if self.target is None else current >= self.target
+        for key, value in values or []:
+            if key not in self._values_order:
+                self._values_order.append(key)
+            if self._stateless(key) and not finalize:
+                weight = max(current - self._seen_so_far, 1)
+                if key in self._values:
+                    self._values[key][0] += value * weight
+                    self._values[key][1] += weight
+                else:
+                    self._values[key] = [value * weight, weight]
+            else:
+                self._values[key] = [value, 1]
+        self._seen_so_far = current
+
+        now = time.time()
+        per_step = self._estimate_step_duration(current, now)
+
+        if self.verbose == 1:
+            if now - self._last_update < self.interval and not finalize:
+                return
+            color = self._use_color()
+            if self.target is not None and self.target > 0:
+                digits = int(math.log10(self.target)) + 1
+                count = f"{current:>{digits}d}/{self.target}"
+                done = min(int(self.width * float(current) / self.target), self.width)
+                if color:
+                    bar = f"\x1b[1m{count}\x1b[0m "
+                    if done > 0:
+                        bar += f"\x1b[32m{_BAR_CHAR * done}\x1b[0m"
+                    bar += f"\x1b[37m{_BAR_CHAR * (self.width - done)}\x1b[0m"
+                else:
+                    bar = f"{count} {_BAR_CHAR * self.width}"
+            else:
+                bar = f"{current:7d}/Unknown"
+                done = None
+            if self.target is not None and self.target > 0 and not finalize:
+                eta = per_step * (self.target - current)
+                if eta > 3600:
+                    eta_text = "%d:%02d:%02d" % (eta // 3600, (eta % 3600) // 60, eta % 60)
+                elif eta > 60:
+                    eta_text = "%d:%02d" % (eta // 60, eta % 60)
+                else:
+                    eta_text = "%ds" % eta
+            else:
+                eta_text = f"{now - self._start:.0f}s"
+            info = f" \x1b[1m{eta_text}\x1b[0m" if color else f" {eta_text}"
+            info += _format_step_time(per_step, self.unit_name)
+            for key in self._values_order:
+                info += f" - {key}: {_format_metric(self._average(key))}"
+            visible = len(_strip_ansi(bar)) + len(_strip_ansi(info))
+            message = "\r" + bar + info
+            if self._prev_total_width > visible:
+                message += " " * (self._prev_total_width - visible)
+            if finalize:
+                message += "\n"
+            self._write(message)
+            self._prev_total_width = visible
+
+        elif self.verbose == 2:
+            if finalize and self.target is not None and self.target > 0:
+                digits = int(math.log10(self.target)) + 1
+                info = f"{current:>{digits}d}/{self.target} - {now - self._start:.0f}s"
+                info += f" -{_format_step_time(per_step, self.unit_name)}"
+                for key in self._values_order:
+                    info += f" - {key}: {_format_metric(self._average(key), signed_test=False)}"
+                self._write(info + "\n")
+
+        self._last_update = now
+
+    def add(self, n, values=None):
+        self.update(self._seen_so_far + n, values)
+
+
+def _strip_ansi(text):
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\x1b":
+            j = text.find("m", i)
+            i = j + 1 if j >= 0 else len(text)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)

@@ -1,8 +1,9 @@
 """Native (C) time loops, compiled on first use with the system C compiler and cached on disk.
 
-The C source ships with rnnlab (``rnn_kernels.c``). The first time a fast path is wanted, rnnlab compiles it
-with ``cc -O3 -march=native`` into a shared library in the cache directory
-(``$RNNLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnlab`` or ``~/.cache/rnnlab``), keyed by a hash of the source,
+The C source ships with rnnlab: ``rnn_kernels.c``, one compilation unit that includes its parts (``*.h``, and
+``forward.c``, ``backward.c``, ``gemm.c``, ``pyext.c``; see its first comment). The first time a fast path is wanted,
+rnnlab compiles it with ``cc -O3 -march=native`` into a shared library in the cache directory
+(``$RNNLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnlab`` or ``~/.cache/rnnlab``), keyed by a hash of every part,
 the flags and the CPU; later processes just load it (a few milliseconds). Without a C compiler, or with
 ``RNNLAB_NATIVE=0``, nothing is compiled and the NumPy kernels are used: results are the same.
 """
@@ -18,8 +19,27 @@ import subprocess
 import sys
 import tempfile
 
-_SOURCE = pathlib.Path(__file__).with_name("rnn_kernels.c")
+_SOURCE = pathlib.Path(__file__).with_name("rnn_kernels.c")  # the unit the compiler is given
 _STATE: dict = {}
+
+
+def _source_bytes() -> bytes:
+    """Every part of the C source (names and contents): what the cached library's key must change with."""
+    parts = sorted(p for p in _SOURCE.parent.iterdir() if p.suffix in (".c", ".h"))
+    return b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in parts)
+
+
+def thread_count() -> int:
+    """Threads the native kernels may use: ``$RNNLAB_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs
+    this process may run on."""
+    for name in ("RNNLAB_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.strip().isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def cache_dir() -> pathlib.Path:
@@ -75,7 +95,7 @@ def _flag_sets():
 
 
 def _build(cc):
-    source = _SOURCE.read_bytes()
+    source = _source_bytes()
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
     for flags in _flag_sets():
@@ -117,8 +137,6 @@ def _declare(lib, path):
     for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split", "rnnlab_test_precompute"):
         getattr(lib, name).argtypes = [i]
         getattr(lib, name).restype = None
-    from rnnlab.kernels.native_loops import thread_count
-
     lib.rnnlab_set_threads(thread_count())
     lib.extension = _load_extension(path) if hasattr(lib, "PyInit_rnn_kernels") else None
     return lib

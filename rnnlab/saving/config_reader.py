@@ -1,28 +1,31 @@
-"""Model configs in Keras's JSON form, both ways.
+"""Reading model configs in Keras's JSON form: Keras 3's (``.keras`` ``config.json``) and TF-Keras 2's
+(``.h5`` ``model_config``).
 
-*Writing* turns an rnnlab ``Model``/``Sequential`` into the dict Keras 3 keeps in a ``.keras`` file's
-``config.json``: every layer's ``get_config()`` plus, for functional models, each layer call ("inbound node")
-with its arguments, symbolic tensors written as ``__keras_tensor__`` references ``[layer name, node index,
-tensor index]``.
-
-*Reading* accepts that form and the older TF-Keras 2 one (``.h5`` ``model_config``): it checks every layer
-config against what rnnlab implements, translates the arguments whose names or meanings changed, refuses
-the rest with a ``ValueError`` that names the layer and its class, then creates the layers and calls them
-on symbolic tensors in the recorded order.  Nothing from the file is ever executed: classes are looked up
-in a fixed table, or in ``custom_objects`` when the caller passes ``safe_mode=False``.
+Every layer config is checked against what rnnlab implements: arguments whose names or meanings changed are
+translated, size arguments are bounded by :class:`KerasLoadOptions` (so a corrupted number cannot allocate
+more than the file could hold), and anything else is refused with a ``ValueError`` that names the layer and
+its class.  The layers are then created and called on symbolic tensors in the recorded order, rebuilding
+the functional or sequential model.  Nothing from the file is ever executed: classes are looked up in a
+fixed table, or in ``custom_objects`` when the caller passes ``safe_mode=False``.  Writing the configs is
+:mod:`.config_writer`'s job.
 """
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
 
 from rnnlab import activations, backend, initializers, nest
+from rnnlab import layers as L
+from rnnlab.engine.layer import Layer
+from rnnlab.layers.bidirectional import Bidirectional
+from rnnlab.layers.input_layer import InputLayer
+from rnnlab.layers.rnn import RNN
+from rnnlab.models.functional import Model
+from rnnlab.models.sequential import Sequential
+from rnnlab.saving.keras_ops import KerasOp
 
-__all__ = ["serialize_model", "serialize_layer_entry", "deserialize_model", "deserialize_layer_config",
-           "check_keras3_writable", "keras_class_key", "is_keras_op", "KerasLoadOptions"]
+__all__ = ["KerasLoadOptions", "deserialize_model", "deserialize_layer_config"]
 
-KERAS_FUNCTIONAL_MODULE = "keras.src.models.functional"
 _ACTIVATION_MODULES = ("keras.activations", "keras.src.activations", "keras.src.activations.activations",
                        "tensorflow.keras.activations", "keras", None)
 
@@ -48,359 +51,13 @@ class KerasLoadOptions:
 
 
 # =====================================================================================================
-# writing
-# =====================================================================================================
-
-def keras_class_key(name: str) -> str:
-    """Keras's snake_case of a class name (``GRUCell`` -> ``gru_cell``), used for weight-file paths."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _is_model(layer) -> bool:
-    from rnnlab.models.functional import Model
-
-    return isinstance(layer, Model)
-
-
-def _is_sequential(layer) -> bool:
-    from rnnlab.models.sequential import Sequential
-
-    return isinstance(layer, Sequential)
-
-
-def _keras_activation_name(fn, where):
-    name = activations.serialize(fn)
-    if name == "hard_sigmoid_tf2":
-        raise ValueError(
-            f"{where} uses TF-Keras 2's hard_sigmoid (0.2 * x + 0.5), which Keras 3 does not have: a Keras 3 "
-            "file cannot express it. Keep such models in rnnlab's .weights.npz, or rebuild the layer with "
-            "Keras 3's 'hard_sigmoid'."
-        )
-    if name not in activations.ACTIVATIONS:
-        raise ValueError(
-            f"{where} uses the custom activation {name!r}; a Keras file can only name built-in activations "
-            f"({sorted(activations.ACTIVATIONS)})."
-        )
-    return name
-
-
-def check_keras3_writable(model):
-    """Refuse a model that a Keras 3 file cannot describe as the same computation (before writing anything)."""
-    from rnnlab.engine.layer import Layer
-
-    seen, stack = set(), [model]
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen or not isinstance(layer, Layer):
-            continue
-        seen.add(id(layer))
-        where = f"Layer {layer.name!r} ({type(layer).__name__})"
-        for key in ("activation", "recurrent_activation"):
-            fn = layer.__dict__.get(key)
-            if fn is not None and callable(fn) and not (key == "recurrent_activation" and
-                                                        not getattr(layer, "has_recurrent_activation", True)):
-                _keras_activation_name(fn, where)
-        stack.extend(layer.layers if _is_model(layer) else layer._sublayers())
-
-
-def serialize_layer_entry(layer) -> dict:
-    """``{"module", "class_name", "config", "registered_name"}`` for one layer (models included)."""
-    if _is_model(layer):
-        return serialize_model(layer, with_build_config=False)
-    if is_keras_op(layer):
-        return {"module": layer.module, "class_name": layer.op, "config": layer.get_config(),
-                "registered_name": layer.op}
-    from rnnlab import layers as layers_module
-
-    cls_name = type(layer).__name__
-    if getattr(layers_module, cls_name, None) is not type(layer):
-        # a custom layer: written under its class name; reading it back needs custom_objects (and
-        # safe_mode=False) in rnnlab, or a registered class of that name in Keras
-        return {"module": type(layer).__module__, "class_name": cls_name,
-                "config": _jsonable(layer.get_config(), layer.name), "registered_name": cls_name}
-    config = layer.get_config()
-    # wrapped layers go through the same checks
-    if isinstance(layer, layers_module.Bidirectional):
-        config["layer"] = serialize_layer_entry(layer.forward_layer)
-        config["backward_layer"] = serialize_layer_entry(layer.backward_layer)
-    elif isinstance(layer, layers_module.TimeDistributed):
-        config["layer"] = serialize_layer_entry(layer.layer)
-    elif isinstance(layer, layers_module.StackedRNNCells):
-        config["cells"] = [serialize_layer_entry(c) for c in layer.cells]
-    elif type(layer) is layers_module.RNN:
-        config["cell"] = serialize_layer_entry(layer.cell)
-    return {"module": "keras.layers", "class_name": cls_name, "config": _jsonable(config, layer.name),
-            "registered_name": None}
-
-
-def _jsonable(value, where):
-    """Plain JSON types only (tuples become lists); anything else is refused with a clear message."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    import numpy as np
-
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, where) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, where) for k, v in value.items()}
-    raise ValueError(
-        f"Cannot write the config of {where!r} to a Keras file: it holds a {type(value).__name__} "
-        f"({value!r}), which has no JSON form."
-    )
-
-
-def _kept_nodes(model):
-    """For every layer, the indices (in ``layer._inbound_nodes``) of the calls that belong to ``model``,
-    renumbered from 0 in call order (an unused model input keeps its own node 0)."""
-    in_model = {id(n) for n in model._nodes}
-    mapping = {}
-    for layer in model.layers:
-        kept = 0
-        for i, node in enumerate(layer._inbound_nodes):
-            if id(node) in in_model or (node.is_input and i == 0):
-                mapping[(id(layer), i)] = kept
-                kept += 1
-    return mapping
-
-
-def _tensor_ref(tensor, mapping, io_ref=False):
-    """``[layer name, node index, tensor index]``; Keras numbers a functional sub-model's calls from 1 in
-    ``input_layers``/``output_layers`` (its call 0 being its own graph), but from 0 in call arguments."""
-    layer, node_index, tensor_index = tensor._history
-    key = (id(layer), node_index)
-    if key not in mapping:
-        raise ValueError(f"Tensor {tensor.name!r} comes from a layer call outside the model; cannot save it.")
-    offset = 1 if io_ref and _is_model(layer) and not _is_sequential(layer) else 0
-    return [layer.name, mapping[key] + offset, tensor_index]
-
-
-def _serialize_call_value(value, mapping, where):
-    from rnnlab.engine.layer import KerasTensor
-
-    if isinstance(value, KerasTensor):
-        return {"class_name": "__keras_tensor__",
-                "config": {"shape": list(value.shape), "dtype": value.dtype,
-                           "keras_history": _tensor_ref(value, mapping)}}
-    if isinstance(value, (list, tuple)):
-        return [_serialize_call_value(v, mapping, where) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _serialize_call_value(v, mapping, where) for k, v in value.items()}
-    return _jsonable(value, where)
-
-
-def functional_config(model) -> dict:
-    """The ``config`` of a Keras 3 ``Functional`` for ``model``."""
-    from rnnlab.layers.input_layer import InputLayer
-
-    for t in model.inputs:
-        if not isinstance(t._history[0], InputLayer):
-            raise ValueError(
-                f"Model {model.name!r}: input {t.name!r} is not an rnnlab.Input, so the model cannot be written "
-                "as a Keras functional config."
-            )
-    mapping = _kept_nodes(model)
-    in_model = {id(n) for n in model._nodes}
-    layer_configs = []
-    for layer in model.layers:
-        entry = serialize_layer_entry(layer)
-        nodes = []
-        for node in layer._inbound_nodes:
-            if id(node) not in in_model or node.is_input:
-                continue
-            where = f"a call of layer {layer.name!r}"
-            nodes.append({"args": [_serialize_call_value(a, mapping, where) for a in node.call_args],
-                          "kwargs": {k: _serialize_call_value(v, mapping, where)
-                                     for k, v in node.call_kwargs.items()}})
-        entry["name"] = layer.name
-        entry["inbound_nodes"] = nodes
-        layer_configs.append(entry)
-
-    def refs(structure):
-        if nest.is_nested(structure):
-            return [refs(s) for s in structure]
-        return _tensor_ref(structure, mapping, io_ref=True)
-
-    return {"name": model.name, "trainable": bool(model.trainable), "layers": layer_configs,
-            "input_layers": refs(model._inputs_struct), "output_layers": refs(model._outputs_struct)}
-
-
-def sequential_config(model) -> dict:
-    if not model.built:  # no input shape yet: the layers alone, as Keras writes an unbuilt Sequential
-        return {"name": model.name, "trainable": bool(model.trainable), "dtype": backend.floatx(),
-                "layers": [serialize_layer_entry(layer) for layer in model.layers]}
-    input_layer = model.inputs[0]._history[0]
-    layers = [{"module": "keras.layers", "class_name": "InputLayer",
-               "config": _jsonable(input_layer.get_config(), input_layer.name), "registered_name": None}]
-    layers += [serialize_layer_entry(layer) for layer in model.layers]
-    return {"name": model.name, "trainable": bool(model.trainable), "dtype": backend.floatx(), "layers": layers,
-            "build_input_shape": list(input_layer.batch_shape)}
-
-
-def serialize_model(model, with_build_config=True) -> dict:
-    """The full Keras 3 object dict of ``model`` (what ``config.json`` holds)."""
-    if not _is_model(model):
-        raise TypeError(f"Expected an rnnlab Model or Sequential; received {type(model).__name__}.")
-    if _is_sequential(model):
-        config = sequential_config(model)
-        out = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
-        if with_build_config and "build_input_shape" in config:
-            out["build_config"] = {"input_shape": config["build_input_shape"]}
-        return out
-    out = {"module": KERAS_FUNCTIONAL_MODULE, "class_name": "Functional", "config": functional_config(model),
-           "registered_name": "Functional"}
-    if with_build_config:
-        out["build_config"] = {"input_shape": None}
-    return out
-
-
-# =====================================================================================================
-# Keras operations inside functional graphs
-# =====================================================================================================
-
-def _op_layer_class():
-    """``KerasOp``, created on first use (it subclasses rnnlab's Layer, which imports this package)."""
-    global _KerasOp
-    if _KerasOp is not None:
-        return _KerasOp
-    import numpy as np
-
-    from rnnlab.engine.layer import KerasTensor, Layer, Node
-
-    def broadcast(shapes):
-        rank = max(len(s) for s in shapes)
-        out = []
-        for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes]):
-            known = [d for d in dims if d is not None and d != 1]
-            out.append(known[0] if known else (None if None in dims else 1))
-        return tuple(out)
-
-    class KerasOp(Layer):
-        """A Keras 3 operation recorded in a functional graph, run with NumPy.
-
-        Keras 3 writes the mask computations of ``Masking`` (``NotEqual`` then ``Any``) and of ``Embedding``
-        with ``mask_zero`` (``NotEqual``) into the graph as operations, and passes their result to the next
-        layers as ``mask=``.  Only these fixed, weight-free boolean operations exist; nothing is executed
-        from the file.  They have no gradient (their outputs are masks).
-        """
-
-        BINARY = {"NotEqual": np.not_equal, "Equal": np.equal, "LogicalAnd": np.logical_and,
-                  "LogicalOr": np.logical_or}
-        UNARY = {"LogicalNot": np.logical_not}
-        REDUCE = {"Any": np.any, "All": np.all}
-        ALL = (*BINARY, *UNARY, *REDUCE)
-
-        def __init__(self, op, config, module="keras.src.ops.numpy"):
-            config = dict(config)
-            name = config.pop("name", None)
-            if name is not None and not isinstance(name, str):
-                raise TypeError(f"Operation {op}: `name` must be a string; found {name!r}.")
-            super().__init__(name=name)
-            self.op, self.module = op, module
-            if op in self.REDUCE:
-                axis, keepdims = config.pop("axis", None), config.pop("keepdims", False)
-                if not (axis is None or (isinstance(axis, int) and not isinstance(axis, bool))
-                        or (isinstance(axis, list) and all(isinstance(a, int) for a in axis))):
-                    raise TypeError(f"Operation {name!r} ({op}): `axis` must be an int, a list of ints or None.")
-                if not isinstance(keepdims, bool):
-                    raise TypeError(f"Operation {name!r} ({op}): `keepdims` must be a bool.")
-                self.axis = tuple(axis) if isinstance(axis, list) else axis
-                self.keepdims = keepdims
-            if config:
-                raise ValueError(f"Operation {name!r} ({op}) has argument(s) {sorted(config)} that rnnlab does not "
-                                 "support.")
-            self.built = True
-
-        def _arity_check(self, args):
-            want = 2 if self.op in self.BINARY else 1
-            if len(args) != want:
-                raise ValueError(f"Operation {self.name!r} ({self.op}) takes {want} argument(s); received "
-                                 f"{len(args)}.")
-
-        def call(self, *args):
-            self._arity_check(args)
-            values = [np.asarray(a) for a in args]
-            if self.op in self.BINARY:
-                return self.BINARY[self.op](values[0], values[1])
-            if self.op in self.UNARY:
-                return self.UNARY[self.op](values[0])
-            return self.REDUCE[self.op](values[0], axis=self.axis, keepdims=self.keepdims)
-
-        def _eager_call(self, *args, **kwargs):
-            return self.call(*args)
-
-        def forward_backward(self, *args, training=None, grads=None, **kwargs):
-            return self.call(*args), lambda d_outputs: (None, {})
-
-        def compute_output_shape(self, *shapes):
-            if self.op in self.REDUCE:
-                shape = shapes[0]
-                axes = range(len(shape)) if self.axis is None else (
-                    self.axis if isinstance(self.axis, tuple) else (self.axis,))
-                axes = {a % len(shape) for a in axes} if shape else set()
-                return tuple((1 if i in axes else d) for i, d in enumerate(shape)
-                             if self.keepdims or i not in axes)
-            return broadcast(shapes)
-
-        def _symbolic_call(self, args, kwargs):
-            self._arity_check(args)
-            if kwargs:
-                raise ValueError(f"Operation {self.name!r} ({self.op}) takes no keyword arguments; received "
-                                 f"{sorted(kwargs)}.")
-            shapes = []
-            for a in args:
-                if isinstance(a, KerasTensor):
-                    shapes.append(tuple(a.shape))
-                elif isinstance(a, (bool, int, float)):
-                    shapes.append(())
-                else:
-                    raise TypeError(f"Operation {self.name!r} ({self.op}): arguments must be tensors or numbers; "
-                                    f"received {type(a).__name__}.")
-            if not isinstance(args[0], KerasTensor):
-                raise TypeError(f"Operation {self.name!r} ({self.op}): the first argument must be a tensor.")
-            if self.op in self.REDUCE and self.axis is not None:
-                rank = len(shapes[0])
-                for a in (self.axis if isinstance(self.axis, tuple) else (self.axis,)):
-                    if not -rank <= a < rank:
-                        raise ValueError(f"Operation {self.name!r} ({self.op}): axis {a} is out of range for "
-                                         f"rank {rank}.")
-            out = KerasTensor(self.compute_output_shape(*shapes), "bool", name=self.name,
-                              history=(self, len(self._inbound_nodes), 0))
-            self._inbound_nodes.append(Node(self, tuple(args), dict(kwargs), out))
-            return out
-
-        def get_config(self):
-            config = {"name": self.name}
-            if self.op in self.REDUCE:
-                config.update({"axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis,
-                               "keepdims": self.keepdims})
-            return config
-
-    _KerasOp = KerasOp
-    return KerasOp
-
-
-_KerasOp = None
-
-
-def is_keras_op(layer) -> bool:
-    """Whether ``layer`` is a Keras operation node (not a layer: Keras keeps no weights path for it)."""
-    return _KerasOp is not None and isinstance(layer, _KerasOp)
-
-
-# =====================================================================================================
 # reading: layer configs
 # =====================================================================================================
 
-def _layer_classes():
-    from rnnlab import layers as L
-
-    return {cls.__name__: cls for cls in (
-        L.LSTM, L.GRU, L.SimpleRNN, L.RNN, L.LSTMCell, L.GRUCell, L.SimpleRNNCell, L.StackedRNNCells,
-        L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer)}
+# The classes a config may name: a fixed table, never a lookup by a name from the file.
+_LAYER_CLASSES = {cls.__name__: cls for cls in (
+    L.LSTM, L.GRU, L.SimpleRNN, L.RNN, L.LSTMCell, L.GRUCell, L.SimpleRNNCell, L.StackedRNNCells,
+    L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer)}
 
 
 # Names older files use for classes rnnlab has.
@@ -566,28 +223,25 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
         return deserialize_model(entry, opts)
     module = entry.get("module")
     if isinstance(module, str) and module.startswith("keras.src.ops"):
-        if class_name not in _op_layer_class().ALL:
+        if class_name not in KerasOp.ALL:
             _fail(f"The Keras operation {class_name!r} ({config.get('name')!r}) in the model graph is not supported "
-                  f"by rnnlab (it runs only {list(_op_layer_class().ALL)}).")
+                  f"by rnnlab (it runs only {list(KerasOp.ALL)}).")
         try:
-            return _op_layer_class()(class_name, config, module)
+            return KerasOp(class_name, config, module)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Cannot load {where}: {exc}") from None
     class_name = _CLASS_ALIASES.get(class_name, class_name)
-    classes = _layer_classes()
-    if class_name not in classes:
+    if class_name not in _LAYER_CLASSES:
         cls = _custom_object(class_name, entry.get("registered_name"), where, opts, "layer class")
         if cls is None:
             hint = " (a Lambda layer holds Python code, which rnnlab never runs)" if class_name == "Lambda" else ""
             _fail(f"{where[0].upper() + where[1:]}: rnnlab does not support the layer class {class_name!r}{hint}.")
         return _custom_layer(cls, config, where)
     config = _legacy_rename(class_name, dict(config), opts.legacy)
-    return _build_builtin(classes[class_name], class_name, config, where, opts)
+    return _build_builtin(_LAYER_CLASSES[class_name], class_name, config, where, opts)
 
 
 def _custom_layer(cls, config, where):
-    from rnnlab.engine.layer import Layer
-
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise TypeError(f"{where}: custom_objects must map layer class names to rnnlab Layer subclasses; "
                         f"found {cls!r}.")
@@ -691,8 +345,6 @@ def _build_builtin(cls, class_name, config, where, opts):
 
 def _check_arguments(cls, class_name, config, where):
     """Every remaining argument must be one the rnnlab class takes; an unknown one is refused, never ignored."""
-    from rnnlab.engine.layer import Layer
-
     accepted = set(Layer._KNOWN_BASE_KWARGS) | {"name", "dtype", "trainable"}
     for klass in cls.__mro__:
         if "__init__" in vars(klass):
@@ -736,9 +388,6 @@ def deserialize_model(obj, opts: KerasLoadOptions | None = None):
 
 
 def _sequential_from_config(config, opts):
-    from rnnlab.layers.input_layer import InputLayer
-    from rnnlab.models.sequential import Sequential
-
     entries = config.get("layers")
     if not isinstance(entries, list):
         _fail("The Sequential config has no list of `layers`.")
@@ -766,8 +415,6 @@ def _resolve(ref, created, opts, where, io_ref=False):
 
     A functional sub-model's calls are numbered from 1 in Keras 3's ``input_layers``/``output_layers`` (and
     everywhere in TF-Keras 2), whose models kept their own graph as call 0; rnnlab keeps no such call."""
-    from rnnlab.models.sequential import Sequential
-
     if not (isinstance(ref, (list, tuple)) and len(ref) >= 3 and isinstance(ref[0], str)
             and all(isinstance(i, int) and not isinstance(i, bool) for i in ref[1:3])):
         _fail(f"{where}: malformed tensor reference {ref!r}.")
@@ -775,7 +422,7 @@ def _resolve(ref, created, opts, where, io_ref=False):
     if name not in created:
         _fail(f"{where}: refers to layer {name!r}, which the config does not define.")
     layer = created[name]
-    if _is_model(layer) and (opts.legacy or (io_ref and not isinstance(layer, Sequential))):
+    if isinstance(layer, Model) and (opts.legacy or (io_ref and not isinstance(layer, Sequential))):
         node_index -= 1  # Keras reserves node 0 of a functional sub-model for its own graph
     if node_index < 0 or tensor_index < 0:
         _fail(f"{where}: invalid node/tensor index in {ref!r}.")
@@ -809,9 +456,6 @@ _TENSOR_KWARGS = ("initial_state", "mask")
 
 def _node_call(layer, node, created, opts, where):
     """``(args, kwargs)`` of one recorded call, in Keras 3's or TF-Keras 2's format."""
-    from rnnlab.layers.bidirectional import Bidirectional
-    from rnnlab.layers.rnn import RNN
-
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
         args = node.get("args", [])
         kwargs = node.get("kwargs", {}) or {}
@@ -857,9 +501,6 @@ def _node_call(layer, node, created, opts, where):
 
 
 def _functional_from_config(config, opts):
-    from rnnlab.layers.input_layer import InputLayer
-    from rnnlab.models.functional import Model
-
     entries = config.get("layers")
     if not isinstance(entries, list) or not entries:
         _fail("The functional model config has no list of `layers`.")
