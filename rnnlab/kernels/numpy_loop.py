@@ -4,8 +4,8 @@
 It computes the equations of :mod:`rnnlab.cells` with few NumPy calls per step.  Step ``t`` is one BLAS product
 of the previous state with the recurrent kernel ``U``, then the cell's own elementwise function
 (:func:`~rnnlab.cells.lstm.lstm_pointwise`, :func:`~rnnlab.cells.gru.gru_pointwise`), writing into preallocated
-buffers.  The product is ``U^T @ h_{t-1}^T`` for 2-16 rows, the form BLAS computes faster there, else
-``h_{t-1} @ U``.
+buffers.  The product is ``U^T @ h_{t-1}^T`` for float32 with 2-16 rows, the form BLAS computes faster
+there, else ``h_{t-1} @ U``.
 
 :func:`forward` given a ``workspace`` (training) saves what :func:`backward` reads, batch-major:
 
@@ -13,8 +13,8 @@ buffers.  The product is ``U^T @ h_{t-1}^T`` for 2-16 rows, the form BLAS comput
     hs    (B, T, U)    the hidden state before each step; cs, the same for the LSTM's cell state
     aux   (B, T, U)    LSTM: tanh(c_t); GRU: the candidate's recurrent term rh_h
 
-Without one (inference), two state buffers take turns and one buffer holds the step's gates.  :func:`backward`
-is backpropagation through time, ``for t in reversed(range(T))``: the cell's elementwise backward
+Without one (inference), two state buffers take turns and contiguous buffers, reused every step, hold the gates.
+:func:`backward` is backpropagation through time, ``for t in reversed(range(T))``: the cell's elementwise backward
 (:func:`~rnnlab.cells.lstm.lstm_pointwise_backward`, :func:`~rnnlab.cells.gru.gru_pointwise_backward`), then one
 product with ``U`` carrying the gradient to ``h_{t-1}``.  The weight gradients are one product over all ``B*T``
 rows, which the caller computes from ``hs`` and the returned gradients.
@@ -86,7 +86,7 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
     ``mask`` is ``(B, T)`` bool or None.  With a ``workspace`` (an object whose ``get(name, shape, dtype)`` returns
     a buffer), the gates are written over ``xw`` and the step's saved arrays kept for :func:`backward`;
     ``zero_start`` says the initial states are known zeros (the first product is skipped).  ``transposed`` chooses
-    the product's form (default: transposed for 2-16 rows).  Returns
+    the product's form (default: transposed for float32 with 2-16 rows).  Returns
     ``(last_output, outputs or None, final_states, saved or None)``.
     """
     lstm = type(cell) is LSTMCell
@@ -105,7 +105,7 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
 
     # the recurrent product, into rec (B, G*U) (or the transposed product into rec_t (G*U, B), and rec = rec_t.T)
     if transposed is None:
-        transposed = 1 < batch <= 16  # measured: faster there, slower for one row or many
+        transposed = dtype == np.float32 and 1 < batch <= 16  # measured: faster there, else slower or even
     if transposed:
         kernel_t = workspace.get("kernel_t", kernel.T.shape, dtype) if save else np.empty(kernel.T.shape, dtype)
         kernel_t[...] = kernel.T  # contiguous U^T
@@ -142,7 +142,7 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
         prev_out = np.zeros((batch, units), dtype) if return_sequences else last
 
     matmul, add = np.matmul, np.add
-    for t, (x_t, pre, h_hat, hp, h, cp, c, a_t) in enumerate(zip(_steps(xw), pres, h_hats, h_prev, h_next, c_prev,
+    for t, (x_t, pre, h_hat, hp, h, cp, c, aux_t) in enumerate(zip(_steps(xw), pres, h_hats, h_prev, h_next, c_prev,
                                                                   c_next, auxes)):
         if t or not zero_start:  # rec stays zero otherwise
             if transposed:
@@ -151,12 +151,12 @@ def forward(cell, xw, states, mask, zero_output, return_sequences, workspace=Non
                 matmul(hp, kernel, rec)  # (B, G*U)
         if lstm:
             add(x_t, rec, pre)  # (B, 4U) pre-activations
-            lstm_pointwise(pre, cp, c, a_t, h, scales)
+            lstm_pointwise(pre, cp, c, aux_t, h, scales)
         else:
             if rec_bias is not None:
                 rec += rec_bias
             if save:
-                a_t[...] = rec_h
+                aux_t[...] = rec_h
             gru_pointwise(x_t, rec, hp, pre, h_hat, h, kernel_h)
         if mask is None:
             if outs is not None:
