@@ -1,4 +1,4 @@
-"""The fused training kernel (rnnlab/kernels/training.py) against the general training path.
+"""The fused training kernel (rnnlab/kernels/fused_training.py) against the general training path.
 
 On random configurations (weights, biases, masks, go_backwards, initial states, output structures, GRU
 variants, input dropout), the fused kernel -- its NumPy loop and, for float32, the whole-sequence C kernels --
@@ -12,7 +12,7 @@ import pytest
 import rnnlab
 from rnnlab import fastpath, layers
 from rnnlab.kernels import native
-from rnnlab.kernels import training as fused
+from rnnlab.kernels import fused_training as fused
 from tests.gradcheck import flat, gradcheck, pack
 
 HAS_NATIVE = native.library() is not None

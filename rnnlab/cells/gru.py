@@ -47,6 +47,70 @@ class GRUGates(NamedTuple):
     rh: np.ndarray
 
 
+
+# ------------------------------------------------------------------ the elementwise part, Keras's default activations
+def gru_pointwise(xw_t, rh, h_prev, zr, h_hat, h, kernel_h=None):
+    """The elementwise part of :func:`gru_step` for ``activation=tanh``, ``recurrent_activation=sigmoid``.
+
+    ``xw_t`` ``(B, 3U)`` is the input part of the pre-activations and ``rh`` the recurrent part (``h_prev @
+    recurrent_kernel + recurrent_bias`` ``(B, 3U)``; with reset_after=False ``h_prev @ recurrent_kernel[:, :2U]``
+    ``(B, 2U)``).  Writes the gates ``[z | r]`` into ``zr`` ``(B, 2U)``, the candidate into ``h_hat`` ``(B, U)``
+    (the two parts of the step's gates; ``xw_t``'s own, in place, is allowed) and the new state into ``h``::
+
+        z, r  = sigmoid(xw_z + rh_z), sigmoid(xw_r + rh_r)     as 0.5 * tanh(pre / 2) + 0.5
+        h_hat = tanh(xw_h + r * rh_h)                          reset_after=True
+        h_hat = tanh(xw_h + (r * h_prev) @ kernel_h)           reset_after=False: pass kernel_h = U[:, 2U:]
+        h     = z * h_prev + (1 - z) * h_hat                   as h_hat + z * (h_prev - h_hat)
+
+    With reset_after=False the reset gate applies before the candidate's product, so that product runs here.
+    The sigmoid through ``tanh`` is accurate to a few ulps of 1 (not of the result, for very negative inputs),
+    which is why the reference :func:`gru_step`, whose activations may be any, keeps the stable one.
+    """
+    u = h.shape[1]
+    np.add(xw_t[:, :2 * u], rh[:, :2 * u], zr)
+    zr *= 0.5  # sigmoid, in place
+    np.tanh(zr, zr)
+    zr *= 0.5
+    zr += 0.5
+    z, r = zr[:, :u], zr[:, u:]  # (B, U) each
+    if kernel_h is None:
+        np.multiply(r, rh[:, 2 * u:], h)  # h serves as scratch until the new state is written into it
+        np.add(xw_t[:, 2 * u:], h, h_hat)
+    else:
+        np.multiply(r, h_prev, h)
+        np.add(xw_t[:, 2 * u:], h @ kernel_h, h_hat)
+    np.tanh(h_hat, h_hat)
+    np.subtract(h_prev, h_hat, h)
+    h *= z
+    h += h_hat
+
+
+def gru_pointwise_backward(dh, gates, rh_h, h_prev, dpre, drh):
+    """Backward of :func:`gru_pointwise` (reset_after=True) from its saved results: ``gates`` ``[z | r | h_hat]``
+    ``(B, 3U)``, the candidate's recurrent term ``rh_h`` ``(B, U)`` and ``h_prev``.
+
+    ``dh`` ``(B, U)`` is the loss gradient w.r.t. the step's ``h``.  Writes the gradients w.r.t. the input part
+    ``xw_t`` into ``dpre`` and w.r.t. the recurrent part ``rh`` into ``drh`` (both ``(B, 3U)``), and returns the
+    part of ``dh_prev`` that does not pass through ``rh`` (the rest is ``drh @ recurrent_kernel^T``)::
+
+        da     = dh * (1 - z) * (1 - h_hat^2)          gradient at xw_h + r * rh_h
+        dpre_z = dh * (h_prev - h_hat) * z * (1 - z)   h = z * h_prev + (1 - z) * h_hat
+        dpre_r = da * rh_h * r * (1 - r)
+        dpre_h = da
+        drh    = [dpre_z | dpre_r | da * r]            rh_z, rh_r enter directly, rh_h through r
+        dh_prev (direct) = dh * z
+    """
+    u = dh.shape[1]
+    z, r, h_hat = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:]  # (B, U) each
+    da = dh * (1 - z) * (1 - h_hat * h_hat)
+    dpre[:, :u] = dh * (h_prev - h_hat) * z * (1 - z)
+    dpre[:, u:2 * u] = da * rh_h * r * (1 - r)
+    dpre[:, 2 * u:] = da
+    drh[:, :2 * u] = dpre[:, :2 * u]
+    np.multiply(da, r, out=drh[:, 2 * u:])
+    return dh * z
+
+
 def gru_step(xw_t, h_prev, recurrent_kernel, recurrent_bias, activation, recurrent_activation, reset_after,
              recurrent_masks=None):
     """One GRU step. Returns ``(h, gates)``."""

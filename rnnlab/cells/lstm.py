@@ -51,6 +51,72 @@ class LSTMGates(NamedTuple):
     m: np.ndarray
 
 
+# ------------------------------------------------------------------ the elementwise part, Keras's default activations
+def lstm_gate_scales(units, dtype):
+    """``(a, b)`` ``(4U,)`` each, such that ``tanh(pre * a) * a + b`` is ``[sigmoid | sigmoid | tanh | sigmoid]``
+    of the four gate blocks: ``sigmoid(z) = 0.5 * tanh(z / 2) + 0.5``, so ``a`` is 0.5 on the sigmoid gates and 1 on
+    the candidate, ``b`` 0.5 and 0.  One ``tanh`` call then activates every gate."""
+    a = np.full(4 * units, 0.5, dtype)
+    b = np.full(4 * units, 0.5, dtype)
+    a[2 * units:3 * units] = 1.0
+    b[2 * units:3 * units] = 0.0
+    return a, b
+
+
+def lstm_pointwise(pre, c_prev, c, act_c, h, scales):
+    """The elementwise part of :func:`lstm_step` for ``activation=tanh``, ``recurrent_activation=sigmoid``, in place.
+
+    ``pre`` ``(B, 4U)`` holds the pre-activations on entry and the gates ``[i | f | c_hat | o]`` on return; the
+    function writes ``c``, ``act_c = tanh(c)`` and ``h`` (each ``(B, U)``, none of them ``c_prev``)::
+
+        i, f, o = sigmoid(pre_i), sigmoid(pre_f), sigmoid(pre_o)    as 0.5 * tanh(pre / 2) + 0.5
+        c_hat   = tanh(pre_c)
+        c       = f * c_prev + i * c_hat
+        h       = o * tanh(c)
+
+    ``scales`` is :func:`lstm_gate_scales` ``(U, dtype)``, made once per sequence.  The sigmoid through ``tanh``
+    is accurate to a few ulps of 1 (not of the result, for very negative inputs), which is why the reference
+    :func:`lstm_step`, whose activations may be any, keeps the stable :func:`rnnlab.activations.sigmoid`.
+    """
+    u = c.shape[1]
+    a, b = scales
+    pre *= a
+    np.tanh(pre, pre)
+    pre *= a
+    pre += b  # pre = [i | f | c_hat | o]
+    i, f, c_hat, o = pre[:, :u], pre[:, u:2 * u], pre[:, 2 * u:3 * u], pre[:, 3 * u:]  # (B, U) each
+    np.multiply(f, c_prev, c)
+    np.multiply(i, c_hat, act_c)  # act_c serves as scratch until tanh(c) is written into it
+    c += act_c
+    np.tanh(c, act_c)
+    np.multiply(o, act_c, h)
+
+
+def lstm_pointwise_backward(dh, dc, gates, act_c, c_prev, dpre):
+    """Backward of :func:`lstm_pointwise` from its saved results: ``gates`` ``[i | f | c_hat | o]`` ``(B, 4U)``,
+    ``act_c = tanh(c)`` and ``c_prev``.
+
+    ``dh``, ``dc`` ``(B, U)`` are the loss gradients w.r.t. the step's ``h`` and (through later steps) its ``c``.
+    Writes the gradient w.r.t. ``pre`` into ``dpre`` ``(B, 4U)`` and returns ``dc_prev`` ``(B, U)``::
+
+        dc      = dc + dh * o * (1 - tanh(c)^2)            c reaches h through tanh(c)
+        dpre_i  = dc * c_hat * i * (1 - i)                 c = f * c_prev + i * c_hat
+        dpre_f  = dc * c_prev * f * (1 - f)
+        dpre_c  = dc * i * (1 - c_hat^2)
+        dpre_o  = dh * tanh(c) * o * (1 - o)               h = o * tanh(c)
+        dc_prev = dc * f                                   the forget gate carries the cell state
+    """
+    u = dh.shape[1]
+    i, f, c_hat, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]  # (B, U) each
+    dc = dc + dh * o * (1 - act_c * act_c)
+    dpre[:, :u] = dc * c_hat * i * (1 - i)
+    dpre[:, u:2 * u] = dc * c_prev * f * (1 - f)
+    dpre[:, 2 * u:3 * u] = dc * i * (1 - c_hat * c_hat)
+    dpre[:, 3 * u:] = dh * act_c * o * (1 - o)
+    dc *= f
+    return dc
+
+
 class LSTMStepGrads(NamedTuple):
     """What :func:`lstm_step_backward` returns: gradients at ``xw_t`` (= at ``pre``), ``h_prev``, ``c_prev``
     and the step's weights (``None`` for a variant the step does not have)."""

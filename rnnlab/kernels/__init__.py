@@ -1,2 +1,2 @@
 """Fast kernels registered on the fast-path seam (:mod:`rnnlab.fastpath`); importing this package registers them."""
-from rnnlab.kernels import native_loops, numpy_fused, training  # noqa: F401
+from rnnlab.kernels import fused_training, native_loops, numpy_loop  # noqa: F401

@@ -391,7 +391,7 @@ class RNN(Layer):
         ``(d_sequences, {"initial_state": d_initial_states})`` (an empty dict without ``initial_state``;
         ``d_sequences`` is ``None`` when ``need_input_grad`` is false).  The work is the ``"rnn_train"``
         operation of :mod:`rnnlab.fastpath`: :func:`reference_forward_backward`, or a fused kernel
-        (:mod:`rnnlab.kernels.training`) where it supports the call.
+        (:mod:`rnnlab.kernels.fused_training`) where it supports the call.
         """
         x = self._prepare_inputs(sequences)
         kernel = fastpath.select("rnn_train", cell=self.loop_cell, dtype=x.dtype, training=training)

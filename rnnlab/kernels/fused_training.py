@@ -10,9 +10,9 @@ with Keras's default activations (tanh, sigmoid) and no recurrent dropout.  Two 
   activations and states; the backward pass runs every step (product with a packed ``U^T``, then the
   elementwise gradient) in one call; the weight gradients are one product over all ``B*T`` rows.  All of it runs
   on rnnlab's own threads, never on NumPy's BLAS.
-* **otherwise** (float64, or no C compiler): a NumPy loop (:class:`_Loop`), with one BLAS product per step in
-  the transposed form that BLAS computes faster for small batches (forward ``U^T @ h_{t-1}^T``, backward
-  ``U @ dz_t^T``), and the recurrent kernel's gradient as ONE product after the loop.
+* **otherwise** (float64, or no C compiler): the fused NumPy loop that inference runs too
+  (:mod:`rnnlab.kernels.numpy_loop`), saving what backward reads, then its backward loop; the recurrent kernel's
+  gradient is ONE product after the loop.
 
 Both keep their buffers in the layer's workspace between calls (:class:`_Workspace`), batch-major: the gate
 activations ``(B, T, G*U)``, the states before each step ``hs`` (and ``cs``) ``(B, T, U)``, and ``aux``
@@ -29,22 +29,15 @@ import weakref
 
 import numpy as np
 
-from rnnlab import activations, backend, fastpath, nest
-from rnnlab.kernels import native
-from rnnlab.cells import GRUCell, LSTMCell, spec_of
-
-#: The maths this kernel computes: the plain cells' (a variant's or a subclass's spec differs).
-_PLAIN = (LSTMCell.spec, GRUCell.spec)
-
-
-def _default_activations(cell):
-    return cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
+from rnnlab import backend, fastpath, nest
+from rnnlab.cells import GRUCell, LSTMCell
+from rnnlab.kernels import native, numpy_loop
 
 
 def supports(cell=None, dtype=None, training=False, **_):
     """Whether the fused kernel computes this training call: a single LSTM cell or GRU cell with
     ``reset_after=True``, Keras's default activations, float32/float64, and no recurrent dropout."""
-    if spec_of(cell) not in _PLAIN or not _default_activations(cell):
+    if not numpy_loop.supports_cell(cell):
         return False
     if type(cell) is GRUCell and not cell.reset_after:
         return False
@@ -55,181 +48,6 @@ def supports(cell=None, dtype=None, training=False, **_):
 
 def _ptr(array):
     return None if array is None else array.ctypes.data
-
-
-# --------------------------------------------------------------------------------------------- NumPy loop
-class _Loop:
-    """The arrays of one fused call and its per-step elementwise work, in NumPy (float64, or float32 without the
-    native kernels).
-
-    Forward step ``t`` reads ``rec_t = U^T @ h_{t-1}^T`` ``(G*U, B)`` and writes the gates, ``aux``, the next
-    states and the output; backward step ``t`` reads ``dh_t = U @ (gradient at step t+1's recurrent
-    product)^T`` ``(U, B)`` and writes
-    ``dz[:, t]`` (and, for GRU, ``drh[:, t]``) and the carried state gradients.
-    """
-
-    def __init__(self, cell, workspace, xa, in_bias, h0, c0, mask, zero_output, return_sequences):
-        batch, steps, width = xa.shape
-        units, dtype = cell.units, xa.dtype
-        self.lstm = type(cell) is LSTMCell
-        self.B, self.T, self.U = batch, steps, units
-        self.ws = workspace
-        self.xa, self.in_bias, self.mask, self.zero_output = xa, in_bias, mask, bool(zero_output)
-        self.hs = workspace.get("hs", (batch, steps, units), dtype)
-        self.hs[:, 0] = h0
-        self.cs = None
-        if self.lstm:
-            self.cs = workspace.get("cs", (batch, steps, units), dtype)
-            self.cs[:, 0] = c0
-        self.aux = workspace.get("aux", (batch, steps, units), dtype)
-        # what the caller receives is new memory; everything else is the workspace's
-        self.out = np.empty((batch, steps, units), dtype) if return_sequences else None
-        self.last = None if return_sequences else np.zeros((batch, units), dtype)
-        self.h_final = np.empty((batch, units), dtype)
-        self.c_final = np.empty((batch, units), dtype) if self.lstm else None
-        self.rec_t = workspace.get("rec_t", (width, batch), dtype)  # U^T @ h_{t-1}^T, from the caller
-        self.rec_bias = None
-        if not self.lstm and cell.use_bias:
-            self.rec_bias = np.ascontiguousarray(cell.bias.value[1], dtype)
-        self.keep = None if mask is None else mask[:, :, None]  # (B, T, 1) bool
-
-    # ------------------------------------------------------------------ views
-    def _next(self, buffers, final, t):
-        return buffers[:, t + 1] if t + 1 < self.T else final
-
-    def _output(self, t):
-        """The output slot of step t and the previous output (None: zeros)."""
-        if self.out is not None:
-            return self.out[:, t], (self.out[:, t - 1] if t else None)
-        return self.last, self.last
-
-    def _store(self, t, h, c):
-        """Write step t's new state (masked rows keep theirs) and output."""
-        hp, hn = self.hs[:, t], self._next(self.hs, self.h_final, t)
-        o, prev = self._output(t)
-        if self.keep is None:
-            hn[...] = h
-            o[...] = h
-            if c is not None:
-                self._next(self.cs, self.c_final, t)[...] = c
-            return
-        keep = self.keep[:, t]
-        np.copyto(hn, np.where(keep, h, hp))
-        if c is not None:
-            np.copyto(self._next(self.cs, self.c_final, t), np.where(keep, c, self.cs[:, t]))
-        np.copyto(o, np.where(keep, h, 0 if (self.zero_output or prev is None) else prev))
-
-    # ------------------------------------------------------------------ forward
-    def forward_step(self, t):
-        U, a, rec = self.U, self.xa[:, t], self.rec_t.T
-        if self.in_bias is not None:
-            a += self.in_bias
-        if self.lstm:
-            a += rec
-            _sigmoid_(a[:, :2 * U])
-            np.tanh(a[:, 2 * U:3 * U], out=a[:, 2 * U:3 * U])
-            _sigmoid_(a[:, 3 * U:])
-            i, f, g, o = a[:, :U], a[:, U:2 * U], a[:, 2 * U:3 * U], a[:, 3 * U:]
-            c = f * self.cs[:, t]
-            c += i * g
-            th = np.tanh(c, out=self.aux[:, t])
-            self._store(t, o * th, c)
-            return
-        if self.rec_bias is not None:
-            rec += self.rec_bias
-        a[:, :2 * U] += rec[:, :2 * U]
-        _sigmoid_(a[:, :2 * U])
-        rhh = self.aux[:, t]
-        rhh[...] = rec[:, 2 * U:]
-        z, r, hh = a[:, :U], a[:, U:2 * U], a[:, 2 * U:]
-        hh += r * rhh
-        np.tanh(hh, out=hh)
-        hp = self.hs[:, t]
-        self._store(t, hh + z * (hp - hh), None)
-
-    # ------------------------------------------------------------------ backward
-    def start_backward(self, d_out, d_last, d_h, d_c):
-        """Buffers of the backward pass; ``d_h``/``d_c`` are the gradients w.r.t. the final states (or None)."""
-        batch, units, dtype = self.B, self.U, self.xa.dtype
-        self.d_out, self.d_last = d_out, d_last
-        ws, shape, small = self.ws, self.xa.shape, (batch, units)
-        self.dz = ws.get("dz", shape, dtype)
-        self.drh = None if self.lstm else ws.get("drh", shape, dtype)
-        self.dh_t = ws.get("dh_t", small[::-1], dtype, fill=0 if d_h is None else d_h.T)  # from the caller
-        self.dc = ws.get("dc", small, dtype, fill=0 if d_c is None else d_c) if self.lstm else None
-        self.dh_pass = ws.get("dh_pass", small, dtype, fill=0) if (not self.lstm or self.mask is not None) \
-            else None
-        self.carry = ws.get("carry", small, dtype, fill=0) if (self.mask is not None and not self.zero_output) \
-            else None
-        self.scratch = ws.get("scratch", small, dtype)
-
-    def _output_grad(self, t):
-        s = self.scratch
-        if self.d_out is not None:
-            s[...] = self.d_out[:, t]
-        else:
-            s.fill(0)
-        if self.d_last is not None and t == self.T - 1:
-            s += self.d_last
-        if self.carry is not None:
-            s += self.carry
-        return s
-
-    def backward_step(self, t):
-        U = self.U
-        s = self._output_grad(t)
-        dh_mm = self.dh_t.T
-        dhs = dh_mm if self.dh_pass is None else dh_mm + self.dh_pass  # dL/dh_t via the state
-        dh = s + dhs
-        keep = None
-        if self.keep is not None:
-            keep = self.keep[:, t]
-            dh *= keep
-        a = self.xa[:, t]
-        dz = self.dz[:, t]
-        if self.lstm:
-            i, f, g, o = a[:, :U], a[:, U:2 * U], a[:, 2 * U:3 * U], a[:, 3 * U:]
-            th = self.aux[:, t]
-            dc = self.dc if keep is None else self.dc * keep
-            dc = dc + dh * o * (1 - th * th)
-            dz[:, :U] = dc * g * i * (1 - i)
-            dz[:, U:2 * U] = dc * self.cs[:, t] * f * (1 - f)
-            dz[:, 2 * U:3 * U] = dc * i * (1 - g * g)
-            dz[:, 3 * U:] = dh * th * o * (1 - o)
-            dc *= f
-            if keep is None:
-                self.dc[...] = dc
-            else:
-                np.copyto(self.dc, np.where(keep, dc, self.dc))
-                np.copyto(self.dh_pass, np.where(keep, 0, dhs))
-        else:
-            z, r, hh = a[:, :U], a[:, U:2 * U], a[:, 2 * U:]
-            da = dh * (1 - z) * (1 - hh * hh)
-            dz[:, :U] = dh * (self.hs[:, t] - hh) * z * (1 - z)
-            dz[:, U:2 * U] = da * self.aux[:, t] * r * (1 - r)
-            dz[:, 2 * U:] = da
-            drh = self.drh[:, t]
-            drh[:, :2 * U] = dz[:, :2 * U]
-            np.multiply(da, r, out=drh[:, 2 * U:])
-            np.copyto(self.dh_pass, dh * z if keep is None else np.where(keep, dh * z, dhs))
-        if self.carry is not None:
-            np.copyto(self.carry, np.where(keep, 0, s))
-
-    def recurrent_grad_source(self):
-        """``(B, T, G*U)``: the gradient at each step's recurrent product (what ``dU = H^T @ .`` reads)."""
-        return self.dz if self.lstm else self.drh
-
-    def initial_state_grads(self):
-        d_h = self.dh_t.T if self.dh_pass is None else self.dh_t.T + self.dh_pass
-        return [d_h, self.dc] if self.lstm else [d_h]
-
-
-def _sigmoid_(a):
-    """In place: ``sigmoid(a) = 0.5 * tanh(a / 2) + 0.5`` (one NumPy transcendental, no overflow)."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
 
 
 class _Workspace:
@@ -301,18 +119,20 @@ def _add_owned_grad(grads, variable, value):
 
 
 def _project(cell, ws, x, dropout, reverse):
-    """The projected inputs ``x @ kernel`` ``(B, T, G*U)`` in processing order, in the workspace, and the input
-    bias for the steps to add (None when it is already in: with input dropout the cell projects, bias and all,
-    into a new array)."""
+    """The projected inputs ``x @ kernel + input_bias`` ``(B, T, G*U)`` in processing order, in the workspace (with
+    input dropout, the cell projects into a new array)."""
     if dropout is not None:
         xw = cell.project_inputs(x, dropout)
-        return np.ascontiguousarray(xw[:, ::-1] if reverse else xw), None
+        return np.ascontiguousarray(xw[:, ::-1] if reverse else xw)
     batch, steps, features = x.shape
     kernel = cell.kernel.value
-    xa = ws.get("xa", (batch, steps, kernel.shape[1]), kernel.dtype)
+    xw = ws.get("xa", (batch, steps, kernel.shape[1]), kernel.dtype)
     source = np.ascontiguousarray(x[:, ::-1] if reverse else x).reshape(batch * steps, features)
-    np.matmul(source, kernel, out=xa.reshape(batch * steps, -1))  # one GEMM for every step
-    return xa, cell._input_bias()
+    np.matmul(source, kernel, out=xw.reshape(batch * steps, -1))  # one GEMM for every step
+    bias = cell._input_bias()
+    if bias is not None:
+        xw += bias
+    return xw
 
 
 def fused_forward_backward(layer, x, initial_state=None, mask=None, training=False, grads=None):
@@ -328,52 +148,35 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
     lib = _sequence_library(x, dropout)
     if lib is not None:
         return _sequence_call(lib, layer, x, states, mask, dropout, initial_state is not None, grads)
-    lstm = type(cell) is LSTMCell
     ws, token = _checkout_workspace(layer)
-    kernel = cell.recurrent_kernel.value  # (U, G*U)
-    kernel_t = ws.get("kernel_t", kernel.T.shape, kernel.dtype, fill=kernel.T)  # contiguous U^T
-    xa, in_bias = _project(cell, ws, x, dropout, layer.go_backwards)
+    xw = _project(cell, ws, x, dropout, layer.go_backwards)
     if layer.go_backwards and mask is not None:
         mask = mask[:, ::-1]
-    loop = _Loop(cell, ws, xa, in_bias, states[0], states[1] if lstm else None, mask,
-                      layer.zero_output_for_mask, layer.return_sequences)
-    states_t, rec_t, step, matmul = loop.hs.transpose(1, 2, 0), loop.rec_t, loop.forward_step, np.matmul
-    for t in range(steps):
-        if t or not zero_states:
-            matmul(kernel_t, states_t[t], out=rec_t)  # U^T @ h_{t-1}^T: faster than h_{t-1} @ U in BLAS
-        else:
-            rec_t.fill(0)  # h_0 = 0
-        step(t)
-    final_states = [loop.h_final, loop.c_final] if lstm else [loop.h_final]
+    last_output, sequences, final_states, saved = numpy_loop.forward(
+        cell, xw, states, mask, layer.zero_output_for_mask, layer.return_sequences, workspace=ws,
+        zero_start=zero_states)
     if layer.stateful:
         layer.states = [s.copy() for s in final_states]
-    last_output = loop.out[:, -1] if layer.return_sequences else loop.last
-    outputs = layer.shape_outputs(last_output, loop.out, final_states)
+    outputs = layer.shape_outputs(last_output, sequences, final_states)
 
     def backward(d_outputs, need_input_grad=True):
         d_main, d_states = _output_grads(layer, ws, token, d_outputs, len(final_states))
-        dtype = xa.dtype
+        dtype = xw.dtype
         d_main = _grad_array(d_main, dtype)
-        loop.start_backward(d_main if layer.return_sequences else None,
-                            None if layer.return_sequences else d_main, _grad_array(d_states[0], dtype),
-                            _grad_array(d_states[1], dtype) if lstm else None)
-        source = loop.recurrent_grad_source()
+        d_h, d_c = (_grad_array(d, dtype) for d in (d_states + [None])[:2])
         want_initial = initial_state is not None
-        source_t, dh_t, step, matmul = source.transpose(1, 2, 0), loop.dh_t, loop.backward_step, np.matmul
-        for t in range(steps - 1, -1, -1):
-            step(t)
-            if t or want_initial:
-                matmul(kernel, source_t[t], out=dh_t)  # U @ dz_t^T: faster than dz_t @ U^T in BLAS
+        dxw, drh, d_initial = numpy_loop.backward(saved, d_main if layer.return_sequences else None,
+                                                  None if layer.return_sequences else d_main, d_h, d_c,
+                                                  want_initial)
         rows = batch * steps
-        flat_source = source.reshape(rows, -1)
-        _add_owned_grad(grads, cell.recurrent_kernel, loop.hs.reshape(rows, -1).T @ flat_source)
-        if not lstm and cell.use_bias:
+        source = (dxw if drh is None else drh).reshape(rows, -1)  # (B*T, G*U): gradient at h_{t-1} @ U (+ b_rec)
+        _add_owned_grad(grads, cell.recurrent_kernel, saved.hs.reshape(rows, -1).T @ source)
+        if drh is not None and cell.use_bias:
             d_bias = np.zeros(cell.bias.value.shape, dtype)
-            d_bias[1] = _column_sums(flat_source)
+            d_bias[1] = _column_sums(source)
             _add_owned_grad(grads, cell.bias, d_bias)
-        dxw = loop.dz[:, ::-1] if layer.go_backwards else loop.dz
-        dx = cell.project_inputs_backward(x, dxw, dropout, grads, need_dx=need_input_grad)
-        d_initial = [np.array(d) for d in loop.initial_state_grads()] if want_initial else None
+        dx = cell.project_inputs_backward(x, dxw[:, ::-1] if layer.go_backwards else dxw, dropout, grads,
+                                          need_dx=need_input_grad)
         ws.busy = False
         return dx, ({"initial_state": d_initial} if want_initial else {})
 
