@@ -10,7 +10,14 @@ def _randomize(model, rng):
     model.set_weights([rng.uniform(-0.8, 0.8, w.shape) for w in model.get_weights()])
 
 
-FAST_KERNELS = ["numpy_fused", "native", "native_gru_v1"]
+# Every fast kernel registered for the forward loop: a new kernel is checked here without editing this file.
+FAST_KERNELS = [k.name for k in fastpath.kernels("rnn_sequence") if k.name != "reference"]
+
+
+def _selected(layer, x, collect_gates=False):
+    """The kernel a call of ``layer`` on ``x`` runs on."""
+    layer(x)
+    return fastpath.select("rnn_sequence", layer.make_call(x, collect_gates=collect_gates)).name
 
 
 def _run_both(fn, kernel):
@@ -121,15 +128,27 @@ def test_float64_fused_kernel_matches_reference_to_1e_12():
 
 def test_select_prefers_a_supporting_kernel_and_falls_back_to_reference():
     """select() picks the best kernel whose supports() accepts the call; unsupported calls get the reference."""
-    lstm = layers.LSTMCell(3)
-    relu_lstm = layers.LSTMCell(3, activation="relu")
-    assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=False).name == "native"
-    lstm64 = layers.LSTMCell(3, dtype="float64")
-    assert fastpath.select("rnn_sequence", cell=lstm64, mask=None, collect_gates=False).name == "numpy_fused"
-    assert fastpath.select("rnn_sequence", cell=relu_lstm, mask=None, collect_gates=False).name == "reference"
-    assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=True).name == "reference"
+    x = np.ones((1, 3, 2), "float32")
+    assert _selected(layers.LSTM(3), x) == "native"
+    assert _selected(layers.LSTM(3, dtype="float64"), x.astype("float64")) == "numpy_fused"
+    assert _selected(layers.LSTM(3, activation="relu"), x) == "reference"
+    assert _selected(layers.LSTM(3), x, collect_gates=True) == "reference"
     with fastpath.reference_only():
-        assert fastpath.select("rnn_sequence", cell=lstm, mask=None, collect_gates=False).name == "reference"
+        assert _selected(layers.LSTM(3), x) == "reference"
+    why = layers.LSTM(3, dtype="float64").explain_kernels(x.astype("float64"))
+    assert why.selected == "numpy_fused" and dict(why.declined)["native"] == "dtype float64"
+
+
+def test_kernels_declare_what_they_support():
+    """Each fast kernel names the cells it runs; explain() gives a reason for every kernel that declined."""
+    for op in fastpath.OPERATIONS:
+        for kernel in fastpath.kernels(op):
+            if kernel.name != "reference":
+                assert kernel.cells, f"{op}/{kernel.name} must declare the cells it runs"
+    layer = layers.SimpleRNN(2)
+    why = layer.explain_kernels(np.ones((1, 3, 2), "float32"))
+    assert why.selected == "reference"
+    assert all(reason and "SimpleRNN" in reason for _, reason in why.declined)
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
@@ -145,8 +164,8 @@ def test_native_kernel_strategies_match_reference(kind, size, threads, packed, s
     initial state and either direction."""
     from rnnlab.kernels import native, native_loops
 
-    monkeypatch.setattr(native_loops, "THREADS", threads)
-    monkeypatch.setattr(native_loops, "PACKED", packed)
+    monkeypatch.setattr(fastpath.options, "threads", threads)
+    monkeypatch.setattr(fastpath.options, "packed", packed)
     native.library().rnnlab_set_threads(3)
     native.library().rnnlab_test_split(split)
     native.library().rnnlab_test_precompute(ahead)
@@ -181,7 +200,7 @@ def test_native_threads_hand_over_to_one_thread_mid_call(kind, phase, monkeypatc
     from rnnlab.kernels import native, native_loops
 
     lib = native.library()
-    monkeypatch.setattr(native_loops, "THREADS", 2)
+    monkeypatch.setattr(fastpath.options, "threads", 2)
     lib.rnnlab_set_threads(2)
     lib.rnnlab_test_solo_at(phase)
     lib.rnnlab_test_split(0)  # the per-step barrier belongs to the unit split
@@ -258,11 +277,11 @@ def test_a_registered_kernel_is_used_by_layers():
     calls = []
     ref = next(k for k in fastpath.kernels("rnn_sequence") if k.name == "reference").fn
 
-    def spy(*args):
-        calls.append(args[0])
-        return ref(*args)
+    def spy(call):
+        calls.append(call.cell)
+        return ref(call)
 
-    fastpath.register("rnn_sequence", "spy", spy, supports=lambda **ctx: True, priority=100)
+    fastpath.register("rnn_sequence", "spy", spy, priority=100)
     try:
         layer = layers.SimpleRNN(2)
         layer(np.ones((1, 3, 2), "float32"))
@@ -298,7 +317,7 @@ def test_native_kernel_without_avx512_matches_reference(isa, tmp_path, monkeypat
         rng = np.random.default_rng(seed)
         batch, steps, dim, units = (int(v) for v in (rng.integers(1, 14), rng.integers(1, 9), rng.integers(1, 40),
                                                      rng.integers(1, 70)))
-        monkeypatch.setattr(native_loops, "THREADS", int(rng.integers(0, 3)))
+        monkeypatch.setattr(fastpath.options, "threads", int(rng.integers(0, 3)))
         for kind in ("LSTM", "GRU"):
             layer = getattr(layers, kind)(units, return_sequences=True, return_state=True,
                                           go_backwards=bool(seed % 2))
@@ -346,13 +365,13 @@ def test_native_results_do_not_depend_on_strategy_or_batch(kind, size, monkeypat
     results = []
     try:
         for threads, split, ahead in [(1, -1, 0), (1, -1, 1), (2, 0, 0), (2, 0, 1), (2, 1, 0), (3, 1, 1), (0, -1, -1)]:
-            monkeypatch.setattr(native_loops, "THREADS", threads)
+            monkeypatch.setattr(fastpath.options, "threads", threads)
             lib.rnnlab_test_split(split)
             lib.rnnlab_test_precompute(ahead)
             results.append([np.array(o) for o in layer(x, mask=mask)])
         lib.rnnlab_test_split(-1)
         lib.rnnlab_test_precompute(-1)
-        monkeypatch.setattr(native_loops, "THREADS", 0)
+        monkeypatch.setattr(fastpath.options, "threads", 0)
         halves = [[np.array(o) for o in layer(x[part], mask=mask[part])] for part in (slice(0, 2), slice(2, None))
                   if batch >= 4]  # a batch of one row sums alone, in its own order
     finally:
@@ -381,7 +400,7 @@ def test_native_input_ahead_in_several_chunks(kind, go_backwards, monkeypatch):
     layer(x)
     layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
     mask = _mask(rng, 3, 300)
-    monkeypatch.setattr(native_loops, "THREADS", 1)
+    monkeypatch.setattr(fastpath.options, "threads", 1)
     outputs = []
     try:
         for ahead in (0, 1):
@@ -410,7 +429,7 @@ def test_native_last_output_with_masked_last_steps(kind, split, monkeypatch):
     layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
     mask = _mask(rng, 8, 9)
     mask[::2, -1] = False
-    monkeypatch.setattr(native_loops, "THREADS", 2)
+    monkeypatch.setattr(fastpath.options, "threads", 2)
     lib.rnnlab_set_threads(2)
     lib.rnnlab_test_split(split)
     try:

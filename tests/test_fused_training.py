@@ -54,8 +54,7 @@ def _run(layer, x, kwargs, probe, path, seed, monkeypatch, need_input_grad=True)
             with fastpath.reference_only():
                 outputs, backward = layer.forward_backward(x, grads=grads, training=True, **kwargs)
         else:
-            assert fastpath.select("rnn_train", cell=layer.cell, dtype=x.dtype, training=True).name == \
-                "fused_training"
+            assert layer.explain_kernels(x, training=True).selected == "fused_training"
             outputs, backward = layer.forward_backward(x, grads=grads, training=True, **kwargs)
         if probe is None:
             probe = [np.random.default_rng(seed + 1).normal(size=np.shape(o)).astype(x.dtype) for o in flat(outputs)]
@@ -131,7 +130,7 @@ def test_fused_finite_differences(kind):
     x = rng.normal(size=(3, 5, 2))
     layer(x)
     layer.set_weights([rng.uniform(-0.7, 0.7, w.shape) for w in layer.get_weights()])
-    assert fastpath.select("rnn_train", cell=layer.cell, dtype=x.dtype, training=False).name == "fused_training"
+    assert layer.explain_kernels(x, training=True).selected == "fused_training"
     init = [rng.normal(size=(3, s)) for s in layer.cell.flat_state_sizes]
     mask = np.ones((3, 5), bool)
     mask[0, 3:] = False
@@ -162,8 +161,7 @@ def test_input_gradient_can_be_skipped(monkeypatch):
 def test_unsupported_calls_take_the_general_path(layer_fn):
     layer = layer_fn()
     layer(np.zeros((1, 2, 2), np.float32))
-    assert fastpath.select("rnn_train", cell=layer.cell, dtype=np.dtype("float32"), training=True).name == \
-        "reference"
+    assert layer.explain_kernels(np.zeros((1, 2, 2), np.float32), training=True).selected == "reference"
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -230,7 +228,7 @@ def test_native_training_strategies_match_general_path(kind, size, threads, spli
     from rnnlab.kernels import native_loops
 
     lib = native.library()
-    monkeypatch.setattr(native_loops, "THREADS", threads)
+    monkeypatch.setattr(fastpath.options, "threads", threads)
     lib.rnnlab_set_threads(3)
     lib.rnnlab_test_split(split)
     try:
@@ -270,7 +268,7 @@ def test_native_training_hands_over_to_one_thread_mid_call(kind, phase, monkeypa
     from rnnlab.kernels import native_loops
 
     lib = native.library()
-    monkeypatch.setattr(native_loops, "THREADS", 2)
+    monkeypatch.setattr(fastpath.options, "threads", 2)
     lib.rnnlab_set_threads(2)
     lib.rnnlab_test_solo_at(phase)
     lib.rnnlab_test_split(0)

@@ -1,7 +1,7 @@
 """``trace``: every gate, state and mask value of every recurrent layer, step by step.
 
 :func:`trace` runs a model (or one recurrent layer) once with each recurrent layer's ``run(...,
-collect_gates=True)``.  That is the reference time loop (:func:`rnnlab.layers.rnn.reference_sequence`), and the
+collect_gates=True)``.  That is the reference time loop (:func:`rnnlab.layers.rnn.reference_loop`), and the
 model's outputs returned with the trace come from that same run: the traced gates are the ones that produced the
 outputs, not a second implementation of the equations.
 

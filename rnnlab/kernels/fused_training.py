@@ -1,6 +1,6 @@
 """Fused training call of a recurrent layer: forward, then backpropagation through time, on saved arrays.
 
-The general training path (:func:`rnnlab.layers.rnn.reference_forward_backward`) runs the reference loop with a
+The general training path (:func:`rnnlab.layers.rnn.reference_train`) runs the reference loop with a
 per-step trace of tuples and backpropagates step by step, adding a recurrent-kernel gradient per step.  This
 kernel computes the same thing for the common case -- one ``LSTMCell`` or ``GRUCell`` (``reset_after=True``)
 with Keras's default activations (tanh, sigmoid) and no recurrent dropout.  Two implementations:
@@ -34,16 +34,11 @@ from rnnlab.cells import GRUCell, LSTMCell
 from rnnlab.kernels import native, numpy_loop
 
 
-def supports(cell=None, dtype=None, training=False, **_):
-    """Whether the fused kernel computes this training call: a single LSTM cell or GRU cell with
-    ``reset_after=True``, Keras's default activations, float32/float64, and no recurrent dropout."""
-    if not numpy_loop.supports_cell(cell):
-        return False
-    if type(cell) is GRUCell and not cell.reset_after:
-        return False
-    if training and cell.recurrent_dropout > 0:
-        return False
-    return np.dtype(dtype) in (np.float32, np.float64)
+def _runs(call):
+    """The condition of ``"fused_training"`` beyond its declared cells and dtypes: Keras's default activations,
+    and a GRU only with ``reset_after=True``."""
+    cell = call.cell
+    return numpy_loop.supports_cell(cell) and getattr(cell, "reset_after", True)
 
 
 def _ptr(array):
@@ -85,11 +80,6 @@ def _checkout_workspace(layer):
 
 
 # --------------------------------------------------------------------------------------------- the call
-def _initial_states(layer, initial_state, batch):
-    """The flat initial states, as :meth:`RNN.resolve_states` chooses them, and whether they are known zeros."""
-    return layer.resolve_states(initial_state, batch), initial_state is None and not layer.stateful
-
-
 def _output_grads(layer, ws, token, d_outputs, n_states):
     """The gradients w.r.t. the main output and each final state (None: none) of the training call whose
     workspace token is ``token``; refused when a later call has reused its buffers."""
@@ -135,19 +125,17 @@ def _project(cell, ws, x, dropout, reverse):
     return xw
 
 
-def fused_forward_backward(layer, x, initial_state=None, mask=None, training=False, grads=None):
-    """The training call of ``layer`` (an :class:`~rnnlab.layers.rnn.RNN` whose cell :func:`supports`):
-    returns ``(outputs, backward)`` as :meth:`RNN.forward_backward` does."""
-    cell = layer.loop_cell
+def fused_forward_backward(call):
+    """Kernel ``"fused_training"`` of ``"rnn_train"``: the forward pass keeping what backward needs, and its
+    backward (see the module docstring); a :class:`rnnlab.fastpath.RecurrentResult` with ``backward``."""
+    layer, cell, x, grads = call.layer, call.cell, call.x, call.grads
     batch, steps = x.shape[0], x.shape[1]
-    if steps == 0:
-        raise ValueError(f"Layer {layer.name!r} received a sequence with 0 timesteps; expected at least 1.")
-    mask = backend.to_mask(mask, (batch, steps))
-    states, zero_states = _initial_states(layer, initial_state, batch)
-    dropout = cell.make_dropout(batch, training)  # input dropout only (recurrent dropout is not supported)
+    mask, states, dropout = call.mask, call.states, call.dropout  # input dropout only (see the declaration)
+    zero_states = not call.initial_state_given and not layer.stateful
+    initial_state = states if call.initial_state_given else None
     lib = _sequence_library(x, dropout)
     if lib is not None:
-        return _sequence_call(lib, layer, x, states, mask, dropout, initial_state is not None, grads)
+        return _sequence_call(lib, layer, x, states, mask, dropout, call.initial_state_given, grads)
     ws, token = _checkout_workspace(layer)
     xw = _project(cell, ws, x, dropout, layer.go_backwards)
     if layer.go_backwards and mask is not None:
@@ -155,9 +143,6 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
     last_output, sequences, final_states, saved = numpy_loop.forward(
         cell, xw, states, mask, layer.zero_output_for_mask, layer.return_sequences, workspace=ws,
         zero_start=zero_states)
-    if layer.stateful:
-        layer.states = [s.copy() for s in final_states]
-    outputs = layer.shape_outputs(last_output, sequences, final_states)
 
     def backward(d_outputs, need_input_grad=True):
         d_main, d_states = _output_grads(layer, ws, token, d_outputs, len(final_states))
@@ -181,7 +166,7 @@ def fused_forward_backward(layer, x, initial_state=None, mask=None, training=Fal
         return dx, ({"initial_state": d_initial} if want_initial else {})
 
     backward.optional_input_grad = True  # backward(d, need_input_grad=False) skips the input gradient
-    return outputs, backward
+    return fastpath.RecurrentResult(last_output, sequences, final_states, None, backward)
 
 
 # ------------------------------------------------------------------ whole-sequence native call
@@ -204,8 +189,6 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     gates in the layer's workspace, the backward pass runs backpropagation through time and the weight gradients
     as one product over all ``B*T`` rows, all on rnnlab's own threads (NumPy's BLAS is not called, so its
     threads, which busy-wait after each product, never compete with them)."""
-    from rnnlab.kernels import native_loops
-
     cell = layer.loop_cell
     lstm = type(cell) is LSTMCell
     batch, steps, features = x.shape
@@ -227,16 +210,13 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
     h, c = _aligned_copy(states[0]), (_aligned_copy(states[1]) if lstm else None)
     prev = _aligned_copy(0.0, (batch, units))
     out = backend.empty_aligned(small, np.float32) if layer.return_sequences else None
-    threads = native_loops.THREADS
+    threads = fastpath.options.threads
     kind = 0 if lstm else 1
     _check(lib.rnn_train_forward_f32(kind, batch, steps, features, units, _ptr(xp), _ptr(kernel), _ptr(rec_kernel),
                                      _ptr(bias), _ptr(h), _ptr(c), _ptr(prev), _ptr(out), _ptr(mask_u8), 0,
                                      int(layer.zero_output_for_mask), threads, _ptr(g_buf), _ptr(hs), _ptr(cs),
                                      _ptr(aux)))
     final_states = [h, c] if lstm else [h]
-    if layer.stateful:
-        layer.states = [s.copy() for s in final_states]
-    outputs = layer.shape_outputs(prev, out, final_states)
 
     def backward(d_outputs, need_input_grad=True):
         d_main, d_states = _output_grads(layer, ws, token, d_outputs, len(final_states))
@@ -278,7 +258,7 @@ def _sequence_call(lib, layer, x, states, mask, dropout, want_initial, grads):
         return dx, ({"initial_state": [d_h, d_c] if lstm else [d_h]} if want_initial else {})
 
     backward.optional_input_grad = True
-    return outputs, backward
+    return fastpath.RecurrentResult(prev, out, final_states, None, backward)
 
 
 def _aligned_copy(value, shape=None):
@@ -318,4 +298,7 @@ def _column_sums(a):
     return np.ones(a.shape[0], a.dtype) @ a
 
 
-fastpath.register("rnn_train", "fused_training", fused_forward_backward, supports=supports, priority=10)
+# LSTM and GRU (reset_after) with Keras's default activations, float32 (native) or float64 (NumPy loop), masks,
+# input dropout (not recurrent dropout).
+fastpath.register("rnn_train", "fused_training", fused_forward_backward, priority=10, cells=numpy_loop.PLAIN_CELLS,
+                  input_dropout=True, condition=_runs)

@@ -28,19 +28,16 @@ def _default_float32(cell):
         cell.recurrent_activation is activations.sigmoid
 
 
-def _supports(cell=None, collect_gates=False, dropout=None, **_):
-    if collect_gates or dropout is not None or spec_of(cell) not in _PLAIN or not _default_float32(cell):
-        return False
-    if type(cell) is GRUCell and not cell.reset_after:
-        return False
-    return native.library() is not None
+def _runs_plain_lstm_or_gru(call):
+    """The condition of ``"native"``: Keras's default activations, GRU only with reset_after, and the library."""
+    cell = call.cell
+    return _default_float32(cell) and getattr(cell, "reset_after", True) and native.library() is not None
 
 
-def _supports_gru_v1(cell=None, collect_gates=False, dropout=None, **_):
-    if collect_gates or dropout is not None or spec_of(cell) != GRUCell.spec or cell.reset_after or \
-            not _default_float32(cell):
-        return False
-    return native.library() is not None
+def _runs_gru_v1(call):
+    """The condition of ``"native_gru_v1"``: a GRU with reset_after=False, default activations, the library."""
+    cell = call.cell
+    return _default_float32(cell) and not cell.reset_after and native.library() is not None
 
 
 def _f32(a):
@@ -66,18 +63,13 @@ def _state_buffer(states, batch, units, steps, return_sequences, n_states=None):
     return buf, views, out
 
 
-#: Overrides of the kernel's own choices: threads (0: by size) and weight packing (-1: the default). Tests set them.
-THREADS = 0
-PACKED = -1
-
-
 def native_layer(cell, x, states, mask, zero_output_for_mask, return_sequences, reverse=False, threads=None,
                  packed=None):
     """Run ``cell`` (LSTM, or GRU with reset_after) over raw inputs ``x`` ``(B, T, D)``.
 
     ``mask`` ``(B, T)`` and ``x`` are in time order; with ``reverse`` the steps run from the last one and the
     outputs come back in processing order.  Returns ``(last_output, outputs or None, final_states, None)``.
-    ``threads`` and ``packed`` override :data:`THREADS` and :data:`PACKED`.
+    ``threads`` and ``packed`` override :data:`rnnlab.fastpath.options`.
     """
     x = _f32(x)
     batch, steps, depth = x.shape
@@ -88,8 +80,8 @@ def native_layer(cell, x, states, mask, zero_output_for_mask, return_sequences, 
 
 
 def _run(cell, x, views, out, mask_u8, reverse, zero_output, threads=None, packed=None):
-    threads = THREADS if threads is None else threads
-    packed = PACKED if packed is None else packed
+    threads = fastpath.options.threads if threads is None else threads
+    packed = fastpath.options.packed if packed is None else packed
     is_lstm = type(cell) is LSTMCell
     kernel = _f32(cell.kernel.value)
     recurrent = _f32(cell.recurrent_kernel.value)
@@ -130,23 +122,31 @@ def _plain_call(layer, x):
     return layer.shape_outputs(views[-1], out, views[:-1])
 
 
-native_layer.plain_call = _plain_call
+def _native_sequence(call):
+    """Kernel ``"native"`` of ``"rnn_sequence"``: :func:`native_layer` on the call."""
+    last_output, outputs, states, _ = native_layer(call.cell, call.x, call.states, call.mask,
+                                                   call.zero_output_for_mask, call.return_sequences, call.reverse)
+    return fastpath.RecurrentResult(last_output, outputs, states)
 
 
-def _gru_v1_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
-                     dropout=None):
+def _gru_v1_sequence(call):
+    """Kernel ``"native_gru_v1"``: the GRU ``reset_after=False`` loop in C, on the projected inputs."""
     lib = native.library()
+    cell = call.cell
+    xw, mask = call.projected()
     batch, steps, _ = xw.shape
-    units = cell.units
     xw = _f32(xw)
     recurrent = _f32(cell.recurrent_kernel.value)
     mask_u8 = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
-    buf, views, out = _state_buffer(states, batch, units, steps, return_sequences)
-    lib.gru_sequence_f32(batch, steps, units, xw.ctypes.data, recurrent.ctypes.data, buf.ctypes.data,
-                         None if mask_u8 is None else mask_u8.ctypes.data, int(bool(zero_output_for_mask)),
-                         int(return_sequences))
-    return views[-1], out, views[:-1], None
+    buf, views, out = _state_buffer(call.states, batch, cell.units, steps, call.return_sequences)
+    lib.gru_sequence_f32(batch, steps, cell.units, xw.ctypes.data, recurrent.ctypes.data, buf.ctypes.data,
+                         None if mask_u8 is None else mask_u8.ctypes.data, int(bool(call.zero_output_for_mask)),
+                         int(call.return_sequences))
+    return fastpath.RecurrentResult(views[-1], out, views[:-1])
 
 
-fastpath.register("rnn_sequence", "native", native_layer, supports=_supports, priority=20, raw_inputs=True)
-fastpath.register("rnn_sequence", "native_gru_v1", _gru_v1_sequence, supports=_supports_gru_v1, priority=20)
+# Float32, Keras's default activations, masks, no dropout, no gate collection (inspection uses the reference).
+fastpath.register("rnn_sequence", "native", _native_sequence, priority=20, cells=_PLAIN, dtypes=("float32",),
+                  condition=_runs_plain_lstm_or_gru, plain=_plain_call)
+fastpath.register("rnn_sequence", "native_gru_v1", _gru_v1_sequence, priority=20, cells=(GRUCell.spec,),
+                  dtypes=("float32",), condition=_runs_gru_v1)

@@ -19,7 +19,7 @@ Without one (inference), two state buffers take turns and contiguous buffers, re
 product with ``U`` carrying the gradient to ``h_{t-1}``.  The weight gradients are one product over all ``B*T``
 rows, which the caller computes from ``hs`` and the returned gradients.
 
-Masks follow :func:`rnnlab.layers.rnn.reference_sequence`, which stays the definition: the tests check that this
+Masks follow :func:`rnnlab.layers.rnn.reference_loop`, which stays the definition: the tests check that this
 loop agrees with it.  Training supports GRU with ``reset_after=True`` only.
 """
 from __future__ import annotations
@@ -256,15 +256,17 @@ def backward(saved, d_outputs, d_last, d_h, d_c, want_initial):
     return dxw, drh, d_initial
 
 
-def fused_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
-                   dropout=None):
+def fused_sequence(call):
     """Kernel ``"numpy_fused"`` of ``"rnn_sequence"``: :func:`forward` without saving."""
-    last, outputs, final_states, _ = forward(cell, xw, states, mask, zero_output_for_mask, return_sequences)
-    return last, outputs, final_states, None
+    xw, mask = call.projected()
+    last, outputs, final_states, _ = forward(call.cell, xw, call.states, mask, call.zero_output_for_mask,
+                                             call.return_sequences)
+    return fastpath.RecurrentResult(last, outputs, final_states)
 
 
-def _supports(cell=None, collect_gates=False, dropout=None, **_):
-    return not collect_gates and dropout is None and supports_cell(cell)
+#: The cells the loop runs: the plain LSTM and GRU (a variant or a subclass declares other maths in its spec).
+PLAIN_CELLS = _PLAIN
 
-
-fastpath.register("rnn_sequence", "numpy_fused", fused_sequence, supports=_supports, priority=10)
+# Keras's default activations (the condition), float32/float64, masks; no dropout, no gate collection.
+fastpath.register("rnn_sequence", "numpy_fused", fused_sequence, priority=10, cells=PLAIN_CELLS,
+                  condition=lambda call: supports_cell(call.cell))

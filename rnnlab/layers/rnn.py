@@ -23,9 +23,10 @@ from rnnlab.engine.layer import Layer
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 
 
-def reference_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
-                       dropout=None):
-    """Run ``cell`` over projected inputs ``xw`` ``(B, T, G*U)``, already in processing order.
+def reference_loop(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
+                   dropout=None):
+    """Run ``cell`` over projected inputs ``xw`` ``(B, T, G*U)``, already in processing order: the definition of
+    a recurrent layer's forward pass, which every fast kernel is tested against.
 
     ``states`` is the flat list of initial states and ``mask`` a ``(B, T)`` boolean array or ``None``.
     Returns ``(last_output, outputs or None, final_states, trace)``. With ``collect_gates`` the trace lists,
@@ -53,9 +54,9 @@ def reference_sequence(cell, xw, states, mask, zero_output_for_mask, return_sequ
     return prev_output, outputs, states, trace
 
 
-def reference_sequence_backward(cell, trace, mask, zero_output_for_mask, d_outputs, d_last, d_states, dropout,
+def reference_loop_backward(cell, trace, mask, zero_output_for_mask, d_outputs, d_last, d_states, dropout,
                                 grads):
-    """Backpropagation through time for :func:`reference_sequence`, from its trace.
+    """Backpropagation through time for :func:`reference_loop`, from its trace.
 
     ``d_outputs`` ``(B, T, U)`` (or None) and ``d_last`` ``(B, U)`` (or None) are the loss gradients w.r.t. the
     outputs in processing order and the last output; ``d_states`` w.r.t. the final states. Accumulates the
@@ -93,36 +94,47 @@ def reference_sequence_backward(cell, trace, mask, zero_output_for_mask, d_outpu
     return dxw, d_states
 
 
+def reference_sequence(call):
+    """The reference kernel of ``"rnn_sequence"``: :func:`reference_loop` on the call's projected inputs."""
+    xw, mask = call.projected()
+    last_output, outputs, states, trace = reference_loop(
+        call.cell, xw, call.states, mask, call.zero_output_for_mask, call.return_sequences or call.collect_gates,
+        call.collect_gates, call.dropout)
+    return fastpath.RecurrentResult(last_output, outputs, states, trace)
+
+
 fastpath.register("rnn_sequence", "reference", reference_sequence, priority=-1)
 
 
-def reference_forward_backward(layer, x, initial_state=None, mask=None, training=False, grads=None):
-    """The general training call of an :class:`RNN` on prepared inputs ``x``: the reference loop with its
-    per-step trace (:func:`reference_sequence`), backpropagated step by step
-    (:func:`reference_sequence_backward`). Returns ``(outputs, backward)`` as :meth:`RNN.forward_backward`."""
-    if not getattr(layer.loop_cell, "supports_backward", True):
-        layer.loop_cell.step_backward()  # raises the error that names the cell
-    with fastpath.reference_only():
-        result = layer.run(x, initial_state=initial_state, mask=mask, collect_gates=True, training=training)
-    outputs = layer._structure_outputs(result)
+def reference_train(call):
+    """The reference kernel of ``"rnn_train"``: :func:`reference_loop` with its per-step trace, backpropagated
+    step by step (:func:`reference_loop_backward`), then through the input projection."""
+    layer, cell = call.layer, call.cell
+    if not getattr(cell, "supports_backward", True):
+        cell.step_backward()  # raises the error that names the cell
+    xw, mask = call.projected()
+    last_output, outputs, states, trace = reference_loop(
+        cell, xw, call.states, mask, call.zero_output_for_mask, True, True, call.dropout)
+    grads, dropout, x = call.grads, call.dropout, call.x
 
     def backward(d_outputs, need_input_grad=True):
         flat = nest.flatten(d_outputs) if layer.return_state else [d_outputs]
-        d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(result["states"]))
-        dxw, d_initial = reference_sequence_backward(
-            layer.loop_cell, result["trace"], result["mask"], layer.zero_output_for_mask,
+        d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(states))
+        dxw, d_initial = reference_loop_backward(
+            cell, trace, mask, call.zero_output_for_mask,
             d_main if layer.return_sequences else None, None if layer.return_sequences else d_main,
-            d_states, result["dropout"], grads)
-        if layer.go_backwards:
+            d_states, dropout, grads)
+        if call.reverse:
             dxw = dxw[:, ::-1]
-        dx = layer.loop_cell.project_inputs_backward(x, dxw, result["dropout"], grads, need_dx=need_input_grad)
-        return dx, ({"initial_state": d_initial} if initial_state is not None else {})
+        dx = cell.project_inputs_backward(x, dxw, dropout, grads, need_dx=need_input_grad)
+        return dx, ({"initial_state": d_initial} if call.initial_state_given else {})
 
     backward.optional_input_grad = True  # backward(d, need_input_grad=False) skips the input gradient
-    return outputs, backward
+    return fastpath.RecurrentResult(last_output, outputs if call.return_sequences else None, states, trace,
+                                    backward)
 
 
-fastpath.register("rnn_train", "reference", reference_forward_backward, priority=-1)
+fastpath.register("rnn_train", "reference", reference_train, priority=-1)
 
 
 class RNN(Layer):
@@ -273,9 +285,10 @@ class RNN(Layer):
             return None
         generation, plain = self._plain_call
         if generation != fastpath.generation():
-            kernel = fastpath.select("rnn_sequence", cell=self.loop_cell, mask=None, collect_gates=False,
-                                     dropout=None)
-            plain = getattr(kernel.fn, "plain_call", None)
+            probe = fastpath.RecurrentCall(self, self.loop_cell, x, [], reverse=self.go_backwards,
+                                           zero_output_for_mask=self.zero_output_for_mask,
+                                           return_sequences=self.return_sequences)
+            plain = fastpath.select("rnn_sequence", probe).plain
             self._plain_call = (fastpath.generation(), plain)
         if plain is not None and self._run_hook is None:  # the kernel runs the whole call, NaN check
             # included (unless a hook, e.g. rnnlab.inspect.trace's, observes this layer's runs)
@@ -354,34 +367,44 @@ class RNN(Layer):
         return self._run(sequences, initial_state, mask, collect_gates, training)
 
     def _run(self, sequences, initial_state=None, mask=None, collect_gates=False, training=False):
-        x = sequences
+        call = self.make_call(sequences, initial_state, mask, training, collect_gates)
+        result = fastpath.select("rnn_sequence", call).fn(call)
+        if self.stateful:
+            self.states = [s.copy() for s in result.states]
+        return {"last_output": result.last_output, "outputs": result.outputs, "states": result.states,
+                "trace": result.trace, "mask": call.processing_mask(), "dropout": call.dropout}
+
+    def make_call(self, x, initial_state=None, mask=None, training=False, collect_gates=False, grads=None):
+        """The :class:`rnnlab.fastpath.RecurrentCall` of a call on prepared inputs ``x`` ``(B, T, D)``: the mask
+        checked, the initial states resolved (:meth:`resolve_states`), the call's dropout masks drawn."""
         batch, steps = x.shape[0], x.shape[1]
         if steps == 0:
             raise ValueError(f"Layer {self.name!r} received a sequence with 0 timesteps; expected at least 1.")
         mask = backend.to_mask(mask, (batch, steps))
         states = self.resolve_states(initial_state, batch)
-        cell = self.loop_cell
-        dropout = cell.make_dropout(batch, training)
-        want_sequences = self.return_sequences or collect_gates
-        kernel = fastpath.select("rnn_sequence", cell=cell, mask=mask, collect_gates=collect_gates,
-                                 dropout=dropout)
-        if kernel.raw_inputs:  # the kernel projects the inputs and runs the steps in processing order itself
-            last_output, outputs, final_states, trace = kernel.fn(
-                cell, x, states, mask, self.zero_output_for_mask, want_sequences, reverse=self.go_backwards)
-            if self.go_backwards and mask is not None:
-                mask = mask[:, ::-1]
-        else:
-            xw = cell.project_inputs(x, dropout)  # (B, T, G*U): every step's input projection in one product
-            if self.go_backwards:
-                xw = xw[:, ::-1]
-                mask = None if mask is None else mask[:, ::-1]
-            last_output, outputs, final_states, trace = kernel.fn(
-                cell, np.ascontiguousarray(xw), states, mask, self.zero_output_for_mask, want_sequences,
-                collect_gates, dropout)
-        if self.stateful:
-            self.states = [s.copy() for s in final_states]
-        return {"last_output": last_output, "outputs": outputs, "states": final_states, "trace": trace,
-                "mask": mask, "dropout": dropout}
+        return fastpath.RecurrentCall(
+            self, self.loop_cell, x, list(states), mask, self.go_backwards, self.zero_output_for_mask,
+            self.return_sequences or collect_gates, collect_gates, bool(training),
+            self.loop_cell.make_dropout(batch, training), initial_state is not None, grads)
+
+    def explain_kernels(self, x=None, training=False, mask=None):
+        """Which kernel runs this layer (``"rnn_train"`` with ``training``, else ``"rnn_sequence"``) on ``x``
+        (default: one zero sequence of the built input size), and why the faster ones declined: a
+        :class:`rnnlab.fastpath.Explanation`."""
+        if x is None:
+            if not self.built:
+                raise ValueError(f"Layer {self.name!r} is not built: pass `x`, or call the layer first.")
+            x = np.zeros((1, 1, self.loop_cell.input_dim), self.dtype)
+        x = self._prepare_inputs(x)
+        cells = getattr(self.loop_cell, "_loop_cells", [self.loop_cell])
+        saved = [copy.deepcopy(getattr(c, "_rng", None)) for c in cells]
+        try:  # the call draws dropout masks (to see which kinds it has): the cells' generators are put back
+            call = self.make_call(x, None, mask, training)
+        finally:
+            for c, rng in zip(cells, saved):
+                if hasattr(c, "_rng"):
+                    c._rng = rng
+        return fastpath.explain("rnn_train" if training else "rnn_sequence", call)
 
     def forward_backward(self, sequences, initial_state=None, mask=None, training=False, grads=None):
         """The training call: the layer's outputs and a function that backpropagates through them.
@@ -390,12 +413,16 @@ class RNN(Layer):
         output that does not reach the loss), adds the weight gradients to ``grads`` and returns
         ``(d_sequences, {"initial_state": d_initial_states})`` (an empty dict without ``initial_state``;
         ``d_sequences`` is ``None`` when ``need_input_grad`` is false).  The work is the ``"rnn_train"``
-        operation of :mod:`rnnlab.fastpath`: :func:`reference_forward_backward`, or a fused kernel
+        operation of :mod:`rnnlab.fastpath`: :func:`reference_train`, or a fused kernel
         (:mod:`rnnlab.kernels.fused_training`) where it supports the call.
         """
         x = self._prepare_inputs(sequences)
-        kernel = fastpath.select("rnn_train", cell=self.loop_cell, dtype=x.dtype, training=training)
-        return kernel.fn(self, x, initial_state, mask, training, grads)
+        call = self.make_call(x, initial_state, mask, training, grads=grads)
+        call.return_sequences = self.return_sequences
+        result = fastpath.select("rnn_train", call).fn(call)
+        if self.stateful:
+            self.states = [s.copy() for s in result.states]
+        return self.shape_outputs(result.last_output, result.outputs, result.states), result.backward
 
     def _structure_outputs(self, result):
         return self.shape_outputs(result["last_output"], result["outputs"], result["states"])

@@ -137,7 +137,7 @@ static void bwd_prefetch(const bwd_t *s, int step, int r0, int r1, int g0, int g
     }
 }
 
-/* One thread's share of the backward pass: mirrors rnnlab/layers/rnn.py reference_sequence_backward, a loop from
+/* One thread's share of the backward pass: mirrors rnnlab/layers/rnn.py reference_loop_backward, a loop from
  * the last step to the first over bwd_lstm_units or bwd_gru_units. */
 static void bwd_task(void *arg, int tid, int nt) {
     bwd_t *s = (bwd_t *)arg;
@@ -204,7 +204,7 @@ static void bwd_task(void *arg, int tid, int nt) {
 /* The backward pass of a layer trained with rnn_train_forward_f32 (kind 0 LSTM, 1 GRU with reset_after); see
  * bwd_t.  dh and, for LSTM, dc (B, M): the gradients w.r.t. the final states in (zeros for none), those w.r.t. the
  * initial states out when want_initial.  threads as rnn_forward_f32.  Returns 0, or -1 when out of memory.
- * The backward pass of rnnlab/kernels/training.py _sequence_call. */
+ * The backward pass of rnnlab/kernels/fused_training.py _sequence_call. */
 int rnn_train_backward_f32(int kind, int B, int T, int M, const float *U, const float *gates, const float *hs,
                            const float *cs, const float *aux, const uint8_t *mask, int zero_output,
                            const float *d_out, const float *d_last, float *dz, float *drh, float *dh, float *dc,

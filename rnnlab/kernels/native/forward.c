@@ -212,7 +212,7 @@ static void seq_task(void *arg, int tid, int nt) {
 #endif
 }
 
-/* One thread's share of the whole sequence: mirrors rnnlab/layers/rnn.py reference_sequence (the steps in
+/* One thread's share of the whole sequence: mirrors rnnlab/layers/rnn.py reference_loop (the steps in
  * processing order, the mask, zero_output) over lstm_finish or gru_finish. */
 static void seq_steps(seq_t *s, int tid, int nt) {
     const int B = s->B, T = s->T, D = s->D, M = s->M, G = s->G;
@@ -373,7 +373,7 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
 }
 
 /* rnn_forward_f32 that also saves, per step, what backpropagation reads (see seq_t): gates (B, T, G*M), hs and aux
- * (B, T, M), and for LSTM cs (B, T, M).  The forward pass of rnnlab/kernels/training.py _sequence_call. */
+ * (B, T, M), and for LSTM cs (B, T, M).  The forward pass of rnnlab/kernels/fused_training.py _sequence_call. */
 int rnn_train_forward_f32(int kind, int B, int T, int D, int M, const float *x, const float *W, const float *U,
                           const float *bias, float *h, float *c, float *prev, float *out, const uint8_t *mask,
                           int reverse, int zero_output, int threads, float *gates, float *hs, float *cs,
@@ -477,7 +477,7 @@ static inline void matvec_acc(float *restrict z, const float *restrict h, const 
  * h and prev (each B*M, in/out) followed, when has_out, by the outputs (B, T, M).  For
  * rnnlab/kernels/native_loops.py _gru_v1_sequence.
  * mirrors rnnlab/cells/gru.py gru_step (forward, reset_after=False) in the loop of rnnlab/layers/rnn.py
- * reference_sequence */
+  * reference_loop */
 void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *buf, const uint8_t *mask,
                       int zero_output, int has_out) {
     const int G = 3 * M;

@@ -13,7 +13,7 @@
  * Bm[k * b_ks + n * b_ns]; C is row-major.  colsum (N), or NULL: Bm's column sums (a bias gradient).  Both operands
  * are packed, GEMM_KC values of k at a time (A also GEMM_MC rows at a time), into the layouts of MR_MAX x GROUP
  * register tiles.  Threads share C's panels of GROUP columns, or its rows when C has fewer panels than threads
- * (the input gradient).  For rnnlab/kernels/training.py _gemm (the weight gradients) and _input_grad. */
+ * (the input gradient).  For rnnlab/kernels/fused_training.py _gemm (the weight gradients) and _input_grad. */
 #define GEMM_KC 128
 #define GEMM_MC (32 * MR_MAX)
 typedef struct {

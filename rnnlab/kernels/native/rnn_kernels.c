@@ -20,7 +20,7 @@
  *   pyext.c        the CPython entry point (forward), built when Python's headers are found
  *
  * Inference (rnnlab/kernels/native_loops.py) calls rnn_forward_f32 and gru_sequence_f32.  Training
- * (rnnlab/kernels/training.py) uses the same loop and pool: rnn_train_forward_f32 is rnn_forward_f32 that also
+ * (rnnlab/kernels/fused_training.py) uses the same loop and pool: rnn_train_forward_f32 is rnn_forward_f32 that also
  * saves each step's gates and states, rnn_train_backward_f32 runs backpropagation through time over them, and
  * rnn_gemm_f32 computes the weight and input gradients.
  */

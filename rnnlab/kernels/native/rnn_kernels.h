@@ -21,7 +21,7 @@ void rnnlab_test_precompute(int mode);
 void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *buf, const uint8_t *mask,
                       int zero_output, int has_out);
 
-/* forward.c, backward.c, gemm.c: the training call of rnnlab/kernels/training.py _sequence_call */
+/* forward.c, backward.c, gemm.c: the training call of rnnlab/kernels/fused_training.py _sequence_call */
 int rnn_train_forward_f32(int kind, int B, int T, int D, int M, const float *x, const float *W, const float *U,
                           const float *bias, float *h, float *c, float *prev, float *out, const uint8_t *mask,
                           int reverse, int zero_output, int threads, float *gates, float *hs, float *cs,
