@@ -209,7 +209,7 @@ def build_report(model, x, mask=None, *, sample=0, title=None, source=None, plot
         raise ValueError(f"Argument `sample` must be an int in [0, {batch}); received sample={sample!r}.")
     stats = statistics(tr)
     title = title or f"Inside {model.name}"
-    from rnnlab import __version__
+    from rnnlab.version import __version__
 
     x_shape = [np.shape(v) for v in x] if isinstance(x, (list, tuple)) else np.shape(x)
     meta = [f"input shape {x_shape}", f"rnnlab {__version__}",
