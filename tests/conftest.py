@@ -5,15 +5,30 @@ Reference frameworks are imported lazily (inside session fixtures) through
 running when Keras/TensorFlow/PyTorch are not installed.
 """
 
-import os
-import sys
+import pathlib
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
+from tests.support.reference import require
 
-from reference import require  # noqa: E402  (needs the sys.path entry above)
+# The tiers, one folder each: fixed weights with known outputs (goldens); the reference frameworks -- Keras,
+# PyTorch, onnxruntime -- on the same weights (frameworks); internal consistency -- fast kernels against the
+# reference loop, gradients against float64 finite differences (consistency); and behaviour: API, errors, files,
+# CLI, inspection (behaviour).  `pytest -m consistency` runs one tier.
+TIERS = ("goldens", "frameworks", "consistency", "behaviour")
+
+
+def pytest_configure(config):
+    for tier in TIERS:
+        config.addinivalue_line("markers", f"{tier}: the tests in tests/{tier}/")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        folder = pathlib.Path(str(item.fspath)).parent.name
+        if folder in TIERS:
+            item.add_marker(getattr(pytest.mark, folder))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import pytest
 
 import rnnlab
 from rnnlab import layers
-from tests.gradcheck import gradcheck
+from tests.support.gradcheck import gradcheck
 
 F64 = "float64"
 TOL = 1e-6

@@ -14,7 +14,7 @@ import pytest
 
 import rnnlab
 from rnnlab import layers as L
-from reference import random_weights, require
+from tests.support.reference import random_weights, require
 
 ATOL = 1e-5
 B, T, F, H = 3, 6, 5, 4

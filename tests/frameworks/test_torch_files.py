@@ -21,12 +21,12 @@ import pytest
 import rnnlab
 from rnnlab import layers as L
 from rnnlab.convert import safetensors as st
-from reference import random_weights, require
+from tests.support.reference import random_weights, require
 
 ATOL = 1e-5
 B, T, F, H, OUT = 3, 6, 5, 4, 3
 CASES = [(kind, n, bi) for kind in ("lstm", "gru", "rnn_tanh", "rnn_relu") for n in (1, 2, 3) for bi in (False, True)]
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -365,7 +365,7 @@ def test_refuses_models_without_exact_torch_equivalent(name):
 def test_refuses_torch_inputs_without_rnnlab_equivalent(torch):
     from rnnlab.convert import from_torch, from_torch_state_dict
 
-    proj = torch.nn.LSTM(F, H, proj_size=2, batch_first=True)  # converts (tests/test_lstm_variants.py)...
+    proj = torch.nn.LSTM(F, H, proj_size=2, batch_first=True)  # converts (tests/frameworks/test_lstm_variants.py)...
     bad = dict(proj.state_dict(), weight_hr_l0=torch.zeros(2, H + 1))  # ... unless its shapes disagree
     with pytest.raises(ValueError, match="weight_hr_l0"):
         from_torch_state_dict(bad)

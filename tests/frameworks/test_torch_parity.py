@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import rnnlab
-from reference import assert_parity, randomize, random_weights, to_numpy
+from tests.support.reference import assert_parity, randomize, random_weights, to_numpy
 
 ATOL32 = 1e-5
 ATOL64 = 1e-10

@@ -155,7 +155,7 @@ gru(return_sequences=True)
 gru(return_sequences=True)
 """),
 ]
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 
 # The import swap, applied mechanically, longest pattern first.
 IMPORT_SWAP = [

@@ -13,7 +13,7 @@ import rnnlab
 from rnnlab import fastpath, layers
 from rnnlab.kernels import native
 from rnnlab.kernels import fused_training as fused
-from tests.gradcheck import flat, gradcheck, pack
+from tests.support.gradcheck import flat, gradcheck, pack
 
 HAS_NATIVE = native.library() is not None
 PATHS = ["numpy", pytest.param("native", marks=pytest.mark.skipif(not HAS_NATIVE, reason="no C compiler"))]

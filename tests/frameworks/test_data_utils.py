@@ -16,7 +16,7 @@ import pytest
 
 import rnnlab
 from rnnlab import layers
-from tests.reference import require
+from tests.support.reference import require
 
 
 @pytest.fixture(scope="module")

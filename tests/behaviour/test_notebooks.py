@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reference import require
+from tests.support.reference import require
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 KERNEL = "rnnlab-tests-python"
 

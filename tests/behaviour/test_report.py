@@ -24,7 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 def demo():
-    from reference import require
+    from tests.support.reference import require
 
     require("matplotlib")
     return demo_model(seed=0)

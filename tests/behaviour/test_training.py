@@ -8,9 +8,9 @@ import pytest
 
 import rnnlab
 from rnnlab import layers
-from tests.reference import require
+from tests.support.reference import require
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
 
 def _example(name):

@@ -47,7 +47,7 @@ SECTIONS = [
     "Stacked: LSTM(3, return_sequences=True) -> LSTM(3)",
 ]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def check_output(out):

@@ -5,7 +5,7 @@ import pytest
 import rnnlab
 from rnnlab import layers
 from rnnlab.cli import main
-from tests.reference import require
+from tests.support.reference import require
 
 
 @pytest.fixture

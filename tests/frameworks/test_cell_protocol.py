@@ -10,7 +10,7 @@ import rnnlab
 from rnnlab import cells as rcells
 from rnnlab import layers
 
-from reference import flatten
+from tests.support.reference import flatten
 
 
 class NumpyMinimalCell(layers.Layer):

@@ -25,7 +25,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import rnnlab  # noqa: E402
 from rnnlab import layers  # noqa: E402
-from tests.reference import assert_parity, flatten, randomize, require, to_numpy  # noqa: E402
+from tests.support.reference import assert_parity, flatten, randomize, require, to_numpy  # noqa: E402
 
 try:
     import h5py

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import rnnlab
-from reference import assert_parity, flatten, randomize, random_weights, to_numpy
+from tests.support.reference import assert_parity, flatten, randomize, random_weights, to_numpy
 
 ATOL32 = 1e-5
 ATOL64 = 1e-10
@@ -1178,7 +1178,7 @@ def test_reference_time_loop_matches_keras(keras, rng, kind, masked):
 
 
 # ---------------------------------------------------------------------------
-# reference loading (tests/reference.py)
+# reference loading (tests/support/reference.py)
 # ---------------------------------------------------------------------------
 
 _MISSING = "rnnlab_parity_no_such_reference_module"
@@ -1186,7 +1186,7 @@ _MISSING = "rnnlab_parity_no_such_reference_module"
 
 def test_require_skips_locally_when_missing(monkeypatch):
     """require() skips when a reference framework is missing and CI is unset."""
-    from reference import require
+    from tests.support.reference import require
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception):
         require(_MISSING)
@@ -1197,7 +1197,7 @@ def test_require_skips_locally_when_missing(monkeypatch):
 
 def test_require_fails_on_ci_when_missing(monkeypatch):
     """require() FAILS (never skips) when a reference is missing and CI is set."""
-    from reference import require
+    from tests.support.reference import require
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception):
         require(_MISSING)
@@ -1205,5 +1205,5 @@ def test_require_fails_on_ci_when_missing(monkeypatch):
 
 def test_require_returns_module():
     """require() returns the imported module when it is available."""
-    from reference import require
+    from tests.support.reference import require
     assert require("numpy") is np

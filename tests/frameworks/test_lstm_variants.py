@@ -2,7 +2,7 @@
 (the ONNX LSTM operator's ``P``).
 
 * pure step functions: float64 finite differences of ``lstm_step_backward`` with each variant;
-* whole layers: float64 finite differences (tests/gradcheck.py), every weight random, biases included;
+* whole layers: float64 finite differences (tests/support/gradcheck.py), every weight random, biases included;
 * projection: outputs, states and gradients against ``torch.nn.LSTM(proj_size=P)`` (1-2 layers, bidirectional),
   and PyTorch modules, state dicts and safetensors both ways;
 * peepholes: float32 outputs against a float64 NumPy loop written here, export to the ONNX LSTM with ``P``
@@ -15,8 +15,8 @@ import pytest
 import rnnlab
 from rnnlab import activations, fastpath, layers
 from rnnlab.cells import LSTMCell, lstm_step, lstm_step_backward
-from gradcheck import gradcheck
-from reference import require
+from tests.support.gradcheck import gradcheck
+from tests.support.reference import require
 
 F64 = "float64"
 B, T, D, U, P = 3, 6, 5, 4, 2

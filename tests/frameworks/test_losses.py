@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from reference import require
+from tests.support.reference import require
 from rnnlab import losses as L
 
 # ---------------------------------------------------------------------------------------------------------
