@@ -5,10 +5,16 @@ recurrent models works, with the same numbers.
 """
 # rnnlab.saving registers the file formats that Model.save/load_weights and models.load_model use (see
 # rnnlab.models.saving_hook); importing it here puts them in place with the rest of the API.
+import sys
+
 from rnnlab import callbacks, config, kernels, layers, losses, metrics, models, optimizers, saving, utils
 from rnnlab.layers import Input
 from rnnlab.models import Model, Sequential
 from rnnlab.version import __version__
+
+# ``import tensorflow as tf`` code reaches Keras as ``tf.keras`` (``tf.keras.layers.LSTM``); after the import swap
+# ``import rnnlab as tf`` that is rnnlab itself.
+keras = sys.modules[__name__]
 
 __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
            "convert", "inspect", "preprocessing", "saving", "utils", "config", "__version__"]

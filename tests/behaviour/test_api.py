@@ -233,3 +233,14 @@ def test_gru_gate_order_maps_to_torch_r_z_n():
     kernel = np.concatenate([np.full((1, 2), v) for v in (1.0, 2.0, 3.0)], axis=1)  # z=1, r=2, h=3
     p = weight_layouts.keras_to_torch("gru", [kernel, np.zeros((2, 6)), np.zeros((2, 6))])
     np.testing.assert_array_equal(p["weight_ih"][:, 0], [2, 2, 1, 1, 3, 3])
+
+
+def test_tf_keras_paths_resolve_after_the_import_swap():
+    """``import tensorflow as tf`` code spells Keras ``tf.keras``: under ``import rnnlab as tf`` it is rnnlab."""
+    import rnnlab as tf
+
+    assert tf.keras.layers.LSTM is layers.LSTM
+    assert tf.keras.Model is rnnlab.Model and tf.keras.keras is tf
+    inputs = tf.keras.Input(shape=(4, 2))
+    model = tf.keras.Model(inputs, tf.keras.layers.GRU(3)(inputs))
+    assert model.predict(np.zeros((1, 4, 2)), verbose=0).shape == (1, 3)
