@@ -27,6 +27,7 @@ Both classes give the trainer the same calls:
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import numbers
@@ -143,6 +144,21 @@ class ArrayBatches:
                    None if self.sw is None else self.sw[rows])
 
 
+def _prefetched(data, indices, workers, depth):
+    """``data[i]`` for each index, in order, made on ``workers`` threads up to ``depth`` batches ahead."""
+    from concurrent.futures import ThreadPoolExecutor  # only when a data set asks for workers (import time)
+
+    indices = iter(indices)
+    with ThreadPoolExecutor(workers) as pool:
+        pending = collections.deque(pool.submit(data.__getitem__, int(i)) for i in itertools.islice(indices, depth))
+        while pending:
+            batch = pending.popleft().result()
+            following = next(indices, None)
+            if following is not None:
+                pending.append(pool.submit(data.__getitem__, int(following)))
+            yield batch
+
+
 class DataBatches:
     """A data object read one batch at a time, with Keras's epochs and steps.
 
@@ -190,6 +206,9 @@ class DataBatches:
             indices = itertools.count()
         else:
             indices = self._rng.permutation(count) if self._rng is not None else range(count)
+        workers = getattr(self.data, "workers", 1)
+        if isinstance(workers, int) and workers > 1:
+            return _prefetched(self.data, indices, workers, max(1, int(getattr(self.data, "max_queue_size", 10))))
         return (self.data[int(i)] for i in indices)
 
     def _hook(self, name):

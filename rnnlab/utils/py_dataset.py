@@ -17,13 +17,22 @@ class PyDataset:
     ``fit(shuffle=True)``, its default, visits the batches in a new random order each epoch.  A data set with no
     end returns ``None`` from ``num_batches`` and needs ``steps_per_epoch``.
 
-    ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are accepted so Keras code runs unchanged.  rnnlab
-    makes every batch in the calling thread, so they change nothing.
+    ``workers`` > 1 makes batches on that many threads, up to ``max_queue_size`` batches ahead of the one being
+    used, in order (so results are the same as with one worker).  ``use_multiprocessing=True`` (worker processes)
+    is refused: rnnlab does not pickle data sets into other processes.
     """
 
     workers, use_multiprocessing, max_queue_size = 1, False, 10  # for subclasses that skip super().__init__()
 
     def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        for name, value, least in (("workers", workers, 0), ("max_queue_size", max_queue_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"Argument `{name}` of PyDataset must be an int >= {least}; received {name}={value!r}.")
+        if not isinstance(use_multiprocessing, bool):
+            raise TypeError(f"Argument `use_multiprocessing` must be a bool; received {use_multiprocessing!r}.")
+        if use_multiprocessing:
+            raise ValueError("Argument `use_multiprocessing=True` is not supported: rnnlab makes batches on threads "
+                             "(`workers=N`), not in worker processes. Pass use_multiprocessing=False.")
         self.workers = workers
         self.use_multiprocessing = use_multiprocessing
         self.max_queue_size = max_queue_size

@@ -402,6 +402,43 @@ def test_fit_on_pydataset_equals_fit_on_arrays(weighted):
     assert [i for i in data.log if not isinstance(i, str)] == list(range(6)) * 3
 
 
+@pytest.mark.parametrize("workers, queue", [(3, 2), (2, 10)])
+def test_pydataset_workers_make_batches_on_threads_in_order(workers, queue):
+    """workers > 1: batches are made on other threads, at most max_queue_size ahead, and fit sees them in order."""
+    import threading
+
+    Batches = _dataset_class(rnnlab.utils.PyDataset)
+
+    class Threaded(Batches):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.threads = set()
+
+        def __getitem__(self, i):
+            self.threads.add(threading.get_ident())
+            return super().__getitem__(i)
+
+    on_arrays, on_dataset = _model(), _model()
+    history = on_arrays.fit(_X, _Y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    data = Threaded(workers=workers, max_queue_size=queue)
+    assert on_dataset.fit(data, epochs=2, shuffle=False, verbose=0).history == history.history
+    _same_weights(on_arrays, on_dataset)
+    assert threading.get_ident() not in data.threads and data.threads
+    np.testing.assert_array_equal(on_arrays.predict(_X, batch_size=8, verbose=0),
+                                  on_dataset.predict(Threaded(workers=workers), verbose=0))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(use_multiprocessing=True), ValueError, "use_multiprocessing=True"),
+    (dict(use_multiprocessing="yes"), TypeError, "use_multiprocessing"),
+    (dict(workers=-1), ValueError, "workers"),
+    (dict(max_queue_size=0), ValueError, "max_queue_size"),
+])
+def test_pydataset_arguments_are_checked(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        rnnlab.utils.PyDataset(**kwargs)
+
+
 def test_validation_data_as_a_dataset_equals_arrays():
     Batches = _dataset_class(rnnlab.utils.PyDataset)
     a, b = _model(), _model()
