@@ -152,8 +152,9 @@ class ProtocolCell:
             )
         out = []
         for i, (s, size) in enumerate(zip(flat, sizes)):
-            arr = backend.to_float_array(s, np.asarray(s).dtype.name if np.asarray(s).dtype.kind == "f"
-                                         else self.dtype, f"states[{i}]")
+            given = np.asarray(s)  # a float state keeps its dtype; anything else becomes the cell's
+            arr = backend.to_float_array(given, given.dtype.name if given.dtype.kind == "f" else self.dtype,
+                                         f"states[{i}]")
             if arr.shape != (batch, size):
                 raise ValueError(
                     f"Cell {self.name!r} returned state {i} of shape {arr.shape} from {where}; expected "

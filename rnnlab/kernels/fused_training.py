@@ -132,7 +132,6 @@ def fused_forward_backward(call):
     batch, steps = x.shape[0], x.shape[1]
     mask, states, dropout = call.mask, call.states, call.dropout  # input dropout only (see the declaration)
     zero_states = not call.initial_state_given and not layer.stateful
-    initial_state = states if call.initial_state_given else None
     lib = _sequence_library(x, dropout)
     if lib is not None:
         return _sequence_call(lib, layer, x, states, mask, dropout, call.initial_state_given, grads)
@@ -149,7 +148,7 @@ def fused_forward_backward(call):
         dtype = xw.dtype
         d_main = _grad_array(d_main, dtype)
         d_h, d_c = (_grad_array(d, dtype) for d in (d_states + [None])[:2])
-        want_initial = initial_state is not None
+        want_initial = call.initial_state_given
         dxw, drh, d_initial = numpy_loop.backward(saved, d_main if layer.return_sequences else None,
                                                   None if layer.return_sequences else d_main, d_h, d_c,
                                                   want_initial)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rnnlab import cells
+from tests.support.gradcheck import numeric_gradient
 
 EPS = 1e-6
 BATCH, FEATURES, UNITS = 3, 4, 5
@@ -64,15 +65,7 @@ def test_pure_step_backward_matches_finite_differences(cls, config, dropout):
         if w.name != "kernel":
             checks.append((w.value, grads.get(w, np.zeros_like(w.value)), w.name))
     for array, analytic, name in checks:
-        numeric = np.zeros_like(array)
-        for idx in np.ndindex(array.shape):
-            old = array[idx]
-            array[idx] = old + EPS
-            up = loss()
-            array[idx] = old - EPS
-            down = loss()
-            array[idx] = old
-            numeric[idx] = (up - down) / (2 * EPS)
+        numeric = numeric_gradient(array, loss, EPS)
         scale = max(1.0, np.abs(numeric).max())
         err = np.abs(numeric - analytic).max() / scale
         assert err < 1e-7, f"{cls.__name__} {config} {name}: relative error {err:.2e}"

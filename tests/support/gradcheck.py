@@ -17,6 +17,20 @@ def pack(structure, it):
     return next(it)
 
 
+def numeric_gradient(array, loss, eps=1e-6):
+    """Central finite differences of ``loss()`` w.r.t. each entry of ``array``, changed in place and restored."""
+    numeric = np.zeros_like(array)
+    for idx in np.ndindex(array.shape):
+        old = array[idx]
+        array[idx] = old + eps
+        up = loss()
+        array[idx] = old - eps
+        down = loss()
+        array[idx] = old
+        numeric[idx] = (up - down) / (2 * eps)
+    return numeric
+
+
 def gradcheck(obj, args, kwargs=None, rng=None, eps=1e-6, before_call=None):
     """Worst relative error between numeric and analytic gradients of ``sum(R * outputs)``.
 
@@ -49,15 +63,7 @@ def gradcheck(obj, args, kwargs=None, rng=None, eps=1e-6, before_call=None):
                    for i, (s, g) in enumerate(zip(kwargs["initial_state"], d_other["initial_state"]))]
     worst = 0.0
     for array, analytic, name in checks:
-        numeric = np.zeros_like(array)
-        for idx in np.ndindex(array.shape):
-            old = array[idx]
-            array[idx] = old + eps
-            up = loss()
-            array[idx] = old - eps
-            down = loss()
-            array[idx] = old
-            numeric[idx] = (up - down) / (2 * eps)
+        numeric = numeric_gradient(array, loss, eps)
         scale = max(np.abs(numeric).max(), 1e-3)
         err = float(np.abs(numeric - analytic).max() / scale)
         assert analytic.shape == array.shape, name
