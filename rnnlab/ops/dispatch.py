@@ -1,0 +1,68 @@
+"""Operators for :class:`~rnnlab.ops.tensor.Tensor` and for weights (``Variable``), and NumPy ufuncs on
+Tensors: each maps to its op, so ``x @ self.kernel + self.bias`` and ``np.tanh(x)`` record their gradients."""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.ops import arithmetic, comparison, elementwise
+from rnnlab.ops.tensor import Tensor
+
+
+def _swap(fn):
+    return lambda self, other: fn(other, self)
+
+
+#: ``name -> function`` for the Python operators a Tensor or a Variable supports.
+OPERATORS = {
+    "__add__": arithmetic.add, "__radd__": _swap(arithmetic.add),
+    "__sub__": arithmetic.subtract, "__rsub__": _swap(arithmetic.subtract),
+    "__mul__": arithmetic.multiply, "__rmul__": _swap(arithmetic.multiply),
+    "__truediv__": arithmetic.divide, "__rtruediv__": _swap(arithmetic.divide),
+    "__floordiv__": arithmetic.floor_divide, "__rfloordiv__": _swap(arithmetic.floor_divide),
+    "__mod__": arithmetic.mod, "__rmod__": _swap(arithmetic.mod),
+    "__pow__": arithmetic.power, "__rpow__": _swap(arithmetic.power),
+    "__matmul__": arithmetic.matmul, "__rmatmul__": _swap(arithmetic.matmul),
+    "__neg__": arithmetic.negative, "__pos__": lambda self: self, "__abs__": elementwise.absolute,
+    "__getitem__": arithmetic.getitem,
+    "__lt__": comparison.less, "__le__": comparison.less_equal,
+    "__gt__": comparison.greater, "__ge__": comparison.greater_equal,
+    "__eq__": comparison.equal, "__ne__": comparison.not_equal,
+    "__and__": comparison.logical_and, "__or__": comparison.logical_or, "__xor__": comparison.logical_xor,
+    "__invert__": comparison.logical_not,
+}
+
+
+def install_operators(cls):
+    """Give ``cls`` (Tensor, Variable) the operators of :data:`OPERATORS`."""
+    for name, fn in OPERATORS.items():
+        setattr(cls, name, fn)
+
+
+install_operators(Tensor)
+
+#: NumPy ufunc -> op, for ``np.<ufunc>(tensor, ...)``. Ops added in other families register here too.
+UFUNCS = {
+    np.add: arithmetic.add, np.subtract: arithmetic.subtract, np.multiply: arithmetic.multiply,
+    np.true_divide: arithmetic.divide, np.floor_divide: arithmetic.floor_divide, np.mod: arithmetic.mod,
+    np.power: arithmetic.power, np.negative: arithmetic.negative, np.matmul: arithmetic.matmul,
+    np.exp: elementwise.exp, np.log: elementwise.log, np.log1p: elementwise.log1p, np.expm1: elementwise.expm1,
+    np.sqrt: elementwise.sqrt, np.square: elementwise.square, np.reciprocal: elementwise.reciprocal,
+    np.absolute: elementwise.absolute, np.sign: elementwise.sign, np.sin: elementwise.sin,
+    np.cos: elementwise.cos, np.tanh: elementwise.tanh,
+    np.equal: comparison.equal, np.not_equal: comparison.not_equal, np.less: comparison.less,
+    np.less_equal: comparison.less_equal, np.greater: comparison.greater,
+    np.greater_equal: comparison.greater_equal, np.logical_and: comparison.logical_and,
+    np.logical_or: comparison.logical_or, np.logical_not: comparison.logical_not,
+}
+
+
+def numpy_ufunc(ufunc, method, inputs, kwargs):
+    """``Tensor.__array_ufunc__``: run the op that matches ``ufunc``, or refuse clearly."""
+    op = UFUNCS.get(ufunc)
+    if op is None or method != "__call__" or kwargs:
+        raise TypeError(
+            f"numpy.{ufunc.__name__}{'.' + method if method != '__call__' else ''} cannot follow gradients through "
+            "an rnnlab Tensor (a layer's input or weight while it trains). Use the matching function of "
+            "rnnlab.ops (keras.ops), or np.asarray(x) to leave the record on purpose."
+        )
+    return op(*inputs)
