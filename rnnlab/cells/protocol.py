@@ -14,7 +14,8 @@ import numpy as np
 
 from rnnlab import backend, nest
 from rnnlab.cells.base import RecurrentCell, flat_sizes, state_structure
-from rnnlab.engine.layer import Layer
+from rnnlab.engine.layer import Layer, check_weights_recorded
+from rnnlab.ops.tensor import Tape, Tensor, active_tape, backward as backpropagate, unwrap
 
 
 class ProtocolCallContext(NamedTuple):
@@ -47,15 +48,29 @@ def as_loop_cell(cell, argument="cell"):
     return ProtocolCell(cell)
 
 
-class ProtocolCell:
-    """The loop's interface around a user's cell: no input projection, ``step`` is the cell's ``call``."""
+class StepRecord(NamedTuple):
+    """One training step of a user's cell, on the record: its leaves and what it returned."""
 
-    supports_backward = False
+    tape: Tape
+    x: Tensor
+    states: list
+    output: object
+    new_states: list
+
+
+class ProtocolCell:
+    """The loop's interface around a user's cell: no input projection, ``step`` is the cell's ``call``.
+
+    While a training call records (a :class:`~rnnlab.ops.tensor.Tape` is active), each step runs the cell on
+    the record and returns a :class:`StepRecord` where a built-in cell returns its gates; ``step_backward``
+    backpropagates through it, so a cell written with ``rnnlab.ops`` trains like a built-in one.
+    """
 
     def __init__(self, cell):
         self.user_cell = cell
         self._input_dim = None
         self._takes_training = _takes_training(cell)
+        self._checked_record = False  # whether a training step has checked that the cell's weights are recorded
         flat_sizes(cell.state_size)  # checked now, so a bad state_size fails where the RNN is made
 
     # -------------------------------------------------------------- shapes
@@ -118,14 +133,31 @@ class ProtocolCell:
 
     def step(self, x_t, states, context=None):
         training = context is not None and context.training
+        tape = active_tape()
+        if tape is None:
+            output, new_states = self._call(x_t, list(states), training)
+            output, new_states = self._check_step(output, new_states, x_t.shape[0])
+            return output, new_states, None
+        with Tape(tape.grads, training) as step_tape:
+            x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
+            output, new_states = self._call(x_leaf, state_leaves, training)
+        flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
+        values, new_values = self._check_step(unwrap(output), [unwrap(s) for s in flat], x_t.shape[0])
+        if not self._checked_record:
+            check_weights_recorded(f"Cell {self.name!r} ({type(self.user_cell).__name__})",
+                                   getattr(self.user_cell, "trainable_weights", []), step_tape)
+            self._checked_record = True
+        return values, new_values, StepRecord(step_tape, x_leaf, state_leaves, output, flat)
+
+    def _call(self, x_t, states, training):
         packed = nest.pack_like(state_structure(self.state_size), list(states)) \
             if isinstance(self.state_size, (list, tuple)) else list(states)
         if self._takes_training:
-            output, new_states = self.user_cell.call(x_t, packed, training=training)
-        else:
-            output, new_states = self.user_cell.call(x_t, packed)
+            return self.user_cell.call(x_t, packed, training=training)
+        return self.user_cell.call(x_t, packed)
+
+    def _check_step(self, output, new_states, batch):
         flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
-        batch = x_t.shape[0]
         new_states = self._check_states(flat, batch, "call()")
         output = np.asarray(output, dtype=new_states[0].dtype)
         if output.shape != (batch, self.output_size):
@@ -133,15 +165,20 @@ class ProtocolCell:
                 f"Cell {self.name!r} returned an output of shape {output.shape} from call(); expected "
                 f"(batch, output_size) = {(batch, self.output_size)}."
             )
-        return output, new_states, None
+        return output, new_states
 
-    def step_backward(self, *args, **kwargs):
-        raise TypeError(
-            f"Cell {self.name!r} ({type(self.user_cell).__name__}) can run but not train in rnnlab yet: training "
-            "needs a backward pass, which rnnlab has for its built-in cells (LSTMCell, GRUCell, SimpleRNNCell)."
-        )
+    def step_backward(self, d_output, d_states, record, prev_states, dropout, grads):
+        """Backpropagate one step through its :class:`StepRecord`: ``(d_x_t, d_previous_states)``; the
+        cell's weight gradients are added to ``grads``."""
+        grad_of = backpropagate([record.output] + list(record.new_states), [d_output] + list(d_states))
+        record.tape.collect_weight_grads(grad_of)
+        dx = grad_of(record.x)
+        d_prev = [grad_of(leaf) for leaf in record.states]
+        return (np.zeros_like(record.x.value) if dx is None else dx,
+                [np.zeros_like(leaf.value) if g is None else g for leaf, g in zip(record.states, d_prev)])
 
-    project_inputs_backward = step_backward
+    def project_inputs_backward(self, x, dxw, dropout, grads, need_dx=True):
+        return dxw if need_dx else None  # the step saw the raw input
 
     def _check_states(self, flat, batch, where):
         sizes = self.flat_state_sizes

@@ -97,10 +97,6 @@ class StackedRNNCells(Layer):
                 d_out = cell.project_inputs_backward(cell_input, dxw, cell_dropout, grads)
         return dxw, d_prev
 
-    @property
-    def supports_backward(self):
-        return all(getattr(c, "supports_backward", True) for c in self._loop_cells)
-
     def get_initial_state(self, batch_size=None):
         return [s for c in self._loop_cells for s in c.get_initial_state(batch_size)]
 

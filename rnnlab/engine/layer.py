@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 
 import numpy as np
 
 from rnnlab import backend, initializers, nest
+from rnnlab.ops import dispatch
+from rnnlab.ops.tensor import Tape, Tensor, active_tape, backward as backpropagate, record_many, unwrap
 
 _NAME_COUNTS: dict[str, int] = {}
 
@@ -29,7 +32,13 @@ def snake_case(name: str) -> str:
 
 
 class Variable:
-    """A named weight: ``.value`` is the array, ``.path`` its full name such as ``lstm/lstm_cell/kernel``."""
+    """A named weight: ``.value`` is the array, ``.path`` its full name such as ``lstm/lstm_cell/kernel``.
+
+    In layer code it behaves as a Keras variable: ``x @ self.kernel + self.bias`` and ``rnnlab.ops`` functions
+    take it directly, and while the layer trains, that use is recorded for the weight's gradient.
+    """
+
+    _is_rnnlab_variable = True  # what rnnlab.ops recognises (it sits below this module)
 
     def __init__(self, value, name: str, owner, trainable: bool = True):
         self.value = value
@@ -49,11 +58,24 @@ class Variable:
     def dtype(self):
         return self.value.dtype.name
 
+    @property
+    def ndim(self):
+        return self.value.ndim
+
     def numpy(self) -> np.ndarray:
         return self.value.copy()
 
     def __array__(self, dtype=None, copy=None):
         return self.value if dtype is None else self.value.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return dispatch.numpy_ufunc(ufunc, method, inputs, kwargs)
+
+    def assign_add(self, value):
+        self.assign(self.value + np.asarray(unwrap(value)))
+
+    def assign_sub(self, value):
+        self.assign(self.value - np.asarray(unwrap(value)))
 
     def assign(self, value, argument: str = "value"):
         arr = backend.to_float_array(value, self.value.dtype.name, argument)
@@ -66,6 +88,13 @@ class Variable:
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
+
+
+# Arithmetic, ``@``, indexing and comparisons as ops (``==``/``!=`` stay identity: variables are dict keys).
+dispatch.install_operators(Variable)
+Variable.__eq__ = object.__eq__
+Variable.__ne__ = object.__ne__
+Variable.__hash__ = object.__hash__
 
 
 class KerasTensor:
@@ -187,7 +216,24 @@ class Layer:
         return f"{self._parent.path}/{self.name}" if self._parent is not None else self.name
 
     def _sublayers(self) -> list["Layer"]:
-        return []
+        """The layers this one owns, in the order their weights follow its own in ``weights``.
+
+        By default (a user's layer), the layers held in its attributes, directly or in lists, tuples and dicts,
+        in the order the attributes were first set, as Keras tracks them. Built-in layers list theirs.
+        """
+        found, seen = [], {id(self)}
+        for key, value in vars(self).items():
+            if key == "_parent":
+                continue
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) \
+                else (value,)
+            for item in items:
+                if isinstance(item, Layer) and id(item) not in seen:
+                    seen.add(id(item))
+                    if item._parent is None:
+                        item._parent = self
+                    found.append(item)
+        return found
 
     def _track(self, sublayer: "Layer") -> "Layer":
         sublayer._parent = self
@@ -250,6 +296,14 @@ class Layer:
     @property
     def variables(self):
         return self.weights
+
+    @property
+    def losses(self) -> list:
+        """The losses this layer and its sublayers added with :meth:`add_loss` during their last call."""
+        out = [np.asarray(unwrap(v)) for v in self.__dict__.get("_added_losses", [])]
+        for layer in self._sublayers():
+            out.extend(layer.losses)
+        return out
 
     def get_weights(self) -> list[np.ndarray]:
         """The weight arrays in Keras's order, as copies."""
@@ -337,8 +391,12 @@ class Layer:
                 kwargs.pop(key)
         if not args:
             raise TypeError(f"{type(self).__name__} must be called with at least one input argument.")
-        if _is_symbolic(list(args), list(kwargs.values())):
+        flat_args = nest.flatten([list(args), list(kwargs.values())])
+        self.__dict__.pop("_added_losses", None)  # losses are those of the latest call, as in Keras
+        if any(isinstance(t, KerasTensor) for t in flat_args):
             return self._symbolic_call(args, kwargs)
+        if any(isinstance(t, Tensor) for t in flat_args):
+            return self._recorded_call(args, kwargs)
         inputs = args[0]
         in_mask = kwargs.get("mask")
         if in_mask is None:
@@ -401,9 +459,121 @@ class Layer:
         ``backward(d_outputs)`` takes the loss gradients w.r.t. the outputs (same structure), adds the
         gradients of this layer's weights to ``grads`` (a dict ``Variable -> array``) and returns
         ``(d_inputs, d_other)``: the gradient w.r.t. the first argument and a dict of gradients w.r.t. other
-        tensor arguments (such as ``initial_state``). Each layer writes its backward beside its forward.
+        tensor arguments (such as ``initial_state``).
+
+        Built-in layers write their backward beside their forward. This default, for layers written with
+        ``rnnlab.ops`` (a user's layer), runs ``call`` on the record (:mod:`rnnlab.ops.tensor`) and derives
+        the backward from it; losses the call adds with :meth:`add_loss` get their gradient too.
         """
-        raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) cannot be trained: it has no backward pass.")
+        named = dict(zip(self._call_params()[1:], args))
+        named.update((k, v) for k, v in kwargs.items() if k not in ("mask", "training"))
+        self.__dict__.pop("_added_losses", None)
+        with Tape(grads, training) as tape:
+            leaves_first = nest.map_structure(_leaf_if_float, inputs)
+            leaves_other = {k: nest.map_structure(_leaf_if_float, v) for k, v in named.items()}
+            call_kwargs = dict(leaves_other)
+            if kwargs.get("mask") is not None:
+                call_kwargs["mask"] = kwargs["mask"]
+            if "training" in self._call_params():
+                call_kwargs["training"] = training
+            self._maybe_build(self._shape_of(nest.map_structure(unwrap, inputs)))
+            outputs = self.call(leaves_first, **call_kwargs)
+        flat_out = nest.flatten(outputs)
+        check_weights_recorded(f"Layer {self.name!r} ({type(self).__name__})", self.trainable_weights, tape)
+        values = nest.map_structure(lambda o: np.asarray(unwrap(o)), outputs)
+        losses = list(tape.losses)
+
+        def backward(d_outputs):
+            flat_d = nest.flatten(d_outputs) if nest.is_nested(outputs) else [d_outputs]
+            targets = flat_out + losses
+            seeds = list(flat_d) + [np.ones_like(np.asarray(unwrap(l))) for l in losses]
+            grad_of = backpropagate(targets, seeds)
+            tape.collect_weight_grads(grad_of)
+
+            def grad(leaf):
+                return grad_of(leaf) if isinstance(leaf, Tensor) else None
+
+            d_first = nest.map_structure(grad, leaves_first)
+            return d_first, {k: nest.map_structure(grad, v) for k, v in leaves_other.items()}
+
+        return values, backward
+
+    def _recorded_call(self, args, kwargs):
+        """A call on Tensors, inside another layer's training call: a layer written with ops just runs (its ops
+        record themselves); a built-in layer enters the record as one node whose backward is its own."""
+        tape = active_tape()
+        training = kwargs.get("training", tape.training if tape is not None else False)
+        params = self._call_params()
+        in_mask = kwargs.get("mask")
+        if in_mask is None:
+            in_mask = nest.map_structure(lambda t: getattr(t, "_keras_mask", None), args[0])
+            if "mask" in params and any(m is not None for m in nest.flatten(in_mask)) and \
+                    not has_other_tensor_args(args, kwargs):
+                kwargs["mask"] = in_mask
+        if "training" in params:
+            kwargs["training"] = training
+        if tape is None:  # Tensors outside training: their values, off the record
+            outputs = self(*nest.map_structure(unwrap, list(args)),
+                           **{k: nest.map_structure(unwrap, v) for k, v in kwargs.items()})
+        elif type(self).forward_backward is Layer.forward_backward:
+            self._maybe_build(self._shape_of(nest.map_structure(unwrap, args[0])))
+            outputs = self.call(*args, **kwargs)
+        else:
+            outputs = self._call_as_node(tape, args, kwargs)
+        if not any(m is not None for m in nest.flatten(in_mask)):
+            in_mask = None
+        out_mask = self.compute_mask(nest.map_structure(unwrap, args[0]), in_mask)
+        if out_mask is not None:
+            flat_out = nest.flatten(outputs)
+            masks = nest.flatten(out_mask) if nest.is_nested(out_mask) else [out_mask] + [None] * len(flat_out)
+            for o, m in zip(flat_out, masks):
+                if isinstance(o, Tensor):
+                    o._keras_mask = m
+        return outputs
+
+    def _call_as_node(self, tape, args, kwargs):
+        """Run a layer with its own backward on the values of Tensors, recorded as one node of the tape."""
+        names = list(self._call_params()[1:len(args)])
+        named = dict(zip(names, args[1:]))
+        named.update((k, v) for k, v in kwargs.items() if k not in ("mask", "training"))
+        first_parents = nest.flatten(args[0])
+        other = [(k, nest.flatten(v)) for k, v in named.items()]
+        parents = first_parents + [t for _, flat in other for t in flat]
+        call_kwargs = {k: nest.map_structure(unwrap, v) for k, v in named.items()}
+        for key in ("mask", "training"):
+            if key in kwargs:
+                call_kwargs[key] = nest.map_structure(unwrap, kwargs[key])
+        outputs, layer_backward = self.forward_backward(nest.map_structure(unwrap, args[0]), grads=tape.grads,
+                                                        **call_kwargs)
+        tape.node_weights.update(id(w) for w in self.trainable_weights)
+        flat_out = nest.flatten(outputs)
+
+        def vjp(d_flat):
+            d_out = nest.pack_like(outputs, d_flat) if nest.is_nested(outputs) else d_flat[0]
+            d_first, d_other = layer_backward(d_out)
+            grads = nest.flatten(d_first) if nest.is_nested(args[0]) else [d_first]
+            for name, flat in other:
+                g = d_other.get(name)
+                grads.extend(nest.flatten(g) if g is not None and nest.is_nested(named[name]) else
+                             [g] if len(flat) == 1 else [None] * len(flat))
+            return grads
+
+        recorded = record_many(flat_out, parents, vjp)
+        return nest.pack_like(outputs, recorded) if nest.is_nested(outputs) else recorded[0]
+
+    def add_loss(self, loss):
+        """Add a scalar loss, from inside ``call``, as Keras's ``Layer.add_loss``: ``fit`` adds it to the loss
+        it minimises (and reports), and its gradient reaches the weights it depends on."""
+        for value in nest.flatten(loss):
+            if not isinstance(value, (Tensor, np.ndarray, np.generic, float, int)):
+                raise ValueError(
+                    f"Argument `loss` of add_loss() must be a tensor computed in call(); received {value!r}."
+                )
+            tape = active_tape()
+            if tape is not None:
+                tape.losses.append(value)
+            self.__dict__.setdefault("_added_losses", []).append(value)
+            collect_loss(float(np.sum(unwrap(value))))
 
     def _prepare_inputs(self, inputs):
         """Convert and validate the first argument of a call (eager or training), and build the layer."""
@@ -422,6 +592,59 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def check_weights_recorded(owner: str, weights, tape) -> None:
+    """After a call on the record: refuse a layer none of whose trainable weights reached ``rnnlab.ops``
+    (its call used their plain arrays, so it cannot learn), and warn, as Keras does, about single weights
+    that got no gradient path."""
+    if not weights:
+        return
+    missing = [w for w in weights if id(w) not in tape.leaves and not _recorded_by_node(w, tape)]
+    if not missing:
+        return
+    names = ", ".join(repr(w.path) for w in missing)
+    if len(missing) == len(weights):
+        raise TypeError(
+            f"{owner} cannot be trained: its call() did not use its weights through rnnlab.ops ({names}). Reading "
+            "`.value` or `.numpy()` of a weight, or NumPy functions on it, take it off the record that gradients "
+            "follow. Use the weight itself in ops and operators (`ops.matmul(x, self.kernel)`, "
+            "`x @ self.kernel + self.bias`)."
+        )
+    warnings.warn(f"{owner}: no gradient reaches weight(s) {names}: call() did not use them through rnnlab.ops "
+                  "in this training step.", stacklevel=3)
+
+
+def _recorded_by_node(weight, tape) -> bool:
+    """Whether a built-in layer, recorded as one node, owns ``weight`` (its backward adds the gradient)."""
+    return id(weight) in tape.node_weights
+
+
+def _leaf_if_float(x):
+    """A float array as a leaf of the record (integers, masks and None stay as they are)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return Tensor(x)
+    return x
+
+
+class collecting_losses:
+    """``with collecting_losses() as values:`` gathers the value of every ``add_loss`` made meanwhile (what a
+    training or test step adds to its loss)."""
+
+    _active: list = []
+
+    def __enter__(self):
+        self.values = []
+        collecting_losses._active.append(self.values)
+        return self.values
+
+    def __exit__(self, *exc):
+        collecting_losses._active.pop()
+
+
+def collect_loss(value: float):
+    if collecting_losses._active:
+        collecting_losses._active[-1].append(value)
 
 
 def _is_shape(x) -> bool:

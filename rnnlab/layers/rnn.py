@@ -21,6 +21,7 @@ from rnnlab.cells import RecurrentCell, StackedRNNCells, as_loop_cell
 from rnnlab.cells.base import state_structure
 from rnnlab.engine.layer import Layer
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
+from rnnlab.ops.tensor import Tape
 
 
 def reference_loop(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
@@ -110,11 +111,10 @@ def reference_train(call):
     """The reference kernel of ``"rnn_train"``: :func:`reference_loop` with its per-step trace, backpropagated
     step by step (:func:`reference_loop_backward`), then through the input projection."""
     layer, cell = call.layer, call.cell
-    if not getattr(cell, "supports_backward", True):
-        cell.step_backward()  # raises the error that names the cell
     xw, mask = call.projected()
-    last_output, outputs, states, trace = reference_loop(
-        cell, xw, call.states, mask, call.zero_output_for_mask, True, True, call.dropout)
+    with Tape(call.grads):  # a user's cell records its steps for step_backward; built-in cells keep gates
+        last_output, outputs, states, trace = reference_loop(
+            cell, xw, call.states, mask, call.zero_output_for_mask, True, True, call.dropout)
     grads, dropout, x = call.grads, call.dropout, call.x
 
     def backward(d_outputs, need_input_grad=True):

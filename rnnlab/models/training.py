@@ -16,6 +16,7 @@ from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
 from rnnlab.callbacks import CallbackList
+from rnnlab.engine.layer import collecting_losses
 from rnnlab.models import data_adapters
 from rnnlab.random import make_rng
 
@@ -250,8 +251,10 @@ class Trainer:
     def _train_step(self, xs, ys, sw):
         grads = {}
         inputs = xs if len(xs) > 1 else xs[0]
-        outputs, backward = self.forward_backward(inputs, training=True, grads=grads)
+        with collecting_losses() as added:  # add_loss() values: part of the loss, as in Keras
+            outputs, backward = self.forward_backward(inputs, training=True, grads=grads)
         total, d_outputs, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
+        total += sum(added)
         d_struct = nest.pack_like(self._outputs_struct, d_outputs) if nest.is_nested(self._outputs_struct) \
             else d_outputs[0]
         if getattr(backward, "optional_input_grad", False):
@@ -264,8 +267,10 @@ class Trainer:
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     def _test_step(self, xs, ys, sw):
-        outputs = self._run_graph(xs, [None] * len(xs), training=False)
+        with collecting_losses() as added:
+            outputs = self._run_graph(xs, [None] * len(xs), training=False)
         total, _, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
+        total += sum(added)
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     # -------------------------------------------------------------- public API

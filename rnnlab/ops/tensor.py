@@ -98,7 +98,8 @@ class Tape:
         self.grads = grads if grads is not None else {}
         self.training = training
         self.leaves = {}  # id(variable) -> (variable, leaf Tensor)
-        self.losses = []  # (layer, Tensor or array)
+        self.losses = []  # what add_loss() received during the call
+        self.node_weights = set()  # ids of weights whose built-in layer entered the record as one node
 
     def leaf(self, variable):
         entry = self.leaves.get(id(variable))

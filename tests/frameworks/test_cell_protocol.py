@@ -177,10 +177,11 @@ def test_plain_object_cell_without_layer_base():
     np.testing.assert_allclose(out[0, :, 0], [1.0, 3.0, 7.0])
 
 
-def test_user_cell_trains_refused_clearly():
+def test_numpy_written_cell_training_refused_clearly():
+    """A cell that reads its weights' plain arrays (``.value``) cannot learn: training says so, by name."""
     model = rnnlab.Sequential([rnnlab.Input((4, 3)), layers.RNN(NumpyMinimalCell(2)), layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(TypeError, match="NumpyMinimalCell.*can run but not train"):
+    with pytest.raises(TypeError, match="NumpyMinimalCell.*cannot be trained.*did not use its weights through rnnlab.ops"):
         model.fit(np.zeros((2, 4, 3), "float32"), np.zeros((2, 1), "float32"), verbose=0)
 
 
