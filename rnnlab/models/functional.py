@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import backend, nest
-from rnnlab.engine.layer import KerasTensor, Layer, has_other_tensor_args, unique_name
+from rnnlab.engine.layer import KerasTensor, Layer, has_other_tensor_args, snake_case, unique_name
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.layers.rnn import RNN
@@ -146,11 +146,22 @@ def _execution_plan(model):
 class Model(Trainer, Layer):
     """A functional model, as ``keras.Model(inputs, outputs)``; training methods come from :class:`Trainer`."""
 
+    #: True for a subclass that defines ``call`` and was made without ``inputs``/``outputs`` (Keras's
+    #: subclassed model): its layers are its attributes and running it is running its ``call``.
+    _subclassed = False
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if inputs is None and outputs is None and type(self).call is not Model.call:
+            Layer.__init__(self, name=name or unique_name(snake_case(type(self).__name__)), trainable=trainable,
+                           **kwargs)
+            self._subclassed = True
+            self.inputs, self.outputs, self._outputs_struct = None, [None], None
+            return
         if inputs is None or outputs is None:
             raise ValueError(
-                "Model needs `inputs` and `outputs` (symbolic tensors from rnnlab.Input and layer calls); "
-                "subclassed models are not supported."
+                "Model needs `inputs` and `outputs` (symbolic tensors from rnnlab.Input and layer calls), or, "
+                "as a subclass of Model, a `call(inputs)` method; received "
+                f"inputs={'None' if inputs is None else '...'}, outputs={'None' if outputs is None else '...'}."
             )
         super().__init__(name=name or unique_name("functional"), trainable=trainable, **kwargs)
         self._init_graph(inputs, outputs)
@@ -173,10 +184,27 @@ class Model(Trainer, Layer):
     # -------------------------------------------------------------- structure
     @property
     def layers(self):
-        return list(self._all_layers)
+        return list(self._sublayers())
 
     def _sublayers(self):
-        return self._all_layers
+        return Layer._sublayers(self) if self._subclassed else self._all_layers
+
+    def _output_names(self):
+        if self._subclassed:
+            return ["output"] if len(self.outputs) == 1 else [f"output_{i}" for i in range(len(self.outputs))]
+        return super()._output_names()
+
+    def _note_outputs(self, outputs):
+        """A subclassed model learns its output structure from its first call."""
+        if nest.is_nested(outputs):
+            outputs = type(outputs)(outputs)
+        if self._outputs_struct is None and self._compiled and len(nest.flatten(outputs)) != len(self.outputs):
+            raise ValueError(
+                f"Model {self.name!r} was compiled for {len(self.outputs)} output(s) before its first call, and "
+                f"its call() returned {len(nest.flatten(outputs))}. Call the model on a batch before compile()."
+            )
+        self._outputs_struct = outputs
+        self.outputs = [None] * len(nest.flatten(outputs))
 
     def get_layer(self, name=None, index=None):
         if index is not None:
@@ -218,6 +246,13 @@ class Model(Trainer, Layer):
 
     # -------------------------------------------------------------- running
     def _standardize_inputs(self, x):
+        if self._subclassed:  # flat, as for a graph; the call gets back the structure it was given
+            if isinstance(x, dict):
+                raise TypeError(f"Model {self.name!r} (subclassed) takes an array or a list of arrays as "
+                                "inputs; received a dict.")
+            converted = self._convert_inputs(list(x) if isinstance(x, tuple) else x)
+            self._inputs_struct = converted
+            return nest.flatten(converted) if nest.is_nested(converted) else [converted]
         if isinstance(x, dict):
             missing = [t.name for t in self.inputs if t.name not in x]
             if missing:
@@ -256,7 +291,18 @@ class Model(Trainer, Layer):
         return out
 
     def _eager_call(self, inputs, *args, **kwargs):
+        if self._subclassed:
+            outputs = Layer._eager_call(self, inputs, *args, **kwargs)
+            self._note_outputs(outputs)
+            return outputs
         return self.call(inputs, *args, **kwargs)
+
+    def _convert_inputs(self, inputs):
+        if not self._subclassed:
+            return super()._convert_inputs(inputs)
+        return nest.map_structure(  # a subclass's call sees float arrays, and integer ids as they are
+            lambda x: np.asarray(x) if np.asarray(x).dtype.kind in "iub" else
+            backend.to_float_array(x, self.dtype, "inputs"), inputs)
 
     # (graph nodes, plan) for the nodes it was made from: a new graph (Sequential.add/pop) makes a new plan
     _plan_cache = None
@@ -270,6 +316,11 @@ class Model(Trainer, Layer):
     _fast_call_checks_finite = True  # the plan checks, or its first layer does, or the general path does
 
     def _fast_call(self, x):
+        if self._subclassed:
+            return None
+        return self._planned_call(x)
+
+    def _planned_call(self, x):
         """``model(x)`` for one plain array: the layers' own calls in order, without the general path's
         structure handling, when the graph has an execution plan and ``x`` has the input's dtype and shape
         (see :func:`_execution_plan`). ``None`` sends the call down the general path, which converts, or
@@ -305,6 +356,11 @@ class Model(Trainer, Layer):
     def _run_graph(self, values, masks, training=False, grads=None):
         """Replay the graph on arrays. With ``grads`` (a dict), run each layer's training call and also return
         a ``backward(d_outputs)`` that backpropagates through the recorded nodes in reverse order."""
+        if self._subclassed:
+            inputs = list(values) if len(values) > 1 else values[0]
+            if grads is None:
+                return self(inputs, training=training) if "training" in self._call_params() else self(inputs)
+            return self.forward_backward(inputs, training=training, grads=grads)
         env = {id(t): (v, m) for t, v, m in zip(self.inputs, values, masks)}
         tape = []
 
@@ -389,6 +445,11 @@ class Model(Trainer, Layer):
         return [d_env.get(id(t)) for t in self.inputs]
 
     def forward_backward(self, inputs, training=True, grads=None, mask=None):
+        if self._subclassed:  # the record of its call (Layer.forward_backward)
+            outputs, backward = Layer.forward_backward(self, self._convert_inputs(inputs), training=training,
+                                                       grads=grads, **({"mask": mask} if mask is not None else {}))
+            self._note_outputs(outputs)
+            return outputs, backward
         values = self._standardize_inputs(inputs)
         masks = nest.flatten(mask) if mask is not None else [None] * len(values)
         outputs, backward_graph = self._run_graph(values, masks, training, grads if grads is not None else {})
@@ -485,7 +546,10 @@ class Model(Trainer, Layer):
         return file_formats().load_weights(self, filepath)
 
     def get_config(self):
-        """Keras's config of this model (a ``Functional`` or ``Sequential`` config)."""
+        """Keras's config of this model (a ``Functional`` or ``Sequential`` config; a subclassed model's own
+        arguments come from its ``get_config`` override, as in Keras)."""
+        if self._subclassed:
+            return Layer.get_config(self)
         return file_formats().model_config(self)
 
     @classmethod

@@ -66,3 +66,6 @@ def numpy_ufunc(ufunc, method, inputs, kwargs):
             "rnnlab.ops (keras.ops), or np.asarray(x) to leave the record on purpose."
         )
     return op(*inputs)
+
+
+Tensor.ufunc_handler = staticmethod(numpy_ufunc)

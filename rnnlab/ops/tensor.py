@@ -63,10 +63,12 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         return self.value if dtype is None else self.value.astype(dtype)
 
+    #: ``handler(ufunc, method, inputs, kwargs)``: set by :mod:`rnnlab.ops.dispatch`, which holds the op table
+    ufunc_handler = None
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """``np.tanh(t)``, ``np.add(t, 1)``...: the matching op, so the gradient still flows."""
-        from rnnlab.ops.dispatch import numpy_ufunc  # the op table sits above this module
-        return numpy_ufunc(ufunc, method, inputs, kwargs)
+        return Tensor.ufunc_handler(ufunc, method, inputs, kwargs)
 
     def __bool__(self):
         return bool(self.value)
