@@ -7,6 +7,8 @@ weights); :mod:`.keras_format` (the ``.keras`` archive, and ``load_model`` for e
 :mod:`.model_files`, what the model methods do with files.  Importing this package registers the models' entry
 points in :mod:`rnnlab.models.saving_hook`.  h5py is imported only when a Keras file is read or written.
 """
+from rnnlab.engine.serialization import (CustomObjectScope, custom_object_scope, get_registered_name,
+                                         get_registered_object, register_keras_serializable)
 from rnnlab.models import saving_hook
 from rnnlab.saving import model_files
 from rnnlab.saving.atomic import atomic_write
@@ -15,7 +17,8 @@ from rnnlab.saving.keras_weights_h5 import load_weights_h5, save_weights_h5
 from rnnlab.saving.weights_npz import load_weights_npz, save_weights_npz
 
 __all__ = ["atomic_write", "save_weights_npz", "load_weights_npz", "save_model", "load_model",
-           "save_weights_h5", "load_weights_h5"]
+           "save_weights_h5", "load_weights_h5", "register_keras_serializable", "get_registered_name",
+           "get_registered_object", "custom_object_scope", "CustomObjectScope"]
 
 saving_hook.register(saving_hook.FileFormats(
     save_model=save_model, load_model=load_model, save_weights=model_files.save_weights,

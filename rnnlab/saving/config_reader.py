@@ -6,7 +6,8 @@ translated, size arguments are bounded by :class:`KerasLoadOptions` (so a corrup
 more than the file could hold), and anything else is refused with a ``ValueError`` that names the layer and
 its class.  The layers are then created and called on symbolic tensors in the recorded order, rebuilding
 the functional or sequential model.  Nothing from the file is ever executed: classes are looked up in a
-fixed table, or in ``custom_objects`` when the caller passes ``safe_mode=False``.  Writing the configs is
+fixed table, or among the objects the program supplied (``custom_objects``, ``custom_object_scope``,
+``register_keras_serializable``).  Writing the configs is
 :mod:`.config_writer`'s job.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import warnings
 from rnnlab import activations, backend, initializers, nest
 from rnnlab import layers as L
 from rnnlab.engine.layer import Layer
+from rnnlab.engine.serialization import get_registered_object
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.layers.rnn import RNN
@@ -103,21 +105,15 @@ def _dtype_name(value, where):
 
 
 def _custom_object(name, registered, where, opts, kind):
-    """A caller-supplied class or function, only with ``safe_mode=False`` (never anything from the file)."""
-    found = None
-    keys = [name, registered] + [k.rsplit(">", 1)[-1] for k in (name, registered) if isinstance(k, str) and ">" in k]
-    for key in keys:  # "package>name" is how Keras names registered objects
-        if isinstance(key, str) and key in opts.custom_objects:
-            found = opts.custom_objects[key]
-            break
-    if found is None:
-        return None
-    if opts.safe_mode:
-        _fail(
-            f"{where} needs the custom {kind} {name!r}. Custom objects are refused while safe_mode=True: pass "
-            "safe_mode=False together with custom_objects if you trust this file."
-        )
-    return found
+    """A class or function the program supplied: in ``custom_objects``, in an active ``custom_object_scope``, or
+    registered with ``register_keras_serializable``, as Keras looks them up. A file can only name one of
+    them; nothing it names is ever imported. (``safe_mode`` refuses code stored in the file, such as lambdas,
+    which rnnlab never runs in any mode.)"""
+    for key in (registered, name):
+        found = get_registered_object(key, opts.custom_objects)
+        if found is not None:
+            return found
+    return None
 
 
 def _activation(value, key, where, opts):
@@ -132,7 +128,7 @@ def _activation(value, key, where, opts):
                 fn = _custom_object(inner, value.get("registered_name"), where, opts, "function")
                 if fn is None:
                     _fail(f"{where}: `{key}` is the custom function {inner!r} (module {module!r}), which rnnlab "
-                          "does not have; pass it in custom_objects with safe_mode=False.")
+                          "does not have; pass it in custom_objects or register it.")
                 return fn
             value = inner
         elif cls == "__lambda__":

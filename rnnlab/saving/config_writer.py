@@ -13,6 +13,7 @@ import numpy as np
 from rnnlab import activations, backend, nest
 from rnnlab import layers as layers_module
 from rnnlab.engine.layer import KerasTensor, Layer
+from rnnlab.engine.serialization import get_registered_name
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.models.functional import Model
 from rnnlab.models.sequential import Sequential
@@ -67,9 +68,10 @@ def serialize_layer_entry(layer) -> dict:
     cls_name = type(layer).__name__
     if getattr(layers_module, cls_name, None) is not type(layer):
         # a custom layer: written under its class name; reading it back needs custom_objects (and
-        # safe_mode=False) in rnnlab, or a registered class of that name in Keras
+        # a registered class: rnnlab.saving.register_keras_serializable, as in Keras)
         return {"module": type(layer).__module__, "class_name": cls_name,
-                "config": _jsonable(layer.get_config(), layer.name), "registered_name": cls_name}
+                "config": _jsonable(layer.get_config(), layer.name),
+                "registered_name": get_registered_name(type(layer))}
     config = layer.get_config()
     # wrapped layers go through the same checks
     if isinstance(layer, layers_module.Bidirectional):

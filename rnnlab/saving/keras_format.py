@@ -6,7 +6,7 @@ A ``.keras`` file is a zip archive with three members: ``metadata.json`` (the Ke
 members uncompressed, as Keras does, into a temporary file that replaces the target only once complete.
 
 Reading never executes anything from the file and never unpickles: configs are JSON, classes come from a
-fixed table (or from ``custom_objects`` with ``safe_mode=False``), weights are plain HDF5 arrays.  Any
+fixed table (or the program's own: ``custom_objects``, registered classes), weights are plain HDF5 arrays.  Any
 damage -- a truncated archive, a missing member, a CRC mismatch, invalid JSON, wrong shapes, NaN or Inf
 weights -- is reported as a ``ValueError`` (``TypeError`` for values of the wrong type) naming the file.
 """
@@ -113,8 +113,9 @@ def _describe(magic):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a model saved by Keras 3 (``.keras``), TF-Keras 2 or Keras 3 (legacy ``.h5``), or rnnlab.
 
-    ``custom_objects`` maps class/function names to rnnlab classes/functions; they are used only with
-    ``safe_mode=False``.  With ``compile=True`` a stored compile config whose optimizer and loss rnnlab has
+    ``custom_objects`` maps class/function names to the program's own classes/functions (as do
+    ``custom_object_scope`` and ``register_keras_serializable``); a file can name them, never import anything.
+    ``safe_mode`` is accepted as in Keras: rnnlab never runs code stored in a file (lambdas), in either mode.  With ``compile=True`` a stored compile config whose optimizer and loss rnnlab has
     is applied (the optimizer's state is not restored); otherwise the model comes back uncompiled.
     """
     filepath = _check_path(filepath)
