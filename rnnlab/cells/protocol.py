@@ -8,6 +8,7 @@ user's cell, which calls its ``call(inputs, states, training=...)`` once per ste
 from __future__ import annotations
 
 import inspect
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +47,25 @@ def as_loop_cell(cell, argument="cell"):
                            else " (a class: pass an instance).")
         )
     return ProtocolCell(cell)
+
+
+class _GateLog(threading.local):
+    def __init__(self):
+        self.stack = []
+
+
+_GATE_LOG = _GateLog()
+
+
+def record_gate(name: str, value):
+    """Declare a gate from inside a cell's ``call``: ``rnnlab.inspect.trace`` then shows it step by step
+    (``(B, T, ...)`` under ``name``). Outside a traced step it does nothing; it returns ``value``, so
+    ``z = record_gate("z", ops.sigmoid(...))`` reads naturally."""
+    if _GATE_LOG.stack:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"Argument `name` of record_gate() must be an identifier; received name={name!r}.")
+        _GATE_LOG.stack[-1][name] = np.array(unwrap(value))
+    return value
 
 
 class StepRecord(NamedTuple):
@@ -135,9 +155,13 @@ class ProtocolCell:
         training = context is not None and context.training
         tape = active_tape()
         if tape is None:
-            output, new_states = self._call(x_t, list(states), training)
+            _GATE_LOG.stack.append({})
+            try:
+                output, new_states = self._call(x_t, list(states), training)
+            finally:
+                gates = _GATE_LOG.stack.pop()
             output, new_states = self._check_step(output, new_states, x_t.shape[0])
-            return output, new_states, None
+            return output, new_states, gates
         with Tape(tape.grads, training) as step_tape:
             x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
             output, new_states = self._call(x_leaf, state_leaves, training)

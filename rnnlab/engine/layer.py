@@ -439,18 +439,53 @@ class Layer:
         self._maybe_build(input_shape)
         extra = {k: (self._shape_of(v) if _is_symbolic(v) else v) for k, v in kwargs.items()
                  if k not in ("mask", "training")}
-        out_shape = self.compute_output_shape(input_shape, *[self._shape_of(a) for a in args[1:]], **extra)
+        if type(self).compute_output_shape is Layer.compute_output_shape and _is_user_code(type(self).call):
+            out_shape, out_dtypes = self._probe_output_shape(args, kwargs)
+        else:
+            out_shape = self.compute_output_shape(input_shape, *[self._shape_of(a) for a in args[1:]], **extra)
+            out_dtypes = None
         node_index = len(self._inbound_nodes)
-        out_dtype = self.dtype
         flat_shapes = _flatten_shapes(out_shape)
-        tensors = [KerasTensor(s, out_dtype, name=f"{self.name}_{i}" if i else self.name,
-                               history=(self, node_index, i)) for i, s in enumerate(flat_shapes)]
+        out_dtypes = out_dtypes or [self.dtype] * len(flat_shapes)
+        tensors = [KerasTensor(s, d, name=f"{self.name}_{i}" if i else self.name,
+                               history=(self, node_index, i)) for i, (s, d) in enumerate(zip(flat_shapes, out_dtypes))]
         outputs = _pack_shapes(out_shape, tensors)
         self._inbound_nodes.append(Node(self, args, kwargs, outputs))
         return outputs
 
     def _check_input_shape(self, input_shape):
         """Hook for subclasses to validate a symbolic input shape before building."""
+
+    def _probe_output_shape(self, args, kwargs):
+        """Output shapes and dtypes of a user's layer without ``compute_output_shape``: Keras traces ``call``
+        symbolically; rnnlab runs it twice on zeros, with different sizes for the unknown (None) axes, and an
+        output axis whose size changes between the two runs is unknown too."""
+        runs = []
+        for fill in (2, 3):
+            def probe(t):
+                if not isinstance(t, KerasTensor):
+                    return t
+                shape = tuple(fill if d is None else d for d in t.shape)
+                return np.zeros(shape, t.dtype if t.dtype != "string" else "float32")
+
+            p_args = [nest.map_structure(probe, a) for a in args]
+            p_kwargs = {k: nest.map_structure(probe, v) for k, v in kwargs.items() if k != "mask"}
+            if "training" in p_kwargs and "training" not in self._call_params():
+                p_kwargs.pop("training")
+            try:
+                outputs = self.call(*p_args, **p_kwargs)
+            except Exception as exc:
+                raise ValueError(
+                    f"Layer {self.name!r} ({type(self).__name__}) has no compute_output_shape(), and running its "
+                    f"call() on zeros of the input shapes to infer the output shape failed: {exc}. Define "
+                    "compute_output_shape(input_shape)."
+                ) from exc
+            runs.append(nest.map_structure(lambda o: np.asarray(unwrap(o)), outputs))
+        flat_a, flat_b = nest.flatten(runs[0]), nest.flatten(runs[1])
+        shapes = [tuple(None if da != db else int(da) for da, db in zip(a.shape, b.shape))
+                  for a, b in zip(flat_a, flat_b)]
+        dtypes = [a.dtype.name for a in flat_a]
+        return (nest.pack_like(runs[0], shapes) if nest.is_nested(runs[0]) else shapes[0]), dtypes
 
     # ----------------------------------------------------------------- training
     def forward_backward(self, inputs, *args, training=True, grads=None, **kwargs):
@@ -592,6 +627,11 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _is_user_code(fn) -> bool:
+    """Whether ``fn`` (a layer's ``call``) was written outside rnnlab: a user's layer."""
+    return not getattr(fn, "__module__", "rnnlab").startswith("rnnlab.")
 
 
 def check_weights_recorded(owner: str, weights, tape) -> None:

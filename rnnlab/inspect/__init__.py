@@ -9,6 +9,7 @@
 
 NumPy stays the only requirement; plots and the report's images need matplotlib.
 """
+from rnnlab.cells.protocol import record_gate
 from rnnlab.inspect.demo import demo_model
 from rnnlab.inspect.plots import plot_bidirectional, plot_gates, plot_state_norms, plot_states
 from rnnlab.inspect.report import build_report, write_report
@@ -16,6 +17,6 @@ from rnnlab.inspect.stats import Table, TraceStatistics, statistics
 from rnnlab.inspect.streaming import Stream, stream
 from rnnlab.inspect.trace import CellTrace, LayerTrace, ModelTrace, trace
 
-__all__ = ["trace", "ModelTrace", "LayerTrace", "CellTrace", "statistics", "TraceStatistics", "Table",
+__all__ = ["trace", "record_gate", "ModelTrace", "LayerTrace", "CellTrace", "statistics", "TraceStatistics", "Table",
            "plot_gates", "plot_states", "plot_bidirectional", "plot_state_norms", "build_report", "write_report",
            "demo_model", "Stream", "stream"]

@@ -61,7 +61,9 @@ class CellTrace:
         layer: the layer's name (a ``Bidirectional``'s name for both of its directions).
         direction: ``"forward"`` or ``"backward"`` (a plain layer with ``go_backwards=True`` is ``"backward"``).
         cell_index: position in a stack of cells (0 for a single cell).
-        cell_type: ``"LSTM"``, ``"GRU"`` or ``"SimpleRNN"``.
+        cell_type: ``"LSTM"``, ``"GRU"`` or ``"SimpleRNN"``; a user's cell gives its class name, its first state
+            as ``h``, its second (if any) as ``c``, and as ``gates`` what its call declared with
+            :func:`rnnlab.inspect.record_gate` (``pre_activations`` and the activations are None).
         units: ``U``.
         activation, recurrent_activation: the cell's activation names (``recurrent_activation`` is None for
             SimpleRNN).
@@ -415,16 +417,19 @@ def cell_traces_of(layer, result, name, direction):
 
     out, pos = [], 0
     for k, cell in enumerate(cells):
+        gates = [steps[t][1][k][1] if stacked else steps[t][1] for t in range(num_steps)]
+        spec = spec_of(cell)
+        if spec is None:  # a user's cell: its states, and the gates it declared with record_gate()
+            loop_cell = layer.loop_cell._loop_cells[k] if stacked else layer.loop_cell
+            n = len(loop_cell.flat_state_sizes)
+            part = slice(pos, pos + n)
+            pos += n
+            out.append(_user_cell_trace(layer, name, direction, k, cell, loop_cell, gates, part, after, steps,
+                                        result, series, mask, order, stacked, len(cells)))
+            continue
         n = len(cell.flat_state_sizes)
         part = slice(pos, pos + n)
         pos += n
-        gates = [steps[t][1][k][1] if stacked else steps[t][1] for t in range(num_steps)]
-        spec = spec_of(cell)
-        if spec is None or gates[0] is None:
-            raise ValueError(
-                f"Layer {layer.name!r} runs a cell of class {type(cell).__name__}, whose gates trace() cannot "
-                "show: it records the gates of rnnlab's built-in cells (LSTMCell, GRUCell, SimpleRNNCell)."
-            )
         cell_type = spec.name
         if k == len(cells) - 1:
             outputs = np.asarray(result["outputs"])[:, order]
@@ -451,3 +456,26 @@ def cell_traces_of(layer, result, name, direction):
             projection_kernel=(np.array(cell.projection_kernel.value) if "projection" in spec.variant else None),
         ))
     return out
+
+
+def _user_cell_trace(layer, name, direction, k, cell, loop_cell, gates, part, after, steps, result, series, mask,
+                     order, stacked, num_cells):
+    """The :class:`CellTrace` of a user's cell: every state after each step (``h`` is the first, ``c`` the
+    second), and the gates its call declared with :func:`rnnlab.inspect.record_gate` (none if it declared none)."""
+    num_steps = len(steps)
+    declared = gates[0] or {}
+    if any(set(g or {}) != set(declared) for g in gates):
+        raise ValueError(f"Cell {type(cell).__name__!r} of layer {layer.name!r} declared different gates at "
+                         "different steps; trace() needs the same record_gate() names at every step.")
+    if k == num_cells - 1:
+        outputs = np.asarray(result["outputs"])[:, order]
+    else:
+        outputs = series([steps[t][1][k + 1][0] for t in range(num_steps)])
+    states = [series([a[part][i] for a in after]) for i in range(part.stop - part.start)]
+    return CellTrace(
+        layer=name, direction=direction, cell_index=k, cell_type=type(cell).__name__,
+        units=loop_cell.output_size, activation=None, recurrent_activation=None,
+        gates={g: series([step[g] for step in gates]) for g in declared},
+        pre_activations=None, h=states[0], c=states[1] if len(states) > 1 else None, outputs=outputs, mask=mask,
+        initial_state=[np.asarray(s) for s in steps[0][0][part]], go_backwards=layer.go_backwards,
+    )

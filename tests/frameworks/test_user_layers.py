@@ -228,6 +228,7 @@ def test_user_layers_match_keras_predictions_and_adam_steps(keras, name, tmp_pat
     assert [w.shape for w in ours.get_weights()] == [w.shape for w in weights]
     ours.set_weights(weights)
     x = x.astype("int32") if x.dtype.kind == "i" else x.astype("float32")
+    assert ours.output_shape == theirs.output_shape  # a user layer's shape is inferred from its call, as Keras
     want, got = theirs.predict(x, verbose=0), ours.predict(x, verbose=0)
     want, got = (want if isinstance(want, list) else [want]), (got if isinstance(got, list) else [got])
     for w, g in zip(want, got):
@@ -246,3 +247,111 @@ def test_user_layers_match_keras_predictions_and_adam_steps(keras, name, tmp_pat
         expected = theirs.get_weights()
     for w, g in zip(expected, ours.get_weights()):
         np.testing.assert_allclose(g, w, atol=2e-5)
+
+
+def subclassed_forecaster(keras, d):
+    """A subclassed model: layers as attributes, a call that chains them."""
+
+    class Forecaster(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder = keras.layers.LSTM(6, return_sequences=True)
+            self.pool = d["AdditiveAttentionPool"](4)
+            self.head = keras.layers.Dense(1)
+
+        def call(self, inputs, training=False):
+            return self.head(self.pool(self.encoder(inputs)))
+
+    return Forecaster()
+
+
+def test_subclassed_model_matches_keras(keras):
+    x = np.random.default_rng(6).normal(size=(6, 5, 3)).astype("float32")
+    y = np.random.default_rng(7).normal(size=(6, 1)).astype("float32")
+    theirs, ours = subclassed_forecaster(keras, definitions(keras)), subclassed_forecaster(rnnlab, definitions(rnnlab))
+    theirs(x), ours(x)
+    weights = [np.random.default_rng(8).uniform(-0.5, 0.5, size=w.shape).astype("float32")
+               for w in theirs.get_weights()]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    for model, k in ((theirs, keras), (ours, rnnlab)):
+        model.compile(optimizer=k.optimizers.Adam(0.01), loss="mse")
+    want = theirs.fit(x, y, epochs=3, batch_size=3, shuffle=False, verbose=0).history["loss"]
+    got = ours.fit(x, y, epochs=3, batch_size=3, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    for w, g in zip(theirs.get_weights(), ours.get_weights()):
+        np.testing.assert_allclose(g, w, atol=2e-5)
+
+
+def penalty_model(keras):
+    """A layer that adds an activity penalty with add_loss: fit minimises, and reports, loss + penalty."""
+
+    class ActivityPenalty(keras.layers.Layer):
+        def __init__(self, rate, **kwargs):
+            super().__init__(**kwargs)
+            self.rate = rate
+
+        def call(self, inputs):
+            self.add_loss(self.rate * keras.ops.mean(keras.ops.square(inputs)))
+            return inputs
+
+    inp = keras.Input((5, 3))
+    h = ActivityPenalty(0.5)(keras.layers.GRU(4)(inp))
+    return keras.Model(inp, keras.layers.Dense(1)(h))
+
+
+def test_add_loss_is_minimised_and_reported_as_in_keras(keras):
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(8, 5, 3)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    theirs, ours = penalty_model(keras), penalty_model(rnnlab)
+    weights = [rng.uniform(-0.5, 0.5, size=w.shape).astype("float32") for w in theirs.get_weights()]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    for model, k in ((theirs, keras), (ours, rnnlab)):
+        model.compile(optimizer=k.optimizers.Adam(0.02), loss="mse")
+    want = theirs.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    got = ours.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    for w, g in zip(theirs.get_weights(), ours.get_weights()):
+        np.testing.assert_allclose(g, w, atol=2e-5)
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-5)
+    ours.predict(x, verbose=0)
+    assert len(ours.losses) == 1  # the latest call's penalty, as Keras keeps it
+
+
+@pytest.mark.parametrize("name", ["attention_over_lstm", "gru_like_bidirectional", "two_state_cell"])
+def test_custom_layers_files_both_ways_with_keras(keras, name, tmp_path):
+    """A .keras file with user layers: Keras's loads in rnnlab and rnnlab's in Keras, through the classes each
+    program registered (register_keras_serializable) or passed (custom_objects)."""
+    d_keras, d_ours = definitions(keras), definitions(rnnlab)
+    theirs, x = MODELS[name](keras, d_keras)
+    x = x.astype("float32")
+    rng = np.random.default_rng(12)
+    theirs.set_weights([rng.uniform(-0.5, 0.5, size=w.shape).astype("float32") for w in theirs.get_weights()])
+    want = theirs.predict(x, verbose=0)
+    theirs.save(tmp_path / "keras.keras")
+    ours = rnnlab.models.load_model(tmp_path / "keras.keras")  # registered classes
+    for w, g in zip(want if isinstance(want, list) else [want], rnnlab.nest.flatten(ours.predict(x, verbose=0))):
+        np.testing.assert_allclose(g, w, atol=1e-5)
+    passed = rnnlab.models.load_model(tmp_path / "keras.keras", custom_objects=d_ours)
+    np.testing.assert_allclose(rnnlab.nest.flatten(passed.predict(x, verbose=0))[0],
+                               rnnlab.nest.flatten(want)[0], atol=1e-5)
+    ours.save(tmp_path / "ours.keras")
+    back = keras.models.load_model(tmp_path / "ours.keras")
+    for w, g in zip(want if isinstance(want, list) else [want], back.predict(x, verbose=0)
+                    if isinstance(want, list) else [back.predict(x, verbose=0)]):
+        np.testing.assert_allclose(g, w, atol=1e-5)
+
+
+def test_unknown_custom_class_in_a_file_is_refused_by_name(keras, tmp_path):
+    @keras.saving.register_keras_serializable(package="elsewhere")
+    class NeverDefinedHere(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    inp = keras.Input((4, 2))
+    keras.Model(inp, keras.layers.LSTM(2)(NeverDefinedHere()(inp))).save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="NeverDefinedHere"):
+        rnnlab.models.load_model(tmp_path / "m.keras")
