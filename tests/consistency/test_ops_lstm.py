@@ -75,3 +75,45 @@ def test_ops_written_cell_gradients_match_finite_differences():
     layer(x)
     layer.set_weights([rng.uniform(-0.5, 0.5, size=w.shape) for w in layer.get_weights()])
     assert gradcheck(layer, [x]) < 1e-6
+
+
+class GateDeclaringLSTMCell(OpsLSTMCell):
+    """The same cell, declaring its four gates for rnnlab.inspect.trace."""
+
+    def call(self, inputs, states):
+        from rnnlab.inspect import record_gate
+
+        h, c = states
+        z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel) + self.bias
+        i, f, g, o = ops.split(z, 4, axis=-1)
+        i, f = record_gate("i", ops.sigmoid(i)), record_gate("f", ops.sigmoid(f))
+        g, o = record_gate("c_hat", ops.tanh(g)), record_gate("o", ops.sigmoid(o))
+        c_new = f * c + i * g
+        h_new = o * ops.tanh(c_new)
+        return h_new, [h_new, c_new]
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_trace_of_a_user_cell_shows_its_states_and_declared_gates(go_backwards):
+    """trace() of a user's cell equals trace() of the built-in LSTM with the same weights: h, c and the gates the
+    cell declared, step by step in time order, masked steps included."""
+    from rnnlab import inspect
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(3, 6, 2)).astype("float32")
+    x[1, 4:] = 0.0
+    models = []
+    for recurrent in (layers.RNN(GateDeclaringLSTMCell(4), return_sequences=True, go_backwards=go_backwards),
+                      layers.LSTM(4, return_sequences=True, go_backwards=go_backwards)):
+        inp = rnnlab.Input((6, 2))
+        models.append(rnnlab.Model(inp, recurrent(layers.Masking(0.0)(inp))))
+    weights = [rng.uniform(-0.5, 0.5, size=w.shape).astype("float32") for w in models[1].get_weights()]
+    for m in models:
+        m.set_weights(weights)
+    ours, builtin = (inspect.trace(m, x)[m.layers[-1].name].parts for m in models)
+    (mine,), (ref,) = ours.values(), builtin.values()
+    assert mine.cell_type == "GateDeclaringLSTMCell" and mine.gate_names == ("i", "f", "c_hat", "o")
+    for field in ("h", "c", "outputs", "mask"):
+        np.testing.assert_allclose(getattr(mine, field), getattr(ref, field), atol=1e-6)
+    for gate in mine.gate_names:
+        np.testing.assert_allclose(mine.gates[gate], ref.gates[gate], atol=1e-6)
