@@ -177,9 +177,22 @@ def model_two_state_cell(keras, d):
     return keras.Model(inp, [out, keras.layers.Dense(2)(h), c]), np.random.default_rng(5).normal(size=(4, 5, 3))
 
 
+def model_user_cell_masked_initial_state(keras, d):
+    """A user's cell with a mask (left padding and a gap) and an initial state from a second input."""
+    inp, h0 = keras.Input((6, 3)), keras.Input((4,))
+    seq = keras.layers.RNN(d["GRULikeCell"](4), return_sequences=True)(keras.layers.Masking(0.0)(inp),
+                                                                       initial_state=[h0])
+    out = keras.layers.Dense(1)(keras.layers.RNN(d["MinimalRNNCell"](2))(seq))
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(4, 6, 3))
+    x[0, :2] = 0.0
+    x[2, 3] = 0.0
+    return keras.Model([inp, h0], out), [x, rng.normal(size=(4, 4))]
+
+
 MODELS = {f.__name__[len("model_"):]: f for f in [model_minimal_cell, model_gru_like_bidirectional,
                                                   model_attention_over_lstm, model_mask_aware,
-                                                  model_two_state_cell]}
+                                                  model_two_state_cell, model_user_cell_masked_initial_state]}
 
 
 def _targets(outputs, rng):
@@ -195,7 +208,7 @@ ON_TORCH_BACKEND = {"mask_aware"}
 def _adam_steps_on_keras_torch(name, weights, x, y, tmp_path):
     """Weights after three Adam steps in Keras on its torch backend (a child process: the backend is fixed at
     import)."""
-    np.savez(tmp_path / "in.npz", x=x, *weights)
+    np.savez(tmp_path / "in.npz", x=x, *weights)  # (one array x here)
     np.savez(tmp_path / "y.npz", *y)
     script = f"""
 import sys, numpy as np, keras
@@ -227,7 +240,8 @@ def test_user_layers_match_keras_predictions_and_adam_steps(keras, name, tmp_pat
     theirs.set_weights(weights)
     assert [w.shape for w in ours.get_weights()] == [w.shape for w in weights]
     ours.set_weights(weights)
-    x = x.astype("int32") if x.dtype.kind == "i" else x.astype("float32")
+    x = [a.astype("float32") for a in x] if isinstance(x, list) else \
+        x.astype("int32") if x.dtype.kind == "i" else x.astype("float32")
     assert ours.output_shape == theirs.output_shape  # a user layer's shape is inferred from its call, as Keras
     want, got = theirs.predict(x, verbose=0), ours.predict(x, verbose=0)
     want, got = (want if isinstance(want, list) else [want]), (got if isinstance(got, list) else [got])
