@@ -340,6 +340,24 @@ class Layer:
             raise ValueError(f"Layer {self.name!r} is not built yet: call it on an input first.")
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
+    # ----------------------------------------------------------------- symbolic history
+    @property
+    def input(self):
+        """The symbolic input tensor(s) of this layer's first call in a model, as Keras's ``layer.input``."""
+        return self._first_node_tensors("input")
+
+    @property
+    def output(self):
+        """The symbolic output tensor(s) of this layer's first call in a model, as Keras's ``layer.output``."""
+        return self._first_node_tensors("output")
+
+    def _first_node_tensors(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        node = self._inbound_nodes[0]
+        values = node.input_tensors if what == "input" else nest.flatten(node.outputs)
+        return values[0] if len(values) == 1 else values
+
     # ----------------------------------------------------------------- building
     def build(self, input_shape):
         self.built = True

@@ -31,7 +31,10 @@ class InputLayer(Layer):
         self.built = True
         tensor = KerasTensor(batch_shape, dtype or backend.floatx(), name=self.name, history=(self, 0, 0))
         self._inbound_nodes.append(Node(self, (), {}, tensor))
-        self.output = tensor
+
+    @property
+    def input(self):
+        return self.output  # an input layer's tensor is both (Keras gives the same)
 
     def compute_output_shape(self, input_shape=None, *args, **kwargs):
         return self.batch_shape

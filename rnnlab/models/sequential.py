@@ -86,6 +86,25 @@ class Sequential(Model):
         stateful = any(getattr(layer, "stateful", False) for layer in self._layers_list)
         self.build(((shape[0] if stateful else None),) + tuple(shape[1:]))
 
+    def _output_names(self):
+        if not self.built:  # compile() before the first batch: the output is the last layer's
+            if not self._layers_list:
+                raise ValueError(f"Sequential model {self.name!r} has no layers.")
+            return [self._layers_list[-1].name]
+        return super()._output_names()
+
+    @property
+    def outputs(self):
+        return self.__dict__["outputs"] if "outputs" in self.__dict__ else [None]
+
+    @outputs.setter
+    def outputs(self, value):
+        self.__dict__["outputs"] = value
+
+    def _standardize_inputs(self, x):
+        self._ensure_built(x)  # fit/evaluate/train_on_batch on the first batch build the model, as in Keras
+        return super()._standardize_inputs(x)
+
     def call(self, inputs, training=False, mask=None):
         self._ensure_built(inputs)
         return super().call(inputs, training=training, mask=mask)
