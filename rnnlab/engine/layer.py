@@ -283,6 +283,9 @@ class Layer:
         out = list(own)
         for layer in self._sublayers():
             out.extend(layer.weights)
+        if len(out) > 1 and len({id(w) for w in out}) < len(out):  # a layer reached twice: its weights once
+            seen = set()
+            out = [w for w in out if not (id(w) in seen or seen.add(id(w)))]
         return out
 
     @property
