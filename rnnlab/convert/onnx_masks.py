@@ -1,10 +1,11 @@
 """Masks in exported ONNX graphs: Keras's mask operations, and recurrent layers that are exact for any mask.
 
-Keras semantics (3.15, ``backend.rnn``; the TensorFlow and the torch backends' loops agree): at a masked step
-every state keeps its previous value, and the step's output is the previous step's output (zeros before the
-first step), or zero with ``zero_output_for_mask``.  A mask may have any pattern: right or left padding, gaps,
-rows with no real step.  (Only Keras's cuDNN kernels, on a GPU, are limited to right padding; they refuse other
-masks rather than compute something else.)
+Keras semantics (3.15, ``backend.rnn``, whose TensorFlow and torch loops agree): at a masked step every state
+keeps its previous value, and the step's output is the previous step's output (zeros before the first step), or
+zero with ``zero_output_for_mask``.  A mask may have any pattern: right or left padding, gaps, rows with no real
+step.  The torch backend always runs that loop for a masked layer.  The TensorFlow backend's cuDNN kernels (on a
+GPU only) differ: they refuse any mask but right padding, and return zeros, not the repeated output, at the padded
+steps of a sequence; the export follows the loop, as rnnlab does (and Keras on a CPU).
 
 The ONNX recurrent operators take ``sequence_lens`` instead: each row runs over its first ``n`` steps.  A masked
 step leaves the states as they were, so a row's final states and real outputs depend only on its real steps, in

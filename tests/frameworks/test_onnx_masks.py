@@ -85,7 +85,8 @@ def embedding_model(lib):
     L = lib.layers
     ids = lib.Input((None,), dtype="int32")
     y = L.Bidirectional(L.GRU(H, return_sequences=True), merge_mode="sum")(L.Embedding(10, F, mask_zero=True)(ids))
-    return lib.Model(ids, L.Dense(2, activation="sigmoid")(L.LSTM(3)(y)))
+    y = L.TimeDistributed(L.Dense(3))(L.Dropout(0.5)(y))  # they pass the mask on
+    return lib.Model(ids, [y, L.Dense(2, activation="sigmoid")(L.LSTM(3)(y))])
 
 
 # ------------------------------------------------------------------------------------------ checks
