@@ -81,7 +81,7 @@ class LSTM(_CellLayer):
                            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
                            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
                            seed=seed)
-        self.activity_regularizer = activity_regularizer
+        kwargs["activity_regularizer"] = activity_regularizer
         super().__init__(cell_kwargs, return_sequences, return_state, go_backwards, stateful, unroll, use_cudnn,
                          kwargs)
 
@@ -112,7 +112,7 @@ class GRU(_CellLayer):
                            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
                            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
                            dropout=dropout, recurrent_dropout=recurrent_dropout, reset_after=reset_after, seed=seed)
-        self.activity_regularizer = activity_regularizer
+        kwargs["activity_regularizer"] = activity_regularizer
         super().__init__(cell_kwargs, return_sequences, return_state, go_backwards, stateful, unroll, use_cudnn,
                          kwargs)
 
@@ -139,6 +139,6 @@ class SimpleRNN(_CellLayer):
                            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
                            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
                            seed=seed)
-        self.activity_regularizer = activity_regularizer
+        kwargs["activity_regularizer"] = activity_regularizer
         super().__init__(cell_kwargs, return_sequences, return_state, go_backwards, stateful, unroll, "auto",
                          kwargs)

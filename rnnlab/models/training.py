@@ -16,6 +16,7 @@ from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
 from rnnlab.callbacks import CallbackList
+from rnnlab.engine.layer import add_regularizer_grads
 from rnnlab.models import data_adapters
 from rnnlab.random import make_rng
 
@@ -247,25 +248,33 @@ class Trainer:
         for k, metric, weighted in self._metric_objects:
             metric.update_state(ys[k], flat_out[k], sample_weight=sw if weighted else None)
 
+    def _regularization_loss(self):
+        """``sum(self.losses)``: the activity-regularizer losses of the latest call and the weight penalties at
+        the current weights, which Keras adds to the compiled loss (in training and in evaluation)."""
+        return float(sum(float(v) for v in self.losses))
+
     def _train_step(self, xs, ys, sw):
         grads = {}
         inputs = xs if len(xs) > 1 else xs[0]
         outputs, backward = self.forward_backward(inputs, training=True, grads=grads)
         total, d_outputs, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
+        total += self._regularization_loss()  # the weights' penalties before this update, as Keras
         d_struct = nest.pack_like(self._outputs_struct, d_outputs) if nest.is_nested(self._outputs_struct) \
             else d_outputs[0]
         if getattr(backward, "optional_input_grad", False):
             backward(d_struct, need_input_grad=False)  # the inputs' gradients are not needed
         else:
             backward(d_struct)
+        add_regularizer_grads(grads, self.trainable_weights)
         trainable = [v for v in self.trainable_weights if v in grads]
         if trainable:
-            self.optimizer.apply([grads[v] for v in trainable], trainable)
+            self.optimizer.apply([grads[v] for v in trainable], trainable)  # then each weight's constraint
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     def _test_step(self, xs, ys, sw):
-        outputs = self._run_graph(xs, [None] * len(xs), training=False)
+        outputs = self._run_graph(xs, [None] * len(xs), training=False, keep_masks=True)
         total, _, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
+        total += self._regularization_loss()
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     # -------------------------------------------------------------- public API
