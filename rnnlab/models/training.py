@@ -176,9 +176,10 @@ class Trainer:
         sw = None
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=np.float64)
-            if sw.ndim != 1 or sw.shape[0] != n:
+            if sw.ndim < 1 or sw.shape[0] != n:  # (n,) per sample, or (n, T) per time step of sequence outputs
                 raise ValueError(
-                    f"Argument `sample_weight` must have shape ({n},), one weight per sample; received {sw.shape}."
+                    f"Argument `sample_weight` must have shape ({n},), one weight per sample, or ({n}, timesteps) "
+                    f"for sequence outputs; received shape {sw.shape}."
                 )
         if class_weight is not None:
             if len(ys) != 1:
@@ -190,7 +191,7 @@ class Trainer:
             if missing:
                 raise ValueError(f"Argument `class_weight` has no weight for classes {missing}.")
             cw = np.array([class_weight[int(c)] for c in labels], dtype=np.float64)
-            sw = cw if sw is None else sw * cw
+            sw = cw if sw is None else sw * cw.reshape((n,) + (1,) * (sw.ndim - 1))
         return sw
 
     def _prepare(self, x, y, sample_weight=None, class_weight=None):
@@ -212,7 +213,8 @@ class Trainer:
         if kind is None:
             data_adapters.check_arrays(x, argument)
             xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight)
-            return data_adapters.ArrayBatches(xs, ys, sw, batch_size, steps=steps, steps_argument=steps_argument)
+            return data_adapters.ArrayBatches(xs, ys, sw, batch_size, steps=steps, steps_argument=steps_argument,
+                                              argument=argument)
         data_adapters.refuse_with_data_object(kind, argument, y=y, sample_weight=sample_weight)
 
         def prepare(bx, by, bsw):
@@ -281,20 +283,29 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns the loss (and metrics) of that batch."""
         self._require_compiled("train_on_batch")
-        xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight)
+        xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight)
+        self._refuse_empty_batch(n, "train_on_batch")
         self.reset_metrics()
         self._train_step(xs, ys, sw)
         return self._result(return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
-        xs, ys, sw, _ = self._prepare(x, y, sample_weight)
+        xs, ys, sw, n = self._prepare(x, y, sample_weight)
+        self._refuse_empty_batch(n, "test_on_batch")
         self.reset_metrics()
         self._test_step(xs, ys, sw)
         return self._result(return_dict)
 
-    def _result(self, return_dict):
-        logs = self._logs()
+    @staticmethod
+    def _refuse_empty_batch(n, method):
+        if n == 0:
+            raise ValueError(f"{method}() needs a batch of at least one sample; received arrays of 0 samples "
+                             "(`x` and `y` have 0 rows).")
+
+    def _result(self, return_dict, logs=None):
+        """``logs`` (default: the metrics now) as Keras returns them: the dict, or the values (one: a scalar)."""
+        logs = self._logs() if logs is None else logs
         if return_dict:
             return logs
         values = list(logs.values())
@@ -313,14 +324,16 @@ class Trainer:
         data.reset()
         cbs.on_test_begin()
         data.begin_epoch()
+        seen = 0
         for b, (xs, ys, sw) in enumerate(data.epoch()):
             cbs.on_test_batch_begin(b)
             self._test_step(xs, ys, sw)
+            seen += 1
             cbs.on_test_batch_end(b, self._logs())
         data.end_epoch()
-        logs = self._logs()
+        logs = self._logs() if seen else {}  # no data (it warned): no loss, as Keras returns [] / {}
         cbs.on_test_end(logs)
-        return self._result(return_dict)
+        return self._result(return_dict, logs)
 
     @staticmethod
     def _check_batch_size(batch_size):
@@ -396,7 +409,7 @@ class Trainer:
             train.end_epoch()
             if steps_done == 0 and train.ran_out:  # a one-shot stream with nothing left: no epoch to report
                 break
-            epoch_logs = dict(logs)
+            epoch_logs = dict(logs) if steps_done else {}  # an epoch without data reports nothing, as Keras
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_batches(val)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
