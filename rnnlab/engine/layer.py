@@ -279,14 +279,15 @@ class Layer:
         that has a regularizer, computed from its current value. Scalars in the weights' dtype."""
         out = list(self._losses)
         for layer in self._flatten_layers():
-            out.extend(layer._losses)
+            out.extend(getattr(layer, "_losses", ()))
         out.extend(v.regularizer(v.value) for v in self.trainable_weights if v.regularizer is not None)
         return out
 
     def _clear_losses(self) -> None:
         self._losses.clear()
         for layer in self._flatten_layers():
-            layer._losses.clear()
+            if hasattr(layer, "_losses"):
+                layer._losses.clear()
 
     def get_weights(self) -> list[np.ndarray]:
         """The weight arrays in Keras's order, as copies."""

@@ -132,7 +132,7 @@ def _execution_plan(model):
         if len(node.call_args) != 1 or node.call_args[0] is not current or node.call_kwargs or \
                 not isinstance(node.outputs, KerasTensor) or not layer.built or \
                 getattr(layer, "stateful", False) or type(layer).compute_mask not in _MASKLESS_COMPUTE_MASK or \
-                layer.activity_regularizer is not None:  # its losses are recorded by the general path
+                getattr(layer, "activity_regularizer", None) is not None:  # the general path records its losses
             return None
         steps.append((layer, layer._fast_call))
         current = node.outputs
@@ -341,7 +341,7 @@ class Model(Trainer, Layer):
                 if training and _accepts(layer, "training"):  # layers default to training=False
                     kwargs["training"] = training
                 outputs = layer(*args, **kwargs)
-            if layer.activity_regularizer is not None:
+            if getattr(layer, "activity_regularizer", None) is not None:
                 penalties = activity_penalties(layer.activity_regularizer, outputs, with_gradients=grads is not None)
                 if grads is not None:
                     penalties, gradients = penalties
