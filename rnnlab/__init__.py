@@ -7,7 +7,8 @@ recurrent models works, with the same numbers.
 # rnnlab.models.saving_hook); importing it here puts them in place with the rest of the API.
 import sys
 
-from rnnlab import callbacks, config, kernels, layers, losses, metrics, models, optimizers, saving, utils
+from rnnlab import (callbacks, config, constraints, kernels, layers, losses, metrics, models, optimizers, regularizers,
+                    saving, utils)
 from rnnlab.layers import Input
 from rnnlab.models import Model, Sequential
 from rnnlab.version import __version__
@@ -17,6 +18,7 @@ from rnnlab.version import __version__
 keras = sys.modules[__name__]
 
 __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
+           "regularizers", "constraints",
            "convert", "inspect", "preprocessing", "saving", "utils", "config", "__version__"]
 
 

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from rnnlab import backend, initializers, nest
+from rnnlab import backend, constraints, initializers, nest, regularizers
 
 _NAME_COUNTS: dict[str, int] = {}
 
@@ -29,7 +29,14 @@ def snake_case(name: str) -> str:
 
 
 class Variable:
-    """A named weight: ``.value`` is the array, ``.path`` its full name such as ``lstm/lstm_cell/kernel``."""
+    """A named weight: ``.value`` is the array, ``.path`` its full name such as ``lstm/lstm_cell/kernel``.
+
+    ``regularizer`` (a penalty on the value, added to the training loss) and ``constraint`` (a projection the
+    optimizer applies after each update) are set by :meth:`Layer.add_weight`, as on a Keras variable.
+    """
+
+    regularizer = None
+    constraint = None
 
     def __init__(self, value, name: str, owner, trainable: bool = True):
         self.value = value
@@ -172,6 +179,8 @@ class Layer:
         self._own_weights: list[Variable] = []
         self._inbound_nodes: list[Node] = []
         self._parent = None
+        self._losses: list = []  # this layer's activity-regularization losses from its latest call
+        self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"), "activity_regularizer")
         self._initial_weights = kwargs.get("weights")
         self._batch_input_shape = None
         if kwargs.get("batch_input_shape") is not None:
@@ -198,8 +207,9 @@ class Layer:
         """Create a weight of this layer, as Keras's ``Layer.add_weight`` (same argument names and order).
 
         ``initializer`` is a name, a config dict or a callable ``(shape, dtype) -> array`` (default
-        ``"glorot_uniform"`` for floats). Regularizers and constraints are not implemented yet, so passing one
-        is refused rather than ignored.
+        ``"glorot_uniform"`` for floats). ``regularizer`` (a name, config dict, Regularizer or callable) adds its
+        penalty of the weight to ``layer.losses`` and to the training loss; ``constraint`` (likewise, from
+        :mod:`rnnlab.constraints`) projects the weight after each optimizer update.
         """
         if isinstance(shape, str) and name is None or isinstance(shape, str) and isinstance(name, (tuple, list)):
             raise TypeError(
@@ -214,12 +224,8 @@ class Layer:
             raise TypeError(f"Argument `shape` of add_weight() must be a tuple of ints; received shape={shape!r}.")
         if any(d < 0 for d in shape):
             raise ValueError(f"Argument `shape` of add_weight() must not be negative; received shape={shape}.")
-        for arg, value in (("regularizer", regularizer), ("constraint", constraint)):
-            if value is not None:
-                raise ValueError(
-                    f"Argument `{arg}` of add_weight() is not supported by rnnlab yet; received {arg}={value!r}. "
-                    "Leave it as None."
-                )
+        regularizer = regularizers.get(regularizer, "regularizer")
+        constraint = constraints.get(constraint, "constraint")
         name = name if name is not None else f"variable_{len(self._own_weights)}"
         initializer = "glorot_uniform" if initializer is None else initializer
         init = initializers.get(initializer, f"{name}_initializer") if not callable(initializer) or \
@@ -228,6 +234,7 @@ class Layer:
         if value.shape != tuple(shape):
             raise ValueError(f"Initializer for {name!r} returned shape {value.shape}, expected {tuple(shape)}.")
         var = Variable(np.ascontiguousarray(value), name, self, trainable=trainable)
+        var.regularizer, var.constraint = regularizer, constraint
         self._own_weights.append(var)
         return var
 
@@ -250,6 +257,37 @@ class Layer:
     @property
     def variables(self):
         return self.weights
+
+    # ----------------------------------------------------------------- regularization losses
+    def _flatten_layers(self) -> list["Layer"]:
+        """Every layer nested in this one (not itself), depth first, each once."""
+        out, seen = [], {id(self)}
+        stack = list(reversed(self._sublayers()))
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            stack.extend(reversed(layer._sublayers()))
+        return out
+
+    @property
+    def losses(self) -> list:
+        """The regularization losses, as Keras's ``layer.losses``: the activity-regularizer losses of the latest
+        call of this layer and of the layers in it, then ``regularizer(weight)`` for each trainable weight
+        that has a regularizer, computed from its current value. Scalars in the weights' dtype."""
+        out = list(self._losses)
+        for layer in self._flatten_layers():
+            out.extend(getattr(layer, "_losses", ()))
+        out.extend(v.regularizer(v.value) for v in self.trainable_weights if v.regularizer is not None)
+        return out
+
+    def _clear_losses(self) -> None:
+        self._losses.clear()
+        for layer in self._flatten_layers():
+            if hasattr(layer, "_losses"):
+                layer._losses.clear()
 
     def get_weights(self) -> list[np.ndarray]:
         """The weight arrays in Keras's order, as copies."""
@@ -414,7 +452,10 @@ class Layer:
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -464,12 +505,46 @@ def check_rate(value, name):
     return min(1.0, max(0.0, float(value)))
 
 
-def serialize_optional(obj):
-    if obj is None:
-        return None
-    if hasattr(obj, "get_config"):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
-    return obj
+def activity_penalties(regularizer, outputs, with_gradients=False):
+    """Keras's activity regularization of one call: ``regularizer(y) / batch_size`` for each output array ``y``
+    (of rank >= 1; a scalar output is not divided), as a list of scalars; with ``with_gradients``, also the
+    list of ``d penalty / d y`` arrays (zero where the batch is empty, as Keras's ``divide_no_nan``)."""
+    penalties, gradients = [], []
+    for y in nest.flatten(outputs):
+        if y is None or not hasattr(y, "shape"):
+            continue
+        y = np.asarray(y)
+        value = regularizer(y)
+        batch = y.shape[0] if y.ndim else 1
+        scale = (1.0 / batch) if batch else 0.0
+        penalties.append(np.asarray(value * np.asarray(scale, np.asarray(value).dtype))[()])
+        if with_gradients:
+            gradients.append(regularizers.gradient_of(regularizer, y) * y.dtype.type(scale))
+    return (penalties, gradients) if with_gradients else penalties
+
+
+def refuse_inner_activity_regularizer(inner, wrapper: str, argument: str):
+    """rnnlab applies activity regularizers to the layers a model calls, not to layers (or cells) that a wrapper
+    runs itself: refuse one there rather than ignore it."""
+    if getattr(inner, "activity_regularizer", None) is not None:
+        raise ValueError(
+            f"Argument `{argument}` of {wrapper} has activity_regularizer={inner.activity_regularizer!r}; rnnlab "
+            f"applies activity regularizers only to layers called in a model, not inside {wrapper}. Set "
+            f"activity_regularizer on the {wrapper} layer itself, or remove it from `{argument}`."
+        )
+
+
+def add_regularizer_grads(grads, variables):
+    """Add ``d regularizer(w) / d w`` to ``grads`` (a dict ``Variable -> array``) for each variable that has a
+    regularizer; a regularizer without a gradient raises a TypeError naming the variable."""
+    for v in variables:
+        if v.regularizer is None:
+            continue
+        try:
+            g = regularizers.gradient_of(v.regularizer, v.value)
+        except TypeError as exc:
+            raise TypeError(f"Weight {v.path!r}: {exc}") from None
+        add_grad(grads, v, g)
 
 
 def add_grad(grads, variable, value):
