@@ -7,7 +7,8 @@ recurrent models works, with the same numbers.
 # rnnlab.models.saving_hook); importing it here puts them in place with the rest of the API.
 import sys
 
-from rnnlab import callbacks, config, kernels, layers, losses, metrics, models, ops, optimizers, saving, utils
+from rnnlab import (callbacks, config, constraints, kernels, layers, losses, metrics, models, ops, optimizers,
+                    regularizers, saving, utils)
 from rnnlab.engine.layer import Layer
 from rnnlab.layers import Input
 from rnnlab.models import Model, Sequential
@@ -17,7 +18,8 @@ from rnnlab.version import __version__
 # ``import rnnlab as tf`` that is rnnlab itself.
 keras = sys.modules[__name__]
 
-__all__ = ["Input", "Model", "Sequential", "Layer", "layers", "ops", "models", "optimizers", "losses", "metrics", "callbacks",
+__all__ = ["Input", "Model", "Sequential", "Layer", "layers", "ops", "models", "optimizers", "losses", "metrics",
+           "callbacks", "regularizers", "constraints",
            "convert", "inspect", "preprocessing", "saving", "utils", "config", "__version__"]
 
 

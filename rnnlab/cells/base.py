@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlab import activations, backend, initializers, nest
-from rnnlab.engine.layer import Layer, add_grad, check_rate, check_units, serialize_optional
+from rnnlab import activations, backend, constraints, initializers, nest, regularizers
+from rnnlab.engine.layer import Layer, add_grad, check_rate, check_units
 from rnnlab.random import make_rng
 
 
@@ -161,11 +161,13 @@ class RecurrentCell(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.recurrent_initializer = initializers.get(recurrent_initializer, "recurrent_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        # Regularizers and constraints only act during training; they are kept for the config.
-        self.kernel_regularizer, self.recurrent_regularizer = kernel_regularizer, recurrent_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint, self.recurrent_constraint = kernel_constraint, recurrent_constraint
-        self.bias_constraint = bias_constraint
+        # Penalties added to the training loss, and projections applied after each update (see add_weight).
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer, "recurrent_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
+        self.recurrent_constraint = constraints.get(recurrent_constraint, "recurrent_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
         self.dropout = check_rate(dropout, "dropout")
         self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
         self.seed = seed
@@ -206,12 +208,16 @@ class RecurrentCell(Layer):
             raise ValueError(f"Layer {self.name!r} needs a known feature size; received input_shape={input_shape}.")
         g = self.gates
         self.kernel = self.add_weight(name="kernel", shape=(input_dim, g * self.units),
-                                      initializer=self.kernel_initializer)
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(name="recurrent_kernel",
                                                 shape=(self._recurrent_rows(), g * self.units),
-                                                initializer=self.recurrent_initializer)
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=self._bias_shape(), initializer=self._bias_initial_value)
+            self.bias = self.add_weight(name="bias", shape=self._bias_shape(), initializer=self._bias_initial_value,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self._build_extra()
         self.built = True
 
@@ -325,12 +331,12 @@ class RecurrentCell(Layer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_optional(self.kernel_regularizer),
-            "recurrent_regularizer": serialize_optional(self.recurrent_regularizer),
-            "bias_regularizer": serialize_optional(self.bias_regularizer),
-            "kernel_constraint": serialize_optional(self.kernel_constraint),
-            "recurrent_constraint": serialize_optional(self.recurrent_constraint),
-            "bias_constraint": serialize_optional(self.bias_constraint),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

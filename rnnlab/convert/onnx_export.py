@@ -10,19 +10,19 @@ does).  An LSTM's peephole weights are the operator's input ``P``.  Non-default 
 ``MatMul`` + ``Add`` (+ the activation's operator), ``Embedding`` ``Gather``, Bidirectional merges ``Concat`` /
 ``Add`` / ``Mul`` / ``Div``, ``Masking`` ``Equal``/``Not``/``ReduceMax``/``Mul``, ``Dropout`` nothing.
 
-Masks.  The operators' ``sequence_lens`` describes right padding only: steps past a row's length are skipped,
-their outputs are zero and the final state is that of the last real step.  rnnlab (Keras) skips masked steps
-wherever they are, and a masked step of a plain layer repeats the previous output.  For a right-padded mask the
-two agree once the repeated outputs are put back (``Where(mask, Y, Y_h)``; Bidirectional's inner layers output
-zeros at masked steps, as ONNX does, so nothing is needed there).  Whether a mask is right-padded depends on the
-data, so the graph checks it per row: a row whose mask is not of the form ``[1, ..., 1, 0, ..., 0]`` gets NaN
-inputs into the recurrent operator, hence NaN outputs -- never a silently different number.
+Masks (from ``Masking``, ``Embedding(mask_zero=True)``, the ``NotEqual``/``Any`` operations Keras writes into
+saved graphs, or any boolean tensor passed as ``mask=``) are computed in the graph from its inputs, and a masked
+recurrent layer is exact for every mask pattern (right or left padding, gaps, fully masked rows): each row's real
+steps are moved to the front at run time and the operator runs on them with ``sequence_lens``, then the outputs
+go back to their time positions, as :mod:`.onnx_masks` explains.
 
-Refused (``ValueError``): stateful layers; an LSTM with ``proj_size`` (no standard operator projects ``h``); a ``mask=`` argument passed explicitly to a layer; cells other than
-LSTM/GRU/SimpleRNN (StackedRNNCells, custom cells); activations ONNX lacks (inside recurrent operators: ONNX
-allows Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign,
-Softplus); Bidirectional wrappers whose two layers differ in kind, units or GRU variant; layers other than
-InputLayer, LSTM, GRU, SimpleRNN, RNN, Bidirectional, Dense, TimeDistributed(Dense), Embedding, Masking, Dropout.
+Refused (``ValueError``): stateful layers; an LSTM with ``proj_size`` (no standard operator projects ``h``);
+a masked Bidirectional returning sequences whose layers do not zero masked outputs (Keras's always do); cells
+other than LSTM/GRU/SimpleRNN (StackedRNNCells, custom cells); activations ONNX lacks (inside recurrent
+operators: ONNX allows Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu,
+Softsign, Softplus); Bidirectional wrappers whose two layers differ in kind, units or GRU variant; layers other
+than InputLayer, LSTM, GRU, SimpleRNN, RNN, Bidirectional, Dense, TimeDistributed(Dense), Embedding, Masking,
+Dropout and Keras's mask operations.
 
 float64 models export as ``double`` tensors (valid ONNX; note onnxruntime implements LSTM/GRU/RNN for float32 only).
 """
@@ -35,6 +35,7 @@ import re
 import numpy as np
 
 from rnnlab import activations, nest
+from rnnlab.convert import onnx_masks
 from rnnlab.cells import builtin_spec, spec_of
 from rnnlab.weight_layouts import reorder_gates
 
@@ -225,7 +226,7 @@ class _Exporter:
         self.g = _Graph(self.onnx, opset, dtypes.pop() if dtypes else np.dtype(model.dtype))
         self.env = {}  # id(KerasTensor) -> ONNX tensor name
         self.masks = {}  # id(KerasTensor) -> ONNX bool mask (B, T) or None
-        self._mask_info = {}  # mask name -> (sequence_lens, guard)
+        self._mask_plans = {}  # (mask name, reversed) -> onnx_masks.MaskPlan
 
     def value(self, t, where):
         from rnnlab.engine.layer import KerasTensor
@@ -259,7 +260,7 @@ class _Exporter:
             name = g.name(output_names[i] if output_names else t.name)
             g.nodes.append(g.helper.make_node("Identity", [self.env[id(t)]], [name],
                                               name=g.node_name(f"{name}/output")))
-            dtype = g.dtype
+            dtype = np.dtype(np.bool_) if t.dtype == "bool" else g.dtype  # a mask, or a layer's output
             dims = [None if d is None else int(d) for d in t.shape]
             outputs.append(g.helper.make_tensor_value_info(name, g.helper.np_dtype_to_tensor_dtype(dtype), dims))
         graph = g.helper.make_graph(g.nodes, model.name, inputs, outputs, g.initializers)
@@ -273,17 +274,18 @@ class _Exporter:
     def layer_node(self, node):
         from rnnlab import layers as L
         from rnnlab.layers.rnn import RNN
+        from rnnlab.saving.keras_ops import is_keras_op
 
         layer = node.layer
         where = f"Layer {layer.name!r} ({type(layer).__name__})"
-        if node.call_kwargs.get("mask") is not None:
-            raise ValueError(f"{where} is called with an explicit mask= argument; only masks made by Masking or "
-                             "Embedding(mask_zero=True) export.")
+        if is_keras_op(layer):
+            outs, out_mask = [self.keras_op(node, where)], None
+            self.bind(node, outs, out_mask, where)
+            return
         first = node.call_args[0]
         if nest.is_nested(first):
             raise ValueError(f"{where} takes several input tensors; no ONNX export for it.")
         x = self.value(first, where)
-        in_mask = self.masks.get(id(first))
         extra = [a for a in node.call_args[1:] if a is not None] + \
             [v for k, v in node.call_kwargs.items() if k not in ("training", "mask", "initial_state") and v is not None]
         if extra:
@@ -291,8 +293,13 @@ class _Exporter:
         initial = node.call_kwargs.get("initial_state")
         if initial is None and len(node.call_args) > 1:
             initial = node.call_args[1]
+        # as the functional model runs: an explicit mask= wins; otherwise the input's mask is applied only when
+        # the call has no other tensors (Keras 3.15), though it still decides the output's mask
+        explicit = node.call_kwargs.get("mask")
+        in_mask = self.explicit_mask(explicit, where) if explicit is not None else self.masks.get(id(first))
+        applied = in_mask if explicit is not None or initial is None else None
         if isinstance(layer, (L.Bidirectional, RNN)):
-            outs, out_mask = self.recurrent(layer, x, in_mask, initial, where)
+            outs, out_mask = self.recurrent(layer, x, applied, in_mask, initial, where)
         elif initial is not None:
             raise ValueError(f"{where} does not take initial_state.")
         elif isinstance(layer, L.Dense):
@@ -315,6 +322,10 @@ class _Exporter:
         else:
             raise ValueError(f"{where} has no ONNX export (supported: LSTM, GRU, SimpleRNN, RNN, Bidirectional, "
                              "Dense, TimeDistributed(Dense), Embedding, Masking, Dropout).")
+        self.bind(node, outs, out_mask, where)
+
+    def bind(self, node, outs, out_mask, where):
+        """Record the ONNX names (and masks) of ``node``'s outputs."""
         flat = nest.flatten(node.outputs)
         if len(flat) != len(outs):
             raise ValueError(f"{where}: internal error, {len(outs)} ONNX outputs for {len(flat)} layer outputs.")
@@ -348,35 +359,50 @@ class _Exporter:
         return [out], mask
 
     # ------------------------------------------------------------------ masks
-    def mask_info(self, mask):
-        """``(sequence_lens int32 (B,), guard (B, 1))``: lengths, and 1 for right-padded rows / NaN otherwise."""
-        if mask in self._mask_info:
-            return self._mask_info[mask]
-        g = self.g
-        m = g.cast(mask, np.int32)
-        lens = g.reduce("ReduceSum", m, [1], keepdims=0, base="sequence_lens")
-        later = g.op("Slice", [m, g.ints([1]), g.ints([_INT64_MAX]), g.ints([1])])
-        earlier = g.op("Slice", [m, g.ints([0]), g.ints([-1]), g.ints([1])])
-        rises = g.reduce("ReduceSum", g.cast(g.op("Greater", [later, earlier]), np.int32), [1], keepdims=0)
-        ok = g.op("Equal", [rises, g.const(np.asarray(0, np.int32), "zero_i32")], "mask_is_right_padded")
-        guard = g.op("Where", [ok, g.const(1.0, "one"), g.const(np.nan, "nan")])
-        guard = g.unsqueeze(guard, [1], "mask_guard")
-        self._mask_info[mask] = (lens, guard)
-        return lens, guard
+    def keras_op(self, node, where):
+        """A Keras operation of the saved graph (the ``NotEqual``/``Any`` of a mask) as ONNX operators."""
+        from rnnlab.engine.layer import KerasTensor
 
-    def guarded(self, outputs, mask, seq_outputs):
-        """Multiply every output by the mask's guard: rows whose mask is not right-padded become NaN.
+        if node.call_kwargs:
+            raise ValueError(f"{where} is called with keyword arguments {sorted(node.call_kwargs)}; no ONNX export "
+                             "for them.")
+        operands = []
+        for a in node.call_args:
+            if isinstance(a, KerasTensor):
+                operands.append((self.env[id(a)], np.dtype(a.dtype), len(a.shape)))
+            elif isinstance(a, (bool, int, float, np.number, np.bool_)):
+                operands.append(a)
+            else:
+                raise ValueError(f"{where}: arguments must be tensors of the model or numbers; received "
+                                 f"{type(a).__name__}.")
+        return onnx_masks.keras_op(self.g, node.layer, operands, where)
 
-        (Applied to the outputs, not the inputs: onnxruntime's gate activations clamp NaN to finite values.)"""
-        if mask is None:
-            return outputs
-        g = self.g
-        guard = self.mask_info(mask)[1]
-        guard3 = g.unsqueeze(guard, [2])  # (B, 1, 1) for the (B, T, U) sequence outputs
-        return [g.op("Mul", [o, guard3 if i < seq_outputs else guard]) for i, o in enumerate(outputs)]
+    def explicit_mask(self, t, where):
+        """The ONNX bool (B, T) tensor of a ``mask=`` argument (a tensor of the model, e.g. a Keras mask op)."""
+        from rnnlab.engine.layer import KerasTensor
+
+        if not isinstance(t, KerasTensor):
+            raise ValueError(f"{where}: `mask` must be a (batch, timesteps) tensor of the model; received "
+                             f"{type(t).__name__}.")
+        shape = tuple(t.shape)
+        if not (len(shape) == 2 or (len(shape) == 3 and shape[2] == 1)):
+            raise ValueError(f"{where}: `mask` must have shape (batch, timesteps); received shape {shape}.")
+        name = self.env[id(t)]
+        if len(shape) == 3:
+            name = self.g.squeeze(name, [2])
+        return name if t.dtype == "bool" else self.g.cast(name, np.bool_, "mask")
+
+    def mask_plan(self, mask, reverse=False):
+        """The :class:`onnx_masks.MaskPlan` of ``mask`` (reversed in time with ``reverse``), made once."""
+        key = (mask, reverse)
+        if key not in self._mask_plans:
+            self._mask_plans[key] = onnx_masks.mask_plan(
+                self.g, self.g.reverse_time(mask, 1, "mask_reversed") if reverse else mask)
+        return self._mask_plans[key]
 
     # ------------------------------------------------------------------ recurrent layers
-    def recurrent(self, layer, x, in_mask, initial, where):
+    def recurrent(self, layer, x, mask, in_mask, initial, where):
+        """``mask``: the mask the layer applies (or None); ``in_mask``: the one its sequence outputs carry on."""
         from rnnlab import layers as L
 
         g = self.g
@@ -408,12 +434,15 @@ class _Exporter:
         if bidirectional:
             if inner[0].go_backwards or not inner[1].go_backwards:
                 raise ValueError(f"{where}: the forward layer must run forwards and the backward layer backwards.")
+            if mask is not None and layer.return_sequences and not all(r.zero_output_for_mask for r in inner):
+                # Keras's Bidirectional always sets it; the backward outputs at masked steps would need the
+                # output of the next real step instead
+                raise ValueError(f"{where}: a masked Bidirectional returning sequences exports only with "
+                                 "zero_output_for_mask=True in both layers (as Keras's Bidirectional sets it).")
             direction = "bidirectional"
         else:
             direction = "reverse" if layer.go_backwards else "forward"
         n_states = 2 if kind == "lstm" else 1
-        # Keras applies a mask taken from the input only when the call has no other tensors (no initial_state)
-        mask = in_mask if initial is None else None
         out_mask = in_mask if layer.return_sequences else None
 
         # weights, stacked over directions, from the one layout table
@@ -430,23 +459,31 @@ class _Exporter:
             b.append(np.concatenate([reorder_gates(wb, kind, "keras", "onnx"),
                                      reorder_gates(rb, kind, "keras", "onnx")]))
         base = layer.name
-        x_tm = g.op("Transpose", [x], f"{base}/time_major", perm=[1, 0, 2])
-        seq_lens = ""
+        plan = None
         if mask is not None:
-            seq_lens, guard = self.mask_info(mask)
+            # any mask runs exactly as its compacted, right-padded form (see onnx_masks); a single backward
+            # layer runs forwards over the reversed sequence and mask (its processing order)
+            reverse = not bidirectional and layer.go_backwards
+            if reverse:
+                x, direction = g.reverse_time(x, 1, f"{base}/reversed"), "forward"
+            plan = self.mask_plan(mask, reverse)
+            x = onnx_masks.compact(g, x, plan, base)
+        x_tm = g.op("Transpose", [x], f"{base}/time_major", perm=[1, 0, 2])
         init = ["", ""]
+        initial_values = [[None] * n_states for _ in inner]  # per direction, per state: (B, U) or None
         if initial is not None:
             flat = nest.flatten(initial) if nest.is_nested(initial) else [initial]
             if len(flat) != n_states * len(inner):
                 raise ValueError(f"{where}: expected {n_states * len(inner)} initial state tensors; received "
                                  f"{len(flat)}.")
-            per_dir = [flat[d * n_states:(d + 1) * n_states] for d in range(len(inner))]
+            initial_values = [[self.value(s, where) for s in flat[d * n_states:(d + 1) * n_states]]
+                              for d in range(len(inner))]
             for k in range(n_states):
-                parts = [g.unsqueeze(self.value(states[k], where), [0]) for states in per_dir]
+                parts = [g.unsqueeze(values[k], [0]) for values in initial_values]
                 init[k] = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=0)
         use_bias = any(c.use_bias for c in cells)
         inputs = [x_tm, g.const(np.stack(w), f"{base}/W"), g.const(np.stack(r), f"{base}/R"),
-                  g.const(np.stack(b), f"{base}/B") if use_bias else "", seq_lens, init[0]]
+                  g.const(np.stack(b), f"{base}/B") if use_bias else "", plan.lengths if plan else "", init[0]]
         if kind == "lstm":
             inputs.append(init[1])
         if peepholes:  # P (dirs, 3U), ONNX's peephole order
@@ -461,42 +498,41 @@ class _Exporter:
         outs = g.op(_OP_NAME[kind], inputs, base, outputs=1 + n_states, **attrs)
         y, states_all = outs[0], outs[1:]  # Y (T, dirs, B, U); Y_h, Y_c (dirs, B, U)
 
-        def state(k, d):
+        def raw_state(k, d):
             return g.op("Gather", [states_all[k], g.const(np.asarray(d, np.int64), f"index{d}")], axis=0)
 
-        def last_step_mask(index):  # mask[:, index] as a (B, 1) bool
-            index_name = g.const(np.asarray(index, np.int64), f"index{index}".replace("-", "m"))
-            return g.unsqueeze(g.op("Gather", [mask, index_name], axis=1), [1])
+        def state(k, d):
+            s = raw_state(k, d)
+            return s if plan is None else onnx_masks.final_state(g, s, plan, initial_values[d][k])
+
+        def last(d, step):  # direction d's last output; `step`: the mask index it processes last
+            h = raw_state(0, d)
+            return h if plan is None else onnx_masks.last_output(g, h, plan, inner[d].zero_output_for_mask, step)
 
         if not bidirectional:
-            h = state(0, 0)
             if layer.return_sequences:
-                seq = g.op("Transpose", [g.squeeze(y, [1])], perm=[1, 0, 2])  # (B, T, U), time order
-                if layer.go_backwards:
+                seq = g.op("Transpose", [g.squeeze(y, [1])], perm=[1, 0, 2])  # (B, T, U), processing order
+                if plan is not None:
+                    seq = onnx_masks.expand(g, seq, 3, plan, layer.zero_output_for_mask)
+                elif layer.go_backwards:
                     seq = g.reverse_time(seq, 1)  # Keras returns a backward layer's outputs in processing order
-                elif mask is not None and not layer.zero_output_for_mask:
-                    # a masked step repeats the previous output, i.e. the last real step's, which is Y_h
-                    seq = g.op("Where", [g.unsqueeze(mask, [2]), seq, g.unsqueeze(h, [1])])
                 output = seq
             else:
-                output = h
-                if mask is not None and layer.zero_output_for_mask:
-                    # the last processed step (time T-1, or 0 going backwards) outputs zero when it is masked
-                    keep = last_step_mask(0 if layer.go_backwards else -1)
-                    output = g.op("Where", [keep, h, g.const(0.0, "zero")])
+                output = last(0, -1)
             outs = [output]
             if layer.return_state:
                 outs += [state(k, 0) for k in range(n_states)]
-            outs = self.guarded(outs, mask, 1 if layer.return_sequences else 0)
             return outs, ([out_mask] + [None] * n_states if layer.return_state else out_mask)
 
         # bidirectional: direction 0 is the forward layer, 1 the backward one
         if layer.return_sequences:
             y4 = g.op("Transpose", [y], perm=[2, 0, 1, 3])  # (B, T, 2, U)
+            if plan is not None:
+                y4 = onnx_masks.expand(g, y4, 4, plan, True)
             fw = g.op("Gather", [y4, g.const(np.asarray(0, np.int64), "index0")], axis=2)
             bw = g.op("Gather", [y4, g.const(np.asarray(1, np.int64), "index1")], axis=2)
         else:
-            fw, bw = state(0, 0), state(0, 1)
+            fw, bw = last(0, -1), last(1, 0)  # the backward layer processes time 0 last
         mode = layer.merge_mode
         if mode == "concat":
             merged = [g.op("Concat", [fw, bw], f"{base}/concat", axis=-1)]
@@ -511,7 +547,6 @@ class _Exporter:
         outs = list(merged)
         if layer.return_state:
             outs += [state(k, d) for d in range(2) for k in range(n_states)]
-        outs = self.guarded(outs, mask, len(merged) if layer.return_sequences else 0)
         n_out = len(merged)
         masks = [out_mask] * n_out + [None] * (len(outs) - n_out)
         return outs, (masks if len(outs) > 1 else out_mask)

@@ -12,11 +12,12 @@ import warnings
 
 import numpy as np
 
-from rnnlab import backend, initializers, nest
+from rnnlab import backend, constraints, initializers, nest, regularizers
 from rnnlab.ops import dispatch
 from rnnlab.ops.tensor import Tape, Tensor, active_tape, backward as backpropagate, record_many, unwrap
 
 _NAME_COUNTS: dict[str, int] = {}
+_CALL_DEPTH: list = []  # the layers whose eager __call__ is running (the first is the top-level call)
 
 
 def unique_name(base: str) -> str:
@@ -36,9 +37,13 @@ class Variable:
 
     In layer code it behaves as a Keras variable: ``x @ self.kernel + self.bias`` and ``rnnlab.ops`` functions
     take it directly, and while the layer trains, that use is recorded for the weight's gradient.
+    ``regularizer`` (a penalty on the value, added to the training loss) and ``constraint`` (a projection the
+    optimizer applies after each update) are set by :meth:`Layer.add_weight`, as on a Keras variable.
     """
 
     _is_rnnlab_variable = True  # what rnnlab.ops recognises (it sits below this module)
+    regularizer = None
+    constraint = None
 
     def __init__(self, value, name: str, owner, trainable: bool = True):
         self.value = value
@@ -201,6 +206,8 @@ class Layer:
         self._own_weights: list[Variable] = []
         self._inbound_nodes: list[Node] = []
         self._parent = None
+        self._losses: list = []  # this layer's activity-regularization losses from its latest call
+        self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"), "activity_regularizer")
         self._initial_weights = kwargs.get("weights")
         self._batch_input_shape = None
         if kwargs.get("batch_input_shape") is not None:
@@ -244,8 +251,9 @@ class Layer:
         """Create a weight of this layer, as Keras's ``Layer.add_weight`` (same argument names and order).
 
         ``initializer`` is a name, a config dict or a callable ``(shape, dtype) -> array`` (default
-        ``"glorot_uniform"`` for floats). Regularizers and constraints are not implemented yet, so passing one
-        is refused rather than ignored.
+        ``"glorot_uniform"`` for floats). ``regularizer`` (a name, config dict, Regularizer or callable) adds its
+        penalty of the weight to ``layer.losses`` and to the training loss; ``constraint`` (likewise, from
+        :mod:`rnnlab.constraints`) projects the weight after each optimizer update.
         """
         if isinstance(shape, str) and name is None or isinstance(shape, str) and isinstance(name, (tuple, list)):
             raise TypeError(
@@ -260,12 +268,8 @@ class Layer:
             raise TypeError(f"Argument `shape` of add_weight() must be a tuple of ints; received shape={shape!r}.")
         if any(d < 0 for d in shape):
             raise ValueError(f"Argument `shape` of add_weight() must not be negative; received shape={shape}.")
-        for arg, value in (("regularizer", regularizer), ("constraint", constraint)):
-            if value is not None:
-                raise ValueError(
-                    f"Argument `{arg}` of add_weight() is not supported by rnnlab yet; received {arg}={value!r}. "
-                    "Leave it as None."
-                )
+        regularizer = regularizers.get(regularizer, "regularizer")
+        constraint = constraints.get(constraint, "constraint")
         name = name if name is not None else f"variable_{len(self._own_weights)}"
         initializer = "glorot_uniform" if initializer is None else initializer
         init = initializers.get(initializer, f"{name}_initializer") if not callable(initializer) or \
@@ -274,6 +278,7 @@ class Layer:
         if value.shape != tuple(shape):
             raise ValueError(f"Initializer for {name!r} returned shape {value.shape}, expected {tuple(shape)}.")
         var = Variable(np.ascontiguousarray(value), name, self, trainable=trainable)
+        var.regularizer, var.constraint = regularizer, constraint
         self._own_weights.append(var)
         return var
 
@@ -300,13 +305,36 @@ class Layer:
     def variables(self):
         return self.weights
 
+    # ----------------------------------------------------------------- regularization losses
+    def _flatten_layers(self) -> list["Layer"]:
+        """Every layer nested in this one (not itself), depth first, each once."""
+        out, seen = [], {id(self)}
+        stack = list(reversed(self._sublayers()))
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            stack.extend(reversed(layer._sublayers()))
+        return out
+
     @property
     def losses(self) -> list:
-        """The losses this layer and its sublayers added with :meth:`add_loss` during their last call."""
-        out = [np.asarray(unwrap(v)) for v in self.__dict__.get("_added_losses", [])]
-        for layer in self._sublayers():
-            out.extend(layer.losses)
+        """The regularization losses, as Keras's ``layer.losses``: the activity-regularizer losses of the latest
+        call of this layer and of the layers in it, then ``regularizer(weight)`` for each trainable weight
+        that has a regularizer, computed from its current value. Scalars in the weights' dtype."""
+        out = list(self._losses)
+        for layer in self._flatten_layers():
+            out.extend(getattr(layer, "_losses", ()))
+        out.extend(v.regularizer(v.value) for v in self.trainable_weights if v.regularizer is not None)
         return out
+
+    def _clear_losses(self) -> None:
+        self._losses.clear()
+        for layer in self._flatten_layers():
+            if hasattr(layer, "_losses"):
+                layer._losses.clear()
 
     def get_weights(self) -> list[np.ndarray]:
         """The weight arrays in Keras's order, as copies."""
@@ -413,7 +441,6 @@ class Layer:
         if not args:
             raise TypeError(f"{type(self).__name__} must be called with at least one input argument.")
         flat_args = nest.flatten([list(args), list(kwargs.values())])
-        self.__dict__.pop("_added_losses", None)  # losses are those of the latest call, as in Keras
         if any(isinstance(t, KerasTensor) for t in flat_args):
             return self._symbolic_call(args, kwargs)
         if any(isinstance(t, Tensor) for t in flat_args):
@@ -425,7 +452,16 @@ class Layer:
             if "mask" in params and any(m is not None for m in nest.flatten(in_mask)) and \
                     not has_other_tensor_args(args, kwargs):
                 kwargs["mask"] = in_mask
-        outputs = self._eager_call(*args, **kwargs)
+        top_level = not _CALL_DEPTH and active_tape() is None
+        if top_level:
+            self._clear_losses()  # a call's losses replace the previous call's, as in Keras
+        _CALL_DEPTH.append(self)
+        try:
+            outputs = self._eager_call(*args, **kwargs)
+        finally:
+            _CALL_DEPTH.pop()
+        if top_level and self.activity_regularizer is not None:  # a layer called on its own (a model records
+            self._losses[:] = activity_penalties(self.activity_regularizer, outputs)  # its layers' itself)
         if not any(m is not None for m in nest.flatten(in_mask)):
             in_mask = None
         out_mask = self.compute_mask(inputs, in_mask)
@@ -523,7 +559,6 @@ class Layer:
         """
         named = dict(zip(self._call_params()[1:], args))
         named.update((k, v) for k, v in kwargs.items() if k not in ("mask", "training"))
-        self.__dict__.pop("_added_losses", None)
         with Tape(grads, training) as tape:
             leaves_first = nest.map_structure(_leaf_if_float, inputs)
             leaves_other = {k: nest.map_structure(_leaf_if_float, v) for k, v in named.items()}
@@ -627,9 +662,8 @@ class Layer:
                 )
             tape = active_tape()
             if tape is not None:
-                tape.losses.append(value)
-            self.__dict__.setdefault("_added_losses", []).append(value)
-            collect_loss(float(np.sum(unwrap(value))))
+                tape.losses.append(value)  # its gradient flows in this training call's backward
+            self._losses.append(np.asarray(unwrap(value)))
 
     def _prepare_inputs(self, inputs):
         """Convert and validate the first argument of a call (eager or training), and build the layer."""
@@ -640,7 +674,10 @@ class Layer:
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -688,26 +725,6 @@ def _leaf_if_float(x):
     return x
 
 
-class collecting_losses:
-    """``with collecting_losses() as values:`` gathers the value of every ``add_loss`` made meanwhile (what a
-    training or test step adds to its loss)."""
-
-    _active: list = []
-
-    def __enter__(self):
-        self.values = []
-        collecting_losses._active.append(self.values)
-        return self.values
-
-    def __exit__(self, *exc):
-        collecting_losses._active.pop()
-
-
-def collect_loss(value: float):
-    if collecting_losses._active:
-        collecting_losses._active[-1].append(value)
-
-
 def _is_shape(x) -> bool:
     return isinstance(x, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in x)
 
@@ -748,12 +765,46 @@ def check_rate(value, name):
     return min(1.0, max(0.0, float(value)))
 
 
-def serialize_optional(obj):
-    if obj is None:
-        return None
-    if hasattr(obj, "get_config"):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
-    return obj
+def activity_penalties(regularizer, outputs, with_gradients=False):
+    """Keras's activity regularization of one call: ``regularizer(y) / batch_size`` for each output array ``y``
+    (of rank >= 1; a scalar output is not divided), as a list of scalars; with ``with_gradients``, also the
+    list of ``d penalty / d y`` arrays (zero where the batch is empty, as Keras's ``divide_no_nan``)."""
+    penalties, gradients = [], []
+    for y in nest.flatten(outputs):
+        if y is None or not hasattr(y, "shape"):
+            continue
+        y = np.asarray(y)
+        value = regularizer(y)
+        batch = y.shape[0] if y.ndim else 1
+        scale = (1.0 / batch) if batch else 0.0
+        penalties.append(np.asarray(value * np.asarray(scale, np.asarray(value).dtype))[()])
+        if with_gradients:
+            gradients.append(regularizers.gradient_of(regularizer, y) * y.dtype.type(scale))
+    return (penalties, gradients) if with_gradients else penalties
+
+
+def refuse_inner_activity_regularizer(inner, wrapper: str, argument: str):
+    """rnnlab applies activity regularizers to the layers a model calls, not to layers (or cells) that a wrapper
+    runs itself: refuse one there rather than ignore it."""
+    if getattr(inner, "activity_regularizer", None) is not None:
+        raise ValueError(
+            f"Argument `{argument}` of {wrapper} has activity_regularizer={inner.activity_regularizer!r}; rnnlab "
+            f"applies activity regularizers only to layers called in a model, not inside {wrapper}. Set "
+            f"activity_regularizer on the {wrapper} layer itself, or remove it from `{argument}`."
+        )
+
+
+def add_regularizer_grads(grads, variables):
+    """Add ``d regularizer(w) / d w`` to ``grads`` (a dict ``Variable -> array``) for each variable that has a
+    regularizer; a regularizer without a gradient raises a TypeError naming the variable."""
+    for v in variables:
+        if v.regularizer is None:
+            continue
+        try:
+            g = regularizers.gradient_of(v.regularizer, v.value)
+        except TypeError as exc:
+            raise TypeError(f"Weight {v.path!r}: {exc}") from None
+        add_grad(grads, v, g)
 
 
 def add_grad(grads, variable, value):

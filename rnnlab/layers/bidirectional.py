@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import nest
-from rnnlab.engine.layer import Layer
+from rnnlab.engine.layer import Layer, refuse_inner_activity_regularizer
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.layers.rnn import RNN
 
@@ -57,6 +57,8 @@ class Bidirectional(Layer):
             raise ValueError(
                 f"Argument `merge_mode` must be one of {list(MERGE_MODES)}; received merge_mode={merge_mode!r}."
             )
+        refuse_inner_activity_regularizer(layer, "Bidirectional", "layer")
+        refuse_inner_activity_regularizer(backward_layer, "Bidirectional", "backward_layer")
         kwargs.setdefault("dtype", layer.dtype)
         super().__init__(**kwargs)
         self.forward_layer = self._track(layer.copy_with(name="forward_" + _removeprefix(layer.name, "forward_")))

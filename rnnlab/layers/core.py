@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import activations, backend, initializers
-from rnnlab.engine.layer import Layer, add_grad, check_units, serialize_optional
+from rnnlab import activations, backend, constraints, initializers, regularizers
+from rnnlab.engine.layer import Layer, add_grad, check_units, refuse_inner_activity_regularizer
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.random import make_rng
 
@@ -18,15 +18,16 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = check_units(units)
         self.activation = activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.activity_regularizer = activity_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
         if lora_rank is not None:
             raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
         self.kernel = self.bias = None
@@ -47,9 +48,11 @@ class Dense(Layer):
         if input_shape[-1] is None:
             raise ValueError(f"Layer {self.name!r} needs a known last axis; received shape {input_shape}.")
         self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], self.units),
-                                      initializer=self.kernel_initializer)
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
@@ -101,10 +104,10 @@ class Dense(Layer):
             "units": self.units, "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_optional(self.kernel_regularizer),
-            "bias_regularizer": serialize_optional(self.bias_regularizer),
-            "kernel_constraint": serialize_optional(self.kernel_constraint),
-            "bias_constraint": serialize_optional(self.bias_constraint),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         })
         return config
 
@@ -189,8 +192,8 @@ class Embedding(Layer):
         self.input_dim = check_units(input_dim, "input_dim")
         self.output_dim = check_units(output_dim, "output_dim")
         self.embeddings_initializer = initializers.get(embeddings_initializer, "embeddings_initializer")
-        self.embeddings_regularizer = embeddings_regularizer
-        self.embeddings_constraint = embeddings_constraint
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer, "embeddings_regularizer")
+        self.embeddings_constraint = constraints.get(embeddings_constraint, "embeddings_constraint")
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
         if lora_rank is not None:
@@ -201,7 +204,9 @@ class Embedding(Layer):
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(name="embeddings", shape=(self.input_dim, self.output_dim),
-                                          initializer=self.embeddings_initializer)
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         self.built = True
 
     def _convert_inputs(self, inputs):
@@ -245,8 +250,9 @@ class Embedding(Layer):
         config = super().get_config()
         config.update({"input_dim": self.input_dim, "output_dim": self.output_dim,
                        "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                       "embeddings_regularizer": serialize_optional(self.embeddings_regularizer),
-                       "embeddings_constraint": serialize_optional(self.embeddings_constraint),
+                       "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                       "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                       "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
                        "mask_zero": self.mask_zero})
         return config
 
@@ -259,6 +265,7 @@ class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise TypeError(f"Argument `layer` must be an rnnlab layer; received {type(layer).__name__}.")
+        refuse_inner_activity_regularizer(layer, "TimeDistributed", "layer")
         kwargs.setdefault("dtype", layer.dtype)
         super().__init__(**kwargs)
         self.layer = self._track(layer)

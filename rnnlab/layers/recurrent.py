@@ -5,6 +5,7 @@ go to the cell; sequence arguments (return_sequences, go_backwards, stateful...)
 """
 from __future__ import annotations
 
+from rnnlab import regularizers
 from rnnlab.layers.rnn import RNN
 from rnnlab.cells import GRUCell, LSTMCell, SimpleRNNCell
 
@@ -40,6 +41,7 @@ class _CellLayer(RNN):
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)
         config.update(cell_config)
+        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)  # always, as Keras
         return config
 
     @classmethod
@@ -81,7 +83,7 @@ class LSTM(_CellLayer):
                            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
                            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
                            seed=seed)
-        self.activity_regularizer = activity_regularizer
+        kwargs["activity_regularizer"] = activity_regularizer
         super().__init__(cell_kwargs, return_sequences, return_state, go_backwards, stateful, unroll, use_cudnn,
                          kwargs)
 
@@ -112,7 +114,7 @@ class GRU(_CellLayer):
                            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
                            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
                            dropout=dropout, recurrent_dropout=recurrent_dropout, reset_after=reset_after, seed=seed)
-        self.activity_regularizer = activity_regularizer
+        kwargs["activity_regularizer"] = activity_regularizer
         super().__init__(cell_kwargs, return_sequences, return_state, go_backwards, stateful, unroll, use_cudnn,
                          kwargs)
 
@@ -139,6 +141,12 @@ class SimpleRNN(_CellLayer):
                            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
                            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
                            seed=seed)
-        self.activity_regularizer = activity_regularizer
+        if activity_regularizer is not None:
+            raise ValueError(
+                "Argument `activity_regularizer` of SimpleRNN is not supported: Keras 3.15 accepts it but never "
+                "applies it (its SimpleRNN does not pass it on, and saves None), so a model using it would "
+                "train differently in rnnlab and in Keras. Regularize the next layer's output instead; received "
+                f"activity_regularizer={activity_regularizer!r}."
+            )
         super().__init__(cell_kwargs, return_sequences, return_state, go_backwards, stateful, unroll, "auto",
                          kwargs)

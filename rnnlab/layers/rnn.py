@@ -19,7 +19,7 @@ import numpy as np
 from rnnlab import backend, fastpath, nest
 from rnnlab.cells import RecurrentCell, StackedRNNCells, as_loop_cell
 from rnnlab.cells.base import state_structure
-from rnnlab.engine.layer import Layer
+from rnnlab.engine.layer import Layer, refuse_inner_activity_regularizer
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.ops.tensor import Tape
 
@@ -155,6 +155,8 @@ class RNN(Layer):
                  unroll=False, zero_output_for_mask=False, **kwargs):
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
+        for inner in [cell] + list(getattr(cell, "cells", [])):
+            refuse_inner_activity_regularizer(inner, "RNN", "cell")
         loop_cell = as_loop_cell(cell)
         super().__init__(**kwargs)
         for flag in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):

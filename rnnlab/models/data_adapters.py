@@ -113,16 +113,19 @@ class ArrayBatches:
     """Standardized arrays ``xs``, ``ys`` (or None, for ``predict``) and ``sw`` cut into ``batch_size`` rows.
 
     A new random order each epoch with ``shuffle``, in order otherwise.  ``steps`` caps the batches per epoch.
+    Arrays of 0 samples give no batches, with Keras's "ran out of data" warning each epoch.
     """
 
     ran_out = False
 
-    def __init__(self, xs, ys, sw, batch_size, shuffle=False, steps=None, rng=None, steps_argument="steps"):
+    def __init__(self, xs, ys, sw, batch_size, shuffle=False, steps=None, rng=None, steps_argument="steps",
+                 argument="x"):
         self.xs, self.ys, self.sw = xs, ys, sw
         self.n = xs[0].shape[0]
         self.batch_size, self.shuffle, self.rng = batch_size, shuffle, rng
+        self.argument = argument
         steps = _check_steps(steps, steps_argument)
-        self.num_batches = max(1, math.ceil(self.n / batch_size))
+        self.num_batches = math.ceil(self.n / batch_size)
         if steps is not None:
             self.num_batches = min(self.num_batches, steps)
 
@@ -136,6 +139,11 @@ class ArrayBatches:
         pass
 
     def epoch(self):
+        if self.n == 0:
+            warnings.warn(f"Your input ran out of data: `{self.argument}` has 0 samples, so this epoch has no "
+                          "batches and reports no loss or metrics. Make sure your arrays hold at least one sample.",
+                          stacklevel=4)
+            return
         order = self.rng.permutation(self.n) if self.shuffle else None
         size = self.batch_size
         for b in range(self.num_batches):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import backend, nest
-from rnnlab.engine.layer import KerasTensor, Layer, has_other_tensor_args, snake_case, unique_name
+from rnnlab.engine.layer import (KerasTensor, Layer, activity_penalties, attach_mask, has_other_tensor_args,
+                                 snake_case, unique_name)
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.layers.rnn import RNN
@@ -130,7 +131,8 @@ def _execution_plan(model):
         layer = node.layer
         if len(node.call_args) != 1 or node.call_args[0] is not current or node.call_kwargs or \
                 not isinstance(node.outputs, KerasTensor) or not layer.built or \
-                getattr(layer, "stateful", False) or type(layer).compute_mask not in _MASKLESS_COMPUTE_MASK:
+                getattr(layer, "stateful", False) or type(layer).compute_mask not in _MASKLESS_COMPUTE_MASK or \
+                getattr(layer, "activity_regularizer", None) is not None:  # the general path records its losses
             return None
         steps.append((layer, layer._fast_call))
         current = node.outputs
@@ -353,16 +355,24 @@ class Model(Trainer, Layer):
         masks = nest.flatten(mask) if mask is not None else [None] * len(values)
         return self._run_graph(values, masks, training)
 
-    def _run_graph(self, values, masks, training=False, grads=None):
+    def _run_graph(self, values, masks, training=False, grads=None, keep_masks=False):
         """Replay the graph on arrays. With ``grads`` (a dict), run each layer's training call and also return
-        a ``backward(d_outputs)`` that backpropagates through the recorded nodes in reverse order."""
+        a ``backward(d_outputs)`` that backpropagates through the recorded nodes in reverse order.
+
+        Each layer with an ``activity_regularizer`` records its losses of this call (``layer.losses``, Keras's
+        ``regularizer(output) / batch_size``); when training, their gradients join the backward pass.  With
+        ``keep_masks`` the outputs carry their Keras masks (as :class:`MaskedArray`), which the losses and
+        metrics read."""
         if self._subclassed:
+            self._clear_losses()
             inputs = list(values) if len(values) > 1 else values[0]
             if grads is None:
                 return self(inputs, training=training) if "training" in self._call_params() else self(inputs)
             return self.forward_backward(inputs, training=training, grads=grads)
         env = {id(t): (v, m) for t, v, m in zip(self.inputs, values, masks)}
         tape = []
+        activity_grads = {}  # id(tensor) -> d (activity penalties) / d tensor
+        self._clear_losses()  # as Keras: a call's losses replace the previous call's
 
         def value(x):
             return env[id(x)][0] if isinstance(x, KerasTensor) else x
@@ -388,6 +398,13 @@ class Model(Trainer, Layer):
                 if training and _accepts(layer, "training"):  # layers default to training=False
                     kwargs["training"] = training
                 outputs = layer(*args, **kwargs)
+            if getattr(layer, "activity_regularizer", None) is not None:
+                penalties = activity_penalties(layer.activity_regularizer, outputs, with_gradients=grads is not None)
+                if grads is not None:
+                    penalties, gradients = penalties
+                    for t, g in zip(nest.flatten(node.outputs), gradients):
+                        activity_grads[id(t)] = g if id(t) not in activity_grads else activity_grads[id(t)] + g
+                layer._losses.extend(penalties)
             out_mask = layer.compute_mask(args[0], kwargs.get("mask", in_mask))
             flat_out, flat_t = nest.flatten(outputs), nest.flatten(node.outputs)
             flat_mask = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(flat_t)
@@ -396,19 +413,24 @@ class Model(Trainer, Layer):
             for t, v, m in zip(flat_t, flat_out, flat_mask):
                 env[id(t)] = (v, m)
         results = [np.asarray(env[id(t)][0]) for t in self.outputs]
+        if keep_masks:
+            results = [attach_mask(r, env[id(t)][1]) for r, t in zip(results, self.outputs)]
         packed = nest.pack_like(self._outputs_struct, results) if nest.is_nested(self._outputs_struct) \
             else results[0]
         if grads is None:
             return packed
-        return packed, lambda d_outputs, input_grads=True: self._backward_graph(tape, d_outputs, input_grads)
+        return packed, lambda d_outputs, input_grads=True: self._backward_graph(tape, d_outputs, input_grads,
+                                                                                activity_grads)
 
-    def _backward_graph(self, tape, d_outputs, input_grads=True):
+    def _backward_graph(self, tape, d_outputs, input_grads=True, activity_grads=None):
         """Gradients w.r.t. the model inputs (a list, ``None`` where none flows) from output gradients.
 
         With ``input_grads`` false the caller does not want them: a layer fed only by model inputs is asked to
         skip its input gradient when its backward function allows it (``backward.optional_input_grad``).
+        ``activity_grads`` (``id(tensor) -> gradient``) are the activity regularizers' gradients, added where
+        those tensors are produced.
         """
-        d_env = {}
+        d_env = dict(activity_grads or {})
         model_inputs = {id(t) for t in self.inputs}
 
         def add(tensor, grad):
@@ -446,13 +468,15 @@ class Model(Trainer, Layer):
 
     def forward_backward(self, inputs, training=True, grads=None, mask=None):
         if self._subclassed:  # the record of its call (Layer.forward_backward)
+            self._clear_losses()
             outputs, backward = Layer.forward_backward(self, self._convert_inputs(inputs), training=training,
                                                        grads=grads, **({"mask": mask} if mask is not None else {}))
             self._note_outputs(outputs)
             return outputs, backward
         values = self._standardize_inputs(inputs)
         masks = nest.flatten(mask) if mask is not None else [None] * len(values)
-        outputs, backward_graph = self._run_graph(values, masks, training, grads if grads is not None else {})
+        outputs, backward_graph = self._run_graph(values, masks, training, grads if grads is not None else {},
+                                                  keep_masks=True)
 
         def backward(d_outputs, need_input_grad=True):
             d_inputs = backward_graph(d_outputs, need_input_grad)

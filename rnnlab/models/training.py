@@ -16,7 +16,7 @@ from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
 from rnnlab.callbacks import CallbackList
-from rnnlab.engine.layer import collecting_losses
+from rnnlab.engine.layer import add_regularizer_grads
 from rnnlab.models import data_adapters
 from rnnlab.random import make_rng
 
@@ -176,9 +176,10 @@ class Trainer:
         sw = None
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=np.float64)
-            if sw.ndim != 1 or sw.shape[0] != n:
+            if sw.ndim < 1 or sw.shape[0] != n:  # (n,) per sample, or (n, T) per time step of sequence outputs
                 raise ValueError(
-                    f"Argument `sample_weight` must have shape ({n},), one weight per sample; received {sw.shape}."
+                    f"Argument `sample_weight` must have shape ({n},), one weight per sample, or ({n}, timesteps) "
+                    f"for sequence outputs; received shape {sw.shape}."
                 )
         if class_weight is not None:
             if len(ys) != 1:
@@ -190,7 +191,7 @@ class Trainer:
             if missing:
                 raise ValueError(f"Argument `class_weight` has no weight for classes {missing}.")
             cw = np.array([class_weight[int(c)] for c in labels], dtype=np.float64)
-            sw = cw if sw is None else sw * cw
+            sw = cw if sw is None else sw * cw.reshape((n,) + (1,) * (sw.ndim - 1))
         return sw
 
     def _prepare(self, x, y, sample_weight=None, class_weight=None):
@@ -212,7 +213,8 @@ class Trainer:
         if kind is None:
             data_adapters.check_arrays(x, argument)
             xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight)
-            return data_adapters.ArrayBatches(xs, ys, sw, batch_size, steps=steps, steps_argument=steps_argument)
+            return data_adapters.ArrayBatches(xs, ys, sw, batch_size, steps=steps, steps_argument=steps_argument,
+                                              argument=argument)
         data_adapters.refuse_with_data_object(kind, argument, y=y, sample_weight=sample_weight)
 
         def prepare(bx, by, bsw):
@@ -248,49 +250,63 @@ class Trainer:
         for k, metric, weighted in self._metric_objects:
             metric.update_state(ys[k], flat_out[k], sample_weight=sw if weighted else None)
 
+    def _regularization_loss(self):
+        """``sum(self.losses)``: the losses of the latest call (``add_loss`` values and activity-regularizer
+        losses) and the weight penalties at the current weights, which Keras adds to the compiled loss (in
+        training and in evaluation)."""
+        return float(sum(float(v) for v in self.losses))
+
     def _train_step(self, xs, ys, sw):
         grads = {}
         inputs = xs if len(xs) > 1 else xs[0]
-        with collecting_losses() as added:  # add_loss() values: part of the loss, as in Keras
-            outputs, backward = self.forward_backward(inputs, training=True, grads=grads)
+        outputs, backward = self.forward_backward(inputs, training=True, grads=grads)
         total, d_outputs, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
-        total += sum(added)
+        total += self._regularization_loss()  # the weights' penalties before this update, as Keras
         d_struct = nest.pack_like(self._outputs_struct, d_outputs) if nest.is_nested(self._outputs_struct) \
             else d_outputs[0]
         if getattr(backward, "optional_input_grad", False):
             backward(d_struct, need_input_grad=False)  # the inputs' gradients are not needed
         else:
             backward(d_struct)
+        add_regularizer_grads(grads, self.trainable_weights)
         trainable = [v for v in self.trainable_weights if v in grads]
         if trainable:
-            self.optimizer.apply([grads[v] for v in trainable], trainable)
+            self.optimizer.apply([grads[v] for v in trainable], trainable)  # then each weight's constraint
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     def _test_step(self, xs, ys, sw):
-        with collecting_losses() as added:
-            outputs = self._run_graph(xs, [None] * len(xs), training=False)
+        outputs = self._run_graph(xs, [None] * len(xs), training=False, keep_masks=True)
         total, _, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
-        total += sum(added)
+        total += self._regularization_loss()
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     # -------------------------------------------------------------- public API
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns the loss (and metrics) of that batch."""
         self._require_compiled("train_on_batch")
-        xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight)
+        xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight)
+        self._refuse_empty_batch(n, "train_on_batch")
         self.reset_metrics()
         self._train_step(xs, ys, sw)
         return self._result(return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
-        xs, ys, sw, _ = self._prepare(x, y, sample_weight)
+        xs, ys, sw, n = self._prepare(x, y, sample_weight)
+        self._refuse_empty_batch(n, "test_on_batch")
         self.reset_metrics()
         self._test_step(xs, ys, sw)
         return self._result(return_dict)
 
-    def _result(self, return_dict):
-        logs = self._logs()
+    @staticmethod
+    def _refuse_empty_batch(n, method):
+        if n == 0:
+            raise ValueError(f"{method}() needs a batch of at least one sample; received arrays of 0 samples "
+                             "(`x` and `y` have 0 rows).")
+
+    def _result(self, return_dict, logs=None):
+        """``logs`` (default: the metrics now) as Keras returns them: the dict, or the values (one: a scalar)."""
+        logs = self._logs() if logs is None else logs
         if return_dict:
             return logs
         values = list(logs.values())
@@ -309,14 +325,16 @@ class Trainer:
         data.reset()
         cbs.on_test_begin()
         data.begin_epoch()
+        seen = 0
         for b, (xs, ys, sw) in enumerate(data.epoch()):
             cbs.on_test_batch_begin(b)
             self._test_step(xs, ys, sw)
+            seen += 1
             cbs.on_test_batch_end(b, self._logs())
         data.end_epoch()
-        logs = self._logs()
+        logs = self._logs() if seen else {}  # no data (it warned): no loss, as Keras returns [] / {}
         cbs.on_test_end(logs)
-        return self._result(return_dict)
+        return self._result(return_dict, logs)
 
     @staticmethod
     def _check_batch_size(batch_size):
@@ -392,7 +410,7 @@ class Trainer:
             train.end_epoch()
             if steps_done == 0 and train.ran_out:  # a one-shot stream with nothing left: no epoch to report
                 break
-            epoch_logs = dict(logs)
+            epoch_logs = dict(logs) if steps_done else {}  # an epoch without data reports nothing, as Keras
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_batches(val)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})

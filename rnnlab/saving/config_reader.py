@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import warnings
 
-from rnnlab import activations, backend, initializers, nest
+from rnnlab import activations, backend, constraints, initializers, nest, regularizers
 from rnnlab import layers as L
 from rnnlab.engine.layer import Layer
 from rnnlab.engine.serialization import get_registered_object
@@ -177,6 +177,27 @@ def _initializer(value, key, where):
         return None, False
 
 
+def _penalty_or_projection(value, key, where, opts):
+    """A ``*_regularizer`` or ``*_constraint`` argument: a built-in one by name or config, or a class the caller
+    supplied (``custom_objects``, a registered class); anything else is refused, never dropped."""
+    module, kind = (regularizers, "regularizer") if key.endswith("_regularizer") else (constraints, "constraint")
+    if value is None or isinstance(value, str):
+        try:
+            return module.get(value, key)
+        except ValueError as exc:
+            raise ValueError(f"Cannot load {where}: {exc}") from None
+    if not isinstance(value, dict) or not isinstance(value.get("class_name"), str):
+        raise TypeError(f"{where}: `{key}` must be a {kind} name or config; found {value!r}.")
+    name = value["class_name"]
+    if name in module._CLASSES:
+        return module.deserialize(value)
+    custom = _custom_object(name, value.get("registered_name"), where, opts, kind)
+    if custom is None:
+        _fail(f"{where}: `{key}` is the {kind} {name!r}, which rnnlab does not have (it has "
+              f"{sorted(module._CLASSES)}); pass your class in custom_objects or register it.")
+    return module.deserialize(value, custom_objects={name: custom})
+
+
 def _check_size(value, key, where, opts):
     if isinstance(value, bool) or not isinstance(value, int):
         return
@@ -307,6 +328,8 @@ def _build_builtin(cls, class_name, config, where, opts):
                 config[key] = value
             else:
                 config.pop(key)
+    for key in [k for k in config if k.endswith(("_regularizer", "_constraint"))]:
+        config[key] = _penalty_or_projection(config[key], key, where, opts)
     for key in _SIZE_KEYS:
         if key in config:
             _check_size(config[key], key, where, opts)

@@ -2,7 +2,8 @@
 
 * rnnlab -> ONNX -> onnxruntime: LSTM, GRU (reset_after True and False), SimpleRNN; go_backwards,
   Bidirectional (every merge mode), stacks, Dense on top, return_sequences both ways, return_state,
-  initial_state inputs, masks (Masking, Embedding(mask_zero)), non-default activations.  The checker passes and
+  initial_state inputs, right-padded masks (Masking, Embedding(mask_zero)), non-default activations.  Every other
+  mask pattern, and Keras-written files, against Keras itself: test_onnx_masks.py.  The checker passes and
   onnxruntime's outputs equal rnnlab's to 1e-5.  Every exported file also comes back through ``from_onnx``.
 * torch.onnx.export (nn.LSTM/GRU/RNN + Linear) -> from_onnx -> the same outputs as torch.
 * Unknown operators, damaged files and constructs without an exact ONNX form raise ValueError.
@@ -175,21 +176,6 @@ def test_export_embedding_mask_zero(onnx, ort, tmp_path):
     assert "Gather" in {n.op_type for n in proto.graph.node}
 
 
-def test_export_mask_not_right_padded_gives_nan_not_wrong_numbers(onnx, ort, tmp_path, x):
-    """A mask with a hole or left padding has no sequence_lens form: that row becomes NaN, the others match."""
-    from rnnlab.convert import from_onnx, to_onnx
-
-    model = randomize(rnnlab.Sequential([L.Input((None, F)), L.Masking(), L.LSTM(H, return_sequences=True)]))
-    xm = x.copy()
-    xm[0, :2] = 0  # left padding
-    xm[1, 3] = 0  # a hole
-    to_onnx(model, tmp_path / "m.onnx")
-    expected = model.predict(xm, verbose=0)
-    for got in (run_ort(ort, tmp_path / "m.onnx", [xm])[0], from_onnx(tmp_path / "m.onnx")(xm)):
-        assert np.isnan(got[0]).all() and np.isnan(got[1]).all()
-        assert maxdiff(got[2], expected[2]) <= ATOL
-
-
 ACTIVATIONS = [
     ("lstm", {"recurrent_activation": "hard_sigmoid"}),
     ("lstm", {"activation": "relu", "recurrent_activation": "linear"}),
@@ -240,11 +226,6 @@ def test_export_refusals(onnx, tmp_path):
     for message, model in cases.items():
         with pytest.raises(ValueError, match=message):
             to_onnx(model, tmp_path / "x.onnx")
-    inp = rnnlab.Input((None, F))
-    mask_in = rnnlab.Input((None,), dtype="bool")
-    model = rnnlab.Model([inp, mask_in], L.LSTM(H)(inp, mask=mask_in))
-    with pytest.raises(ValueError, match="explicit mask"):
-        to_onnx(model)
     with pytest.raises(ValueError, match="opset"):
         to_onnx(seq(L.LSTM(H)), opset=9)
     with pytest.raises(ValueError, match="built"):

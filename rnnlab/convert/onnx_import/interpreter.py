@@ -206,6 +206,34 @@ def _arg(fn, x, attrs):
     return np.expand_dims(out, axis) if attrs.get("keepdims", 1) else out
 
 
+def _elements_index(x, indices, axis):
+    """``(axis, index)`` for GatherElements/ScatterElements: negative indices counted from the end, and the
+    slice of ``x`` that ``indices`` covers (ONNX lets ``indices`` be smaller than ``x`` off the axis)."""
+    axis = axis % x.ndim
+    i = np.asarray(indices, np.int64)
+    if i.ndim != x.ndim:
+        raise ValueError(f"indices of rank {i.ndim} for data of rank {x.ndim}.")
+    i = np.where(i < 0, i + x.shape[axis], i)
+    if i.size and (i.min() < 0 or i.max() >= x.shape[axis]):
+        raise ValueError(f"an index is out of range for axis {axis} of size {x.shape[axis]}.")
+    part = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(i.shape))
+    return axis, i, part
+
+
+def _gather_elements(x, indices, attrs):
+    axis, i, part = _elements_index(x, indices, attrs.get("axis", 0))
+    return np.take_along_axis(x[part], i, axis=axis)
+
+
+def _scatter_elements(x, indices, updates, attrs):
+    if attrs.get("reduction", b"none") not in (b"none", "none"):
+        raise ValueError(f"reduction {attrs['reduction']!r} is not supported (only 'none').")
+    axis, i, part = _elements_index(x, indices, attrs.get("axis", 0))
+    out = np.array(x, copy=True)
+    np.put_along_axis(out[part], i, np.asarray(updates, x.dtype), axis=axis)  # out[part] is a view of out
+    return out
+
+
 def operators(opset):
     """op_type -> function(*inputs, attrs=...) returning one array (or a list when the op has several outputs)."""
     f = np.asarray
@@ -214,6 +242,8 @@ def operators(opset):
         "Dropout": lambda x, *rest, attrs: x,  # inference
         "Shape": lambda x, attrs: np.asarray(x.shape, np.int64)[attrs.get("start", 0):attrs.get("end", None)],
         "Size": lambda x, attrs: np.asarray(x.size, np.int64),
+        "GatherElements": _gather_elements,
+        "ScatterElements": _scatter_elements,
         "Gather": lambda x, i, attrs: np.take(x, np.where(f(i) < 0, f(i) + x.shape[attrs.get("axis", 0)], f(i)),
                                               axis=attrs.get("axis", 0)),
         "Unsqueeze": lambda x, *rest, attrs: _unsqueeze(x, _axes(attrs, [x, *rest], 1, opset, 13)),
