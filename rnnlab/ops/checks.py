@@ -36,7 +36,8 @@ def names_shapes(*arg_names, verb="broadcast"):
                     raise
                 values = dict(zip(arg_names, args))
                 values.update((k, v) for k, v in kwargs.items() if k in arg_names)
-                described = " with ".join(_describe(name, values[name]) for name in arg_names if name in values)
+                parts = [_describe(name, values[name]) for name in arg_names if name in values]
+                described = " with ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
                 raise ValueError(f"ops.{fn.__name__}: cannot {verb} {described} ({text}).") from None
 
         return op

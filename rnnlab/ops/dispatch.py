@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.ops import arithmetic, comparison, elementwise
+from rnnlab.ops import arithmetic, comparison, elementwise, selection, shapes
 from rnnlab.ops.tensor import Tensor
 
 
@@ -29,6 +29,7 @@ OPERATORS = {
     "__eq__": comparison.equal, "__ne__": comparison.not_equal,
     "__and__": comparison.logical_and, "__or__": comparison.logical_or, "__xor__": comparison.logical_xor,
     "__invert__": comparison.logical_not,
+    "T": property(shapes.transpose),  # ``x.T``: the axes reversed
 }
 
 
@@ -53,6 +54,8 @@ UFUNCS = {
     np.less_equal: comparison.less_equal, np.greater: comparison.greater,
     np.greater_equal: comparison.greater_equal, np.logical_and: comparison.logical_and,
     np.logical_or: comparison.logical_or, np.logical_not: comparison.logical_not,
+    np.logical_xor: comparison.logical_xor, np.maximum: selection.maximum, np.minimum: selection.minimum,
+    np.isnan: comparison.isnan, np.isinf: comparison.isinf, np.isfinite: comparison.isfinite,
 }
 
 

@@ -44,8 +44,10 @@ def _kind_of(x):
         return 0, None
     if isinstance(x, int):
         return 1, None
-    if isinstance(x, float):
+    if isinstance(x, float) and not isinstance(x, np.floating):  # np.float64 subclasses float, but is strong
         return 2, None
+    if isinstance(x, (str, np.dtype)):  # a dtype itself, as Keras's result_type accepts
+        x = np.empty(0, dtype=standardize_dtype(x))
     dtype = np.asarray(unwrap(x)).dtype if not hasattr(unwrap(x), "dtype") else unwrap(x).dtype
     if dtype.kind == "b":
         return 0, "bool"
