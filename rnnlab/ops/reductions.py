@@ -40,7 +40,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras's name
     v = as_array(x)
     v = v.astype(_WIDER.get(v.dtype.name, v.dtype), copy=False)
     axes = _axes(axis, v.ndim, "sum")
-    y = np.sum(v, axis=axes, keepdims=keepdims)
+    y = np.sum(v, axis=axes, keepdims=keepdims, dtype=v.dtype)  # NumPy would widen small ints to int64
     return record(y, (x,), lambda g: (_spread(g, v.shape, axes, keepdims),))
 
 
@@ -94,7 +94,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     v = as_array(x)
     v = v.astype(_WIDER.get(v.dtype.name, v.dtype) if dtype is None else standardize_dtype(dtype), copy=False)
     axes = _axes(axis, v.ndim, "prod")
-    y = np.prod(v, axis=axes, keepdims=keepdims)
+    y = np.prod(v, axis=axes, keepdims=keepdims, dtype=v.dtype)
 
     def vjp(g):
         rest = [a for a in range(v.ndim) if a not in axes]
@@ -143,7 +143,7 @@ def cumsum(x, axis=None, dtype=None):
     x = operand(x)
     v, axis_ = _scan_input(x, axis, dtype, "cumsum")
     shape = np.shape(as_array(x))
-    y = np.cumsum(v, axis=axis_)
+    y = np.cumsum(v, axis=axis_, dtype=v.dtype)
 
     def vjp(g):
         back = np.flip(np.cumsum(np.flip(g, axis_), axis=axis_), axis_)
@@ -159,7 +159,7 @@ def cumprod(x, axis=None, dtype=None):
     x = operand(x)
     v, axis_ = _scan_input(x, axis, dtype, "cumprod")
     shape = np.shape(as_array(x))
-    y = np.cumprod(v, axis=axis_)
+    y = np.cumprod(v, axis=axis_, dtype=v.dtype)
 
     def vjp(g):
         def reverse_cumsum(a):
