@@ -213,7 +213,12 @@ def std(x, axis=None, keepdims=False):
     count = int(np.prod([v.shape[a] for a in axes]))
     s = np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True))
     out = s if keepdims else np.squeeze(s, axis=axes)
-    return record(out, (x,), lambda g: (_spread(g, v.shape, axes, keepdims) * centred / (count * s),))
+
+    def vjp(g):  # d std / dx = (x - mean) / (count * std); taken as 0 where every entry equals the mean
+        scale = np.divide(1.0, count * s, out=np.zeros_like(s), where=s > 0)
+        return (_spread(g, v.shape, axes, keepdims) * centred * scale,)
+
+    return record(out, (x,), vjp)
 
 
 def any(x, axis=None, keepdims=False):  # noqa: A001 - Keras's name
