@@ -13,7 +13,7 @@ import numpy as np
 
 from rnnlab.ops.tensor import unwrap
 
-_NUMPY_SHAPE_ERRORS = ("could not be broadcast", "mismatch in its core dimension", "shapes", "not aligned",
+_NUMPY_SHAPE_ERRORS = ("could not be broadcast", "shape-mismatch", "mismatch in its core dimension", "shapes", "not aligned",
                        "must have the same", "dimensions except for the concatenation axis")
 
 
