@@ -15,7 +15,8 @@ from rnnlab.ops.checks import normalize_axis
 from rnnlab.ops.dtypes import as_array, result_type, standardize_dtype
 from rnnlab.ops.tensor import operand, record
 
-_WIDER = {"bool": "int32", "int8": "int32", "int16": "int32", "uint8": "uint32", "uint16": "uint32"}
+_WIDER = {np.dtype(k): v for k, v in
+          {"bool": "int32", "int8": "int32", "int16": "int32", "uint8": "uint32", "uint16": "uint32"}.items()}
 
 
 def _axes(axis, ndim, op):
@@ -38,7 +39,7 @@ def _float_value(x):
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras's name
     x = operand(x)
     v = as_array(x)
-    v = v.astype(_WIDER.get(v.dtype.name, v.dtype), copy=False)
+    v = v.astype(_WIDER.get(v.dtype, v.dtype), copy=False)
     axes = _axes(axis, v.ndim, "sum")
     y = np.sum(v, axis=axes, keepdims=keepdims, dtype=v.dtype)  # NumPy would widen small ints to int64
     return record(y, (x,), lambda g: (_spread(g, v.shape, axes, keepdims),))
@@ -48,7 +49,7 @@ def mean(x, axis=None, keepdims=False):
     """The mean; integers and booleans average to ``floatx()``, float16 is summed in float32."""
     x = operand(x)
     v = as_array(x)
-    result = v.dtype.name if v.dtype.kind == "f" else result_type(v, backend.floatx())
+    result = v.dtype if v.dtype.kind == "f" else result_type(v, backend.floatx())
     compute = result_type(v, "float32")
     axes = _axes(axis, v.ndim, "mean")
     y = np.mean(v.astype(compute, copy=False), axis=axes, keepdims=keepdims).astype(result, copy=False)
@@ -92,7 +93,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     products from both sides, so zeros are handled exactly)."""
     x = operand(x)
     v = as_array(x)
-    v = v.astype(_WIDER.get(v.dtype.name, v.dtype) if dtype is None else standardize_dtype(dtype), copy=False)
+    v = v.astype(_WIDER.get(v.dtype, v.dtype) if dtype is None else standardize_dtype(dtype), copy=False)
     axes = _axes(axis, v.ndim, "prod")
     y = np.prod(v, axis=axes, keepdims=keepdims, dtype=v.dtype)
 
