@@ -55,6 +55,11 @@ UFUNCS = {
     np.greater_equal: comparison.greater_equal, np.logical_and: comparison.logical_and,
     np.logical_or: comparison.logical_or, np.logical_not: comparison.logical_not,
     np.logical_xor: comparison.logical_xor, np.maximum: selection.maximum, np.minimum: selection.minimum,
+    np.floor: elementwise.floor, np.ceil: elementwise.ceil, np.trunc: elementwise.trunc,
+    np.log2: elementwise.log2, np.log10: elementwise.log10, np.exp2: elementwise.exp2, np.tan: elementwise.tan,
+    np.sinh: elementwise.sinh, np.cosh: elementwise.cosh, np.arcsin: elementwise.arcsin,
+    np.arccos: elementwise.arccos, np.arctan: elementwise.arctan, np.arcsinh: elementwise.arcsinh,
+    np.arctanh: elementwise.arctanh,
     np.isnan: comparison.isnan, np.isinf: comparison.isinf, np.isfinite: comparison.isfinite,
 }
 

@@ -51,6 +51,38 @@ hard_sigmoid = _unary("hard_sigmoid", act.hard_sigmoid, lambda x, y: ((x > -3) &
                       "``relu6(x + 3) / 6``.")
 
 
+hard_tanh = _unary("hard_tanh", act.hard_tanh, lambda x, y: (x > -1) & (x < 1), "``clip(x, -1, 1)``.")
+tanh_shrink = _unary("tanh_shrink", act.tanh_shrink, lambda x, y: np.square(np.tanh(x)), "``x - tanh(x)``.")
+sparse_plus = _unary("sparse_plus", act.sparse_plus, lambda x, y: np.clip((x + 1) / 2, 0, 1) * (x > -1),
+                     "0 below -1, ``x`` above 1, ``(x + 1)^2 / 4`` between.")
+sparse_sigmoid = _unary("sparse_sigmoid", act.sparse_sigmoid, lambda x, y: ((x > -1) & (x < 1)) / 2,
+                        "0 below -1, 1 above 1, ``(x + 1) / 2`` between.")
+
+
+def celu(x, alpha=1.0):
+    """``max(x, 0) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    x, v = _float_operand(x)
+    return record(act.celu(v, alpha), (x,), lambda g: (g * np.where(v > 0, 1, np.exp(np.minimum(v, 0) / alpha)),))
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x^2 + b)) / 2``."""
+    x, v = _float_operand(x)
+    return record(act.squareplus(v, b), (x,), lambda g: (g * (1 + v / np.sqrt(v * v + b)) / 2,))
+
+
+def soft_shrink(x, threshold=0.5):
+    """``x`` moved ``threshold`` towards 0, and 0 within ``threshold`` of it."""
+    x, v = _float_operand(x)
+    return record(act.soft_shrink(v, threshold), (x,), lambda g: (g * (np.abs(v) > threshold),))
+
+
+def hard_shrink(x, threshold=0.5):
+    """``x`` where ``|x| > threshold``, else 0."""
+    x, v = _float_operand(x)
+    return record(act.hard_shrink(v, threshold), (x,), lambda g: (g * (np.abs(v) > threshold),))
+
+
 def _silu_derivative(x, y):
     s = act.sigmoid(x)
     return s * (1 + x * (1 - s))
@@ -335,7 +367,8 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     return record(np.moveaxis(y, -1, 1) if first else y, (x, k), vjp)
 
 
-__all__ = ["relu", "relu6", "sigmoid", "softplus", "softsign", "log_sigmoid", "selu", "hard_sigmoid", "silu",
+__all__ = ["hard_tanh", "tanh_shrink", "sparse_plus", "sparse_sigmoid", "celu", "squareplus", "soft_shrink",
+           "hard_shrink", "relu", "relu6", "sigmoid", "softplus", "softsign", "log_sigmoid", "selu", "hard_sigmoid", "silu",
            "swish", "hard_silu", "hard_swish", "leaky_relu", "elu", "gelu", "softmax", "log_softmax", "one_hot",
            "multi_hot", "moments", "normalize", "binary_crossentropy", "categorical_crossentropy",
            "sparse_categorical_crossentropy", "conv", "depthwise_conv"]

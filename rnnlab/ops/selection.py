@@ -12,7 +12,8 @@ import numpy as np
 
 from rnnlab.ops.arithmetic import _pair
 from rnnlab.ops.checks import names_shapes
-from rnnlab.ops.dtypes import as_array, result_type
+from rnnlab.ops.dtypes import as_array
+from rnnlab.ops.shapes import reshape, take_along_axis
 from rnnlab.ops.tensor import operand, record
 
 
@@ -65,4 +66,41 @@ def clip(x, x_min, x_max):
     return record(y, (x, lo, hi), lambda g: (g * inside, g * below, g * above))
 
 
-__all__ = ["where", "nonzero", "maximum", "minimum", "clip"]
+def sort(x, axis=-1):
+    """``x`` sorted along ``axis`` (flattened for None); the gradient goes back to where each entry came from."""
+    x = operand(x)
+    if axis is None:
+        x, axis = reshape(x, -1), 0
+    order = np.argsort(as_array(x), axis=axis, kind="stable")
+    return take_along_axis(x, order, axis=axis)
+
+
+def argsort(x, axis=-1):
+    """The int32 indices that sort ``x`` along ``axis`` (flattened for None); equal values keep their order."""
+    v = as_array(operand(x))
+    if v.ndim == 0:
+        return np.zeros(1, dtype="int32")
+    return np.argsort(v.reshape(-1) if axis is None else v, axis=0 if axis is None else axis,
+                      kind="stable").astype("int32")
+
+
+def _band(x, k, lower):
+    x = operand(x)
+    v = as_array(x)
+    rows, cols = v.shape[-2:]
+    keep = np.tri(rows, cols, k=int(k), dtype=bool)
+    keep = keep if lower else ~np.tri(rows, cols, k=int(k) - 1, dtype=bool)
+    return record(np.where(keep, v, np.zeros((), v.dtype)), (x,), lambda g: (g * keep,))
+
+
+def tril(x, k=0):
+    """``x`` with the entries above the ``k``-th diagonal (of its last two axes) set to 0."""
+    return _band(x, k, lower=True)
+
+
+def triu(x, k=0):
+    """``x`` with the entries below the ``k``-th diagonal (of its last two axes) set to 0."""
+    return _band(x, k, lower=False)
+
+
+__all__ = ["where", "nonzero", "maximum", "minimum", "clip", "sort", "argsort", "tril", "triu"]

@@ -55,6 +55,14 @@ CASES = {
     "minimum_broadcast": (ops.minimum, lambda: [arr(3, 4), arr(4)]),
     "clip_scalar_bounds": (lambda a: ops.clip(a, -1.0, 1.0), lambda: [arr(3, 4)]),
     "clip_array_bounds": (ops.clip, lambda: [arr(3, 4), arr(4) / 2 - 1.5, arr(3, 1) / 2 + 1.5]),
+    "sort_axis0": (lambda a: ops.sort(a, axis=0), lambda: [arr(3, 4)]),
+    "sort_flat": (lambda a: ops.sort(a, axis=None), lambda: [arr(3, 2)]),
+    "tril": (lambda a: ops.tril(a, k=-1), lambda: [arr(2, 3, 4)]),
+    "triu": (lambda a: ops.triu(a, k=1), lambda: [arr(3, 4)]),
+    **{f"elementwise_{name}": (getattr(ops, name), lambda: [RNG.uniform(-0.9, 0.9, (3, 4))])
+       for name in ["tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arctanh", "exp2"]},
+    "log2": (ops.log2, lambda: [pos(3, 4)]),
+    "log10": (ops.log10, lambda: [pos(3, 4)]),
     # reductions
     "sum_axis": (lambda a: ops.sum(a, axis=1), lambda: [arr(2, 3, 4)]),
     "sum_all_keepdims": (lambda a: ops.sum(a, keepdims=True), lambda: [arr(2, 3)]),
@@ -124,6 +132,10 @@ CASES = {
     "segment_sum": (lambda a: ops.segment_sum(a, np.array([0, 2, 1, 0, 1]), num_segments=3), lambda: [arr(5, 2)]),
     # nn
     "relu": (ops.relu, lambda: [arr(3, 4)]),
+    **{f"nn_{name}": (getattr(ops, name), lambda: [arr(3, 4)])
+       for name in ["hard_tanh", "tanh_shrink", "sparse_plus", "sparse_sigmoid", "celu", "squareplus",
+                    "soft_shrink", "hard_shrink"]},
+    "celu_alpha": (lambda a: ops.celu(a, alpha=0.5), lambda: [arr(3, 4)]),
     "relu6": (ops.relu6, lambda: [arr(3, 4) * 4]),
     "sigmoid": (ops.sigmoid, lambda: [arr(3, 4) * 5]),
     "softplus": (ops.softplus, lambda: [arr(3, 4) * 5]),
