@@ -5,10 +5,24 @@ training it returns NumPy arrays. While a layer written with ops trains, its inp
 (:mod:`rnnlab.ops.tensor`), and ops return Tensors that know their backward: the op's vector-Jacobian product,
 written beside its forward in the op's family module. Under ``import rnnlab as keras``, ``keras.ops.matmul``
 is :func:`matmul` here.
+
+Every op is reachable here, and by Keras's namespaces: ``ops.numpy``, ``ops.nn``, ``ops.linalg`` (and the
+family modules ``ops.math`` and ``ops.core``, named after Keras's source modules).
 """
 from rnnlab.ops import dispatch  # noqa: F401 - gives Tensor its operators
 from rnnlab.ops.arithmetic import *  # noqa: F401,F403
+from rnnlab.ops.arithmetic import getitem as get_item  # noqa: F401
 from rnnlab.ops.comparison import *  # noqa: F401,F403
+from rnnlab.ops.core import *  # noqa: F401,F403
+from rnnlab.ops.creation import *  # noqa: F401,F403
 from rnnlab.ops.dtypes import *  # noqa: F401,F403
 from rnnlab.ops.elementwise import *  # noqa: F401,F403
+from rnnlab.ops.linalg import *  # noqa: F401,F403
+from rnnlab.ops.math import *  # noqa: F401,F403
+from rnnlab.ops.nn import *  # noqa: F401,F403
+from rnnlab.ops.products import *  # noqa: F401,F403
+from rnnlab.ops.reductions import *  # noqa: F401,F403
+from rnnlab.ops.selection import *  # noqa: F401,F403
+from rnnlab.ops.shapes import *  # noqa: F401,F403
 from rnnlab.ops.tensor import Tensor  # noqa: F401
+from rnnlab.ops import core, linalg, math, nn, numpy  # noqa: F401,E402 - Keras's namespaces

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.ops.checks import names_shapes
 from rnnlab.ops.dtypes import as_array, result_type
 from rnnlab.ops.tensor import Tensor, operand, record, unwrap
 
@@ -18,21 +19,25 @@ def _pair(x1, x2):
     return x1, x2, as_array(x1, dtype), as_array(x2, dtype)
 
 
+@names_shapes("x1", "x2")
 def add(x1, x2):
     x1, x2, a, b = _pair(x1, x2)
     return record(a + b, (x1, x2), lambda g: (g, g))
 
 
+@names_shapes("x1", "x2")
 def subtract(x1, x2):
     x1, x2, a, b = _pair(x1, x2)
     return record(a - b, (x1, x2), lambda g: (g, -g))
 
 
+@names_shapes("x1", "x2")
 def multiply(x1, x2):
     x1, x2, a, b = _pair(x1, x2)
     return record(a * b, (x1, x2), lambda g: (g * b, g * a))
 
 
+@names_shapes("x1", "x2")
 def divide(x1, x2):
     """``x1 / x2``; integers divide to ``floatx()`` as in Keras."""
     x1, x2 = operand(x1), operand(x2)
@@ -45,18 +50,21 @@ def divide(x1, x2):
 true_divide = divide
 
 
+@names_shapes("x1", "x2")
 def floor_divide(x1, x2):
     """``x1 // x2`` (no gradient: it is piecewise constant)."""
     _, _, a, b = _pair(x1, x2)
     return a // b
 
 
+@names_shapes("x1", "x2")
 def mod(x1, x2):
     """``x1 % x2`` with the sign of ``x2``; the gradient is 1 w.r.t. ``x1`` and ``-floor(x1 / x2)`` w.r.t. ``x2``."""
     x1, x2, a, b = _pair(x1, x2)
     return record(np.mod(a, b), (x1, x2), lambda g: (g, -g * np.floor_divide(a, b)))
 
 
+@names_shapes("x1", "x2")
 def power(x1, x2):
     """``x1 ** x2``. The gradient w.r.t. the exponent uses ``log(x1)`` and is taken as 0 where ``x1 == 0``."""
     x1, x2, a, b = _pair(x1, x2)
@@ -78,6 +86,7 @@ def negative(x):
     return record(-as_array(x), (x,), lambda g: (-g,))
 
 
+@names_shapes("x1", "x2", verb="multiply")
 def matmul(x1, x2):
     """Matrix product with NumPy's ``matmul`` rules (1-D arguments and batch broadcasting)."""
     x1, x2, a, b = _pair(x1, x2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab.ops.arithmetic import _pair
+from rnnlab.ops.checks import names_shapes
 from rnnlab.ops.dtypes import as_array
 from rnnlab.ops.tensor import operand
 
@@ -15,7 +16,7 @@ def _compare(fn):
 
     op.__name__ = fn.__name__
     op.__doc__ = f"Elementwise ``{fn.__name__}`` of two broadcast arguments (a boolean array)."
-    return op
+    return names_shapes("x1", "x2")(op)
 
 
 equal = _compare(np.equal)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.ops import arithmetic, comparison, elementwise
+from rnnlab.ops import arithmetic, comparison, elementwise, selection, shapes
 from rnnlab.ops.tensor import Tensor
 
 
@@ -29,6 +29,7 @@ OPERATORS = {
     "__eq__": comparison.equal, "__ne__": comparison.not_equal,
     "__and__": comparison.logical_and, "__or__": comparison.logical_or, "__xor__": comparison.logical_xor,
     "__invert__": comparison.logical_not,
+    "T": property(shapes.transpose),  # ``x.T``: the axes reversed
 }
 
 
@@ -53,6 +54,13 @@ UFUNCS = {
     np.less_equal: comparison.less_equal, np.greater: comparison.greater,
     np.greater_equal: comparison.greater_equal, np.logical_and: comparison.logical_and,
     np.logical_or: comparison.logical_or, np.logical_not: comparison.logical_not,
+    np.logical_xor: comparison.logical_xor, np.maximum: selection.maximum, np.minimum: selection.minimum,
+    np.floor: elementwise.floor, np.ceil: elementwise.ceil, np.trunc: elementwise.trunc,
+    np.log2: elementwise.log2, np.log10: elementwise.log10, np.exp2: elementwise.exp2, np.tan: elementwise.tan,
+    np.sinh: elementwise.sinh, np.cosh: elementwise.cosh, np.arcsin: elementwise.arcsin,
+    np.arccos: elementwise.arccos, np.arctan: elementwise.arctan, np.arcsinh: elementwise.arcsinh,
+    np.arctanh: elementwise.arctanh,
+    np.isnan: comparison.isnan, np.isinf: comparison.isinf, np.isfinite: comparison.isfinite,
 }
 
 

@@ -15,6 +15,7 @@ from rnnlab.ops.tensor import Tensor, is_variable, operand, record, unwrap
 _FLOAT_ORDER = {"float16": 0, "float32": 1, "float64": 2}
 _ALLOWED = ("bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
             "float16", "float32", "float64")
+_NAME_OF = {np.dtype(name): name for name in _ALLOWED}  # ``dtype.name`` costs microseconds; a lookup does not
 
 
 def standardize_dtype(dtype, argument="dtype") -> str:
@@ -44,20 +45,25 @@ def _kind_of(x):
         return 0, None
     if isinstance(x, int):
         return 1, None
-    if isinstance(x, float):
+    if isinstance(x, float) and not isinstance(x, np.floating):  # np.float64 subclasses float, but is strong
         return 2, None
+    if isinstance(x, (str, np.dtype)):  # a dtype itself, as Keras's result_type accepts
+        x = np.empty(0, dtype=standardize_dtype(x))
     dtype = np.asarray(unwrap(x)).dtype if not hasattr(unwrap(x), "dtype") else unwrap(x).dtype
     if dtype.kind == "b":
         return 0, "bool"
     if dtype.kind in "iu":
-        return 1, dtype.name
+        return 1, _NAME_OF.get(dtype) or dtype.name
     if dtype.kind == "f":
-        return 2, dtype.name
+        return 2, _NAME_OF.get(dtype) or dtype.name
     raise TypeError(f"rnnlab.ops works on bool, integer and float arrays; received dtype {dtype}.")
 
 
 def result_type(*values) -> str:
     """The dtype Keras gives an op on ``values`` (arrays, Tensors, Variables or Python scalars)."""
+    first = getattr(values[0], "dtype", None) if values else None
+    if first in _NAME_OF and all(getattr(v, "dtype", None) == first for v in values[1:]):
+        return _NAME_OF[first]  # the common case, arrays of one dtype: no promotion to work out
     strong = [_kind_of(v) for v in values]
     floats = [d for k, d in strong if k == 2 and d is not None]
     if floats:

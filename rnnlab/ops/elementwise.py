@@ -94,5 +94,56 @@ def tanh(x):
     return record(y, (x,), lambda g: (g * (1 - y * y),))
 
 
+def _smooth(name, fn, derivative):
+    """A float op ``fn`` whose derivative is ``derivative(x, y)``."""
+    def op(x):
+        x, v = _float_operand(x)
+        y = fn(v)
+        return record(y, (x,), lambda g: (g * derivative(v, y),))
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}``; integers become ``floatx()``."
+    return op
+
+
+log2 = _smooth("log2", np.log2, lambda v, y: 1 / (v * np.log(2)))
+log10 = _smooth("log10", np.log10, lambda v, y: 1 / (v * np.log(10)))
+exp2 = _smooth("exp2", np.exp2, lambda v, y: y * np.log(2))
+tan = _smooth("tan", np.tan, lambda v, y: 1 + y * y)
+sinh = _smooth("sinh", np.sinh, lambda v, y: np.cosh(v))
+cosh = _smooth("cosh", np.cosh, lambda v, y: np.sinh(v))
+arcsin = _smooth("arcsin", np.arcsin, lambda v, y: 1 / np.sqrt(1 - v * v))
+arccos = _smooth("arccos", np.arccos, lambda v, y: -1 / np.sqrt(1 - v * v))
+arctan = _smooth("arctan", np.arctan, lambda v, y: 1 / (1 + v * v))
+arcsinh = _smooth("arcsinh", np.arcsinh, lambda v, y: 1 / np.sqrt(v * v + 1))
+arctanh = _smooth("arctanh", np.arctanh, lambda v, y: 1 / (1 - v * v))
+
+
+def floor(x):
+    """The largest integer not above ``x`` (as a float; no gradient: it is piecewise constant)."""
+    return np.floor(_float_operand(x)[1])
+
+
+def ceil(x):
+    return np.ceil(_float_operand(x)[1])
+
+
+def round(x, decimals=0):  # noqa: A001 - Keras's name
+    """``x`` rounded to ``decimals`` places, halves to even; integers keep their dtype."""
+    v = as_array(operand(x))
+    if v.dtype.kind in "iub":
+        if decimals >= 0:
+            return v
+        return (np.round(v.astype(backend.floatx()), decimals)).astype(v.dtype)
+    return np.round(v, decimals)
+
+
+def trunc(x):
+    """``x`` rounded towards 0; integers and booleans are returned as they are."""
+    v = as_array(operand(x))
+    return v if v.dtype.kind in "iub" else np.trunc(v)
+
+
 __all__ = ["exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "reciprocal", "absolute", "abs", "sign",
-           "sin", "cos", "tanh"]
+           "sin", "cos", "tanh", "log2", "log10", "exp2", "tan", "sinh", "cosh", "arcsin", "arccos", "arctan",
+           "arcsinh", "arctanh", "floor", "ceil", "round", "trunc"]

@@ -1,0 +1,66 @@
+"""Errors an op raises on arguments that do not fit together: they name the op, its arguments and their shapes.
+
+NumPy's own message ("operands could not be broadcast together with shapes (3,4) (5,)") names neither the op
+nor the arguments; :func:`names_shapes` wraps an op so that such a ValueError becomes
+``ops.add: cannot broadcast x1 of shape (3, 4) with x2 of shape (5,)``. The wrapper costs nothing until NumPy
+raises.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from rnnlab.ops.tensor import unwrap
+
+_NUMPY_SHAPE_ERRORS = ("could not be broadcast", "shape-mismatch", "mismatch in its core dimension", "shapes", "not aligned",
+                       "must have the same", "dimensions except for the concatenation axis")
+
+
+def shape_of(x):
+    return tuple(np.shape(unwrap(x)))
+
+
+def names_shapes(*arg_names, verb="broadcast"):
+    """Decorator: a shape ValueError from NumPy inside the op becomes one that names the op (``ops.<name>``),
+    ``verb`` (what failed: "broadcast", "multiply", "concatenate"...) and each named argument's shape."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def op(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except ValueError as exc:
+                text = str(exc)
+                if text.startswith("ops.") or not any(s in text for s in _NUMPY_SHAPE_ERRORS):
+                    raise
+                values = dict(zip(arg_names, args))
+                values.update((k, v) for k, v in kwargs.items() if k in arg_names)
+                parts = [_describe(name, values[name]) for name in arg_names if name in values]
+                described = " with ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+                raise ValueError(f"ops.{fn.__name__}: cannot {verb} {described} ({text}).") from None
+
+        return op
+
+    return wrap
+
+
+def _describe(name, value):
+    if isinstance(value, (list, tuple)) and value and not np.isscalar(value[0]):
+        return f"{name} of shapes {[shape_of(v) for v in value]}"
+    return f"{name} of shape {shape_of(value)}"
+
+
+def normalize_axis(axis, ndim, op, argument="axis"):
+    """``axis`` (an int or a sequence of them, negative counting from the end) as a sorted tuple of
+    non-negative ints, or a ValueError naming the op."""
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"ops.{op}: argument `{argument}` must be an int in [-{ndim}, {ndim}) or a tuple of "
+                             f"them for an input of rank {ndim}; received {argument}={axis!r}.")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"ops.{op}: argument `{argument}` repeats an axis; received {argument}={axis!r}.")
+    return tuple(sorted(out))
