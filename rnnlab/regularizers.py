@@ -53,18 +53,19 @@ def _float32(value):
 class Regularizer:
     """Base class of regularizers: subclass it with ``__call__(x) -> scalar`` and ``get_config()``.
 
-    The base penalty is 0.  Add ``gradient(x)`` (``d penalty / d x``) for rnnlab's training to use the
-    regularizer; without one, ``fit`` refuses it with a ``TypeError``.
+    The base penalty is 0.  Training differentiates ``__call__`` from its record when it is written with
+    ``rnnlab.ops`` (or NumPy ufuncs and ``np.sum``, which map to ops); a subclass may instead give
+    ``gradient(x)`` (``d penalty / d x``) itself.
     """
 
     def __call__(self, x):
         return 0.0
 
     def gradient(self, x):
-        """``d self(x) / d x``, with ``x``'s shape and dtype."""
+        """``d self(x) / d x``, with ``x``'s shape and dtype: from the record of ``self(x)``."""
         if type(self).__call__ is Regularizer.__call__:  # the zero penalty
             return np.zeros_like(np.asarray(x))
-        raise TypeError(_no_gradient_message(self))
+        return recorded_gradient(self, x)
 
     def get_config(self):
         raise NotImplementedError(f"{self} does not implement get_config()")
@@ -95,7 +96,12 @@ def gradient_of(regularizer, x):
     method = getattr(regularizer, "gradient", None)
     if method is not None:
         return np.asarray(method(x))
-    leaf = Tensor(np.asarray(x))  # a user's regularizer written with rnnlab.ops: differentiate its record
+    return recorded_gradient(regularizer, x)
+
+
+def recorded_gradient(regularizer, x):
+    """``d regularizer(x) / d x`` from the record of a penalty written with ``rnnlab.ops``."""
+    leaf = Tensor(np.asarray(x))
     penalty = regularizer(leaf)
     if not isinstance(penalty, Tensor):
         raise TypeError(_no_gradient_message(regularizer))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.ops import arithmetic, comparison, elementwise, selection, shapes
+from rnnlab.ops import arithmetic, comparison, elementwise, reductions, selection, shapes
 from rnnlab.ops.tensor import Tensor
 
 
@@ -64,8 +64,18 @@ UFUNCS = {
 }
 
 
+#: ``np.sum(t)`` and friends reach a Tensor as a ufunc's ``reduce``: the matching reduction op.
+REDUCTIONS = {np.add: reductions.sum, np.multiply: reductions.prod, np.maximum: reductions.max,
+              np.minimum: reductions.min}
+
+
 def numpy_ufunc(ufunc, method, inputs, kwargs):
     """``Tensor.__array_ufunc__``: run the op that matches ``ufunc``, or refuse clearly."""
+    if method == "reduce":
+        kwargs = {k: v for k, v in kwargs.items() if not (k in ("dtype", "out") and v is None)}
+    if method == "reduce" and ufunc in REDUCTIONS and len(inputs) == 1 and \
+            set(kwargs) <= {"axis", "keepdims"} and kwargs.get("keepdims", False) in (True, False):
+        return REDUCTIONS[ufunc](inputs[0], axis=kwargs.get("axis", 0), keepdims=kwargs.get("keepdims", False))
     op = UFUNCS.get(ufunc)
     if op is None or method != "__call__" or kwargs:
         raise TypeError(

@@ -97,25 +97,42 @@ def test_user_regularizer_with_gradient_trains_like_the_builtin(rng):
     np.testing.assert_allclose(mine.get_weights()[0], builtin.get_weights()[0], atol=1e-7)
 
 
-def test_user_regularizer_off_the_record_is_refused_in_training(rng):
-    """A penalty computed with NumPy on plain arrays cannot be differentiated: refused, naming the weight."""
+def test_user_regularizer_without_gradient_is_differentiated_from_its_record(rng):
+    """A penalty written with ops, or NumPy ufuncs and np.sum (which map to ops on the record), trains like the
+    built-in one it equals; no `gradient(x)` method needed."""
 
-    class NoGradient(regularizers.Regularizer):
+    class AbsSum(regularizers.Regularizer):
         def __call__(self, x):
             return 0.1 * np.sum(np.abs(x))
 
-    def plain_function(x):
-        return 0.2 * np.sum(x ** 2)
+    def squares(x):
+        return 0.2 * rnnlab.ops.sum(rnnlab.ops.square(x))
 
     x, y = _data(rng)
-    for reg in (NoGradient(), plain_function):
-        model = _sequence_model(kernel_regularizer=reg)
-        before = model.get_weights()
-        assert len(model.losses) == 1  # reported, as in Keras
-        with pytest.raises(TypeError, match="lstm_cell/kernel.*outside rnnlab.ops"):
-            model.fit(x, y, epochs=1, verbose=0)
-        for w0, w1 in zip(before, model.get_weights()):  # refused before any update
-            np.testing.assert_array_equal(w0, w1)
+    for reg, builtin_reg in ((AbsSum(), regularizers.L1(0.1)), (squares, regularizers.L2(0.2))):
+        mine, builtin = _sequence_model(kernel_regularizer=reg), _sequence_model(kernel_regularizer=builtin_reg)
+        builtin.set_weights(mine.get_weights())
+        a = mine.fit(x, y, epochs=2, verbose=0, shuffle=False).history["loss"]
+        b = builtin.fit(x, y, epochs=2, verbose=0, shuffle=False).history["loss"]
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+        np.testing.assert_allclose(mine.get_weights()[0], builtin.get_weights()[0], atol=1e-6)
+
+
+def test_user_regularizer_off_the_record_is_refused_in_training(rng):
+    """A penalty computed on the plain array (np.asarray leaves the record) cannot be differentiated: refused,
+    naming the weight, before any update."""
+
+    def detached(x):
+        return 0.1 * float(np.abs(np.asarray(x)).sum())
+
+    x, y = _data(rng)
+    model = _sequence_model(kernel_regularizer=detached)
+    before = model.get_weights()
+    assert len(model.losses) == 1  # reported, as in Keras
+    with pytest.raises(TypeError, match="lstm_cell/kernel.*outside rnnlab.ops"):
+        model.fit(x, y, epochs=1, verbose=0)
+    for w0, w1 in zip(before, model.get_weights()):  # refused before any update
+        np.testing.assert_array_equal(w0, w1)
 
 
 def test_masked_loss_with_per_step_sample_weights(rng):
