@@ -383,7 +383,7 @@ class Layer:
                  if k not in ("mask", "training")}
         out_shape = self.compute_output_shape(input_shape, *[self._shape_of(a) for a in args[1:]], **extra)
         node_index = len(self._inbound_nodes)
-        out_dtype = self.dtype
+        out_dtype = self._symbolic_output_dtype()
         flat_shapes = _flatten_shapes(out_shape)
         tensors = [KerasTensor(s, out_dtype, name=f"{self.name}_{i}" if i else self.name,
                                history=(self, node_index, i)) for i, s in enumerate(flat_shapes)]
@@ -393,6 +393,10 @@ class Layer:
 
     def _check_input_shape(self, input_shape):
         """Hook for subclasses to validate a symbolic input shape before building."""
+
+    def _symbolic_output_dtype(self):
+        """The dtype of the symbolic tensors a call on symbolic inputs returns (an int64 lookup says so)."""
+        return self.dtype
 
     # ----------------------------------------------------------------- training
     def forward_backward(self, inputs, *args, training=True, grads=None, **kwargs):
