@@ -41,7 +41,7 @@ def _is_int(value):
 class IndexLookup(Layer):
     """Maps tokens to vocabulary indices (or back, with ``invert``); see the module docstring."""
 
-    _token_kind = "token"  # "string" or "integer", for messages
+    _config_only_keys = ("vocabulary_size",)  # in Keras's config, taken through **kwargs
 
     def __init__(self, max_tokens, num_oov_indices, mask_token, oov_token, vocabulary_dtype, vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", sparse=False, pad_to_max_tokens=False,
@@ -466,16 +466,26 @@ class IndexLookup(Layer):
                   for i, line in enumerate(lines)]
         if not values:
             return
-        self.set_vocabulary(values, self.idf_weights if self.output_mode == "tf_idf" else None)
+        idf = None
+        if self.output_mode == "tf_idf":
+            if self.idf_weights is None:
+                raise ValueError(f"{self._where()}: output_mode='tf_idf' but the file has no idf_weights for it.")
+            idf = self.idf_weights[:len(values)]  # the stored weights may be padded to max_tokens
+        self.set_vocabulary(values, idf)
 
     def keras_named_state(self):
-        """Arrays Keras stores by name beside a layer's variables (``vars/idf_weights`` in tf_idf mode)."""
+        """Arrays Keras stores by name beside a layer's variables: ``vars/idf_weights`` in tf_idf mode."""
         if self.output_mode == "tf_idf" and self.idf_weights is not None:
             return {"idf_weights": np.asarray(self.idf_weights)}
         return {}
 
+    def keras_named_state_shapes(self):
+        """``{name: shape}`` of the named arrays a weights file may hold for this layer."""
+        depth = self.max_tokens if self.pad_to_max_tokens else self._frozen_vocab_size
+        return {"idf_weights": (depth,)} if self.output_mode == "tf_idf" and depth is not None else {}
+
     def set_keras_named_state(self, state):
-        if self.output_mode == "tf_idf" and "idf_weights" in state:
+        if "idf_weights" in state:
             self.idf_weights = np.asarray(state["idf_weights"], dtype=backend.floatx())
 
 

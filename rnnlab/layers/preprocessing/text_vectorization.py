@@ -30,6 +30,8 @@ class TextVectorization(Layer):
     """Turns strings into token indices (``"int"``) or per-string vocabulary vectors (``"multi_hot"``,
     ``"count"``, ``"tf_idf"``); see the module docstring.  No trainable weights, no gradient."""
 
+    _config_only_keys = ("vocabulary_size",)  # in Keras's config, taken through **kwargs
+
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace",
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
                  vocabulary=None, idf_weights=None, sparse=False, ragged=False, encoding="utf-8", name=None,
@@ -260,6 +262,9 @@ class TextVectorization(Layer):
 
     def keras_named_state(self):
         return self._lookup_layer.keras_named_state()
+
+    def keras_named_state_shapes(self):
+        return self._lookup_layer.keras_named_state_shapes()
 
     def set_keras_named_state(self, state):
         self._lookup_layer.set_keras_named_state(state)
