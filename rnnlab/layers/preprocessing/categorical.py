@@ -39,7 +39,7 @@ def encode(indices: np.ndarray, output_mode: str, depth: int) -> np.ndarray:
     # (b, n, *rest) -> rows (b * prod(rest), n): each row is one sample's tokens
     tokens = indices[None] if indices.ndim == 1 else np.moveaxis(indices, 1, -1)
     lead = tokens.shape[:-1]
-    rows = tokens.reshape(-1, tokens.shape[-1])
+    rows = tokens.reshape(int(np.prod(lead)), tokens.shape[-1])
     valid = (rows >= 0) & (rows < depth)
     flat = (np.arange(rows.shape[0])[:, None] * depth + rows)[valid]
     counts = np.bincount(flat, minlength=rows.shape[0] * depth).reshape(rows.shape[0], depth).astype(np.int64)
