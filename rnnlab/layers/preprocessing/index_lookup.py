@@ -456,6 +456,8 @@ class IndexLookup(Layer):
             return
         path = os.path.join(dir_path, VOCABULARY_FILE)
         if not os.path.isfile(path):
+            if self._tokens:  # read from a vocabulary file the config named (only with safe_mode=False)
+                return
             raise ValueError(f"{self._where()}: the file has no {VOCABULARY_FILE} asset for this layer's "
                              "vocabulary.")
         with open(path, "rb") as f:

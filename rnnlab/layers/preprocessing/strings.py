@@ -37,7 +37,7 @@ def check_encoding(encoding, where):
 
 def _as_text(value, where, argument):
     if isinstance(value, str):
-        return value
+        return value if type(value) is str else str.__str__(value)  # np.str_ -> str
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
