@@ -168,3 +168,29 @@ def test_lookup_layers_have_no_weights_and_no_gradient():
     np.testing.assert_array_equal(out, [[2, 3, 0]])
     assert backward(np.ones((1, 3))) == (None, {})
     assert model.count_params() == 6 * 3 + (4 * 2 * (3 + 2) + 4 * 2) + (2 * 2 + 2)  # Embedding, LSTM, Dense
+
+
+def test_adapt_reads_a_py_dataset_batch_by_batch():
+    """An rnnlab PyDataset (or any iterable of batches) is read one batch at a time; the counts add up to those
+    of the whole data, so the vocabulary is the one adapt() learns from the concatenated batches."""
+    rng = np.random.default_rng(0)
+    words = np.array(["a", "b", "c", "d", "é"])
+    parts = [np.array([" ".join(rng.choice(words, 4)) for _ in range(3)]) for _ in range(4)]
+
+    class Batches(rnnlab.utils.PyDataset):
+        def __len__(self):
+            return len(parts)
+
+        def __getitem__(self, index):
+            return parts[index]
+
+    batched, whole = L.TextVectorization(output_mode="tf_idf"), L.TextVectorization(output_mode="tf_idf")
+    batched.adapt(Batches())
+    whole.adapt(np.concatenate(parts))
+    assert batched.get_vocabulary() == whole.get_vocabulary()
+    np.testing.assert_array_equal(batched(parts[0]), whole(parts[0]))
+    first_two = L.TextVectorization()
+    first_two.adapt(iter(parts), steps=2)
+    only = L.TextVectorization()
+    only.adapt(np.concatenate(parts[:2]))
+    assert first_two.get_vocabulary() == only.get_vocabulary()
