@@ -359,3 +359,15 @@ def test_training_through_text_vectorization_matches_keras(K, recurrent):
     np.testing.assert_allclose(hist_o, hist_t, atol=1e-5)
     for a, b in zip(models[1].get_weights(), models[0].get_weights()):  # after three steps
         np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_farmhash_fingerprint_matches_tensorflow(K):
+    """The OOV hash, on every length class of the algorithm (0-16, 17-32, 33-64 and 64-byte blocks)."""
+    tf = require("tensorflow")
+    from rnnlab.layers.preprocessing.farmhash import fingerprint64
+
+    rng = np.random.default_rng(7)
+    data = [bytes(rng.integers(0, 256, n).astype(np.uint8)) for n in list(range(200)) + [255, 256, 257, 1000]]
+    buckets = 2 ** 62  # to_hash_bucket_fast is fingerprint64 % buckets
+    expected = tf.strings.to_hash_bucket_fast(data, buckets).numpy()
+    assert [fingerprint64(d) % buckets for d in data] == expected.tolist()
