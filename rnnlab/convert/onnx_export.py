@@ -244,6 +244,11 @@ class _Exporter:
         inputs = []
         for i, t in enumerate(model.inputs):
             layer = t._history[0]
+            if isinstance(layer, InputLayer) and layer.input_dtype == "string":
+                users = [n.layer.name for n in model._nodes if t in n.input_tensors]
+                raise ValueError(f"Input {t.name!r} holds strings, which go to {users}: string lookup and text "
+                                 "vectorization have no ONNX export in rnnlab. Export the model that takes the "
+                                 "token ids instead.")
             dtype = np.dtype(layer.input_dtype) if isinstance(layer, InputLayer) and layer.input_dtype else g.dtype
             name = g.name(input_names[i] if input_names else t.name)
             dims = ["batch" if k == 0 and d is None else (f"{name}_dim{k}" if d is None else int(d))

@@ -503,7 +503,7 @@ class Layer:
             out_dtypes = None
         node_index = len(self._inbound_nodes)
         flat_shapes = _flatten_shapes(out_shape)
-        out_dtypes = out_dtypes or [self.dtype] * len(flat_shapes)
+        out_dtypes = out_dtypes or [self._symbolic_output_dtype()] * len(flat_shapes)
         tensors = [KerasTensor(s, d, name=f"{self.name}_{i}" if i else self.name,
                                history=(self, node_index, i)) for i, (s, d) in enumerate(zip(flat_shapes, out_dtypes))]
         outputs = _pack_shapes(out_shape, tensors)
@@ -543,6 +543,10 @@ class Layer:
                   for a, b in zip(flat_a, flat_b)]
         dtypes = [a.dtype.name for a in flat_a]
         return (nest.pack_like(runs[0], shapes) if nest.is_nested(runs[0]) else shapes[0]), dtypes
+
+    def _symbolic_output_dtype(self):
+        """The dtype of the symbolic tensors a call on symbolic inputs returns (an int64 lookup says so)."""
+        return self.dtype
 
     # ----------------------------------------------------------------- training
     def forward_backward(self, inputs, *args, training=True, grads=None, **kwargs):

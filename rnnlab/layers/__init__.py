@@ -5,6 +5,7 @@ from rnnlab.engine.serialization import register_classes
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.core import Dense, Dropout, Embedding, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
+from rnnlab.layers.preprocessing import IntegerLookup, StringLookup, TextVectorization
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnlab.layers.rnn import RNN
 
@@ -12,6 +13,7 @@ __all__ = [
     "Layer", "Variable", "KerasTensor", "Input", "InputLayer",
     "LSTM", "GRU", "SimpleRNN", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells",
     "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed",
+    "StringLookup", "IntegerLookup", "TextVectorization",
 ]
 
 # A layer config may name any of these classes, and only these (rnnlab.engine.serialization).

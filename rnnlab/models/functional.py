@@ -15,6 +15,7 @@ from rnnlab.engine.layer import (KerasTensor, Layer, activity_penalties, attach_
                                  snake_case, unique_name)
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
+from rnnlab.layers.preprocessing.strings import to_string_array
 from rnnlab.layers.rnn import RNN
 from rnnlab.models.saving_hook import file_formats
 from rnnlab.models.summary import print_summary
@@ -275,7 +276,9 @@ class Model(Trainer, Layer):
         out = []
         for i, (t, v) in enumerate(zip(self.inputs, values)):
             layer = t._history[0]
-            if isinstance(layer, InputLayer) and layer.input_dtype is not None and \
+            if isinstance(layer, InputLayer) and layer.input_dtype == "string":
+                arr = to_string_array(v, f"Model {self.name!r}", f"inputs[{i}]" if len(values) > 1 else "inputs")
+            elif isinstance(layer, InputLayer) and layer.input_dtype is not None and \
                     np.dtype(layer.input_dtype).kind in "iu":
                 arr = np.asarray(v)
                 if arr.dtype.kind not in "iubf":

@@ -60,6 +60,8 @@ class KerasLoadOptions:
 _LAYER_CLASSES = {cls.__name__: cls for cls in (
     L.LSTM, L.GRU, L.SimpleRNN, L.RNN, L.LSTMCell, L.GRUCell, L.SimpleRNNCell, L.StackedRNNCells,
     L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer)}
+_LAYER_CLASSES.update({cls.__name__: cls for cls in (L.StringLookup, L.IntegerLookup, L.TextVectorization)})
+_LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
 
 # Names older files use for classes rnnlab has.
@@ -341,6 +343,8 @@ def _build_builtin(cls, class_name, config, where, opts):
         mv = config["mask_value"]
         if isinstance(mv, bool) or not isinstance(mv, (int, float)):
             raise TypeError(f"{where}: `mask_value` must be a number; found {mv!r}.")
+    if class_name in _LOOKUPS:
+        _lookup_config(class_name, config, where, opts)
     if class_name == "Dropout" and isinstance(config.get("noise_shape"), list):
         config["noise_shape"] = tuple(config["noise_shape"])
     if "name" in config and not isinstance(config["name"], str):
@@ -362,6 +366,29 @@ def _build_builtin(cls, class_name, config, where, opts):
         raise ValueError(f"Cannot load {where}: {type(exc).__name__}: {exc}") from None
 
 
+def _lookup_config(class_name, config, where, opts):
+    """A lookup layer's file-specific arguments: a vocabulary file path outside the archive is read only with
+    safe_mode=False (as in Keras); a callable ``standardize``/``split`` is code, so it must come from
+    ``custom_objects`` with safe_mode=False."""
+    if isinstance(config.get("vocabulary"), str) and opts.safe_mode:
+        _fail(f"{where}: its `vocabulary` is the path {config['vocabulary']!r} of a file outside the archive; "
+              "reading it is refused while safe_mode=True. Pass safe_mode=False if you trust this file.")
+    for key in ("standardize", "split"):
+        value = config.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        name = value.get("config") if isinstance(value, dict) else None
+        if isinstance(value, dict) and value.get("class_name") == "__lambda__":
+            _fail(f"{where}: `{key}` is a Python lambda stored as code; rnnlab never runs code from a file.")
+        if not isinstance(name, str):
+            _fail(f"{where}: `{key}` must be a mode name or a registered function; found {str(value)[:200]}.")
+        fn = _custom_object(name, value.get("registered_name"), where, opts, "function")
+        if fn is None:
+            _fail(f"{where}: `{key}` is the custom function {name!r}, which is Python code; pass it in "
+                  "custom_objects with safe_mode=False to load this layer.")
+        config[key] = fn
+
+
 def _check_arguments(cls, class_name, config, where):
     """Every remaining argument must be one the rnnlab class takes; an unknown one is refused, never ignored."""
     accepted = set(Layer._KNOWN_BASE_KWARGS) | {"name", "dtype", "trainable"}
@@ -369,6 +396,7 @@ def _check_arguments(cls, class_name, config, where):
         if "__init__" in vars(klass):
             params = inspect.signature(klass.__init__).parameters
             accepted |= {p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+    accepted |= set(getattr(cls, "_config_only_keys", ()))
     accepted -= {"self", "layer", "backward_layer", "cell", "cells"}
     unknown = sorted(k for k in config if k not in accepted)
     if unknown:

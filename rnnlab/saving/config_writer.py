@@ -55,6 +55,13 @@ def check_keras3_writable(model):
             if fn is not None and callable(fn) and not (key == "recurrent_activation" and
                                                         not getattr(layer, "has_recurrent_activation", True)):
                 _keras_activation_name(fn, where)
+        for key in ("_standardize", "_split"):  # TextVectorization
+            fn = layer.__dict__.get(key)
+            if callable(fn):
+                raise ValueError(
+                    f"{where} has a Python callable as `{key[1:]}` ({getattr(fn, '__name__', fn)!r}); a Keras file "
+                    "can only name the built-in modes. Save with a built-in mode, or keep the layer in code."
+                )
         stack.extend(layer.layers if isinstance(layer, Model) else layer._sublayers())
 
 

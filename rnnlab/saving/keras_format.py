@@ -2,7 +2,8 @@
 
 A ``.keras`` file is a zip archive with three members: ``metadata.json`` (the Keras version that wrote it),
 ``config.json`` (the model's config, see :mod:`.config_writer` and :mod:`.config_reader`) and
-``model.weights.h5`` (the weights in Keras 3's layout, see :mod:`.keras_weights_h5`).  rnnlab writes the
+``model.weights.h5`` (the weights in Keras 3's layout, see :mod:`.keras_weights_h5`), plus the ``assets/``
+files some layers keep (a lookup layer's vocabulary, see :mod:`.keras_assets`).  rnnlab writes the
 members uncompressed, as Keras does, into a temporary file that replaces the target only once complete.
 
 Reading never executes anything from the file and never unpickles: configs are JSON, classes come from a
@@ -19,6 +20,7 @@ import zipfile
 import zlib
 
 from rnnlab.saving.atomic import atomic_write
+from rnnlab.saving.keras_assets import ASSETS_DIR, asset_members, load_asset_members
 from rnnlab.saving.compile_config import compile_from_config
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
 from rnnlab.saving.config_writer import check_keras3_writable, serialize_model
@@ -66,6 +68,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     check_keras3_writable(model)
     config = serialize_model(model)
     weights = weights_bytes(model)
+    assets = asset_members(model)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "saved_by": f"rnnlab {__version__}"}
     with atomic_write(filepath) as f:
@@ -73,6 +76,8 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
             zf.writestr(METADATA_NAME, json.dumps(metadata))
             zf.writestr(CONFIG_NAME, json.dumps(config))
             zf.writestr(WEIGHTS_NAME, weights)
+            for name, data in assets.items():
+                zf.writestr(name, data)
 
 
 # ----------------------------------------------------------------------------------------------- loading
@@ -206,6 +211,8 @@ def _load_keras_archive(filepath, custom_objects, compile, safe_mode):
         config = _json(_read_member(zf, CONFIG_NAME, filepath, _MAX_JSON_BYTES), CONFIG_NAME, filepath)
         legacy = _archive_legacy(zf, filepath)
         weights = _weights_member(zf, filepath)
+        assets = {name: _read_member(zf, name, filepath, _MAX_JSON_BYTES) for name in zf.namelist()
+                  if name.startswith(ASSETS_DIR + "/") and not name.endswith("/")}
     opts = KerasLoadOptions(custom_objects, safe_mode, legacy=legacy, max_elements=max(len(weights), 1024))
     try:
         model = deserialize_model(config, opts)
@@ -216,6 +223,7 @@ def _load_keras_archive(filepath, custom_objects, compile, safe_mode):
     source = f"File {filepath!r} ({WEIGHTS_NAME})"
     with open_h5(weights, source) as h5:
         read_weights(model, h5, source, by_name=True)
+    load_asset_members(model, assets, f"File {filepath!r}")
     if compile and isinstance(config, dict) and config.get("compile_config"):
         compile_from_config(model, config["compile_config"], f"File {filepath!r}")
     return model

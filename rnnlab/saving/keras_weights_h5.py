@@ -83,6 +83,17 @@ def _own_variables(obj):
     return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
 
 
+def _named_state(obj):
+    """Arrays that Keras stores under a name, not a number, in an object's ``vars`` group."""
+    method = getattr(obj, "keras_named_state", None)
+    return method() if callable(method) else {}
+
+
+def _named_state_shapes(obj):
+    method = getattr(obj, "keras_named_state_shapes", None)
+    return method() if callable(method) else {}
+
+
 def keras_weight_entries(model, resolve=None):
     """``[(path, object, own variables)]`` for every object Keras would visit, in its visiting order.
 
@@ -127,6 +138,8 @@ def write_weights(model, h5file):
         group.attrs["name"] = obj.name
         for i, var in enumerate(variables):
             group.create_dataset(str(i), data=np.asarray(var.value))
+        for key, value in _named_state(obj).items():  # e.g. a tf_idf lookup's "idf_weights"
+            group.create_dataset(key, data=value)
 
 
 def weights_bytes(model) -> bytes:
@@ -223,12 +236,19 @@ def _read_weights(model, h5file, source, by_name):
         layers_root = "_layer_checkpoint_dependencies"  # .keras files from Keras 2.13
     if "layer_names" in h5file.attrs or child(h5file, "model_weights") is not None:
         raise ValueError(f"{source} is in the legacy TF-Keras 2 layout, not Keras 3's.")
-    assignments, consumed = [], set()
+    assignments, consumed, named_assignments = [], set(), []
     resolve = _name_resolver(h5file, layers_root) if by_name else None
     for path, obj, variables in keras_weight_entries(model, resolve):
         file_path = "/".join(p for p in (_file_path(path, layers_root), "vars") if p)
         group = group_at(h5file, file_path)
         stored = sorted(group.keys()) if group is not None else []
+        named = {key: shape for key, shape in _named_state_shapes(obj).items() if key in stored}
+        if named:
+            values = {key: read_dataset(group, key, shape, f"{source}, {file_path}/{key}")
+                      for key, shape in named.items()}
+            named_assignments.append((obj, values))
+            consumed.update(f"{file_path}/{key}" for key in named)
+            stored = [key for key in stored if key not in named]
         if not variables:
             if stored:
                 raise ValueError(
@@ -262,6 +282,8 @@ def _read_weights(model, h5file, source, by_name):
             )
     for var, value in assignments:
         var.value[...] = value.astype(var.value.dtype, copy=False)
+    for obj, values in named_assignments:
+        obj.set_keras_named_state(values)
 
 
 def load_weights_h5(model, filepath):

@@ -18,14 +18,17 @@ SWAP = {"from tensorflow import keras": "import rnnlab as keras",
 def _run(source, out, tmp_path):
     script = tmp_path / f"program_{out.stem}.py"  # not keras.py: it would shadow the keras package
     script.write_text(source)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    # the rnnlab of this checkout, not whichever one the interpreter has installed
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow", PYTHONPATH=path)
     proc = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=600,
-                          env=env, cwd=pathlib.Path(__file__).resolve().parents[2])
+                          env=env, cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return np.load(out)
 
 
-@pytest.mark.parametrize("program", ["text_and_series.py"])
+@pytest.mark.parametrize("program", ["text_and_series.py", "text_classifier.py"])
 def test_program_gives_keras_numbers_after_the_import_swap(program, tmp_path):
     require("tensorflow")
     source = (EXAMPLES / program).read_text()
