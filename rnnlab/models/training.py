@@ -16,6 +16,7 @@ from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
 from rnnlab.callbacks import CallbackList
+from rnnlab.distributed import dask_inputs
 from rnnlab.models import data_adapters
 from rnnlab.random import make_rng
 
@@ -42,6 +43,11 @@ def _predict_with_data_objects(predict_arrays):
     :meth:`Trainer._predict_data`."""
     @functools.wraps(predict_arrays)
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        if type(x) is not np.ndarray and dask_inputs.holds_dask_arrays(x):
+            from rnnlab.distributed import dask_predict  # imports Dask
+
+            return dask_predict.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                                        callbacks=callbacks)
         if type(x) is not np.ndarray and data_adapters.data_kind(x) is not None:
             return self._predict_data(x, verbose=verbose, steps=steps, callbacks=callbacks)
         data_adapters.check_arrays(x)
@@ -247,26 +253,45 @@ class Trainer:
         for k, metric, weighted in self._metric_objects:
             metric.update_state(ys[k], flat_out[k], sample_weight=sw if weighted else None)
 
-    def _train_step(self, xs, ys, sw):
+    def _gradients(self, xs, ys, sw, output_scales=None):
+        """Forward and backward on one batch: ``(grads, total, per_output, flat_out)``, ``grads`` by variable.
+
+        ``output_scales(ys, flat_out, sw)``, when given, returns a factor per output that multiplies its loss
+        gradient before backpropagation (a data-parallel worker weighs its part of the batch so).
+        """
         grads = {}
         inputs = xs if len(xs) > 1 else xs[0]
         outputs, backward = self.forward_backward(inputs, training=True, grads=grads)
         total, d_outputs, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
+        if output_scales is not None:
+            d_outputs = [None if d is None else d * factor
+                         for d, factor in zip(d_outputs, output_scales(ys, flat_out, sw))]
         d_struct = nest.pack_like(self._outputs_struct, d_outputs) if nest.is_nested(self._outputs_struct) \
             else d_outputs[0]
         if getattr(backward, "optional_input_grad", False):
             backward(d_struct, need_input_grad=False)  # the inputs' gradients are not needed
         else:
             backward(d_struct)
-        trainable = [v for v in self.trainable_weights if v in grads]
-        if trainable:
-            self.optimizer.apply([grads[v] for v in trainable], trainable)
+        return grads, total, per_output, flat_out
+
+    def _apply_gradients(self, grads):
+        """One optimizer step; ``grads`` lines up with ``trainable_weights`` (None: no gradient reached it)."""
+        pairs = [(g, v) for g, v in zip(grads, self.trainable_weights) if g is not None]
+        if pairs:
+            self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def _train_step(self, xs, ys, sw):
+        grads, total, per_output, flat_out = self._gradients(xs, ys, sw)
+        self._apply_gradients([grads.get(v) for v in self.trainable_weights])
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     def _test_step(self, xs, ys, sw):
-        outputs = self._run_graph(xs, [None] * len(xs), training=False)
+        self._record_test(self._run_graph(xs, [None] * len(xs), training=False), ys, sw)
+
+    def _record_test(self, outputs, ys, sw):
+        """Loss and metrics of one evaluated batch, from the model's ``outputs`` on it."""
         total, _, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
-        self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
+        self._update_metrics(total, per_output, ys, flat_out, sw, ys[0].shape[0])
 
     # -------------------------------------------------------------- public API
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -296,7 +321,14 @@ class Trainer:
         """Loss (and metrics) over the data, in batches; as Keras, a scalar or ``[loss, *metrics]``."""
         self._require_compiled("evaluate")
         batch_size = self._check_batch_size(batch_size)
-        data = self._batches(x, y, sample_weight, None, batch_size=batch_size, steps=steps, method="evaluate")
+        if dask_inputs.holds_dask_arrays(x):
+            from rnnlab.distributed import dask_predict  # imports Dask
+
+            data, step = dask_predict.EvaluationBatches(self, x, y, sample_weight, batch_size, steps), \
+                self._record_test
+        else:
+            data, step = self._batches(x, y, sample_weight, None, batch_size=batch_size, steps=steps,
+                                       method="evaluate"), self._test_step
         verbose = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=data.num_batches,
                            model=self)
@@ -304,9 +336,9 @@ class Trainer:
         data.reset()
         cbs.on_test_begin()
         data.begin_epoch()
-        for b, (xs, ys, sw) in enumerate(data.epoch()):
+        for b, batch in enumerate(data.epoch()):
             cbs.on_test_batch_begin(b)
-            self._test_step(xs, ys, sw)
+            step(*batch)
             cbs.on_test_batch_end(b, self._logs())
         data.end_epoch()
         logs = self._logs()
