@@ -108,7 +108,8 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
 class EvaluationBatches:
     """Dask ``x``/``y``/``sample_weight`` as ``evaluate``'s batches: ``(outputs, ys, sw)`` in NumPy.
 
-    The predictions are made on the workers (:func:`flat_predictions`); each group of whole batches (about a
+    The predictions are made on the workers (:func:`flat_predictions`, with the weights the model has when an
+    epoch starts: validation after each training epoch sees the new weights); each group of whole batches (about a
     chunk) is brought to the client, where the trainer scores it batch by batch.  It gives the calls of
     :class:`rnnlab.models.data_adapters.ArrayBatches`.
     """
@@ -131,7 +132,7 @@ class EvaluationBatches:
             dask_inputs.aligned([sample_weight], "sample_weight", like=xs[0])[0]
         if rows != xs[0].shape[0]:
             xs, ys, sw = [a[:rows] for a in xs], [a[:rows] for a in ys], None if sw is None else sw[:rows]
-        self.outputs, self.ys, self.sw, self.rows = flat_predictions(model, xs, batch_size), ys, sw, rows
+        self.xs, self.ys, self.sw, self.rows = xs, ys, sw, rows
         self.num_batches = max(1, -(-rows // batch_size))
         chunk = max(xs[0].chunks[0])
         self.group = max(1, chunk // batch_size) * batch_size  # whole batches, about a chunk's rows
@@ -148,10 +149,11 @@ class EvaluationBatches:
     def epoch(self):
         import dask
 
+        predictions = flat_predictions(self.model, self.xs, self.batch_size)  # with the weights of now
         for start in range(0, self.rows, self.group):
             stop = min(start + self.group, self.rows)
             sw_part = None if self.sw is None else self.sw[start:stop]
-            outputs, ys, sw = dask.compute([o[start:stop] for o in self.outputs],
+            outputs, ys, sw = dask.compute([o[start:stop] for o in predictions],
                                            [y[start:stop] for y in self.ys], sw_part)
             ys = self.model._standardize_targets(ys if len(ys) > 1 else ys[0])
             sw = self.model._sample_weights(stop - start, sw, None, ys)

@@ -369,12 +369,21 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         if verbose not in (0, 1, 2):
             raise ValueError(f"Argument `verbose` must be 'auto', 0, 1 or 2; received verbose={verbose!r}.")
-        kind = data_adapters.data_kind(x)
+        on_dask = type(x) is not np.ndarray and dask_inputs.holds_dask_arrays(x)
+        kind = None if on_dask else data_adapters.data_kind(x)
         if kind is not None:
             data_adapters.refuse_with_data_object(kind, validation_split=validation_split)
-        val = None
+        val, val_step = None, self._test_step
         if validation_data is not None:
-            if data_adapters.data_kind(validation_data) is not None:
+            if isinstance(validation_data, (list, tuple)) and len(validation_data) in (2, 3) and \
+                    dask_inputs.holds_dask_arrays(validation_data[0]):
+                from rnnlab.distributed import dask_predict  # imports Dask
+
+                val, val_step = dask_predict.EvaluationBatches(
+                    self, *validation_data[:2], validation_data[2] if len(validation_data) == 3 else None,
+                    validation_batch_size or batch_size, validation_steps, argument="validation_data"), \
+                    self._record_test
+            elif data_adapters.data_kind(validation_data) is not None:
                 val = self._batches(validation_data, None, None, None, batch_size=validation_batch_size or batch_size,
                                     steps=validation_steps, method="fit", steps_argument="validation_steps",
                                     argument="validation_data")
@@ -386,7 +395,17 @@ class Trainer:
                 val = self._batches(*validation_data[:2], validation_data[2] if len(validation_data) == 3 else None,
                                     None, batch_size=validation_batch_size or batch_size, steps=validation_steps,
                                     method="fit", steps_argument="validation_steps", argument="validation_data")
-        if kind is None:
+        train_step = self._train_step
+        if on_dask:
+            from rnnlab.distributed import dask_fit  # imports Dask
+
+            train, train_step, split_val = dask_fit.training_plan(
+                self, x, y, sample_weight, class_weight, batch_size=batch_size, shuffle=shuffle,
+                steps_per_epoch=steps_per_epoch, validation_split=0.0 if validation_data is not None else
+                validation_split, validation_batch_size=validation_batch_size, validation_steps=validation_steps)
+            if split_val is not None:
+                val, val_step = split_val, self._record_test
+        elif kind is None:
             data_adapters.check_arrays(x)
             xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight)
             if validation_split and validation_data is None:
@@ -408,9 +427,9 @@ class Trainer:
             cbs.on_epoch_begin(epoch)
             train.begin_epoch()
             steps_done = 0
-            for step, (xs, ys, sw) in enumerate(train.epoch()):
+            for step, batch in enumerate(train.epoch()):
                 cbs.on_train_batch_begin(step)
-                self._train_step(xs, ys, sw)
+                train_step(*batch)
                 steps_done += 1
                 logs = self._logs()
                 cbs.on_train_batch_end(step, logs)
@@ -421,7 +440,7 @@ class Trainer:
                 break
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(val)
+                val_logs = self._evaluate_batches(val, val_step)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             logs = epoch_logs
@@ -446,14 +465,15 @@ class Trainer:
         train = [a[:split_at] for a in xs], [a[:split_at] for a in ys], None if sw is None else sw[:split_at]
         return train, val
 
-    def _evaluate_batches(self, data):
-        """Validation metrics over ``data`` (the epoch's training logs were taken before this resets them)."""
+    def _evaluate_batches(self, data, step):
+        """Validation metrics over ``data``, each batch scored by ``step`` (the epoch's training logs were taken
+        before this resets them)."""
         self.reset_metrics()
         data.reset()
         data.begin_epoch()
         seen = 0
-        for xs, ys, sw in data.epoch():
-            self._test_step(xs, ys, sw)
+        for batch in data.epoch():
+            step(*batch)
             seen += 1
         data.end_epoch()
         return self._logs() if seen else {}  # a stream with nothing left (it warned): no val_ logs
