@@ -3,7 +3,8 @@
 Each global batch (the rows ``fit`` takes for one step, in the same order as ``fit`` on arrays) is cut into one
 part per worker.  Per step:
 
-1. the client scatters the current weights to every worker (``weights bytes x workers``);
+1. the client sends the current weights inside each part's task, so each worker receives them once
+   (``weights bytes x workers``; a task lost with its worker can rerun anywhere);
 2. each worker runs forward and backward on its part with a model rebuilt once from its config
    (:mod:`rnnlab.distributed.worker_model`) and returns its gradients (``gradient bytes`` each), its parts of the
    losses and, when the model has metrics, its outputs and targets;
@@ -33,41 +34,18 @@ from rnnlab.distributed import dask_inputs, dask_predict, worker_model
 from rnnlab.random import make_rng
 
 
-def _config_values(config, keys):
-    """``(key, value, class_name)`` for every entry of ``keys`` anywhere in a nested Keras config."""
-    found, stack = [], [(config, None)]
-    while stack:
-        node, owner = stack.pop()
-        if isinstance(node, dict):
-            owner = node.get("class_name", owner)
-            for key, value in node.items():
-                if key in keys:
-                    found.append((key, value, owner))
-                stack.append((value, owner))
-        elif isinstance(node, (list, tuple)):
-            stack.extend((v, owner) for v in node)
-    return found
-
-
-def refuse_unsplittable(model, what):
-    """Refuse a stateful model (for ``predict`` and ``fit``) and, for ``fit``, one with dropout."""
-    config = model.get_config()
-    stateful = [owner for _, value, owner in _config_values(config, {"stateful"}) if value]
-    if stateful:
-        raise ValueError(f"{what}() on dask arrays cannot use the stateful model {model.name!r} (its {stateful[0]} "
-                         "layer has stateful=True): a stateful layer carries its state from one batch to the next, "
-                         "so its batches must run one after another in one process and cannot be split across "
-                         "workers. Rebuild the model with stateful=False, or compute the arrays and call "
-                         f"{what}() on NumPy arrays.")
-    if what == "fit":
-        random = [(key, owner) for key, value, owner in _config_values(config, {"rate", "dropout", "recurrent_dropout"})
-                  if isinstance(value, (int, float)) and value > 0]
-        if random:
-            key, owner = random[0]
-            raise ValueError(f"fit() on dask arrays cannot train model {model.name!r}: its {owner} layer has "
-                             f"{key} > 0, and dropout masks drawn on the workers would make a recomputed task (after "
-                             "a worker is lost) give another gradient. Train without dropout on the cluster, or "
-                             "call fit() on NumPy arrays.")
+def refuse_unsplittable(model):
+    """Refuse, for ``fit``, a stateful model and one with dropout."""
+    dask_predict.refuse_stateful(model, "fit")
+    random = [(key, owner) for key, value, owner in
+              dask_predict.config_values(model.get_config(), {"rate", "dropout", "recurrent_dropout"})
+              if isinstance(value, (int, float)) and value > 0]
+    if random:
+        key, owner = random[0]
+        raise ValueError(f"fit() on dask arrays cannot train model {model.name!r}: its {owner} layer has {key} > 0, "
+                         "and dropout masks drawn on the workers would make a recomputed task (after a worker is "
+                         "lost) give another gradient. Train without dropout on the cluster, or call fit() on "
+                         "NumPy arrays.")
 
 
 @dataclasses.dataclass
@@ -179,13 +157,11 @@ class DataParallelStep:
     def __call__(self, parts, rows):
         import dask
 
-        model = self.model
-        [weights] = self.client.scatter([worker_model.weights_of(model)], broadcast=True, hash=False)
-        tasks = [dask.delayed(_part_step, pure=True)(self.recipe, weights, rows, xs, ys, sw, self.class_weight,
-                                                     self.one_loss, self.keep_outputs) for xs, ys, sw in parts]
-        results = self.client.gather(self.client.compute(tasks))
-        self.client.cancel([weights])
-        self._apply(results, rows)
+        weights = worker_model.weights_of(self.model)  # inside each part's task: one copy per worker, no
+        tasks = [dask.delayed(_part_step, pure=True)(  # extra round trip, and a lost task can rerun anywhere
+            self.recipe, weights, rows, xs, ys, sw, self.class_weight, self.one_loss, self.keep_outputs)
+            for xs, ys, sw in parts]
+        self._apply(self.client.gather(self.client.compute(tasks)), rows)
 
     def _apply(self, results, rows):
         model = self.model
@@ -251,7 +227,7 @@ def _standardize(model, x, y, sample_weight, argument="x"):
 def training_plan(model, x, y, sample_weight, class_weight, *, batch_size, shuffle, steps_per_epoch,
                   validation_split, validation_batch_size, validation_steps):
     """``(train batches, train step, validation batches or None)`` for ``fit`` on dask ``x``."""
-    refuse_unsplittable(model, "fit")
+    refuse_unsplittable(model)
     if isinstance(x, np.ndarray) or not dask_inputs.holds_dask_arrays(x):
         raise TypeError("fit() on dask arrays needs `x` as dask arrays; received "
                         f"{type(x).__name__}.")

@@ -6,6 +6,10 @@ sizes are unknown (after boolean indexing) are refused, since batches cannot be 
 """
 from __future__ import annotations
 
+import os
+
+import numpy as np
+
 from rnnlab import nest
 
 
@@ -81,3 +85,32 @@ def as_list(data, names):
     if isinstance(data, (list, tuple)):
         return list(nest.flatten(list(data)))
     return [data]
+
+
+class NpyFile:
+    """A ``.npy`` file as an array-like that travels by its path: each read opens the file as a memmap.
+
+    ``dask.array.from_array(np.load(path, mmap_mode="r"))`` works without a Client, but a Client pickles a
+    memmap with all its data.  This reads only the rows a task asks for, on the worker that runs it (the file
+    must be at the same path there: a shared or copied file).
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        header = np.load(self.path, mmap_mode="r")
+        self.shape, self.dtype, self.ndim = header.shape, header.dtype, header.ndim
+
+    def __getitem__(self, key):
+        return np.array(np.load(self.path, mmap_mode="r")[key])
+
+
+def read_npy(path, rows_per_chunk):
+    """A ``.npy`` file (larger than memory if need be) as a dask array of ``rows_per_chunk`` samples per chunk,
+    read on the workers (see :class:`NpyFile`)."""
+    da = import_dask_array()
+    source = NpyFile(path)
+    if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, (int, np.integer)) or rows_per_chunk <= 0:
+        raise ValueError(f"Argument `rows_per_chunk` must be a positive integer; received {rows_per_chunk!r}.")
+    return da.from_array(source, chunks=(int(rows_per_chunk),) + source.shape[1:], asarray=False,
+                         name=f"npy-{os.path.abspath(source.path)}-{os.path.getmtime(source.path)}-{rows_per_chunk}",
+                         meta=np.empty((0,) * source.ndim, dtype=source.dtype))

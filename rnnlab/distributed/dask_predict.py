@@ -51,6 +51,33 @@ def model_inputs(model, x, argument="x"):
     return dask_inputs.aligned(arrays, argument)
 
 
+def config_values(config, keys):
+    """``(key, value, class_name)`` for every entry of ``keys`` anywhere in a nested Keras config."""
+    found, stack = [], [(config, None)]
+    while stack:
+        node, owner = stack.pop()
+        if isinstance(node, dict):
+            owner = node.get("class_name", owner)
+            for key, value in node.items():
+                if key in keys:
+                    found.append((key, value, owner))
+                stack.append((value, owner))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, owner) for v in node)
+    return found
+
+
+def refuse_stateful(model, what):
+    """Refuse a stateful model: its state runs from one batch to the next, which cannot be split."""
+    stateful = [owner for _, value, owner in config_values(model.get_config(), {"stateful"}) if value]
+    if stateful:
+        raise ValueError(f"{what}() on dask arrays cannot use the stateful model {model.name!r} (its {stateful[0]} "
+                         "layer has stateful=True): a stateful layer carries its state from one batch to the next, "
+                         "so its batches must run one after another in one process and cannot be split across "
+                         "workers. Rebuild the model with stateful=False, or compute the arrays and call "
+                         f"{what}() on NumPy arrays.")
+
+
 def _predict_chunk(recipe, weights, batch_size, *arrays):
     """The model's flat outputs on one chunk of every input (runs on a worker)."""
     with worker_model.model_for(recipe, weights) as model:
@@ -98,6 +125,7 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
         raise ValueError("Argument `callbacks` of predict() must be None for dask arrays: the result is lazy and its "
                          f"batches run on workers, where no callback can be called; received {callbacks!r}.")
     xs = model_inputs(model, x)
+    refuse_stateful(model, "predict")
     rows = _check_steps(steps, batch_size, xs[0].shape[0])
     if rows != xs[0].shape[0]:
         xs = [a[:rows] for a in xs]
@@ -121,6 +149,7 @@ class EvaluationBatches:
             raise ValueError(f"Argument `y` (the targets) is required with dask `{argument}`; received None.")
         self.model, self.batch_size = model, batch_size
         xs = model_inputs(model, x, argument)
+        refuse_stateful(model, "evaluate")
         rows = _check_steps(steps, batch_size, xs[0].shape[0])
         names = model._output_names()
         ys = dask_inputs.as_list(y, names)
