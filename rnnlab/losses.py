@@ -123,6 +123,12 @@ def _sigmoid(x):
     return out
 
 
+def _mask_scale(m, dtype):
+    """Keras's weight for the valid entries of a boolean mask under a mean reduction: ``total / valid``."""
+    valid = dtype(m.sum())
+    return dtype(m.size) / valid if valid else dtype(0)
+
+
 def _clip_bounds(dtype):
     # Keras clips to (epsilon, 1.0 - epsilon) with both bounds converted to the working dtype.
     return dtype(EPSILON), dtype(1.0 - EPSILON)
@@ -232,10 +238,7 @@ class Loss:
         if mask is not None:
             m = _as_array(mask).astype(bool)
             if self.reduction in ("mean", "sum_over_batch_size"):
-                valid = dtype(m.sum())
-                total = dtype(m.size)
-                scale = total / valid if valid else dtype(0)
-                float_mask = np.where(m, scale, dtype(0)).astype(dtype)
+                float_mask = np.where(m, _mask_scale(m, dtype), dtype(0)).astype(dtype)
             else:
                 float_mask = m.astype(dtype)
             if sw is not None:
@@ -250,6 +253,40 @@ class Loss:
             else:
                 sw = float_mask
         return sw
+
+    def _divisor(self, size, w, dtype):
+        """What the reduction divides the sum of ``size`` weighted values by (weights ``w``, or None)."""
+        if self.reduction == "sum":
+            return dtype(1)
+        if self.reduction == "mean_with_sample_weight" and w is not None:
+            return np.sum(w, dtype=dtype)
+        return dtype(size)
+
+    def normalizer(self, y_true, y_pred, sample_weight=None, mask=None):
+        """The number ``n`` with ``loss == sum(values * sample_weight * mask) / n`` (a 0/1 mask, before Keras's
+        ``total / valid`` scale), as a float.
+
+        A batch cut into parts has ``n`` equal to the sum of its parts' ``n`` (``reduction="sum"``: 1 for every
+        part), so a data-parallel trainer weighs each part's loss ``L_k`` as ``L_k * n_k / sum(n_k)``.
+        """
+        if self.reduction == "sum":
+            return 1.0
+        if mask is None:
+            mask = getattr(y_pred, "_keras_mask", None)
+        yp = _as_array(y_pred)
+        dtype = _work_dtype(yp)
+        values = np.asarray(self._values(y_true, yp.astype(dtype, copy=False), False)[0], dtype=dtype)
+        w = self._merge_weights(values, sample_weight, mask, dtype)
+        if w is None:
+            size = values.size
+        else:
+            v, w_same = same_rank(values, w)
+            size = int(np.prod(np.broadcast_shapes(v.shape, w_same.shape)))
+        if self.reduction == "mean_with_sample_weight" or mask is None:
+            return float(self._divisor(size, w, dtype))
+        m = _as_array(mask).astype(bool)  # the mask's scale total/valid came in through w: take it out again
+        scale = _mask_scale(m, dtype)
+        return float(self._divisor(size, w, dtype) / scale) if scale else 0.0
 
     def _reduce(self, values, sw, dtype, need_grad):
         """Weight and reduce; return ``(value, d value / d values)``."""
@@ -278,12 +315,7 @@ class Loss:
             d_weighted = np.ones(shape, dtype) if out.shape == () else np.zeros(shape, dtype)
         else:
             total = np.sum(weighted, dtype=dtype)
-            if reduction == "sum":
-                divisor = dtype(1)
-            elif reduction == "mean_with_sample_weight" and w is not None:
-                divisor = np.sum(w, dtype=dtype)
-            else:
-                divisor = dtype(weighted.size)
+            divisor = self._divisor(weighted.size, w, dtype)
             value = float(total / divisor) if divisor != 0 else 0.0
             d_weighted = None
             if need_grad:

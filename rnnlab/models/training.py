@@ -16,6 +16,7 @@ from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
 from rnnlab.callbacks import CallbackList
+from rnnlab.distributed import dask_inputs
 from rnnlab.engine.layer import add_regularizer_grads
 from rnnlab.models import data_adapters
 from rnnlab.random import make_rng
@@ -43,6 +44,11 @@ def _predict_with_data_objects(predict_arrays):
     :meth:`Trainer._predict_data`."""
     @functools.wraps(predict_arrays)
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        if type(x) is not np.ndarray and dask_inputs.holds_dask_arrays(x):
+            from rnnlab.distributed import dask_predict  # imports Dask
+
+            return dask_predict.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                                        callbacks=callbacks)
         if type(x) is not np.ndarray and data_adapters.data_kind(x) is not None:
             return self._predict_data(x, verbose=verbose, steps=steps, callbacks=callbacks)
         data_adapters.check_arrays(x)
@@ -256,29 +262,50 @@ class Trainer:
         training and in evaluation)."""
         return float(sum(float(v) for v in self.losses))
 
-    def _train_step(self, xs, ys, sw):
+    def _gradients(self, xs, ys, sw, output_scales=None):
+        """Forward and backward on one batch: ``(grads, total, per_output, flat_out)``, ``grads`` by variable.
+
+        ``output_scales(ys, flat_out, sw)``, when given, returns a factor per output that multiplies its loss
+        gradient before backpropagation (a data-parallel worker weighs its part of the batch so).
+        """
         grads = {}
         inputs = xs if len(xs) > 1 else xs[0]
         outputs, backward = self.forward_backward(inputs, training=True, grads=grads)
         total, d_outputs, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
-        total += self._regularization_loss()  # the weights' penalties before this update, as Keras
+        if output_scales is not None:
+            d_outputs = [None if d is None else d * factor
+                         for d, factor in zip(d_outputs, output_scales(ys, flat_out, sw))]
         d_struct = nest.pack_like(self._outputs_struct, d_outputs) if nest.is_nested(self._outputs_struct) \
             else d_outputs[0]
         if getattr(backward, "optional_input_grad", False):
             backward(d_struct, need_input_grad=False)  # the inputs' gradients are not needed
         else:
             backward(d_struct)
+        return grads, total, per_output, flat_out
+
+    def _apply_gradients(self, grads):
+        """One optimizer step (then each weight's constraint); ``grads`` lines up with ``trainable_weights``
+        (None: no gradient reached it)."""
+        pairs = [(g, v) for g, v in zip(grads, self.trainable_weights) if g is not None]
+        if pairs:
+            self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def _train_step(self, xs, ys, sw):
+        grads, total, per_output, flat_out = self._gradients(xs, ys, sw)
+        total += self._regularization_loss()  # the penalties before this update, as Keras
         add_regularizer_grads(grads, self.trainable_weights)
-        trainable = [v for v in self.trainable_weights if v in grads]
-        if trainable:
-            self.optimizer.apply([grads[v] for v in trainable], trainable)  # then each weight's constraint
+        self._apply_gradients([grads.get(v) for v in self.trainable_weights])
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     def _test_step(self, xs, ys, sw):
-        outputs = self._run_graph(xs, [None] * len(xs), training=False, keep_masks=True)
+        self._record_test(self._run_graph(xs, [None] * len(xs), training=False, keep_masks=True), ys, sw)
+
+    def _record_test(self, outputs, ys, sw):
+        """Loss and metrics of one evaluated batch, from the model's ``outputs`` on it (plus the model's
+        losses of that call and its weight penalties, as Keras)."""
         total, _, per_output, flat_out = self._loss_and_grads(ys, outputs, sw)
         total += self._regularization_loss()
-        self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
+        self._update_metrics(total, per_output, ys, flat_out, sw, ys[0].shape[0])
 
     # -------------------------------------------------------------- public API
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -317,7 +344,14 @@ class Trainer:
         """Loss (and metrics) over the data, in batches; as Keras, a scalar or ``[loss, *metrics]``."""
         self._require_compiled("evaluate")
         batch_size = self._check_batch_size(batch_size)
-        data = self._batches(x, y, sample_weight, None, batch_size=batch_size, steps=steps, method="evaluate")
+        if dask_inputs.holds_dask_arrays(x):
+            from rnnlab.distributed import dask_predict  # imports Dask
+
+            data, step = dask_predict.EvaluationBatches(self, x, y, sample_weight, batch_size, steps), \
+                self._record_test
+        else:
+            data, step = self._batches(x, y, sample_weight, None, batch_size=batch_size, steps=steps,
+                                       method="evaluate"), self._test_step
         verbose = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=data.num_batches,
                            model=self)
@@ -326,9 +360,9 @@ class Trainer:
         cbs.on_test_begin()
         data.begin_epoch()
         seen = 0
-        for b, (xs, ys, sw) in enumerate(data.epoch()):
+        for b, batch in enumerate(data.epoch()):
             cbs.on_test_batch_begin(b)
-            self._test_step(xs, ys, sw)
+            step(*batch)
             seen += 1
             cbs.on_test_batch_end(b, self._logs())
         data.end_epoch()
@@ -360,12 +394,21 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         if verbose not in (0, 1, 2):
             raise ValueError(f"Argument `verbose` must be 'auto', 0, 1 or 2; received verbose={verbose!r}.")
-        kind = data_adapters.data_kind(x)
+        on_dask = type(x) is not np.ndarray and dask_inputs.holds_dask_arrays(x)
+        kind = None if on_dask else data_adapters.data_kind(x)
         if kind is not None:
             data_adapters.refuse_with_data_object(kind, validation_split=validation_split)
-        val = None
+        val, val_step = None, self._test_step
         if validation_data is not None:
-            if data_adapters.data_kind(validation_data) is not None:
+            if isinstance(validation_data, (list, tuple)) and len(validation_data) in (2, 3) and \
+                    dask_inputs.holds_dask_arrays(validation_data[0]):
+                from rnnlab.distributed import dask_predict  # imports Dask
+
+                val, val_step = dask_predict.EvaluationBatches(
+                    self, *validation_data[:2], validation_data[2] if len(validation_data) == 3 else None,
+                    validation_batch_size or batch_size, validation_steps, argument="validation_data"), \
+                    self._record_test
+            elif data_adapters.data_kind(validation_data) is not None:
                 val = self._batches(validation_data, None, None, None, batch_size=validation_batch_size or batch_size,
                                     steps=validation_steps, method="fit", steps_argument="validation_steps",
                                     argument="validation_data")
@@ -377,7 +420,17 @@ class Trainer:
                 val = self._batches(*validation_data[:2], validation_data[2] if len(validation_data) == 3 else None,
                                     None, batch_size=validation_batch_size or batch_size, steps=validation_steps,
                                     method="fit", steps_argument="validation_steps", argument="validation_data")
-        if kind is None:
+        train_step = self._train_step
+        if on_dask:
+            from rnnlab.distributed import dask_fit  # imports Dask
+
+            train, train_step, split_val = dask_fit.training_plan(
+                self, x, y, sample_weight, class_weight, batch_size=batch_size, shuffle=shuffle,
+                steps_per_epoch=steps_per_epoch, validation_split=0.0 if validation_data is not None else
+                validation_split, validation_batch_size=validation_batch_size, validation_steps=validation_steps)
+            if split_val is not None:
+                val, val_step = split_val, self._record_test
+        elif kind is None:
             data_adapters.check_arrays(x)
             xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight)
             if validation_split and validation_data is None:
@@ -399,9 +452,9 @@ class Trainer:
             cbs.on_epoch_begin(epoch)
             train.begin_epoch()
             steps_done = 0
-            for step, (xs, ys, sw) in enumerate(train.epoch()):
+            for step, batch in enumerate(train.epoch()):
                 cbs.on_train_batch_begin(step)
-                self._train_step(xs, ys, sw)
+                train_step(*batch)
                 steps_done += 1
                 logs = self._logs()
                 cbs.on_train_batch_end(step, logs)
@@ -412,7 +465,7 @@ class Trainer:
                 break
             epoch_logs = dict(logs) if steps_done else {}  # an epoch without data reports nothing, as Keras
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(val)
+                val_logs = self._evaluate_batches(val, val_step)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             logs = epoch_logs
@@ -437,14 +490,15 @@ class Trainer:
         train = [a[:split_at] for a in xs], [a[:split_at] for a in ys], None if sw is None else sw[:split_at]
         return train, val
 
-    def _evaluate_batches(self, data):
-        """Validation metrics over ``data`` (the epoch's training logs were taken before this resets them)."""
+    def _evaluate_batches(self, data, step):
+        """Validation metrics over ``data``, each batch scored by ``step`` (the epoch's training logs were taken
+        before this resets them)."""
         self.reset_metrics()
         data.reset()
         data.begin_epoch()
         seen = 0
-        for xs, ys, sw in data.epoch():
-            self._test_step(xs, ys, sw)
+        for batch in data.epoch():
+            step(*batch)
             seen += 1
         data.end_epoch()
         return self._logs() if seen else {}  # a stream with nothing left (it warned): no val_ logs

@@ -206,3 +206,25 @@ def test_model_gradients_with_embedding_mask_and_sequential():
     _random_weights(model, rng)
     ids = np.array([[1, 4, 2, 0, 0], [5, 5, 3, 2, 1]])
     assert gradcheck(model, (ids,), {}, rng) <= TOL
+
+
+def test_loss_normalizers_add_up_over_the_parts_of_a_batch():
+    """A data-parallel step weighs each part's loss L_k by n_k / sum(n_k) (rnnlab.distributed.dask_fit): that must
+    give the whole batch's loss, for every reduction, with sample weights and masks."""
+    from rnnlab import losses
+
+    rng = np.random.default_rng(0)
+    y = rng.random((8, 5, 3)).astype("float32")
+    p = rng.random((8, 5, 3)).astype("float32") + 0.1
+    for reduction in ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight"):
+        for cls in (losses.MeanSquaredError, losses.CategoricalCrossentropy):
+            fn = cls(reduction=reduction)
+            for sw in (None, rng.random((8, 5)).astype("float32")):
+                for mask in (None, rng.random((8, 5)) > 0.3):
+                    parts = [slice(0, 3), slice(3, 8)]
+                    args = [(y[s], p[s], None if sw is None else sw[s], None if mask is None else mask[s])
+                            for s in parts]
+                    n = [fn.normalizer(*a) for a in args]
+                    total = 1.0 if reduction == "sum" else sum(n)
+                    combined = sum(fn(*a) * n_k for a, n_k in zip(args, n)) / total
+                    np.testing.assert_allclose(combined, fn(y, p, sw, mask), rtol=1e-5)
