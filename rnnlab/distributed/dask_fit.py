@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 
-from rnnlab.engine.layer import add_regularizer_grads
 from rnnlab.distributed import dask_inputs, dask_predict, worker_model
+from rnnlab.engine.layer import add_regularizer_grads
 from rnnlab.random import make_rng
 
 
