@@ -368,8 +368,8 @@ def _build_builtin(cls, class_name, config, where, opts):
 
 def _lookup_config(class_name, config, where, opts):
     """A lookup layer's file-specific arguments: a vocabulary file path outside the archive is read only with
-    safe_mode=False (as in Keras); a callable ``standardize``/``split`` is code, so it must come from
-    ``custom_objects`` with safe_mode=False."""
+    safe_mode=False (as in Keras); a callable ``standardize``/``split`` must be one the program supplied
+    (``custom_objects`` or a registered function): the file only names it."""
     if isinstance(config.get("vocabulary"), str) and opts.safe_mode:
         _fail(f"{where}: its `vocabulary` is the path {config['vocabulary']!r} of a file outside the archive; "
               "reading it is refused while safe_mode=True. Pass safe_mode=False if you trust this file.")
@@ -384,8 +384,8 @@ def _lookup_config(class_name, config, where, opts):
             _fail(f"{where}: `{key}` must be a mode name or a registered function; found {str(value)[:200]}.")
         fn = _custom_object(name, value.get("registered_name"), where, opts, "function")
         if fn is None:
-            _fail(f"{where}: `{key}` is the custom function {name!r}, which is Python code; pass it in "
-                  "custom_objects with safe_mode=False to load this layer.")
+            _fail(f"{where}: `{key}` is the custom function {name!r}, which rnnlab does not have; pass it in "
+                  "custom_objects (or register it) to load this layer.")
         config[key] = fn
 
 

@@ -120,8 +120,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
     ``custom_objects`` maps class/function names to the program's own classes/functions (as do
     ``custom_object_scope`` and ``register_keras_serializable``); a file can name them, never import anything.
-    ``safe_mode`` is accepted as in Keras: rnnlab never runs code stored in a file (lambdas), in either mode.  With ``compile=True`` a stored compile config whose optimizer and loss rnnlab has
-    is applied (the optimizer's state is not restored); otherwise the model comes back uncompiled.
+    ``safe_mode`` refuses what Keras refuses in safe mode that rnnlab could otherwise do (reading a vocabulary
+    file a config names); rnnlab never runs code stored in a file (lambdas), in either mode. With
+    ``compile=True`` a stored compile config whose optimizer and loss rnnlab has is applied (the optimizer's
+    state is not restored); otherwise the model comes back uncompiled.
     """
     filepath = _check_path(filepath)
     lower = filepath.lower()
