@@ -137,7 +137,25 @@ def definitions(keras):
         def compute_mask(self, inputs, mask=None):
             return mask
 
-    return {"MinimalRNNCell": MinimalRNNCell, "GRULikeCell": GRULikeCell, "TwoStateCell": TwoStateCell,
+    @register
+    class PenalisedProjection(layers.Layer):
+        """A projection whose kernel carries an L2 penalty (added to the loss fit minimises and reports)."""
+
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel",
+                                          regularizer=keras.regularizers.L2(0.05))
+
+        def call(self, inputs):
+            return ops.tanh(ops.matmul(inputs, self.kernel))
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    return {"PenalisedProjection": PenalisedProjection, "MinimalRNNCell": MinimalRNNCell, "GRULikeCell": GRULikeCell, "TwoStateCell": TwoStateCell,
             "AdditiveAttentionPool": AdditiveAttentionPool, "MaskedGain": MaskedGain}
 
 
@@ -177,6 +195,13 @@ def model_two_state_cell(keras, d):
     return keras.Model(inp, [out, keras.layers.Dense(2)(h), c]), np.random.default_rng(5).normal(size=(4, 5, 3))
 
 
+def model_regularized_weight(keras, d):
+    inp = keras.Input((6, 3))
+    h = d["PenalisedProjection"](5)(keras.layers.GRU(4, return_sequences=True)(inp))
+    return keras.Model(inp, keras.layers.Dense(1)(keras.layers.SimpleRNN(3)(h))), \
+        np.random.default_rng(14).normal(size=(4, 6, 3))
+
+
 def model_user_cell_masked_initial_state(keras, d):
     """A user's cell with a mask (left padding and a gap) and an initial state from a second input."""
     inp, h0 = keras.Input((6, 3)), keras.Input((4,))
@@ -192,7 +217,8 @@ def model_user_cell_masked_initial_state(keras, d):
 
 MODELS = {f.__name__[len("model_"):]: f for f in [model_minimal_cell, model_gru_like_bidirectional,
                                                   model_attention_over_lstm, model_mask_aware,
-                                                  model_two_state_cell, model_user_cell_masked_initial_state]}
+                                                  model_two_state_cell, model_user_cell_masked_initial_state,
+                                                  model_regularized_weight]}
 
 
 def _targets(outputs, rng):
@@ -250,14 +276,13 @@ def test_user_layers_match_keras_predictions_and_adam_steps(keras, name, tmp_pat
     ys = _targets(want, rng)
     y = ys if len(ys) > 1 else ys[0]
     ours.compile(optimizer=rnnlab.optimizers.Adam(0.01), loss="mse")
-    for _ in range(3):
-        ours.train_on_batch(x, y)
+    our_losses = [ours.train_on_batch(x, y) for _ in range(3)]
     if name in ON_TORCH_BACKEND:
         expected = _adam_steps_on_keras_torch(name, weights, x, ys, tmp_path)
     else:
         theirs.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-        for _ in range(3):
-            theirs.train_on_batch(x, y)
+        their_losses = [theirs.train_on_batch(x, y) for _ in range(3)]
+        np.testing.assert_allclose(np.ravel(our_losses), np.ravel(their_losses), rtol=1e-5)  # penalties included
         expected = theirs.get_weights()
     for w, g in zip(expected, ours.get_weights()):
         np.testing.assert_allclose(g, w, atol=2e-5)
