@@ -22,6 +22,8 @@ import struct
 
 import numpy as np
 
+from rnnlab.file_errors import reading
+
 #: safetensors dtype name -> NumPy dtype (little-endian).  BF16 is handled separately.
 DTYPES = {
     "BOOL": np.dtype("?"),
@@ -207,7 +209,7 @@ def _check_file(path):
 def load_safetensors(path) -> dict:
     """Read a ``.safetensors`` file into ``{name: ndarray}``, in the file's header order."""
     path = _check_file(path)
-    with open(path, "rb") as f:
+    with reading(path), open(path, "rb") as f:
         return deserialize(f.read(), path)
 
 
@@ -215,7 +217,7 @@ def read_header(path):
     """``({name: (dtype, shape)}, metadata)`` of a ``.safetensors`` file, validated, without reading the data."""
     path = _check_file(path)
     total = os.path.getsize(path)
-    with open(path, "rb") as f:
+    with reading(path), open(path, "rb") as f:
         prefix = f.read(8)
         n = _header_length(prefix, total, path)
         entries, metadata, _ = _parse_header(prefix + f.read(n), total, path)

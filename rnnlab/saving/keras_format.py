@@ -30,6 +30,7 @@ import zipfile
 import zlib
 
 from rnnlab.engine.allocation import allocation_budget, weights_budget
+from rnnlab.file_errors import reading
 from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.compile_config import compile_from_config
 from rnnlab.saving.config_json import MAX_CONFIG_BYTES, parse_config_json
@@ -133,6 +134,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     is applied (the optimizer's state is not restored); otherwise the model comes back uncompiled.
     """
     filepath = _check_path(filepath)
+    with reading(filepath):
+        return _load_model(filepath, custom_objects, compile, safe_mode)
+
+
+def _load_model(filepath, custom_objects, compile, safe_mode):
     lower = filepath.lower()
     if lower.endswith((".weights.h5", ".weights.npz", ".weights.json")):
         raise ValueError(f"{filepath!r} holds only weights, not a model: build the model, then call "

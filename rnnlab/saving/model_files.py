@@ -6,6 +6,7 @@ in :mod:`rnnlab.models.saving_hook`, through which ``Model`` reaches them (see t
 """
 from __future__ import annotations
 
+from rnnlab.file_errors import reading
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
 from rnnlab.saving.config_writer import serialize_model
 from rnnlab.saving.keras_format import load_any_weights
@@ -34,9 +35,10 @@ def load_weights(model, filepath):
     if isinstance(path, str) and path.endswith(".weights.json"):
         raise ValueError(f"{path!r} is a sharded Keras weights index; rnnlab reads single-file weights "
                          "('.weights.h5', '.weights.npz') only.")
-    if isinstance(path, str) and path.lower().endswith((".h5", ".hdf5", ".keras")):
-        return load_any_weights(model, filepath)
-    load_weights_npz(model, filepath)
+    with reading(filepath):
+        if isinstance(path, str) and path.lower().endswith((".h5", ".hdf5", ".keras")):
+            return load_any_weights(model, filepath)
+        load_weights_npz(model, filepath)
 
 
 def model_config(model) -> dict:

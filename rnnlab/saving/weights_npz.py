@@ -57,7 +57,8 @@ class NpyMember:
         return count * self.dtype.itemsize
 
 
-def _open_archive(filepath):
+def open_npz(filepath):
+    """An ``.npz`` file open as a zip archive; anything unreadable is a ValueError."""
     if not os.path.isfile(filepath):
         raise ValueError(f"Argument `filepath`: no such file {filepath!r}.")
     try:
@@ -136,7 +137,7 @@ def load_weights_npz(model, filepath):
     filepath = os.fspath(filepath)
     variables = model.weights
     paths = [w.path for w in variables]
-    with _open_archive(filepath) as zf:
+    with open_npz(filepath) as zf:
         if len(zf.infolist()) != len(variables):
             raise ValueError(f"Weights file {filepath!r} does not match model {model.name!r}: it holds "
                              f"{len(zf.infolist())} arrays, the model needs {len(variables)}.")
