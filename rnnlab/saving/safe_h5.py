@@ -211,13 +211,22 @@ def check_storage(ds, where):
 
 def stored_elements(group, where):
     """The number of values stored in the datasets under ``group`` (0 when it is None), from their headers
-    alone: what a model rebuilt from this file may allocate (see :mod:`rnnlab.engine.allocation`)."""
+    alone: what a model rebuilt from this file may allocate (see :mod:`rnnlab.engine.allocation`).  HDF5's own
+    walk (``visititems``) follows hard links only."""
     if group is None:
         return 0
+    h5py = h5py_module()
+    total = [0]
+
+    def count(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            total[0] += check_storage(obj, f"{where}, {name}")
+
     try:
-        return sum(check_storage(group[path.lstrip("/")], f"{where}, {path}") for path in dataset_paths(group, ""))
+        group.visititems(count)
     except READ_ERRORS as exc:
         raise ValueError(f"{where} could not be read ({type(exc).__name__}: {exc}).") from None
+    return total[0]
 
 
 def dataset_paths(group, prefix):
