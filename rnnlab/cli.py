@@ -81,9 +81,8 @@ def _run_convert(args):
         options["return_sequences"] = True
     try:
         convert_file(args.input, args.output, **options)
-    except (ValueError, TypeError, ImportError) as exc:
-        print(f"rnnlab convert: error: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (the loaders raise ValueError)
+        return _report("convert", exc)
     print(f"wrote {args.output}")
     return 0
 
@@ -92,11 +91,19 @@ def _run_info(args):
     from rnnlab.convert import describe_file
 
     try:
-        print(describe_file(args.file))
-    except (ValueError, TypeError, ImportError) as exc:
-        print(f"rnnlab info: error: {exc}", file=sys.stderr)
-        return 1
+        text = describe_file(args.file)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (the loaders raise ValueError)
+        return _report("info", exc)
+    print(text)
     return 0
+
+
+def _report(command, exc):
+    """Print one line for a failed command and return exit status 1."""
+    known = isinstance(exc, (ValueError, TypeError, ImportError))
+    message = " ".join(str(exc).split()) if known else f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    print(f"rnnlab {command}: error: {message}", file=sys.stderr)
+    return 1
 
 
 def _run_demo(args):

@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from rnnlab.file_errors import reading
+
 _LAZY = {
     "from_torch": "torch_format", "from_torch_state_dict": "torch_format", "to_torch_state_dict": "torch_format",
     "to_torch_module": "torch_format", "infer_torch_spec": "torch_format", "TorchSpec": "torch_format",
@@ -171,49 +173,71 @@ def _describe_model(lines, model):
 
 
 def describe_file(path) -> str:
-    """A text summary of a model or weights file: layers or tensors, shapes, dtypes and parameter counts."""
+    """A text summary of a model or weights file: layers or tensors, shapes, dtypes and parameter counts.
+
+    Any damage is a ValueError naming the file (see :mod:`rnnlab.file_errors`)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"No such file: {path!r}.")
     fmt = _format_of(path)
     lines = [f"File: {path} ({os.path.getsize(path):,} bytes, format: {fmt})"]
-    if fmt == "safetensors":
-        from rnnlab.convert.safetensors import read_header
-
-        header, metadata = read_header(path)
-        if metadata:
-            lines.append(f"Metadata: {metadata}")
-        lines.append(f"Tensors: {len(header)}")
-        _describe_arrays(lines, [(n, d, s) for n, (d, s) in header.items()])
-        _describe_torch(lines, {n: s for n, (d, s) in header.items() if d in ("F16", "BF16", "F32", "F64")})
-    elif fmt == "torch":
-        from rnnlab.convert.torch_format import _load_path, _to_numpy
-
-        state = {k: _to_numpy(v, k) for k, v in _load_path(path).items()}
-        lines.append(f"Tensors: {len(state)}")
-        _describe_arrays(lines, [(n, a.dtype, a.shape) for n, a in state.items()])
-        _describe_torch(lines, {n: a.shape for n, a in state.items()})
-    elif fmt == "onnx":
-        from rnnlab.convert.onnx_import import describe_onnx
-
-        lines.extend(describe_onnx(path))
-    elif fmt == "keras":
-        _describe_model(lines, _load_keras(path))
-    elif path.lower().endswith(".weights.npz"):
-        import zipfile
-
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                entries = [(k, data[k].dtype, data[k].shape) for k in data.files]
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-            raise ValueError(f"{path!r} is not a readable .weights.npz file ({exc}).") from None
-        lines.append(f"Arrays: {len(entries)}")
-        _describe_arrays(lines, entries)
-    else:  # .weights.h5
-        from rnnlab.saving.safe_h5 import dataset_paths as _dataset_paths, open_h5
-
-        with open_h5(path, repr(path)) as h5:
-            entries = [(p.lstrip("/"), h5[p].dtype, h5[p].shape) for p in sorted(_dataset_paths(h5, ""))]
-        lines.append(f"Arrays: {len(entries)}")
-        _describe_arrays(lines, entries)
+    with reading(path):
+        _DESCRIBERS[fmt if fmt != "weights" else _weights_kind(path)](lines, path)
     return "\n".join(lines)
+
+
+def _weights_kind(path):
+    return "npz" if path.lower().endswith(".weights.npz") else "weights_h5"
+
+
+def _describe_safetensors(lines, path):
+    from rnnlab.convert.safetensors import read_header
+
+    header, metadata = read_header(path)
+    if metadata:
+        lines.append(f"Metadata: {metadata}")
+    lines.append(f"Tensors: {len(header)}")
+    _describe_arrays(lines, [(n, d, s) for n, (d, s) in header.items()])
+    _describe_torch(lines, {n: s for n, (d, s) in header.items() if d in ("F16", "BF16", "F32", "F64")})
+
+
+def _describe_torch_file(lines, path):
+    from rnnlab.convert.torch_format import _load_path, _to_numpy
+
+    state = {k: _to_numpy(v, k) for k, v in _load_path(path).items()}
+    lines.append(f"Tensors: {len(state)}")
+    _describe_arrays(lines, [(n, a.dtype, a.shape) for n, a in state.items()])
+    _describe_torch(lines, {n: a.shape for n, a in state.items()})
+
+
+def _describe_onnx(lines, path):
+    from rnnlab.convert.onnx_import import describe_onnx
+
+    lines.extend(describe_onnx(path))
+
+
+def _describe_npz(lines, path):
+    from rnnlab.saving.weights_npz import open_npz, read_npz_headers
+
+    with open_npz(path) as zf:  # the .npy headers alone: no array is read
+        entries = [(m.name, m.dtype, m.shape) for m in read_npz_headers(zf, path)]
+    lines.append(f"Arrays: {len(entries)}")
+    _describe_arrays(lines, entries)
+
+
+def _describe_weights_h5(lines, path):
+    from rnnlab.saving.safe_h5 import READ_ERRORS, dataset_paths, open_h5
+
+    with open_h5(path, repr(path)) as h5:
+        try:
+            entries = [(p.lstrip("/"), h5[p].dtype, h5[p].shape) for p in sorted(dataset_paths(h5, ""))]
+        except READ_ERRORS as exc:
+            raise ValueError(f"{path!r} is not a readable .weights.h5 file ({type(exc).__name__}: {exc}).") \
+                from None
+    lines.append(f"Arrays: {len(entries)}")
+    _describe_arrays(lines, entries)
+
+
+_DESCRIBERS = {"safetensors": _describe_safetensors, "torch": _describe_torch_file, "onnx": _describe_onnx,
+               "keras": lambda lines, path: _describe_model(lines, _load_keras(path)), "npz": _describe_npz,
+               "weights_h5": _describe_weights_h5}

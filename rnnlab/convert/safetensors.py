@@ -15,11 +15,14 @@ half of a float32); 8-bit float formats are refused.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import struct
 
 import numpy as np
+
+from rnnlab.file_errors import reading
 
 #: safetensors dtype name -> NumPy dtype (little-endian).  BF16 is handled separately.
 DTYPES = {
@@ -121,17 +124,19 @@ def _parse_header(data: bytes, total_size: int, source: str):
     if not raw.startswith(b"{"):
         raise ValueError(f"{source}: the header must be a JSON object starting with '{{'.")
 
-    def no_duplicates(pairs):
-        keys = [k for k, _ in pairs]
-        dup = sorted({k for k in keys if keys.count(k) > 1})
-        if dup:
-            raise ValueError(f"duplicate keys {dup}")
+    def no_duplicates(pairs):  # linear in the number of keys
+        counts = collections.Counter(k for k, _ in pairs)
+        if len(counts) != len(pairs):
+            raise ValueError(f"duplicate keys {sorted(k for k, c in counts.items() if c > 1)[:10]}")
         return dict(pairs)
 
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{source}: the header is not valid UTF-8 JSON ({exc}).") from None
+    except RecursionError:
+        raise ValueError(f"{source}: the header is nested too deeply (a tensor entry is one object deep).") \
+            from None
     if not isinstance(header, dict):
         raise ValueError(f"{source}: the header must be a JSON object; received {type(header).__name__}.")
     metadata = header.pop("__metadata__", None)
@@ -157,9 +162,13 @@ def _parse_header(data: bytes, total_size: int, source: str):
             raise ValueError(f"{where}: data_offsets {offsets} are not 0 <= begin <= end.")
         if end > buffer_size:
             raise ValueError(f"{where}: data_offsets {offsets} run past the data buffer ({buffer_size} bytes).")
-        count = 1
+        count, nonzero = 1, 1
         for d in shape:
             count *= d
+            nonzero *= max(d, 1)
+        if nonzero * _ITEMSIZE[dtype] >= 2 ** 63:  # NumPy cannot describe such a shape, even with no elements
+            raise ValueError(f"{where}: shape {shape} is too large for an array ({nonzero * _ITEMSIZE[dtype]} "
+                             "bytes without its zero dimensions).")
         if count * _ITEMSIZE[dtype] != end - begin:
             raise ValueError(f"{where}: shape {shape} of {dtype} needs {count * _ITEMSIZE[dtype]} bytes but "
                              f"data_offsets {offsets} span {end - begin}.")
@@ -200,7 +209,7 @@ def _check_file(path):
 def load_safetensors(path) -> dict:
     """Read a ``.safetensors`` file into ``{name: ndarray}``, in the file's header order."""
     path = _check_file(path)
-    with open(path, "rb") as f:
+    with reading(path), open(path, "rb") as f:
         return deserialize(f.read(), path)
 
 
@@ -208,7 +217,7 @@ def read_header(path):
     """``({name: (dtype, shape)}, metadata)`` of a ``.safetensors`` file, validated, without reading the data."""
     path = _check_file(path)
     total = os.path.getsize(path)
-    with open(path, "rb") as f:
+    with reading(path), open(path, "rb") as f:
         prefix = f.read(8)
         n = _header_length(prefix, total, path)
         entries, metadata, _ = _parse_header(prefix + f.read(n), total, path)

@@ -36,12 +36,14 @@ hold NumPy arrays or torch tensors, and ``.safetensors`` files are read with :mo
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnnlab import weight_layouts
+from rnnlab.file_errors import reading
 from rnnlab.cells import builtin_spec, spec_of
 from rnnlab.weight_layouts import NUM_GATES
 
@@ -126,6 +128,12 @@ def _suffix(layer, reverse):
     return f"_l{layer}{'_reverse' if reverse else ''}"
 
 
+_REFUSED_PICKLE = ("{path!r} holds Python objects other than tensors and plain containers (pickled classes or "
+                   "functions). rnnlab reads state dicts of tensors only and never runs code from a file, so this "
+                   "file is refused. If you wrote it, save `module.state_dict()` with torch.save, or as "
+                   ".safetensors.")
+
+
 def _load_path(path):
     path = os.fspath(path)
     lower = path.lower()
@@ -141,8 +149,13 @@ def _load_path(path):
                              "to read it without torch.") from None
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle / zip errors of every kind
-            raise ValueError(f"Could not read {path!r} as a PyTorch state dict: {exc}") from None
+        except pickle.UnpicklingError:  # torch's weights-only unpickler refused an object
+            raise ValueError(_REFUSED_PICKLE.format(path=path)) from None
+        except Exception as exc:  # noqa: BLE001 - zip and format errors of every kind
+            if "weights_only" in str(exc):  # never pass on torch's advice to unpickle the file unrestricted
+                raise ValueError(_REFUSED_PICKLE.format(path=path)) from None
+            raise ValueError(f"Could not read {path!r} as a PyTorch state dict ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}).") from None
         if hasattr(obj, "state_dict"):
             obj = obj.state_dict()
         if not isinstance(obj, dict):
@@ -327,7 +340,8 @@ def from_torch(obj, spec=None, **kwargs):
     arguments are those of :func:`from_torch_state_dict`.
     """
     if isinstance(obj, (str, os.PathLike)):
-        obj = _load_path(obj)
+        with reading(obj):
+            obj = _load_path(obj)
     elif hasattr(obj, "state_dict") and hasattr(obj, "modules"):  # a torch.nn.Module
         rnns = [m for m in obj.modules() if type(m).__name__ in ("LSTM", "GRU", "RNN") and hasattr(m, "hidden_size")]
         for m in rnns:

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from rnnlab import backend, constraints, initializers, nest, regularizers
+from rnnlab.engine.allocation import charge_weights
 from rnnlab.ops import dispatch
 from rnnlab.ops.tensor import Tape, Tensor, active_tape, backward as backpropagate, record_many, unwrap
 
@@ -274,6 +275,7 @@ class Layer:
         initializer = "glorot_uniform" if initializer is None else initializer
         init = initializers.get(initializer, f"{name}_initializer") if not callable(initializer) or \
             isinstance(initializer, (str, dict)) else initializer
+        charge_weights(shape, f"weight {self.name}/{name}")  # a file being loaded may only ask for what it stores
         value = np.asarray(init(tuple(shape), dtype or self.dtype), dtype=dtype or self.dtype)
         if value.shape != tuple(shape):
             raise ValueError(f"Initializer for {name!r} returned shape {value.shape}, expected {tuple(shape)}.")

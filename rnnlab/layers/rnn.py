@@ -19,6 +19,7 @@ import numpy as np
 from rnnlab import backend, fastpath, nest
 from rnnlab.cells import RecurrentCell, StackedRNNCells, as_loop_cell
 from rnnlab.cells.base import state_structure
+from rnnlab.engine.allocation import charge_states
 from rnnlab.engine.layer import Layer, refuse_inner_activity_regularizer
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.ops.tensor import Tape
@@ -216,6 +217,8 @@ class RNN(Layer):
                     f"{tuple(sequences_shape)} with batch size None."
                 )
             self._expected_batch_size = int(sequences_shape[0])
+            for size in self.loop_cell.flat_state_sizes:
+                charge_states((self._expected_batch_size, size), f"the states of stateful layer {self.name!r}")
             self.states = self.loop_cell.get_initial_state(self._expected_batch_size)
         self.built = True
 

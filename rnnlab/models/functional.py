@@ -28,24 +28,38 @@ def map_graph(inputs, outputs):
     input_ids = {id(t) for t in inputs}
     finished, in_progress, ordered, layer_index = set(), set(), [], {}
 
-    def visit(tensor):
+    def enter(tensor):
+        """The node producing ``tensor`` if the walk must still visit it (marked in progress), else None."""
         layer, node_index, _ = tensor._history
         node = layer._inbound_nodes[node_index]
         if id(node) in finished:
-            return
+            return None
         if id(tensor) in input_ids and not node.is_input:
             finished.add(id(node))
-            return
+            return None
         if id(node) in in_progress:
             raise ValueError(f"Tensor {tensor} from layer {layer.name!r} is part of a cycle.")
         layer_index.setdefault(layer, len(layer_index))
         in_progress.add(id(node))
-        if not node.is_input:
-            for parent in node.input_tensors:
-                visit(parent)
-        finished.add(id(node))
-        in_progress.discard(id(node))
-        ordered.append(node)
+        return node
+
+    def visit(tensor):
+        """Depth-first from ``tensor`` to the inputs, appending each node after its parents (an explicit
+        stack: a chain of thousands of layers is no deeper for Python than one layer)."""
+        node = enter(tensor)
+        stack = [] if node is None else [(node, iter(() if node.is_input else node.input_tensors))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                parent_node = enter(parent)
+                if parent_node is not None:
+                    stack.append((parent_node, iter(() if parent_node.is_input else parent_node.input_tensors)))
+                    break
+            else:
+                stack.pop()
+                finished.add(id(node))
+                in_progress.discard(id(node))
+                ordered.append(node)
 
     for out in outputs:
         visit(out)

@@ -13,6 +13,7 @@ fixed table, or among the objects the program supplied (``custom_objects``, ``cu
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 
 from rnnlab import activations, backend, constraints, initializers, nest, regularizers
@@ -165,6 +166,9 @@ def _initializer(value, key, where):
         if not isinstance(inner, dict):
             raise TypeError(f"{where}: the config of `{key}` must be a dict; found {inner!r}.")
         inner = {k: v for k, v in inner.items() if k not in ("input_axes", "output_axes", "dtype")}
+        for arg, number in inner.items():
+            if isinstance(number, float) and not math.isfinite(number):
+                _fail(f"{where}: `{key}` has the non-finite argument {arg}={number!r}.")
         if cls == "VarianceScaling" and inner.get("distribution") == "normal":
             inner["distribution"] = "truncated_normal"  # TF-Keras 2's old spelling
         candidate = {"class_name": cls, "config": inner}
@@ -454,6 +458,8 @@ def _sequential_from_config(config, opts):
             model.build(tuple(shape))
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"Cannot rebuild Sequential model {name!r}: {exc}") from None
+    except (KeyError, IndexError, AttributeError, OverflowError, MemoryError) as exc:
+        raise ValueError(f"Cannot rebuild Sequential model {name!r}: {type(exc).__name__}: {exc}") from None
     return model  # unbuilt when the config has no input shape (a weights file then cannot be loaded into it)
 
 

@@ -10,23 +10,37 @@ Reading never executes anything from the file and never unpickles: configs are J
 fixed table (or the program's own: ``custom_objects``, registered classes), weights are plain HDF5 arrays.  Any
 damage -- a truncated archive, a missing member, a CRC mismatch, invalid JSON, wrong shapes, NaN or Inf
 weights -- is reported as a ``ValueError`` (``TypeError`` for values of the wrong type) naming the file.
+
+No size the file declares is trusted before it is checked.  The config JSON is bounded
+(:mod:`.config_json`).  The weights member, stored uncompressed as Keras and rnnlab write it, is read in place
+(its CRC checked in a streaming pass), never copied into memory; a compressed one may expand at most
+:data:`MAX_EXPANSION` times.  Its HDF5 dataset headers give how many numbers it stores, and the model is
+rebuilt under that budget (:mod:`rnnlab.engine.allocation`), so a config asking for more is refused before
+any weight is allocated.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
 import json
+import mmap
 import os
+import struct
 import zipfile
 import zlib
 
+from rnnlab.engine.allocation import allocation_budget, weights_budget
+from rnnlab.file_errors import reading
 from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.keras_assets import ASSETS_DIR, asset_members, load_asset_members
 from rnnlab.saving.compile_config import compile_from_config
+from rnnlab.saving.config_json import MAX_CONFIG_BYTES, parse_config_json
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
 from rnnlab.saving.config_writer import check_keras3_writable, serialize_model
-from rnnlab.saving.keras_weights_h5 import load_weights_h5, read_weights, weights_bytes
+from rnnlab.saving.keras_weights_h5 import load_weights_h5, read_weights, stored_layer_elements, weights_bytes
 from rnnlab.saving.legacy_h5 import is_legacy_keras_version, load_legacy_model
-from rnnlab.saving.safe_h5 import open_h5
+from rnnlab.saving.safe_h5 import check_global_heaps, open_h5
 from rnnlab.version import __version__
 
 __all__ = ["save_model", "load_model", "load_any_weights", "load_weights_keras_archive"]
@@ -38,7 +52,9 @@ KERAS_VERSION = "3.15.1"  # the Keras whose file format rnnlab writes (and tests
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_MAX_JSON_BYTES = 256 * 1024 * 1024
+#: How much a compressed weights member may expand (real weights deflate by a few percent at most).
+MAX_EXPANSION = 20
+_LOCAL_HEADER = struct.Struct("<4s5HL2L2H")  # a zip member's local header, before its name and extra field
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError,
                KeyError, IndexError, OverflowError, MemoryError, UnicodeError)
 
@@ -126,6 +142,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     state is not restored); otherwise the model comes back uncompiled.
     """
     filepath = _check_path(filepath)
+    with reading(filepath):
+        return _load_model(filepath, custom_objects, compile, safe_mode)
+
+
+def _load_model(filepath, custom_objects, compile, safe_mode):
     lower = filepath.lower()
     if lower.endswith((".weights.h5", ".weights.npz", ".weights.json")):
         raise ValueError(f"{filepath!r} holds only weights, not a model: build the model, then call "
@@ -152,22 +173,27 @@ def _open_zip(filepath):
             from None
 
 
-def _read_member(zf, name, filepath, limit=None):
+def _member_info(zf, name, filepath):
     try:
         info = zf.getinfo(name)
     except KeyError:
         raise ValueError(f"File {filepath!r} is not a complete .keras archive: it has no {name!r}.") from None
-    if limit is not None and info.file_size > limit:
-        raise ValueError(f"File {filepath!r}: {name!r} declares {info.file_size} bytes, more than the "
-                         f"{limit} allowed.")
-    if info.file_size > (1 << 32) and info.file_size > 100 * max(info.compress_size, 1):
-        raise ValueError(f"File {filepath!r}: {name!r} would expand {info.compress_size} stored bytes to "
-                         f"{info.file_size}; refusing a potential decompression bomb.")
     if info.flag_bits & 0x1:
         raise ValueError(f"File {filepath!r}: {name!r} is encrypted.")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        raise ValueError(f"File {filepath!r}: {name!r} uses the unknown compression method {info.compress_type}.")
+    return info
+
+
+def _read_member(zf, name, filepath, limit):
+    """A member's bytes, read through a stream capped at ``limit`` bytes."""
+    info = _member_info(zf, name, filepath)
+    if info.file_size > limit:
+        raise ValueError(f"File {filepath!r}: {name!r} declares {info.file_size:,} bytes, more than the "
+                         f"{limit:,} allowed.")
     try:
         with zf.open(info, "r") as member:
-            data = member.read()
+            data = member.read(limit + 1)
     except _ZIP_ERRORS + (ValueError,) as exc:
         raise ValueError(f"File {filepath!r}: member {name!r} is damaged ({type(exc).__name__}: {exc}).") \
             from None
@@ -176,20 +202,101 @@ def _read_member(zf, name, filepath, limit=None):
     return data
 
 
+class _MemberView(io.RawIOBase):
+    """A read-only, seekable view of the bytes ``[begin, begin + size)`` of an open file (a stored zip member)."""
+
+    def __init__(self, raw, begin, size):
+        super().__init__()
+        self._raw, self._begin, self._size, self._pos = raw, begin, size, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = min(max(base + offset, 0), self._size)
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+    def readinto(self, buffer):
+        n = max(min(len(buffer), self._size - self._pos), 0)
+        self._raw.seek(self._begin + self._pos)
+        got = self._raw.readinto(memoryview(buffer)[:n])
+        self._pos += got
+        return got
+
+
+def _stored_member_range(raw, info, filepath, name):
+    """``(begin, end)`` of a stored member's bytes in the archive, checked against the archive's size and the
+    member's CRC (read in a streaming pass: nothing is kept in memory)."""
+    raw.seek(info.header_offset)
+    header = raw.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise ValueError(f"File {filepath!r}: member {name!r} has a damaged local header.")
+    fields = _LOCAL_HEADER.unpack(header)
+    begin = info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+    end = begin + info.file_size
+    if info.compress_size != info.file_size or end > os.fstat(raw.fileno()).st_size:
+        raise ValueError(f"File {filepath!r}: member {name!r} declares {info.file_size:,} bytes that the archive "
+                         "does not hold.")
+    crc, pos = 0, begin
+    raw.seek(begin)
+    while pos < end:
+        chunk = raw.read(min(1 << 20, end - pos))
+        if not chunk:
+            raise ValueError(f"File {filepath!r}: member {name!r} is truncated.")
+        crc = zlib.crc32(chunk, crc)
+        pos += len(chunk)
+    if crc != info.CRC:
+        raise ValueError(f"File {filepath!r}: member {name!r} is damaged (CRC mismatch).")
+    return begin, end
+
+
+@contextlib.contextmanager
+def _open_weights_member(zf, filepath):
+    """The archive's ``model.weights.h5``, open with h5py: read in place when stored (as Keras and rnnlab write
+    it), or inflated into memory when compressed, up to :data:`MAX_EXPANSION` times its stored size."""
+    names = zf.namelist()
+    if WEIGHTS_NAME not in names:
+        if "model.weights.npz" in names:
+            raise ValueError(f"File {filepath!r} stores its weights as model.weights.npz, whose entries are "
+                             "pickled Python objects; rnnlab never unpickles. Re-save it with Keras's default "
+                             "weights format.")
+        raise ValueError(f"File {filepath!r} is not a complete .keras archive: it has no {WEIGHTS_NAME!r}.")
+    info = _member_info(zf, WEIGHTS_NAME, filepath)
+    source = f"File {filepath!r} ({WEIGHTS_NAME})"
+    if info.compress_type != zipfile.ZIP_STORED:
+        limit = MAX_EXPANSION * info.compress_size + 65536
+        if info.file_size > limit:
+            raise ValueError(f"File {filepath!r}: {WEIGHTS_NAME!r} would expand {info.compress_size:,} stored "
+                             f"bytes to {info.file_size:,}, more than weights ever do ({MAX_EXPANSION}x); "
+                             "refusing a potential decompression bomb.")
+        with open_h5(_read_member(zf, WEIGHTS_NAME, filepath, limit), source) as h5:
+            yield h5, source
+        return
+    with open(filepath, "rb") as raw:
+        begin, end = _stored_member_range(raw, info, filepath, WEIGHTS_NAME)
+        if end > begin:
+            with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                check_global_heaps(view, source, begin, end)
+        with open_h5(io.BufferedReader(_MemberView(raw, begin, end - begin), 1 << 16), source) as h5:
+            yield h5, source
+
+
 def _json(data, name, filepath):
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeError) as exc:
-        raise ValueError(f"File {filepath!r}: {name} is not valid JSON ({exc}).") from None
-    except RecursionError:
-        raise ValueError(f"File {filepath!r}: {name} is nested too deeply.") from None
+    return parse_config_json(data, f"File {filepath!r}: {name}")
 
 
 def _archive_legacy(zf, filepath):
     """Whether the archive was written by Keras 2.13-2.15 (TF-Keras 2 config meanings)."""
     if METADATA_NAME not in zf.namelist():
         return False
-    metadata = _json(_read_member(zf, METADATA_NAME, filepath, _MAX_JSON_BYTES), METADATA_NAME, filepath)
+    metadata = _json(_read_member(zf, METADATA_NAME, filepath, MAX_CONFIG_BYTES), METADATA_NAME, filepath)
     if not isinstance(metadata, dict):
         raise ValueError(f"File {filepath!r}: {METADATA_NAME} is not a JSON object.")
     version = metadata.get("keras_version")
@@ -198,33 +305,24 @@ def _archive_legacy(zf, filepath):
     return version is not None and is_legacy_keras_version(version)
 
 
-def _weights_member(zf, filepath):
-    names = zf.namelist()
-    if WEIGHTS_NAME in names:
-        return _read_member(zf, WEIGHTS_NAME, filepath)
-    if "model.weights.npz" in names:
-        raise ValueError(f"File {filepath!r} stores its weights as model.weights.npz, whose entries are pickled "
-                         "Python objects; rnnlab never unpickles. Re-save it with Keras's default weights format.")
-    raise ValueError(f"File {filepath!r} is not a complete .keras archive: it has no {WEIGHTS_NAME!r}.")
-
-
 def _load_keras_archive(filepath, custom_objects, compile, safe_mode):
     with _open_zip(filepath) as zf:
-        config = _json(_read_member(zf, CONFIG_NAME, filepath, _MAX_JSON_BYTES), CONFIG_NAME, filepath)
+        config = _json(_read_member(zf, CONFIG_NAME, filepath, MAX_CONFIG_BYTES), CONFIG_NAME, filepath)
         legacy = _archive_legacy(zf, filepath)
-        weights = _weights_member(zf, filepath)
-        assets = {name: _read_member(zf, name, filepath, _MAX_JSON_BYTES) for name in zf.namelist()
+        assets = {name: _read_member(zf, name, filepath, MAX_CONFIG_BYTES) for name in zf.namelist()
                   if name.startswith(ASSETS_DIR + "/") and not name.endswith("/")}
-    opts = KerasLoadOptions(custom_objects, safe_mode, legacy=legacy, max_elements=max(len(weights), 1024))
-    try:
-        model = deserialize_model(config, opts)
-    except RecursionError:
-        raise ValueError(f"File {filepath!r}: the model config is nested too deeply.") from None
-    except (KeyError, IndexError, AttributeError) as exc:
-        raise ValueError(f"File {filepath!r}: malformed model config ({type(exc).__name__}: {exc}).") from None
-    source = f"File {filepath!r} ({WEIGHTS_NAME})"
-    with open_h5(weights, source) as h5:
-        read_weights(model, h5, source, by_name=True)
+        with _open_weights_member(zf, filepath) as (h5, source):
+            stored = stored_layer_elements(h5, source)
+            opts = KerasLoadOptions(custom_objects, safe_mode, legacy=legacy, max_elements=max(stored, 1024))
+            try:
+                with allocation_budget(weights_budget(stored), f"File {filepath!r}"):
+                    model = deserialize_model(config, opts)
+            except RecursionError:
+                raise ValueError(f"File {filepath!r}: the model config is nested too deeply.") from None
+            except (KeyError, IndexError, AttributeError, OverflowError, MemoryError) as exc:
+                raise ValueError(f"File {filepath!r}: malformed model config ({type(exc).__name__}: {exc}).") \
+                    from None
+            read_weights(model, h5, source, by_name=True)
     load_asset_members(model, assets, f"File {filepath!r}")
     if compile and isinstance(config, dict) and config.get("compile_config"):
         compile_from_config(model, config["compile_config"], f"File {filepath!r}")
@@ -236,10 +334,7 @@ def load_weights_keras_archive(model, filepath):
     filepath = _check_path(filepath)
     if not _magic(filepath).startswith(_ZIP_MAGIC):
         raise ValueError(f"File {filepath!r} is not a valid .keras archive.")
-    with _open_zip(filepath) as zf:
-        weights = _weights_member(zf, filepath)
-    source = f"File {filepath!r} ({WEIGHTS_NAME})"
-    with open_h5(weights, source) as h5:
+    with _open_zip(filepath) as zf, _open_weights_member(zf, filepath) as (h5, source):
         read_weights(model, h5, source)
 
 

@@ -27,12 +27,12 @@ from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.keras_ops import is_keras_op
 from rnnlab.saving.legacy_h5 import read_legacy_weights
 from rnnlab.saving.safe_h5 import (READ_ERRORS, child, dataset_paths, group_at, h5py_module, open_h5, read_attr,
-                                   read_dataset)
+                                   read_dataset, stored_elements)
 
 SUFFIX = ".weights.h5"
 
 __all__ = ["save_weights_h5", "load_weights_h5", "write_weights", "read_weights", "keras_weight_entries",
-           "weights_bytes", "keras_class_key"]
+           "weights_bytes", "keras_class_key", "stored_layer_elements"]
 
 
 # ----------------------------------------------------------------------------------------------- the tree
@@ -229,11 +229,25 @@ def _name_resolver(h5file, layers_root):
     return resolve
 
 
+def _layers_root(h5file):
+    if child(h5file, "layers") is None and child(h5file, "_layer_checkpoint_dependencies") is not None:
+        return "_layer_checkpoint_dependencies"  # .keras files from Keras 2.13
+    return "layers"
+
+
+def stored_layer_elements(h5file, source):
+    """How many numbers the layers' weights in an open Keras 3 weights file hold, from the dataset headers
+    alone (each checked to be backed by bytes in the file): the most a model loading them may allocate."""
+    try:
+        root = group_at(h5file, _layers_root(h5file))
+    except READ_ERRORS as exc:
+        raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
+    return stored_elements(root, source)
+
+
 def _read_weights(model, h5file, source, by_name):
     _check_model(model)
-    layers_root = "layers"
-    if child(h5file, "layers") is None and child(h5file, "_layer_checkpoint_dependencies") is not None:
-        layers_root = "_layer_checkpoint_dependencies"  # .keras files from Keras 2.13
+    layers_root = _layers_root(h5file)
     if "layer_names" in h5file.attrs or child(h5file, "model_weights") is not None:
         raise ValueError(f"{source} is in the legacy TF-Keras 2 layout, not Keras 3's.")
     assignments, consumed, named_assignments = [], set(), []

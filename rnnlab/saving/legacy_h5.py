@@ -12,19 +12,18 @@ in order of the layers that have weights when loading weights into an existing m
 """
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
 import numpy as np
 
+from rnnlab.engine.allocation import allocation_budget, weights_budget
 from rnnlab.saving.compile_config import compile_from_config
+from rnnlab.saving.config_json import parse_config_json
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
-from rnnlab.saving.safe_h5 import READ_ERRORS, child, h5py_module, open_h5, read_attr, read_dataset
+from rnnlab.saving.safe_h5 import READ_ERRORS, child, h5py_module, open_h5, read_attr, read_dataset, stored_elements
 
 __all__ = ["load_legacy_model", "read_legacy_weights", "is_legacy_keras_version"]
-
-_MAX_CONFIG_CHARS = 256 * 1024 * 1024
 
 
 def _text(value, what):
@@ -159,6 +158,8 @@ def load_legacy_model(filepath, custom_objects=None, compile=True, safe_mode=Tru
             raise ValueError(f"{source} could not be read ({type(exc).__name__}: {exc}).") from None
         except RecursionError:
             raise ValueError(f"{source}: the model config is nested too deeply.") from None
+        except (OverflowError, MemoryError) as exc:
+            raise ValueError(f"{source}: malformed model config ({type(exc).__name__}: {exc}).") from None
 
 
 def _load(f, filepath, source, custom_objects, compile, safe_mode):
@@ -168,20 +169,17 @@ def _load(f, filepath, source, custom_objects, compile, safe_mode):
                              "model.load_weights(...) instead of load_model.")
         raise ValueError(f"{source} is not a Keras model file: it has no `model_config` attribute.")
     text = _text(read_attr(f, "model_config", source), f"{source}: model_config")
-    if len(text) > _MAX_CONFIG_CHARS:
-        raise ValueError(f"{source}: the model config is implausibly large.")
-    try:
-        config = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"{source}: model_config is not valid JSON ({exc}).") from None
+    config = parse_config_json(text, f"{source}: model_config")
     version = read_attr(f, "keras_version", source)
     version = _text(version, f"{source}: keras_version") if version is not None else None
-    size = os.path.getsize(filepath)
-    opts = KerasLoadOptions(custom_objects, safe_mode, legacy=is_legacy_keras_version(version),
-                            max_elements=max(size, 1024))
-    model = deserialize_model(config, opts)
-    if child(f, "model_weights") is None:
+    weights = child(f, "model_weights")
+    if weights is None:
         raise ValueError(f"{source} has a model config but no `model_weights` group.")
+    stored = stored_elements(weights, source)  # from the dataset headers: what the model may allocate
+    opts = KerasLoadOptions(custom_objects, safe_mode, legacy=is_legacy_keras_version(version),
+                            max_elements=max(stored, 1024))
+    with allocation_budget(weights_budget(stored), source):
+        model = deserialize_model(config, opts)
     read_legacy_weights(model, f, source, by_name=True)
     if compile and "training_config" in f.attrs:
         _compile_legacy(model, read_attr(f, "training_config", source), source)
@@ -191,7 +189,7 @@ def _load(f, filepath, source, custom_objects, compile, safe_mode):
 def _compile_legacy(model, attr, source):
     """Compile with the stored optimizer and loss when rnnlab has them; otherwise leave it uncompiled."""
     try:
-        training = json.loads(_text(attr, f"{source}: training_config"))
+        training = parse_config_json(_text(attr, f"{source}: training_config"), f"{source}: training_config")
     except ValueError:
         warnings.warn(f"{source}: unreadable training_config; the model is not compiled.", stacklevel=3)
         return

@@ -6,8 +6,7 @@ in :mod:`rnnlab.models.saving_hook`, through which ``Model`` reaches them (see t
 """
 from __future__ import annotations
 
-import zlib
-
+from rnnlab.file_errors import reading
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
 from rnnlab.saving.config_writer import serialize_model
 from rnnlab.saving.keras_format import load_any_weights
@@ -36,14 +35,10 @@ def load_weights(model, filepath):
     if isinstance(path, str) and path.endswith(".weights.json"):
         raise ValueError(f"{path!r} is a sharded Keras weights index; rnnlab reads single-file weights "
                          "('.weights.h5', '.weights.npz') only.")
-    if isinstance(path, str) and path.lower().endswith((".h5", ".hdf5", ".keras")):
-        return load_any_weights(model, filepath)
-    try:
+    with reading(filepath):
+        if isinstance(path, str) and path.lower().endswith((".h5", ".hdf5", ".keras")):
+            return load_any_weights(model, filepath)
         load_weights_npz(model, filepath)
-    except (NotImplementedError, RuntimeError, KeyError, IndexError, zlib.error, OverflowError) as exc:
-        # a damaged archive (say, a flipped compression-method byte) is a bad file, reported as such
-        raise ValueError(f"File {filepath!r} is not a readable .weights.npz file "
-                         f"({type(exc).__name__}: {exc}).") from None
 
 
 def model_config(model) -> dict:

@@ -16,7 +16,7 @@ import struct
 import numpy as np
 
 __all__ = ["READ_ERRORS", "h5py_module", "check_global_heaps", "open_h5", "child", "read_attr", "read_dataset",
-           "group_at", "dataset_paths"]
+           "group_at", "dataset_paths", "check_storage", "stored_elements"]
 
 # What h5py raises on a damaged file (besides ValueError and TypeError, which callers handle themselves).
 READ_ERRORS = (OSError, KeyError, RuntimeError, IndexError, AttributeError, UnicodeError, OverflowError,
@@ -37,24 +37,26 @@ def h5py_module():
 _GCOL = b"GCOL\x01\x00\x00\x00"
 
 
-def check_global_heaps(data, what):
+def check_global_heaps(data, what, begin=0, end=None):
     """Refuse a file whose HDF5 global heap collections are inconsistent, before HDF5 parses them.
 
     Variable-length strings (the configs and names Keras writes) live in global heap collections; the HDF5
     library can loop forever or crash on a collection whose recorded size disagrees with its objects.  Each
     collection (signature ``GCOL``, version 1) must lie inside the file and its objects must tile it exactly,
-    ending with the free-space object.  ``data`` is the file's bytes (or an mmap of them).
+    ending with the free-space object.  ``data`` is the file's bytes (or an mmap of them); with ``begin``/``end``
+    the HDF5 file is ``data[begin:end]`` (a member stored inside a zip archive), which is never copied.
     """
-    total = len(data)
-    start = data.find(_GCOL)
+    base, limit = begin, len(data) if end is None else end
+    total = limit - base
+    start = data.find(_GCOL, base, limit)
     while start != -1:
-        if start + 16 > total:
-            raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (truncated header).")
+        if start + 16 > limit:
+            raise ValueError(f"{what}: damaged HDF5 global heap at byte {start - base} (truncated header).")
         size = struct.unpack_from("<Q", data, start + 8)[0]
         end = start + size
-        if size < 16 or end > total:
-            raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (size {size} does not fit the "
-                             f"{total}-byte file).")
+        if size < 16 or end > limit:
+            raise ValueError(f"{what}: damaged HDF5 global heap at byte {start - base} (size {size} does not fit "
+                             f"the {total}-byte file).")
         pos = start + 16
         while end - pos >= 16:
             index, _, _, length = struct.unpack_from("<HHIQ", data, pos)
@@ -69,13 +71,16 @@ def check_global_heaps(data, what):
                 raise ValueError(f"{what}: damaged HDF5 global heap at byte {start} (object {index} of {length} "
                                  "bytes overruns its collection).")
             pos += step
-        start = data.find(_GCOL, start + 4)
+        start = data.find(_GCOL, start + 4, limit)
 
 
 def open_h5(source, what):
-    """Open ``source`` (a path or bytes) read-only with h5py; anything unreadable is a ValueError."""
+    """Open ``source`` (a path, bytes, or a seekable binary file object whose global heaps the caller has
+    checked) read-only with h5py; anything unreadable is a ValueError."""
     h5py = h5py_module()
     try:
+        if hasattr(source, "read"):
+            return h5py.File(source, "r")
         if isinstance(source, (bytes, bytearray)):
             check_global_heaps(source, what)
             return h5py.File(io.BytesIO(bytes(source)), "r")
@@ -173,6 +178,7 @@ def read_dataset(group, key, expected_shape, where):
                          f"{tuple(expected_shape)}.")
     if not _stored_float_type_ok(ds) or ds.dtype.kind != "f":
         raise ValueError(f"{where}: stored dtype {ds.dtype} is not a float type.")
+    check_storage(ds, where)
     value = np.asarray(ds[()])
     if value.shape != tuple(expected_shape):
         raise ValueError(f"{where}: read shape {value.shape} does not match {tuple(expected_shape)}.")
@@ -180,6 +186,47 @@ def read_dataset(group, key, expected_shape, where):
         bad = int(value.size - np.isfinite(value).sum())
         raise ValueError(f"{where}: {bad} stored value(s) are NaN or infinite.")
     return value
+
+
+def check_storage(ds, where):
+    """Refuse a dataset whose data is not plainly stored inside the file; returns its number of elements.
+
+    Keras writes every array contiguous and uncompressed.  A chunked dataset (which may be compressed, and
+    inflate to any size) is refused, and a contiguous one must lie within the file with room for all its
+    elements: so the sizes its header declares are backed by bytes on disk before anything is read."""
+    if ds.chunks is not None:
+        raise ValueError(f"{where}: the array is stored chunked (possibly compressed); rnnlab reads the plain "
+                         "contiguous arrays Keras writes.")
+    count = 1
+    for d in ds.shape:
+        count *= int(d)
+    needed = count * ds.dtype.itemsize
+    offset = ds.id.get_offset()
+    stored = ds.id.get_storage_size()
+    if needed and (stored < needed or (offset is not None and offset + stored > ds.file.id.get_filesize())):
+        raise ValueError(f"{where}: the header declares {needed} bytes of data ({ds.dtype}, shape {ds.shape}), "
+                         f"which the file does not hold.")
+    return count
+
+
+def stored_elements(group, where):
+    """The number of values stored in the datasets under ``group`` (0 when it is None), from their headers
+    alone: what a model rebuilt from this file may allocate (see :mod:`rnnlab.engine.allocation`).  HDF5's own
+    walk (``visititems``) follows hard links only."""
+    if group is None:
+        return 0
+    h5py = h5py_module()
+    total = [0]
+
+    def count(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            total[0] += check_storage(obj, f"{where}, {name}")
+
+    try:
+        group.visititems(count)
+    except READ_ERRORS as exc:
+        raise ValueError(f"{where} could not be read ({type(exc).__name__}: {exc}).") from None
+    return total[0]
 
 
 def dataset_paths(group, prefix):

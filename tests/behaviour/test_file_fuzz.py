@@ -13,6 +13,8 @@ Also: interrupting a save half-way (the writer raises mid-write) leaves the prev
 import io
 import json
 import os
+import queue
+import threading
 import zipfile
 
 import numpy as np
@@ -402,3 +404,127 @@ def test_interrupted_save_keeps_the_previous_file(kind, tmp_path, monkeypatch):
     fresh = _model()
     fresh.load_weights(path)
     assert _same(fresh.get_weights(), expected)
+
+
+# ----------------------------------------------------------------------------------------------- supervised fuzzing
+# Damaged copies of files written by real Keras, torch, torch.onnx.export and rnnlab go through every loader and
+# `rnnlab info` in a child process (tests/support/fuzz_worker.py) whose address space may grow by at most 1 GiB;
+# no file may take more than 10 s.  Only ValueError/TypeError may come out.
+
+FILE_LIMIT_S = 10
+SUPERVISED_ROUNDS = 14 * int(os.environ.get("RNNLAB_FUZZ_SCALE", "1"))  # damaged copies per seed file
+_TARGETS = {"keras.weights.h5": "keras.keras", "rnnlab.weights.h5": "rnnlab.keras",
+            "rnnlab.weights.npz": "rnnlab.keras", "keras.keras": "keras.keras", "rnnlab.keras": "rnnlab.keras"}
+
+
+def _window(data, rng):
+    """Overwrite 1-8 aligned bytes with an extreme value (sizes, counts and offsets live in such fields)."""
+    out = bytearray(data)
+    width = int(rng.choice([1, 2, 4, 8]))
+    pos = int(rng.integers(0, max(len(out) - width, 1))) // width * width
+    value = [0, 2 ** (8 * width) - 1, 2 ** (8 * width - 1), 2 ** (8 * width - 1) - 1, 7][int(rng.integers(0, 5))]
+    out[pos:pos + width] = value.to_bytes(width, "little")[:len(out) - pos]
+    return bytes(out), f"set {width} byte(s) at {pos} to {value}"
+
+
+def _inside_zip(data, rng):
+    """Damage one member's bytes and re-zip it with a valid CRC, so the damage reaches the member's parser."""
+    members = _zip_members(data)
+    victim = int(rng.integers(0, len(members)))
+    info, content = members[victim]
+    damaged, what = [_flip, _window, _truncate][int(rng.integers(0, 3))](content, rng)
+    members[victim] = (info, damaged)
+    return _rezip(members), f"{info.filename}: {what}"
+
+
+def _byte_mutations(name):
+    zipped = name.endswith((".keras", ".npz", ".pt"))
+    return [_truncate, _flip, _window] + ([_inside_zip, _inside_zip] if zipped else [])
+
+
+@pytest.fixture(scope="module")
+def real_seeds(tmp_path_factory):
+    import subprocess
+    import sys
+
+    from tests.support.supervised import ROOT
+
+    folder = tmp_path_factory.mktemp("seeds")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, "-m", "tests.support.seed_files", str(folder)], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class _Worker:
+    """The fuzz worker process, fed one file at a time, each given FILE_LIMIT_S seconds."""
+
+    def __init__(self, targets):
+        import subprocess
+        import sys
+
+        from tests.support.supervised import ROOT
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.fuzz_worker", json.dumps(targets)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+        self.lines = queue.Queue()  # a reader thread: lines arrive with a timeout, whatever the pipe buffers
+        threading.Thread(target=lambda: [self.lines.put(line.strip()) for line in self.proc.stdout], daemon=True).start()
+        assert self._line(120) == "READY"
+
+    def _line(self, timeout):
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def run(self, job):
+        """``{loader: outcome}`` for one file, or a one-entry dict saying it timed out or died."""
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        if self._line(FILE_LIMIT_S) != f"START {job['index']}":
+            return {"worker": "BAD the worker did not start the file"}
+        line = self._line(FILE_LIMIT_S)
+        if line is None:
+            return {"worker": f"BAD no result within {FILE_LIMIT_S} s, or the process died "
+                              f"(exit {self.proc.poll()})"}
+        return json.loads(line.split(" ", 2)[2])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def test_damaged_real_files_in_a_supervised_child(real_seeds, tmp_path):
+    folder, kinds = real_seeds
+    targets = {name: str(folder / name) for name in set(_TARGETS.values())}
+    rng = np.random.default_rng(SEED)
+    jobs = []
+    for name in sorted(kinds):
+        original = (folder / name).read_bytes()
+        mutations = _byte_mutations(name)
+        for round_ in range(SUPERVISED_ROUNDS):
+            mutation = mutations[round_ % len(mutations)]
+            damaged, what = mutation(original, rng)
+            path = tmp_path / f"{len(jobs)}-{name}"
+            path.write_bytes(damaged)
+            jobs.append({"index": len(jobs), "path": str(path), "kind": kinds[name], "target": _TARGETS.get(name),
+                         "label": f"{name} round {round_} ({mutation.__name__}: {what})"})
+    failures, refused = [], 0
+    worker = _Worker(targets)
+    try:
+        for job in jobs:
+            outcomes = worker.run({k: v for k, v in job.items() if k != "label"})
+            bad = {k: v for k, v in outcomes.items() if v.startswith("BAD")}
+            refused += "refused" in outcomes.values()
+            if bad:
+                failures.append(f"{job['label']}: {bad}")
+                if "worker" in bad:  # timed out or died: start a fresh one for the rest
+                    worker.close()
+                    worker = _Worker(targets)
+    finally:
+        worker.close()
+    assert not failures, f"{len(failures)} of {len(jobs)} damaged files escaped:\n" + "\n".join(failures[:20])
+    assert refused > len(jobs) // 2, (refused, len(jobs))  # the damage was really seen

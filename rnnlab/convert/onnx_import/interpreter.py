@@ -3,11 +3,18 @@
 ``torch.onnx.export`` and :func:`rnnlab.convert.to_onnx` surround each LSTM/GRU/RNN node with ``Transpose``/
 ``Squeeze``/``Shape``/``Gather``/``Concat``/``Expand``/``Gemm``... nodes.  :func:`operators` maps each such
 operator to a NumPy function following the ONNX operator definitions (for the model's opset);
-:func:`order_nodes` puts a graph's nodes in an order that runs, and :func:`evaluate` runs them.  The recurrent
-nodes themselves are :mod:`.recurrent`'s; this module only calls them.
+:func:`order_nodes` puts a graph's nodes in an order that runs (Kahn's algorithm, linear in the graph's size),
+and :func:`evaluate` runs them.  The recurrent nodes themselves are :mod:`.recurrent`'s; this module only calls
+them.
+
+Operators whose output size comes from tensor *values* (``ConstantOfShape``, ``Expand``, ``Tile``, ``Range``)
+or from broadcasting may produce at most :data:`MAX_ELEMENTS` elements: a tiny hostile graph cannot make
+rnnlab allocate gigabytes (``ConstantOfShape([2**31])``).  The limit is checked before anything is allocated;
+raise it (``rnnlab.convert.onnx_import.interpreter.MAX_ELEMENTS = ...``) for larger inputs.
 """
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -29,10 +36,33 @@ def node_attributes(node):
     return out
 
 
-def to_array(t):
-    """A ``TensorProto`` as a NumPy array."""
-    from onnx import numpy_helper
+#: The most elements an operator whose output size the graph chooses may produce (2**28: 1 GiB of float32).
+MAX_ELEMENTS = 1 << 28
 
+
+def check_elements(shape, what):
+    """Refuse an output of ``shape`` (a sequence of ints) with a negative size or over :data:`MAX_ELEMENTS`."""
+    count = 1
+    for d in shape:
+        d = int(d)
+        if d < 0:
+            raise ValueError(f"{what}: negative dimension in shape {list(shape)}.")
+        count *= d
+    if count > MAX_ELEMENTS:
+        raise ValueError(f"{what}: an output of shape {list(shape)} ({count:,} elements) exceeds the interpreter's "
+                         f"limit of MAX_ELEMENTS = {MAX_ELEMENTS:,}.")
+    return [int(d) for d in shape]
+
+
+def to_array(t):
+    """A ``TensorProto`` as a NumPy array (its data in the proto itself: external data must be loaded first)."""
+    from onnx import TensorProto, numpy_helper
+
+    if not hasattr(t, "dims") or not hasattr(t, "data_location"):
+        raise ValueError(f"expected a tensor, found {type(t).__name__}")
+    if t.data_location == TensorProto.EXTERNAL:
+        raise ValueError("the tensor's data lies in an external file, which only initializers may use")
+    check_elements(t.dims, f"tensor {t.name!r}")
     return numpy_helper.to_array(t)
 
 
@@ -45,12 +75,18 @@ def numpy_dtype(elem):
 
 def constant_value(attrs):
     """The array a ``Constant`` node holds, from its attributes."""
+    values = [k for k in attrs if k.startswith("value") or k == "sparse_value"]
+    if len(values) != 1:
+        raise ValueError(f"a Constant node needs exactly one value attribute; found {sorted(attrs)}.")
     if "value" in attrs:
         return to_array(attrs["value"])
     for key, dt in (("value_float", np.float32), ("value_floats", np.float32), ("value_int", np.int64),
                     ("value_ints", np.int64)):
         if key in attrs:
-            return np.asarray(attrs[key], dt)
+            value = attrs[key]
+            if not isinstance(value, (int, float, list)):
+                raise ValueError(f"the Constant's `{key}` holds a {type(value).__name__}.")
+            return np.asarray(value, dt)
     raise ValueError(f"Constant node with unsupported attributes {sorted(attrs)}.")
 
 
@@ -232,6 +268,35 @@ def _scatter_elements(x, indices, updates, attrs):
     out = np.array(x, copy=True)
     np.put_along_axis(out[part], i, np.asarray(updates, x.dtype), axis=axis)  # out[part] is a view of out
     return out
+def _shape_values(s, what):
+    return check_elements([int(v) for v in np.asarray(s).reshape(-1)], what)
+
+
+def _constant_of_shape(s, attrs):
+    value = to_array(attrs["value"]).reshape(()) if "value" in attrs else np.float32(0.0)
+    return np.full(_shape_values(s, "ConstantOfShape"), value, dtype=value.dtype)
+
+
+def _expand(x, s, attrs):
+    shape = check_elements(np.broadcast_shapes(x.shape, tuple(_shape_values(s, "Expand"))), "Expand")
+    return np.broadcast_to(x, shape).copy()
+
+
+def _tile(x, r, attrs):
+    repeats = [int(v) for v in np.asarray(r).reshape(-1)]
+    if len(repeats) != x.ndim:
+        raise ValueError(f"Tile: {len(repeats)} repeats for a rank-{x.ndim} input.")
+    check_elements([d * n for d, n in zip(x.shape, repeats)], "Tile")
+    return np.tile(x, repeats)
+
+
+def _range(s, e, d, attrs):
+    start, limit, delta = (np.asarray(v).item() for v in (s, e, d))
+    if delta == 0:
+        raise ValueError("Range: delta must not be 0.")
+    count = max(math.ceil((limit - start) / delta), 0)
+    check_elements([count], "Range")
+    return np.arange(start, limit, delta).astype(np.asarray(s).dtype)
 
 
 def operators(opset):
@@ -249,12 +314,8 @@ def operators(opset):
         "Unsqueeze": lambda x, *rest, attrs: _unsqueeze(x, _axes(attrs, [x, *rest], 1, opset, 13)),
         "Squeeze": lambda x, *rest, attrs: _squeeze(x, _axes(attrs, [x, *rest], 1, opset, 13)),
         "Concat": lambda *xs, attrs: np.concatenate([f(x) for x in xs], axis=attrs["axis"]),
-        "ConstantOfShape": lambda s, attrs: np.full([int(v) for v in f(s).reshape(-1)],
-                                                    to_array(attrs["value"]).reshape(()) if "value" in attrs else 0.0,
-                                                    dtype=to_array(attrs["value"]).dtype if "value" in attrs
-                                                    else np.float32),
-        "Expand": lambda x, s, attrs: x * np.ones([int(v) for v in f(s).reshape(-1)], x.dtype)
-        if x.dtype != np.bool_ else np.logical_and(x, np.ones([int(v) for v in f(s).reshape(-1)], bool)),
+        "ConstantOfShape": _constant_of_shape,
+        "Expand": _expand,
         "Transpose": lambda x, attrs: np.transpose(x, attrs.get("perm")),
         "Slice": _slice(opset),
         "Reshape": _reshape,
@@ -315,8 +376,8 @@ def operators(opset):
         "ReduceMax": _reduce(np.max, opset, 18),
         "ReduceMin": _reduce(np.min, opset, 18),
         "ReduceProd": _reduce(np.prod, opset, 18),
-        "Range": lambda s, e, d, attrs: np.arange(f(s).item(), f(e).item(), f(d).item()).astype(f(s).dtype),
-        "Tile": lambda x, r, attrs: np.tile(x, [int(v) for v in f(r).reshape(-1)]),
+        "Range": _range,
+        "Tile": _tile,
         "Split": _split(opset),
         "CumSum": lambda x, axis, attrs: _cumsum(x, int(f(axis).item()), attrs),
         "ArgMax": lambda x, attrs: _arg(np.argmax, x, attrs),
@@ -333,23 +394,62 @@ def order_nodes(nodes, given, outputs, source):
     """The nodes in an order where each runs after the nodes producing its inputs (the standard requires
     topological order; be forgiving, but strict about dangling names).  ``given``: the names available before any
     node runs ("" included: an omitted optional input); ``outputs``: the graph's outputs, which some node or
-    ``given`` must produce."""
+    ``given`` must produce.
+
+    Kahn's algorithm over node indices: each node counts its inputs not yet available, and a node whose count
+    reaches zero becomes ready; ready nodes run in file order.  Linear in the graph's size."""
+    nodes = list(nodes)
     available = set(given)
-    pending, plan = list(nodes), []
-    while pending:
-        ready = [n for n in pending if all(i in available for i in n.input)]
-        if not ready:
-            missing = sorted({i for n in pending for i in n.input if i not in available})
-            raise ValueError(f"{source}: tensors {missing[:8]} are used but never produced (damaged graph or a "
-                             "cycle).")
-        for n in ready:
-            plan.append(n)
-            available.update(n.output)
-        pending = [n for n in pending if n not in ready]
-    missing = [o for o in outputs if o not in available]
+    producer, consumers = {}, {}
+    for index, node in enumerate(nodes):
+        for name in node.output:
+            if name:
+                if name in producer or name in available:
+                    raise ValueError(f"{source}: tensor {name!r} is produced twice (damaged graph).")
+                producer[name] = index
+    waiting = []
+    for index, node in enumerate(nodes):
+        missing = [name for name in node.input if name not in available]
+        dangling = [name for name in missing if name not in producer]
+        if dangling:
+            raise ValueError(f"{source}: tensors {sorted(set(dangling))[:8]} are used but never produced (damaged "
+                             "graph).")
+        for name in missing:
+            consumers.setdefault(name, []).append(index)
+        waiting.append(len(missing))
+    ready = [index for index, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    plan = []
+    while ready:
+        index = heapq.heappop(ready)
+        plan.append(nodes[index])
+        for name in nodes[index].output:
+            for consumer in consumers.pop(name, ()):
+                waiting[consumer] -= 1
+                if waiting[consumer] == 0:
+                    heapq.heappush(ready, consumer)
+    if len(plan) != len(nodes):
+        stuck = sorted({name for name in consumers})[:8]
+        raise ValueError(f"{source}: tensors {stuck} are used but never produced (the graph has a cycle).")
+    produced = available | set(producer)
+    missing = [o for o in outputs if o not in produced]
     if missing:
         raise ValueError(f"{source}: graph outputs {missing} are never produced.")
     return plan
+
+
+#: Operators that broadcast their inputs: the output's size is checked before it is computed.
+_BROADCASTING = {"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
+                 "And", "Or", "Xor", "Where", "Max", "Min", "Sum"}
+
+
+def _check_output_size(node, values):
+    if node.op_type in _BROADCASTING:
+        shapes = [np.shape(v) for v in values if v is not None]
+        check_elements(np.broadcast_shapes(*shapes), node.op_type)
+    elif node.op_type == "MatMul" and len(values) == 2 and min(np.ndim(v) for v in values) >= 2:
+        a, b = np.shape(values[0]), np.shape(values[1])
+        check_elements(np.broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1]), "MatMul")
 
 
 def evaluate(steps, ops, env, source):
@@ -363,6 +463,7 @@ def evaluate(steps, ops, env, source):
             continue
         values = [env[i] if i else None for i in node.input]
         try:
+            _check_output_size(node, values)
             if kind == "recurrent":
                 results = payload.run(values, len(node.output))
             elif node.op_type in MULTI_OUTPUT:
@@ -371,9 +472,10 @@ def evaluate(steps, ops, env, source):
                 while values and values[-1] is None:
                     values.pop()
                 results = [ops[node.op_type](*values, attrs=payload)]
-        except (ValueError, TypeError, IndexError, KeyError) as exc:
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError,
+                MemoryError) as exc:
             raise ValueError(f"{source}: node {node.name or node.op_type!r} ({node.op_type}) failed: "
-                             f"{exc}") from exc
+                             f"{type(exc).__name__}: {exc}") from None
         for name, value in zip(node.output, results):
             if name:
                 env[name] = np.asarray(value)

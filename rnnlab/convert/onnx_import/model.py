@@ -14,6 +14,7 @@ import numpy as np
 from rnnlab.convert.onnx_import.interpreter import (constant_value, evaluate, node_attributes, numpy_dtype,
                                                     operators, order_nodes, to_array)
 from rnnlab.convert.onnx_import.recurrent import RECURRENT_KINDS, RecurrentNode
+from rnnlab.file_errors import reading
 
 #: The standard-domain operators rnnlab runs (any other raises ValueError naming it).
 SUPPORTED_OPS = tuple(sorted(set(operators(17)) | {"Constant"} | set(RECURRENT_KINDS)))
@@ -51,8 +52,9 @@ class OnnxModel:
         for t in graph.initializer:
             try:
                 self.constants[t.name] = to_array(t)
-            except Exception as exc:
-                raise ValueError(f"{source}: initializer {t.name!r} cannot be read ({exc}).") from None
+            except Exception as exc:  # noqa: BLE001 - onnx's decoding errors are of many kinds
+                raise ValueError(f"{source}: initializer {t.name!r} cannot be read ({type(exc).__name__}: {exc}).") \
+                    from None
         self._inputs = [(v.name, v.type) for v in graph.input if v.name not in self.constants]
         self.input_names = [n for n, _ in self._inputs]
         self.output_names = [v.name for v in graph.output]
@@ -170,14 +172,70 @@ def _load_proto(path_or_model):
         raise ValueError(f"{source}: not a readable ONNX file ({type(exc).__name__}: {exc}).") from None
     if not proto.HasField("graph"):
         raise ValueError(f"{source}: not an ONNX model (no graph).")
-    if path is not None and any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
-        try:
-            from onnx.external_data_helper import load_external_data_for_model
-
-            load_external_data_for_model(proto, os.path.dirname(os.path.abspath(path)))
-        except Exception as exc:
-            raise ValueError(f"{source}: its external weight data cannot be read ({exc}).") from None
+    external = [t for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external and path is None:
+        raise ValueError(f"{source}: initializers {[t.name for t in external][:5]} keep their data in external "
+                         "files; load the model from its path so that they can be found.")
+    for t in external:
+        _load_external_data(t, os.path.dirname(os.path.abspath(path)), source)
     return proto, source
+
+
+def _external_bytes(t, where):
+    """How many bytes tensor ``t``'s data takes, from its type and dims (fixed-size element types only)."""
+    onnx = _onnx()
+    from onnx import helper
+
+    if t.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
+        raise ValueError(f"{where}: external data of element type {t.data_type} is not supported.")
+    try:
+        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{where}: unknown element type {t.data_type}.") from None
+    if any(d < 0 for d in t.dims):
+        raise ValueError(f"{where}: negative dims {list(t.dims)}.")
+    count = 1
+    for d in t.dims:
+        count *= d
+    return count * itemsize
+
+
+def _load_external_data(t, base, source):
+    """Read an initializer's external data into the proto, after checking it: the file lies inside the model's
+    folder (no absolute path, no ``..``, no link leading out), and the stored ``length`` and the file's size agree
+    with what the tensor's dims need -- all before a byte of it is read."""
+    onnx = _onnx()
+    where = f"{source}: initializer {t.name!r}"
+    info = {e.key: e.value for e in t.external_data}
+    location = info.get("location", "")
+    if not location or os.path.isabs(location) or ".." in location.replace("\\", "/").split("/"):
+        raise ValueError(f"{where}: external data location {location!r} must be a file name inside the model's "
+                         "folder.")
+    root = os.path.realpath(base)
+    path = os.path.realpath(os.path.join(root, location))
+    if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
+        raise ValueError(f"{where}: external data file {location!r} is not a file inside the model's folder.")
+    try:
+        offset = int(info.get("offset", 0))
+        length = int(info["length"]) if "length" in info else None
+    except ValueError:
+        raise ValueError(f"{where}: unreadable external data offset/length {info}.") from None
+    needed = _external_bytes(t, where)
+    if length is not None and length != needed:
+        raise ValueError(f"{where}: external data length {length:,} does not match the {needed:,} bytes its dims "
+                         f"{list(t.dims)} need.")
+    size = os.path.getsize(path)
+    if offset < 0 or offset + needed > size:
+        raise ValueError(f"{where}: external data [{offset}, {offset + needed}) runs past the end of {location!r} "
+                         f"({size:,} bytes).")
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(needed)
+    if len(data) != needed:
+        raise ValueError(f"{where}: external data file {location!r} is truncated.")
+    t.raw_data = data
+    del t.external_data[:]
+    t.data_location = onnx.TensorProto.DEFAULT
 
 
 def from_onnx(path_or_model, *, check=True) -> OnnxModel:
@@ -186,13 +244,23 @@ def from_onnx(path_or_model, *, check=True) -> OnnxModel:
     With ``check=True`` the model first goes through ``onnx.checker.check_model``.
     """
     onnx = _onnx()
+    with reading(path_or_model if isinstance(path_or_model, (str, os.PathLike)) else "ONNX model"):
+        return _from_onnx(onnx, path_or_model, check)
+
+
+def _from_onnx(onnx, path_or_model, check):
     proto, source = _load_proto(path_or_model)
     if check:
         try:
             onnx.checker.check_model(proto)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the checker raises several types
             raise ValueError(f"{source}: the ONNX checker rejects the model: {exc}") from None
-    return OnnxModel(proto, source)
+    try:
+        return OnnxModel(proto, source)
+    except (ValueError, TypeError):
+        raise
+    except (AttributeError, KeyError, IndexError, OverflowError, MemoryError, RecursionError) as exc:
+        raise ValueError(f"{source}: malformed ONNX graph ({type(exc).__name__}: {exc}).") from None
 
 
 def _describe(model):
