@@ -282,7 +282,8 @@ def test_user_layers_match_keras_predictions_and_adam_steps(keras, name, tmp_pat
     else:
         theirs.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
         their_losses = [theirs.train_on_batch(x, y) for _ in range(3)]
-        np.testing.assert_allclose(np.ravel(our_losses), np.ravel(their_losses), rtol=1e-5)  # penalties included
+        total = [np.ravel(v)[0] for v in our_losses], [np.ravel(v)[0] for v in their_losses]
+        np.testing.assert_allclose(*total, rtol=1e-5)  # the total loss, penalties included
         expected = theirs.get_weights()
     for w, g in zip(expected, ours.get_weights()):
         np.testing.assert_allclose(g, w, atol=2e-5)
@@ -313,7 +314,7 @@ def test_subclassed_model_matches_keras(keras):
                for w in theirs.get_weights()]
     theirs.set_weights(weights)
     ours.set_weights(weights)
-    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    assert [type(layer).__name__ for layer in ours.layers] == [type(layer).__name__ for layer in theirs.layers]
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
     for model, k in ((theirs, keras), (ours, rnnlab)):
         model.compile(optimizer=k.optimizers.Adam(0.01), loss="mse")
