@@ -16,6 +16,7 @@ from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
 from rnnlab.callbacks import CallbackList
+from rnnlab.engine.layer import apply_state_updates
 from rnnlab.models import data_adapters
 from rnnlab.random import make_rng
 
@@ -261,6 +262,7 @@ class Trainer:
         trainable = [v for v in self.trainable_weights if v in grads]
         if trainable:
             self.optimizer.apply([grads[v] for v in trainable], trainable)
+        apply_state_updates(grads)  # non-gradient state, such as BatchNormalization's moving statistics
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     def _test_step(self, xs, ys, sw):
