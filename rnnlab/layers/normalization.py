@@ -146,8 +146,11 @@ class BatchNormalization(FunctionLayer):
                 add_grad(grads, self.gamma, (dy * normalized).sum(axis=stat_axes))
             if self.beta is not None:
                 add_grad(grads, self.beta, dy.sum(axis=stat_axes))
-            if not batch_stats:  # fixed statistics: an affine map of x
-                return dy * (inv if gamma is None else inv * gamma)
+            if not batch_stats:  # fixed statistics: an affine map of x (the statistics' own gradients are
+                g = dy if gamma is None else dy * gamma  # given too; training leaves them alone, as they are
+                add_grad(grads, self.moving_mean, -(g * inv).sum(axis=stat_axes))  # not trainable)
+                add_grad(grads, self.moving_variance, (-0.5 * g * centered * inv ** 3).sum(axis=stat_axes))
+                return g * inv
             return _normalize_backward(dy, centered, inv, gamma, stat_axes, weights, denominator)
 
         return y, backward
