@@ -37,6 +37,7 @@ import numpy as np
 from rnnlab import activations, nest
 from rnnlab.convert import onnx_masks
 from rnnlab.cells import builtin_spec, spec_of
+from rnnlab.convert.onnx_layers import export_layer
 from rnnlab.weight_layouts import reorder_gates
 
 DEFAULT_OPSET = 17
@@ -278,6 +279,7 @@ class _Exporter:
 
     def layer_node(self, node):
         from rnnlab import layers as L
+        from rnnlab.layers.merging import Merge
         from rnnlab.layers.rnn import RNN
         from rnnlab.saving.keras_ops import is_keras_op
 
@@ -288,6 +290,12 @@ class _Exporter:
             self.bind(node, outs, out_mask, where)
             return
         first = node.call_args[0]
+        if isinstance(layer, Merge):
+            tensors = list(first)
+            done = export_layer(self, layer, [self.value(t, where) for t in tensors],
+                                [self.masks.get(id(t)) for t in tensors], tensors, where, _activation_op)
+            self.bind(node, *done, where)
+            return
         if nest.is_nested(first):
             raise ValueError(f"{where} takes several input tensors; no ONNX export for it.")
         x = self.value(first, where)
@@ -325,8 +333,12 @@ class _Exporter:
         elif isinstance(layer, L.Embedding):
             outs, out_mask = self.embedding(layer, x, first)
         else:
-            raise ValueError(f"{where} has no ONNX export (supported: LSTM, GRU, SimpleRNN, RNN, Bidirectional, "
-                             "Dense, TimeDistributed(Dense), Embedding, Masking, Dropout).")
+            done = export_layer(self, layer, [x], [in_mask], [first], where, _activation_op)
+            if done is None:
+                raise ValueError(f"{where} has no ONNX export (supported: the recurrent layers, Bidirectional, "
+                                 "Dense, TimeDistributed(Dense), Embedding, Masking, Dropout and the layers listed "
+                                 "in rnnlab.convert.onnx_layers).")
+            outs, out_mask = done
         self.bind(node, outs, out_mask, where)
 
     def bind(self, node, outs, out_mask, where):

@@ -297,11 +297,19 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list[Variable]:
-        return [w for w in self.weights if w.trainable and self.trainable]
+        """The weights training changes: none of a frozen layer (``trainable=False``) or of its sublayers, as in
+        Keras, where freezing a layer inside a model freezes it for ``fit``."""
+        if not self.trainable:
+            return []
+        out = [w for w in self._own_weights if w.trainable]
+        for layer in self._sublayers():
+            out.extend(layer.trainable_weights)
+        return out
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
-        return [w for w in self.weights if not (w.trainable and self.trainable)]
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
 
     @property
     def variables(self):
@@ -821,3 +829,29 @@ def add_grad(grads, variable, value):
         np.add(grads[variable], value, out=grads[variable])  # in place: the first value stored is owned below
     else:
         grads[variable] = np.array(value, dtype=variable.value.dtype)  # a private, writable copy
+
+
+#: The key under which a training step's ``grads`` dict collects the updates of non-trainable variables.
+STATE_UPDATES = "__state_updates__"
+
+
+def add_state_update(grads, variable, update):
+    """Schedule ``variable <- update(variable's value)`` from a training call, for state that is not learned by
+    gradients (BatchNormalization's moving statistics).
+
+    In a training step (``grads`` is the step's dict) the update waits in ``grads[STATE_UPDATES]``; the trainer
+    applies the step's updates in the order they were made, after the optimizer step
+    (:func:`apply_state_updates`), so that a forward-backward pass itself changes nothing.  Outside one
+    (``grads`` is None: a plain call with ``training=True``) it is applied at once, as Keras's layer call does.
+    """
+    if grads is None:
+        variable.value[...] = update(variable.value)
+    else:
+        grads.setdefault(STATE_UPDATES, []).append((variable, update))
+
+
+def apply_state_updates(grads):
+    """Apply (and remove) the updates :func:`add_state_update` collected in ``grads``; each one reads the value
+    the previous ones left, as Keras's assignments during the forward pass would."""
+    for variable, update in grads.pop(STATE_UPDATES, ()):
+        variable.value[...] = update(variable.value)

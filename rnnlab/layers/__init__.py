@@ -3,18 +3,37 @@ from rnnlab.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from rnnlab.engine.layer import KerasTensor, Layer, Variable
 from rnnlab.engine.serialization import register_classes
 from rnnlab.layers.bidirectional import Bidirectional
-from rnnlab.layers.core import Dense, Dropout, Embedding, Masking, TimeDistributed
+from rnnlab.layers.activation_layers import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
+from rnnlab.layers.convolution import Conv1D
+from rnnlab.layers.core import Dense, Dropout, Embedding, Identity, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
 from rnnlab.layers.preprocessing import IntegerLookup, StringLookup, TextVectorization
+from rnnlab.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
+                                   concatenate, dot, maximum, minimum, multiply, subtract)
+from rnnlab.layers.noise import GaussianDropout, GaussianNoise, SpatialDropout1D
+from rnnlab.layers.normalization import BatchNormalization, LayerNormalization
+from rnnlab.layers.pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
+from rnnlab.layers.reshaping import Cropping1D, Flatten, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
 from rnnlab.layers.rnn import RNN
 
 __all__ = [
     "Layer", "Variable", "KerasTensor", "Input", "InputLayer",
     "LSTM", "GRU", "SimpleRNN", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells",
-    "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed",
+    "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed", "Identity",
+    "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "RepeatVector", "Flatten", "Reshape", "Permute", "Cropping1D", "ZeroPadding1D", "UpSampling1D",
+    "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot",
+    "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot",
+    "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D",
+    "BatchNormalization", "LayerNormalization", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
     "StringLookup", "IntegerLookup", "TextVectorization",
 ]
+
+# Keras's other spellings of the same classes
+Convolution1D, MaxPool1D, AvgPool1D = Conv1D, MaxPooling1D, AveragePooling1D
+GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
+__all__ += ["Convolution1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D"]
 
 # A layer config may name any of these classes, and only these (rnnlab.engine.serialization).
 register_classes(obj for obj in map(globals().get, __all__) if isinstance(obj, type))

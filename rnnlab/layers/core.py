@@ -1,4 +1,4 @@
-"""Non-recurrent layers used around RNNs: Dense, Dropout, Masking, Embedding, TimeDistributed."""
+"""Non-recurrent layers used around RNNs: Dense, Dropout, Masking, Embedding, TimeDistributed, Identity."""
 from __future__ import annotations
 
 import numpy as np
@@ -131,9 +131,14 @@ class Dropout(Layer):
         if self.rate == 1:
             return np.zeros((1,) * inputs.ndim, inputs.dtype)
         rng = self._rng or make_rng(None)
-        shape = inputs.shape if self.noise_shape is None else tuple(
-            inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        shape = self._noise_shape(inputs)
         return ((rng.random(shape) >= self.rate) / (1.0 - self.rate)).astype(inputs.dtype)
+
+    def _noise_shape(self, inputs):
+        """The shape of the random keep/drop draw, broadcast over ``inputs``."""
+        if self.noise_shape is None:
+            return inputs.shape
+        return tuple(inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
@@ -321,3 +326,16 @@ class TimeDistributed(Layer):
     def from_config(cls, config):
         config = dict(config)
         return cls(deserialize_layer(config.pop("layer")), **config)
+
+
+class Identity(Layer):
+    """Returns its input unchanged (and passes its mask on): a placeholder layer."""
+
+    supports_masking = True
+
+    def call(self, inputs):
+        return inputs
+
+    def forward_backward(self, inputs, training=True, grads=None):
+        x = self._prepare_inputs(inputs)
+        return x, lambda dy: (dy, {})

@@ -17,7 +17,7 @@ from rnnlab import metrics as metrics_module
 from rnnlab import nest, optimizers
 from rnnlab.callbacks import CallbackList
 from rnnlab.distributed import dask_inputs
-from rnnlab.engine.layer import add_regularizer_grads
+from rnnlab.engine.layer import add_regularizer_grads, apply_state_updates
 from rnnlab.models import data_adapters
 from rnnlab.random import make_rng
 
@@ -295,6 +295,7 @@ class Trainer:
         total += self._regularization_loss()  # the penalties before this update, as Keras
         add_regularizer_grads(grads, self.trainable_weights)
         self._apply_gradients([grads.get(v) for v in self.trainable_weights])
+        apply_state_updates(grads)  # non-gradient state, such as BatchNormalization's moving statistics
         self._update_metrics(total, per_output, ys, flat_out, sw, xs[0].shape[0])
 
     def _test_step(self, xs, ys, sw):

@@ -60,7 +60,12 @@ class KerasLoadOptions:
 # The classes a config may name: a fixed table, never a lookup by a name from the file.
 _LAYER_CLASSES = {cls.__name__: cls for cls in (
     L.LSTM, L.GRU, L.SimpleRNN, L.RNN, L.LSTMCell, L.GRUCell, L.SimpleRNNCell, L.StackedRNNCells,
-    L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer)}
+    L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer, L.Identity,
+    L.Activation, L.ReLU, L.LeakyReLU, L.PReLU, L.ELU, L.Softmax, L.RepeatVector, L.Flatten, L.Reshape, L.Permute,
+    L.Cropping1D, L.ZeroPadding1D, L.UpSampling1D, L.Concatenate, L.Add, L.Subtract, L.Multiply, L.Average,
+    L.Maximum, L.Minimum, L.Dot, L.Conv1D, L.MaxPooling1D, L.AveragePooling1D, L.GlobalMaxPooling1D,
+    L.GlobalAveragePooling1D, L.BatchNormalization, L.LayerNormalization, L.SpatialDropout1D, L.GaussianNoise,
+    L.GaussianDropout)}
 _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.StringLookup, L.IntegerLookup, L.TextVectorization)})
 _LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
@@ -77,8 +82,10 @@ _NEUTRAL = {
     "input_axes": (None,), "output_axes": (None,),
 }
 _ALWAYS_DROPPED = ("implementation", "lora_alpha", "shared_object_id", "synchronized")
-_INITIALIZER_KEYS = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "embeddings_initializer")
-_SIZE_KEYS = ("units", "input_dim", "output_dim")
+_INITIALIZER_KEYS = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "embeddings_initializer",
+                     "alpha_initializer", "gamma_initializer", "beta_initializer", "moving_mean_initializer",
+                     "moving_variance_initializer")
+_SIZE_KEYS = ("units", "input_dim", "output_dim", "filters")
 
 
 def _fail(message):

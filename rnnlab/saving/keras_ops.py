@@ -26,17 +26,20 @@ def _broadcast(shapes):
 class KerasOp(Layer):
     """A Keras 3 operation recorded in a functional graph, run with NumPy.
 
-    Keras 3 writes the mask computations of ``Masking`` (``NotEqual`` then ``Any``) and of ``Embedding``
-    with ``mask_zero`` (``NotEqual``) into the graph as operations, and passes their result to the next
-    layers as ``mask=``.  Only these fixed, weight-free boolean operations exist; nothing is executed
+    Keras 3 writes the mask computations of ``Masking`` (``NotEqual`` then ``Any``), of ``Embedding``
+    with ``mask_zero`` (``NotEqual``) and of the merge layers (``LogicalOr``; ``ExpandDims``, ``ZerosLike``,
+    ``OnesLike``, ``Concatenate`` and ``Any`` for ``Concatenate``) into the graph as operations, and passes
+    their result to the next layers as ``mask=``.  Only these fixed, weight-free boolean operations exist; nothing is executed
     from the file.  They have no gradient (their outputs are masks).
     """
 
     BINARY = {"NotEqual": np.not_equal, "Equal": np.equal, "LogicalAnd": np.logical_and,
               "LogicalOr": np.logical_or}
-    UNARY = {"LogicalNot": np.logical_not}
+    UNARY = {"LogicalNot": np.logical_not,
+             # the mask computations of the merge layers (Concatenate's compute_mask)
+             "ZerosLike": lambda x: np.zeros(np.shape(x), bool), "OnesLike": lambda x: np.ones(np.shape(x), bool)}
     REDUCE = {"Any": np.any, "All": np.all}
-    ALL = (*BINARY, *UNARY, *REDUCE)
+    ALL = (*BINARY, *UNARY, *REDUCE, "ExpandDims", "Concatenate")
 
     def __init__(self, op, config, module="keras.src.ops.numpy"):
         config = dict(config)
@@ -54,6 +57,13 @@ class KerasOp(Layer):
                 raise TypeError(f"Operation {name!r} ({op}): `keepdims` must be a bool.")
             self.axis = tuple(axis) if isinstance(axis, list) else axis
             self.keepdims = keepdims
+        if op in ("ZerosLike", "OnesLike") and config.pop("dtype", "bool") != "bool":
+            raise ValueError(f"Operation {name!r} ({op}): rnnlab runs it only for boolean masks (dtype 'bool').")
+        if op in ("ExpandDims", "Concatenate"):
+            axis = config.pop("axis", 0 if op == "ExpandDims" else -1)
+            if isinstance(axis, bool) or not isinstance(axis, int):
+                raise TypeError(f"Operation {name!r} ({op}): `axis` must be an int; found {axis!r}.")
+            self.axis = axis
         if config:
             raise ValueError(f"Operation {name!r} ({op}) has argument(s) {sorted(config)} that rnnlab does not "
                              "support.")
@@ -67,7 +77,11 @@ class KerasOp(Layer):
 
     def call(self, *args):
         self._arity_check(args)
+        if self.op == "Concatenate":
+            return np.concatenate([np.asarray(a) for a in args[0]], axis=self.axis)
         values = [np.asarray(a) for a in args]
+        if self.op == "ExpandDims":
+            return np.expand_dims(values[0], self.axis)
         if self.op in self.BINARY:
             return self.BINARY[self.op](values[0], values[1])
         if self.op in self.UNARY:
@@ -81,6 +95,18 @@ class KerasOp(Layer):
         return self.call(*args), lambda d_outputs: (None, {})
 
     def compute_output_shape(self, *shapes):
+        if self.op == "Concatenate":
+            parts = [list(p) for p in shapes[0]]
+            out = list(parts[0])
+            sizes = [p[self.axis] for p in parts]
+            out[self.axis] = None if None in sizes else sum(sizes)
+            return tuple(out)
+        if self.op == "ExpandDims":
+            shape = list(shapes[0])
+            shape.insert(self.axis % (len(shape) + 1), 1)
+            return tuple(shape)
+        if self.op in self.UNARY:
+            return tuple(shapes[0])
         if self.op in self.REDUCE:
             shape = shapes[0]
             axes = range(len(shape)) if self.axis is None else (
@@ -95,6 +121,14 @@ class KerasOp(Layer):
         if kwargs:
             raise ValueError(f"Operation {self.name!r} ({self.op}) takes no keyword arguments; received "
                              f"{sorted(kwargs)}.")
+        if self.op == "Concatenate":
+            if not isinstance(args[0], (list, tuple)) or not args[0] or \
+                    not all(isinstance(a, KerasTensor) for a in args[0]):
+                raise TypeError(f"Operation {self.name!r} (Concatenate) takes a list of tensors.")
+            shape = self.compute_output_shape([tuple(a.shape) for a in args[0]])
+            out = KerasTensor(shape, "bool", name=self.name, history=(self, len(self._inbound_nodes), 0))
+            self._inbound_nodes.append(Node(self, tuple(args), dict(kwargs), out))
+            return out
         shapes = []
         for a in args:
             if isinstance(a, KerasTensor):
@@ -119,6 +153,10 @@ class KerasOp(Layer):
 
     def get_config(self):
         config = {"name": self.name}
+        if self.op in ("ExpandDims", "Concatenate"):
+            config["axis"] = self.axis
+        if self.op in ("ZerosLike", "OnesLike"):
+            config["dtype"] = "bool"
         if self.op in self.REDUCE:
             config.update({"axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis,
                            "keepdims": self.keepdims})
