@@ -43,7 +43,6 @@ def test_input_with_other_channels_after_build():
     (lambda: layers.Conv1D(3, 3, groups=2), "filters.*groups"),
     (lambda: layers.Conv1D(2, 3, strides=2, dilation_rate=2), "strides"),
     (lambda: layers.Conv1D(2, (3, 3)), "kernel_size"),
-    (lambda: layers.Conv1D(2, 3, activity_regularizer="l2"), "activity_regularizer"),
     (lambda: layers.RepeatVector(0), "`n`"),
     (lambda: layers.UpSampling1D(1.5), "`size`"),
     (lambda: layers.Permute((1, 3)), "dims"),
