@@ -38,8 +38,8 @@ def _slot_groups(optimizer):
     groups = KERAS_SLOT_GROUPS.get(name)
     if groups is None or getattr(optimizers, name, None) is not type(optimizer):
         raise ValueError(
-            f"rnnlab does not know how Keras lists the variables of optimizer {name!r}; it knows "
-            f"{sorted(KERAS_SLOT_GROUPS)}."
+            f"rnnlab does not know how Keras lists the variables of optimizer {name!r}, so it cannot store its "
+            f"state as Keras does (it knows {sorted(KERAS_SLOT_GROUPS)}); save with include_optimizer=False."
         )
     return groups
 
