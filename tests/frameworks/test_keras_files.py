@@ -604,9 +604,11 @@ def test_keras3_legacy_h5(K, tmp_path, rng):
 
 
 #: Adam with amsgrad (slots added together, then one more) and centered RMSprop with momentum (three separate
-#: slot groups) cover Keras's orders; SGD and Adagrad go through rnnlab's own round trip (tests/behaviour)
-OPTIMIZERS = {"adam_amsgrad": ("Adam", {"learning_rate": 0.01, "amsgrad": True}),
-              "rmsprop_centered": ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True})}
+#: slot groups) cover Keras's orders; SGD and Adagrad go through rnnlab's own round trip (tests/behaviour).
+#: They are named: unnamed optimizers are numbered per process, differently in each framework.
+OPTIMIZERS = {"adam_amsgrad": ("Adam", {"learning_rate": 0.01, "amsgrad": True, "name": "adam"}),
+              "rmsprop_centered": ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True,
+                                               "name": "rmsprop"})}
 
 
 def _h5_arrays(path, group):
