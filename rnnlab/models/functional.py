@@ -573,7 +573,9 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn)
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
-        """Write the model (config and weights) as a Keras 3 ``.keras`` archive, atomically."""
+        """Write the model (config and weights), atomically: a Keras 3 ``.keras`` archive, or Keras's legacy HDF5
+        model for a path ending in ``.h5``/``.hdf5`` (``include_optimizer=True`` adds the compile settings and
+        the optimizer's state, as Keras does)."""
         file_formats().save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):

@@ -18,7 +18,7 @@ __all__ = ["FileFormats", "register", "file_formats"]
 class FileFormats(NamedTuple):
     """What :mod:`rnnlab.saving` provides to the models (each entry receives the model first, if any)."""
 
-    save_model: Callable  # (model, filepath, overwrite, zipped, **kwargs): a Keras 3 .keras archive
+    save_model: Callable  # (model, filepath, overwrite, zipped, **kwargs): .keras, or legacy .h5/.hdf5
     load_model: Callable  # (filepath, custom_objects, compile, safe_mode) -> model, from .keras or legacy .h5
     save_weights: Callable  # (model, filepath, overwrite): .weights.npz or .weights.h5, by the file name
     load_weights: Callable  # (model, filepath): .weights.npz, .weights.h5, .h5 or .keras, by the file name

@@ -100,6 +100,12 @@ class Trainer:
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names] if len(names) > 1 \
             else []
+        # the arguments as Keras records them for saving (its `jit_compile="auto"` resolves to False without
+        # an accelerator, and rnnlab has none)
+        self._compile_config = {"optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
+                                "metrics": metrics, "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+                                "steps_per_execution": steps_per_execution,
+                                "jit_compile": False if jit_compile == "auto" else jit_compile}
         self._compiled = True
 
     @staticmethod

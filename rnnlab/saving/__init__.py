@@ -1,11 +1,13 @@
 """Saving and loading. Every write goes to a temporary file that is renamed into place (:mod:`.atomic`).
 
 The modules, each above the ones it imports: :mod:`.atomic` and :mod:`.safe_h5` (files); :mod:`.keras_ops`,
-:mod:`.config_writer` and :mod:`.config_reader` (Keras's JSON configs) and :mod:`.compile_config`; the file
-layouts :mod:`.weights_npz`, :mod:`.legacy_h5` (TF-Keras 2's ``.h5``) and :mod:`.keras_weights_h5` (Keras 3's
-weights); :mod:`.keras_format` (the ``.keras`` archive, and ``load_model`` for every model file); and
-:mod:`.model_files`, what the model methods do with files.  Importing this package registers the models' entry
-points in :mod:`rnnlab.models.saving_hook`.  h5py is imported only when a Keras file is read or written.
+:mod:`.config_writer` and :mod:`.config_reader` (Keras's JSON configs), :mod:`.compile_config` and
+:mod:`.keras_optimizer_vars` (an optimizer's state as Keras lists it); the file layouts :mod:`.weights_npz`,
+:mod:`.legacy_h5` and :mod:`.legacy_h5_writer` (the legacy ``.h5`` model, read and written) and
+:mod:`.keras_weights_h5` (Keras 3's weights); :mod:`.keras_format` (the ``.keras`` archive, ``save_model`` and
+``load_model`` for every model file); and :mod:`.model_files`, what the model methods do with files.  Importing
+this package registers the models' entry points in :mod:`rnnlab.models.saving_hook`.  h5py is imported only when
+a Keras file is read or written.
 """
 from rnnlab.engine.serialization import (CustomObjectScope, custom_object_scope, get_registered_name,
                                          get_registered_object, register_keras_serializable)

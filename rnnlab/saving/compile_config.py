@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+from rnnlab import metrics as metrics_module
 from rnnlab import optimizers
 
 __all__ = ["compile_from_config"]
@@ -13,15 +14,24 @@ def compile_from_config(model, compile_config, source="the file"):
     """Compile ``model`` from a stored compile config when rnnlab knows its optimizer and loss.
 
     Anything rnnlab cannot reproduce leaves the model uncompiled, with a warning; loading never fails here.
+    Metrics rnnlab lacks are left out, with a warning naming them, and the model is compiled without them.
     """
     if not isinstance(compile_config, dict):
         return
     optimizer, loss = compile_config.get("optimizer"), compile_config.get("loss")
     if loss is None or optimizer is None:
         return
+    stored_metrics = {key: compile_config.get(key) for key in ("metrics", "weighted_metrics")}
+    try:
+        metrics = {key: _metric_identifiers(value) for key, value in stored_metrics.items()}
+    except (ValueError, TypeError, KeyError) as exc:
+        warnings.warn(f"{source}: the stored metrics could not be restored ({type(exc).__name__}: {exc}); the "
+                      "model is compiled without them.", stacklevel=3)
+        metrics = {}
     try:
         opt = optimizers.get(optimizer)
-        model.compile(optimizer=opt, loss=_loss_identifier(loss), loss_weights=compile_config.get("loss_weights"))
+        model.compile(optimizer=opt, loss=_loss_identifier(loss), loss_weights=compile_config.get("loss_weights"),
+                      **metrics)
     except Exception as exc:  # noqa: BLE001 - compiling is optional; report and carry on
         warnings.warn(f"{source}: the stored compile config could not be applied ({type(exc).__name__}: {exc}); "
                       "the model is loaded uncompiled.", stacklevel=3)
@@ -36,3 +46,22 @@ def _loss_identifier(loss):
     if isinstance(loss, dict):
         return {k: _loss_identifier(v) for k, v in loss.items()}
     return loss
+
+
+def _metric_identifiers(value):
+    """Stored metrics as ``compile`` takes them: names stay names, ``{"class_name", "config"}`` become metric
+    objects (unknown ones raise ``ValueError``, checked here rather than half-way through ``compile``)."""
+    if value is None or isinstance(value, str):
+        if isinstance(value, str):
+            metrics_module.get(value)
+        return value
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+        cls = getattr(metrics_module, value["class_name"], None)
+        if not (isinstance(cls, type) and issubclass(cls, metrics_module.Metric)):
+            raise ValueError(f"rnnlab has no metric {value['class_name']!r}")
+        return cls.from_config(dict(value.get("config") or {}))
+    if isinstance(value, (list, tuple)):
+        return [_metric_identifiers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _metric_identifiers(v) for k, v in value.items()}
+    raise ValueError(f"unreadable metric entry {value!r}")

@@ -252,12 +252,14 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
     if class_name in _MODEL_CLASSES:
         return deserialize_model(entry, opts)
     module = entry.get("module")
-    if isinstance(module, str) and module.startswith("keras.src.ops"):
+    # a legacy .h5 config names no modules: there an operation is known by its class name alone
+    is_op = module.startswith("keras.src.ops") if isinstance(module, str) else class_name in KerasOp.ALL
+    if is_op:
         if class_name not in KerasOp.ALL:
             _fail(f"The Keras operation {class_name!r} ({config.get('name')!r}) in the model graph is not supported "
                   f"by rnnlab (it runs only {list(KerasOp.ALL)}).")
         try:
-            return KerasOp(class_name, config, module)
+            return KerasOp(class_name, config, module or "keras.src.ops.numpy")
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Cannot load {where}: {exc}") from None
     class_name = _CLASS_ALIASES.get(class_name, class_name)

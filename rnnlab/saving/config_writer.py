@@ -20,9 +20,10 @@ from rnnlab.models.sequential import Sequential
 from rnnlab.saving.keras_ops import is_keras_op
 
 __all__ = ["serialize_model", "serialize_layer_entry", "check_keras3_writable", "functional_config",
-           "sequential_config"]
+           "sequential_config", "KERAS_VERSION"]
 
 KERAS_FUNCTIONAL_MODULE = "keras.src.models.functional"
+KERAS_VERSION = "3.15.1"  # the Keras whose file formats rnnlab writes (and tests against)
 
 
 def _keras_activation_name(fn, where):

@@ -24,6 +24,7 @@ import contextlib
 import datetime
 import io
 import json
+import logging
 import mmap
 import os
 import struct
@@ -37,9 +38,10 @@ from rnnlab.saving.keras_assets import ASSETS_DIR, asset_members, load_asset_mem
 from rnnlab.saving.compile_config import compile_from_config
 from rnnlab.saving.config_json import MAX_CONFIG_BYTES, parse_config_json
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
-from rnnlab.saving.config_writer import check_keras3_writable, serialize_model
+from rnnlab.saving.config_writer import KERAS_VERSION, check_keras3_writable, serialize_model
 from rnnlab.saving.keras_weights_h5 import load_weights_h5, read_weights, stored_layer_elements, weights_bytes
 from rnnlab.saving.legacy_h5 import is_legacy_keras_version, load_legacy_model
+from rnnlab.saving.legacy_h5_writer import LEGACY_SUFFIXES, save_legacy_model
 from rnnlab.saving.safe_h5 import check_global_heaps, open_h5
 from rnnlab.version import __version__
 
@@ -48,7 +50,8 @@ __all__ = ["save_model", "load_model", "load_any_weights", "load_weights_keras_a
 CONFIG_NAME = "config.json"
 METADATA_NAME = "metadata.json"
 WEIGHTS_NAME = "model.weights.h5"
-KERAS_VERSION = "3.15.1"  # the Keras whose file format rnnlab writes (and tests against)
+
+_logger = logging.getLogger(__name__)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -62,21 +65,39 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplemented
 # ----------------------------------------------------------------------------------------------- saving
 
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
-    """Write ``model`` as a Keras 3 ``.keras`` archive that ``keras.models.load_model`` opens."""
+    """Write ``model`` as a Keras 3 ``.keras`` archive that ``keras.models.load_model`` opens, or, for a path
+    ending in ``.h5``/``.hdf5``, as Keras's legacy HDF5 model (:mod:`.legacy_h5_writer`), as Keras chooses.
+
+    Keras's keyword arguments: ``include_optimizer`` (legacy ``.h5`` only; rnnlab's ``.keras`` archives hold
+    no optimizer state) and the deprecated ``save_format``, accepted with a warning when the path's
+    extension names the format, as Keras does.
+    """
     if not isinstance(filepath, (str, os.PathLike)):
         raise TypeError(f"Argument `filepath` must be a path; received {type(filepath).__name__}.")
     filepath = os.fspath(filepath)
+    include_optimizer = kwargs.pop("include_optimizer", None)
+    save_format = kwargs.pop("save_format", None)
     if kwargs:
         raise TypeError(f"save() got unexpected keyword argument(s) {sorted(kwargs)}.")
+    if save_format:
+        if not filepath.endswith(LEGACY_SUFFIXES + (".keras",)):
+            raise ValueError("The `save_format` argument is deprecated in Keras 3: remove it and give a path ending "
+                             f"in '.keras' or '.h5'. Received: save_format={save_format!r}, filepath={filepath!r}.")
+        _logger.warning("The `save_format` argument is deprecated in Keras 3; the format follows the file "
+                        "extension of %r. Received: save_format=%r.", filepath, save_format)
     if zipped is False:
         raise ValueError("Argument `zipped=False` (an unzipped directory) is not supported; rnnlab writes .keras "
                          "archives.")
     if filepath.endswith((".weights.h5", ".weights.npz")):
         raise ValueError(f"{filepath!r} is a weights-file name: use model.save_weights(filepath) for it, or give "
                          "model.save() a path ending in '.keras'.")
-    if filepath.endswith((".h5", ".hdf5")):
-        raise ValueError(f"rnnlab does not write the legacy HDF5 model format ({filepath!r}); save to a '.keras' "
-                         "path instead (Keras 3 and rnnlab read it), or save_weights to '.weights.h5'.")
+    if filepath.endswith(LEGACY_SUFFIXES):
+        return save_legacy_model(model, filepath, overwrite=overwrite,
+                                 include_optimizer=True if include_optimizer is None else include_optimizer)
+    if include_optimizer is not None:
+        raise ValueError(f"Argument `include_optimizer` applies to legacy '.h5' files only; rnnlab's .keras archives "
+                         f"hold no optimizer state. Received: include_optimizer={include_optimizer!r}, "
+                         f"filepath={filepath!r}.")
     if not filepath.endswith(".keras"):
         raise ValueError(f"Argument `filepath` must end in '.keras'; received filepath={filepath!r}.")
     if not overwrite and os.path.exists(filepath):
@@ -138,8 +159,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     ``custom_object_scope`` and ``register_keras_serializable``); a file can name them, never import anything.
     ``safe_mode`` refuses what Keras refuses in safe mode that rnnlab could otherwise do (reading a vocabulary
     file a config names); rnnlab never runs code stored in a file (lambdas), in either mode. With
-    ``compile=True`` a stored compile config whose optimizer and loss rnnlab has is applied (the optimizer's
-    state is not restored); otherwise the model comes back uncompiled.
+    ``compile=True`` a stored compile config whose optimizer and loss rnnlab has is applied (a legacy ``.h5`` also
+    restores the optimizer's state; a ``.keras`` archive's is not read); otherwise the model comes back uncompiled.
     """
     filepath = _check_path(filepath)
     with reading(filepath):

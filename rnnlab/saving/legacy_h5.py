@@ -1,4 +1,4 @@
-"""TF-Keras 2's full-model HDF5 files (``model.save("m.h5")``), read-only.
+"""Reading TF-Keras 2's full-model HDF5 files (``model.save("m.h5")``); :mod:`.legacy_h5_writer` writes them.
 
 Such a file holds the model's JSON config in the root attribute ``model_config`` and its weights in the
 group ``model_weights``: one subgroup per layer (the attribute ``layer_names`` lists them in order), each with
@@ -9,6 +9,8 @@ asked for ``.h5``; the root attribute ``keras_version`` tells which Keras's mean
 
 Weights are matched to layers by name when loading a whole model (the names come from the same file), and
 in order of the layers that have weights when loading weights into an existing model, as Keras does.
+A stored ``training_config`` compiles the loaded model (when rnnlab has its optimizer and loss), and the
+``optimizer_weights`` group then restores the optimizer's iterations and state, as Keras does.
 """
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from rnnlab.engine.allocation import allocation_budget, weights_budget
 from rnnlab.saving.compile_config import compile_from_config
 from rnnlab.saving.config_json import parse_config_json
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
-from rnnlab.saving.safe_h5 import READ_ERRORS, child, h5py_module, open_h5, read_attr, read_dataset, stored_elements
+from rnnlab.saving.keras_optimizer_vars import keras_optimizer_shapes, restore_optimizer_variables
+from rnnlab.saving.safe_h5 import (READ_ERRORS, child, group_at, h5py_module, open_h5, read_attr, read_dataset,
+                                  stored_elements)
 
 __all__ = ["load_legacy_model", "read_legacy_weights", "is_legacy_keras_version"]
 
@@ -51,6 +55,18 @@ def _names(attr, what):
     return [_text(v, what) for v in arr.tolist()]
 
 
+def _names_attr(group, name, source):
+    """The list attribute ``name`` of ``group``, joined from ``name0``, ``name1``... when Keras split it."""
+    what = f"{source}: {name} of {group.name!r}"
+    if name in group.attrs or f"{name}0" not in group.attrs:
+        return _names(read_attr(group, name, source), what)
+    out, i = [], 0
+    while f"{name}{i}" in group.attrs:
+        out.extend(_names(read_attr(group, f"{name}{i}", source), what))
+        i += 1
+    return out
+
+
 def is_legacy_keras_version(version) -> bool:
     """True for files whose configs follow TF-Keras 2 / Keras 2 (any version before 3)."""
     if not isinstance(version, str) or not version[:1].isdigit():
@@ -71,7 +87,7 @@ def _layer_arrays(root, layer_name, variables, source):
         raise ValueError(f"{source} has no weights group for layer {layer_name!r}.")
     if not isinstance(group, h5py.Group):
         raise ValueError(f"{source}: {layer_name!r} is not a group.")
-    names = _names(read_attr(group, "weight_names", source), f"{source}: weight_names of {layer_name!r}")
+    names = _names_attr(group, "weight_names", source)
     if len(names) != len(variables):
         raise ValueError(
             f"{source}: layer {layer_name!r} stores {len(names)} weight(s) but the model's layer has "
@@ -95,14 +111,14 @@ def _layers_with_weights(model):
 
 
 def _stored_layers(root, source):
-    names = _names(read_attr(root, "layer_names", source), f"{source}: layer_names")
+    names = _names_attr(root, "layer_names", source)
     h5py = h5py_module()
     out = []
     for name in names:
         group = child(root, name, source)
         if not isinstance(group, h5py.Group):
             raise ValueError(f"{source} lists layer {name!r} but has no group for it.")
-        if _names(read_attr(group, "weight_names", source), f"{source}: weight_names of {name!r}"):
+        if _names_attr(group, "weight_names", source):
             out.append(name)
     return out
 
@@ -121,7 +137,7 @@ def read_legacy_weights(model, f, source="the weights file", by_name=False):
 
 def _read_legacy_weights(model, f, source, by_name):
     root = _weights_root(f)
-    if "layer_names" not in root.attrs:
+    if "layer_names" not in root.attrs and "layer_names0" not in root.attrs:
         raise ValueError(f"{source} is not a Keras weights file (it has no `layer_names`).")
     stored = _stored_layers(root, source)
     layers = _layers_with_weights(model)
@@ -182,18 +198,59 @@ def _load(f, filepath, source, custom_objects, compile, safe_mode):
         model = deserialize_model(config, opts)
     read_legacy_weights(model, f, source, by_name=True)
     if compile and "training_config" in f.attrs:
-        _compile_legacy(model, read_attr(f, "training_config", source), source)
+        _compile_legacy(model, f, source)
     return model
 
 
-def _compile_legacy(model, attr, source):
-    """Compile with the stored optimizer and loss when rnnlab has them; otherwise leave it uncompiled."""
+def _compile_legacy(model, f, source):
+    """Compile with the stored optimizer, loss and metrics when rnnlab has them (otherwise leave the model
+    uncompiled, with a warning), then restore the optimizer's state from ``optimizer_weights`` as Keras does."""
     try:
-        training = parse_config_json(_text(attr, f"{source}: training_config"), f"{source}: training_config")
+        training = parse_config_json(_text(read_attr(f, "training_config", source), f"{source}: training_config"),
+                                     f"{source}: training_config")
     except ValueError:
         warnings.warn(f"{source}: unreadable training_config; the model is not compiled.", stacklevel=3)
         return
     if not isinstance(training, dict):
         return
     compile_from_config(model, {"optimizer": training.get("optimizer_config"), "loss": training.get("loss"),
-                                "loss_weights": training.get("loss_weights")}, source)
+                                "loss_weights": training.get("loss_weights"), "metrics": training.get("metrics"),
+                                "weighted_metrics": training.get("weighted_metrics")}, source)
+    if getattr(model, "_compiled", False) and child(f, "optimizer_weights") is not None:
+        try:
+            _restore_optimizer(model, child(f, "optimizer_weights"), source)
+        except ValueError as exc:
+            warnings.warn(f"{source}: the saved optimizer state was not restored ({exc}); the optimizer starts "
+                          "fresh.", stacklevel=3)
+
+
+def _restore_optimizer(model, group, source):
+    """The optimizer's iterations, learning rate and state, listed as Keras lists them (see
+    :mod:`.keras_optimizer_vars`)."""
+    h5py = h5py_module()
+    if not isinstance(group, h5py.Group):
+        raise ValueError("optimizer_weights is not a group")
+    trainable = model.trainable_weights
+    shapes = keras_optimizer_shapes(model.optimizer, trainable)
+    names = _names_attr(group, "weight_names", source)
+    if len(names) > len(shapes):
+        raise ValueError(f"{len(names)} stored variables, the optimizer has {len(shapes)}")
+    values = []
+    for i, (name, shape) in enumerate(zip(names, shapes)):
+        parent, _, key = name.rpartition("/")
+        holder = group_at(group, parent)
+        where = f"{source}, optimizer_weights/{name}"
+        if holder is None:
+            raise ValueError(f"{where}: missing from the file")
+        values.append(_read_count(holder, key, where) if i == 0 else read_dataset(holder, key, shape, where))
+    restore_optimizer_variables(model.optimizer, trainable, values, source)
+
+
+def _read_count(group, key, where):
+    """The optimizer's iteration count: an integer scalar dataset."""
+    h5py = h5py_module()
+    ds = child(group, key, where)
+    if not isinstance(ds, h5py.Dataset) or ds.external or ds.is_virtual or ds.shape != () or \
+            ds.dtype.kind not in "iu":
+        raise ValueError(f"{where}: expected an integer scalar")
+    return np.asarray(ds[()])

@@ -13,6 +13,7 @@ in a process that never imports TensorFlow, PyTorch or Keras.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -78,6 +79,43 @@ def _rnnlab_out(rm, xs):
 def _parity(actual, expected):
     assert_parity(flatten(to_numpy(actual)), flatten(to_numpy(expected)), atol=ATOL, flat=True,
                   check_numpy=False)
+
+
+def _layer_entry_shape(entry):
+    """What Keras's legacy writer decides about a layer entry of ``model_config``: its keys and class, and the
+    same for a nested model's entries (the layer configs themselves are :mod:`rnnlab.saving.config_writer`'s,
+    compared by loading)."""
+    out = {"keys": sorted(entry), "class_name": entry["class_name"]}
+    if entry["class_name"] in ("Functional", "Sequential"):
+        out["layers"] = [_layer_entry_shape(e) for e in entry["config"]["layers"]]
+    return out
+
+
+def _h5_layout(path):
+    """A legacy .h5 file's layout: every group and dataset (shape, dtype), every attribute's kind and dtype, the
+    values of the name lists and versions, and the shape of ``model_config``.  ``backend`` names the backend
+    that computed the weights ("tensorflow" in Keras here, "numpy" in rnnlab), so only its kind is compared,
+    as for ``training_config``."""
+    def attrs(obj):
+        out = {}
+        for key, value in obj.attrs.items():
+            kind = (type(value).__name__, str(getattr(value, "dtype", "")))
+            if key == "model_config":
+                config = json.loads(value)
+                out[key] = kind, sorted(config), config["class_name"], sorted(config["config"]), \
+                    [_layer_entry_shape(e) for e in config["config"]["layers"]]
+            elif key in ("backend", "training_config"):  # training_config: compared by the callers
+                out[key] = kind
+            else:
+                out[key] = kind, np.asarray(value).tolist()
+        return out
+
+    layout = {}
+    with h5py.File(path, "r") as f:
+        layout["/"] = attrs(f)
+        f.visititems(lambda name, obj: layout.__setitem__(
+            name, (type(obj).__name__, getattr(obj, "shape", None), str(getattr(obj, "dtype", "")), attrs(obj))))
+    return layout
 
 
 # ----------------------------------------------------------------------------------------------- Keras 3 models
@@ -230,6 +268,33 @@ def test_keras_round_trips(K, case, tmp_path, rng):
     km3 = K.models.clone_model(km)
     km3.load_weights(rnnlab_weights)
     _parity(_keras_out(km3, xs), expected)
+
+    if case in LEGACY_H5_CASES:
+        _check_legacy_h5(K, km, rm, xs, expected, tmp_path)
+
+
+#: the cases whose legacy .h5 goes through Keras as well (Sequential, stacked, masked, Embedding, Bidirectional,
+#: TimeDistributed, stacked cells, nested models, mask operations in a graph), to keep the tier fast
+LEGACY_H5_CASES = ("lstm_stack", "embedding_mask_zero", "masking", "bidirectional_backward_layer",
+                   "stacked_cells", "nested_models")
+
+
+def _check_legacy_h5(K, km, rm, xs, expected, tmp_path):
+    """rnnlab's ``model.save("m.h5")`` has the layout of Keras's, loads in rnnlab, and loads in Keras exactly
+    when Keras loads its own file (Keras 3.15's legacy loader knows no graph operations such as NotEqual)."""
+    ours, theirs = str(tmp_path / "rnnlab_made.h5"), str(tmp_path / "keras_made.h5")
+    rm.save(ours)
+    km.save(theirs)
+    assert _h5_layout(ours) == _h5_layout(theirs)
+    _parity(_rnnlab_out(rnnlab.models.load_model(ours), xs), expected)
+    _parity(_rnnlab_out(rnnlab.models.load_model(theirs), xs), expected)
+    try:
+        from_ours = K.models.load_model(ours)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            K.models.load_model(theirs)
+    else:
+        _parity(_keras_out(from_ours, xs), expected)
 
 
 def test_loaded_graph_with_mask_operations_trains(K, tmp_path, rng):
@@ -538,6 +603,94 @@ def test_keras3_legacy_h5(K, tmp_path, rng):
     _parity(_rnnlab_out(rm, xs), _keras_out(km, xs))
 
 
+#: Adam with amsgrad (slots added together, then one more) and centered RMSprop with momentum (three separate
+#: slot groups) cover Keras's orders; SGD and Adagrad go through rnnlab's own round trip (tests/behaviour).
+#: They are named: unnamed optimizers are numbered per process, differently in each framework.
+OPTIMIZERS = {"adam_amsgrad": ("Adam", {"learning_rate": 0.01, "amsgrad": True, "name": "adam"}),
+              "rmsprop_centered": ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True,
+                                               "name": "rmsprop"})}
+
+
+def _h5_arrays(path, group):
+    with h5py.File(path, "r") as f:
+        out = {}
+        f[group].visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset)
+                            else None)
+        return out
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_legacy_h5_of_a_trained_model_matches_keras(K, optimizer, tmp_path, rng):
+    """The same model trained two steps in Keras and in rnnlab: the two .h5 files hold the same compile
+    settings and optimizer state (Keras's variable order and names).  Keras loads rnnlab's file compiled;
+    rnnlab loads Keras's file with its optimizer state, and a third step then matches Keras's."""
+    L = K.layers
+    km = K.Sequential([K.Input((5, 3)), L.Bidirectional(L.GRU(2, return_sequences=True)), L.LSTM(3), L.Dense(2)])
+    randomize(km, rng)
+    path = str(tmp_path / "start.keras")
+    km.save(path)
+    rm = rnnlab.models.load_model(path)
+    name, config = OPTIMIZERS[optimizer]
+    km.compile(optimizer=getattr(K.optimizers, name)(**config), loss="mse", metrics=["mae"])
+    rm.compile(optimizer=getattr(rnnlab.optimizers, name)(**config), loss="mse", metrics=["mae"])
+    x, y = rng.normal(size=(6, 5, 3)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")
+    for _ in range(2):
+        km.train_on_batch(x, y)
+        rm.train_on_batch(x, y)
+    ours, theirs = str(tmp_path / "rnnlab_made.h5"), str(tmp_path / "keras_made.h5")
+    rm.save(ours)
+    km.save(theirs)
+    assert _h5_layout(ours) == _h5_layout(theirs)
+    with h5py.File(ours, "r") as f_ours, h5py.File(theirs, "r") as f_theirs:
+        training_ours, training_theirs = (json.loads(f.attrs["training_config"]) for f in (f_ours, f_theirs))
+    # Keras writes the alias it was given, which its own loader cannot read back: rnnlab writes the full name
+    assert (training_ours.pop("loss"), training_theirs.pop("loss")) == ("mean_squared_error", "mse")
+    assert training_ours == training_theirs
+    for group in ("model_weights", "optimizer_weights"):
+        arrays_ours, arrays_theirs = _h5_arrays(ours, group), _h5_arrays(theirs, group)
+        assert sorted(arrays_ours) == sorted(arrays_theirs)
+        for key, value in arrays_theirs.items():
+            np.testing.assert_allclose(arrays_ours[key], value, rtol=1e-4, atol=1e-6, err_msg=key)
+
+    from_ours = K.models.load_model(ours)
+    assert from_ours.compiled and int(from_ours.optimizer.iterations) == 2
+    _parity(_keras_out(from_ours, [x]), _rnnlab_out(rm, [x]))
+
+    from_theirs = rnnlab.models.load_model(theirs)
+    assert from_theirs._compiled and from_theirs.optimizer.iterations == 2
+    assert from_theirs.metrics_names[0] == "loss"
+    km.train_on_batch(x, y)
+    from_theirs.train_on_batch(x, y)
+    _parity(from_theirs.get_weights(), [to_numpy(w) for w in km.weights])
+
+
+def test_tf_keras2_reads_rnnlab_h5_as_it_reads_keras3s(K, tmp_path, rng):
+    """TF-Keras 2's ``load_weights`` reads rnnlab's .h5 into the same architecture; its ``load_model`` treats
+    rnnlab's file as it treats Keras 3's own (it refuses Keras 3's InputLayer config: Keras 3's legacy files
+    are not TF-Keras 2 files)."""
+    T = _tf_keras()
+    L, TL = K.layers, T.layers
+    km = K.Sequential([K.Input((6, 3)), L.Masking(), L.Bidirectional(L.GRU(3)), L.Dense(2)])
+    randomize(km, rng)
+    path = str(tmp_path / "start.keras")
+    km.save(path)
+    rm = rnnlab.models.load_model(path)
+    ours, theirs = str(tmp_path / "rnnlab_made.h5"), str(tmp_path / "keras_made.h5")
+    rm.save(ours)
+    km.save(theirs)
+    tm = T.Sequential([T.Input((6, 3)), TL.Masking(), TL.Bidirectional(TL.GRU(3)), TL.Dense(2)])
+    tm.load_weights(ours)
+    xs = _inputs(km.inputs, rng)
+    _parity(to_numpy(tm(xs[0], training=False)), _rnnlab_out(rm, xs))
+    try:
+        from_ours = T.models.load_model(ours)
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc), match=re.escape(str(exc).splitlines()[-1])):
+            T.models.load_model(theirs)
+    else:
+        _parity(to_numpy(from_ours(xs[0], training=False)), _rnnlab_out(rm, xs))
+
+
 # ----------------------------------------------------------------------------------------------- refusals
 
 class DoubleLayer(layers.Layer):
@@ -628,8 +781,6 @@ def test_bad_paths_and_wrong_kinds_of_file(tmp_path):
         rnnlab.models.load_model(str(text))
     with pytest.raises(ValueError, match="save_weights"):
         model.save(str(tmp_path / "x.weights.h5"))
-    with pytest.raises(ValueError, match=".keras"):
-        model.save(str(tmp_path / "x.h5"))
     with pytest.raises(ValueError):
         model.save_weights(str(tmp_path / "x.bin"))
 
