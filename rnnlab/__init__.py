@@ -9,6 +9,7 @@ import sys
 
 from rnnlab import callbacks, config, kernels, layers, losses, metrics, models, optimizers, saving, utils
 from rnnlab.layers import Input
+from rnnlab.kernels.native import runtime_info
 from rnnlab.models import Model, Sequential
 from rnnlab.version import __version__
 
@@ -17,7 +18,8 @@ from rnnlab.version import __version__
 keras = sys.modules[__name__]
 
 __all__ = ["Input", "Model", "Sequential", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
-           "convert", "inspect", "preprocessing", "saving", "utils", "config", "__version__"]
+           "convert", "inspect", "preprocessing", "saving", "utils", "config", "runtime_info",
+           "__version__"]
 
 
 _LAZY = {"convert", "inspect", "preprocessing"}  # loaded on first use: the core does not need them

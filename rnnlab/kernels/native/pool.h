@@ -98,6 +98,9 @@ void rnnlab_set_threads(int n) {
     pthread_mutex_unlock(&pool_owner);
 }
 
+/* The threads later calls may use (rnnlab.config.get_num_threads, threadpoolctl). */
+int rnnlab_get_threads(void) { return pool.want; }
+
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
