@@ -481,7 +481,11 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
     s.h = h; s.c = c; s.prev = prev; s.out = out; s.mask = mask;
     s.reverse = reverse; s.zero_output = zero_output;
     const int automatic = threads <= 0;
-    threads = choose_threads(threads, (int64_t)B * (D + M) * s.G * M);
+    const int64_t step_work = (int64_t)B * (D + M) * s.G * M;
+    threads = choose_threads(threads, step_work);
+    /* automatic and worth threads: one thread or several, whichever has been faster for calls of this size */
+    const int measured = automatic && threads > 1;
+    if (measured && !speed_choice(step_work)) threads = 1;
     const int nt = share_work(threads, B, (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float), s.nblocks,
                               &s.row_split);
     s.set_floats = s.packed ? ((int64_t)s.nblocks * (D + M) * s.G * VN + 15) / 16 * 16 : 0; /* 64-byte multiple */
@@ -545,7 +549,9 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
                 }
         }
     int64_t own_ns, wait_ns;
+    const int64_t call_start = now_ns();
     const int used = run_parallel(seq_task, &s, nt, s.nslices > 0, &own_ns, &wait_ns);
+    if (measured) speed_record(step_work, used > 1, step_work * T, now_ns() - call_start);
     if (s.nslices && used > 1) { /* the caller's wait for slices on slowed threads is the threads' delay */
         own_ns -= s.caller_wait_ns;
         wait_ns = s.caller_wait_ns;

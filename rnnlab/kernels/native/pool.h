@@ -261,4 +261,40 @@ static void note_contention(int used, int solo, int64_t own_ns, int64_t wait_ns)
     }
 }
 
+/* ------------------------------------------------------------------ one thread or several, by measured speed
+ *
+ * Whether a forward call's threads help depends on what else the process and the machine are doing: NumPy's BLAS
+ * threads spinning after a product, another library's pool, a core asleep after an idle spell, other processes.
+ * So automatic forward calls measure it: for each size of call (a power-of-two bucket of the work per step),
+ * the nanoseconds per unit of work on one thread and on several, as moving averages.  A call runs the faster
+ * mode; every PROBE_EVERY-th call of a bucket runs the other, so that a change of conditions is seen. */
+#define SPEED_BUCKETS 64
+#define PROBE_EVERY 16
+static struct { float ns_per_unit[2]; unsigned calls; } speed[SPEED_BUCKETS]; /* [0] one thread, [1] several */
+
+static int speed_bucket(int64_t work) {
+    int b = 0;
+    while (work > 1 && b < SPEED_BUCKETS - 1) { work >>= 1; ++b; }
+    return b;
+}
+
+/* Several threads (1) or one (0) for an automatic call of `work` multiply-adds per step. */
+static int speed_choice(int64_t work) {
+    const int b = speed_bucket(work);
+    const float one = speed[b].ns_per_unit[0], several = speed[b].ns_per_unit[1];
+    const unsigned n = __atomic_add_fetch(&speed[b].calls, 1, __ATOMIC_RELAXED);
+    if (several == 0.0f) return 1; /* not measured yet: several first, then one */
+    if (one == 0.0f) return 0;
+    const int best = several < one;
+    return n % PROBE_EVERY == 0 ? !best : best;
+}
+
+/* Record how long an automatic call of `work` multiply-adds per step and `units` of work in all took. */
+static void speed_record(int64_t work, int several, int64_t units, int64_t ns) {
+    if (units <= 0) return;
+    const int b = speed_bucket(work);
+    const float rate = (float)ns / (float)units, old = speed[b].ns_per_unit[several];
+    speed[b].ns_per_unit[several] = old == 0.0f ? rate : 0.75f * old + 0.25f * rate;
+}
+
 #endif /* RNNLAB_POOL_H */
