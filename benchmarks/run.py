@@ -62,9 +62,9 @@ def make_weights(kind, size, path, seed=0):
              bias=bias.astype(np.float32))
 
 
-def run_worker(system, kind, size, weights, out_prefix, reps, train=False):
+def run_worker(system, kind, size, weights, out_prefix, reps, train=False, condition="steady"):
     cmd = [sys.executable, "-m", "benchmarks.worker", system, kind, *map(str, size), weights, out_prefix,
-           "--reps", str(reps)] + (["--train"] if train else [])
+           "--reps", str(reps), "--condition", condition] + (["--train"] if train else [])
     proc = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True, timeout=900)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode or not lines:

@@ -1,8 +1,16 @@
 """One system, one configuration, in its own process: time forward calls on the given weights.
 
 Usage: python -m benchmarks.worker SYSTEM KIND B T D M WEIGHTS.npz OUT_PREFIX [--reps N] [--train]
+                                   [--condition CONDITION]
 Prints one JSON line: median/min microseconds per call, first-call cost, peak RSS; saves the output to
 OUT_PREFIX.npy so the orchestrator can check that systems agree.
+
+CONDITION says what happens, untimed, before each timed call (benchmarks/conditions.py):
+  steady        nothing: calls back to back (the default)
+  numpy         a 256x256 float32 NumPy product, as preprocessing does (it wakes NumPy's BLAS threads)
+  idle          20 ms of sleep: a 50 Hz sensor stream (threads that spin go to sleep, cores may idle)
+  with-SYSTEM   one call of SYSTEM's same layer in the same process (another threaded library beside this one);
+                for SYSTEM itself the partner is rnnlab
 """
 import json
 import os
@@ -18,22 +26,44 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 
 
-def _time(fn, reps, min_seconds=0.5, warmup_seconds=0.3):
+def _time(fn, reps, min_seconds=0.5, warmup_seconds=0.3, before=None):
     """Median and min of per-call times, calling ``fn`` at least ``reps`` times and ``min_seconds`` long, after
     ``warmup_seconds`` of untimed calls (steady state: caches warm, and the BLAS threads that set-up work such
-    as weight initialisation woke have gone back to sleep instead of spinning beside the timed calls)."""
+    as weight initialisation woke have gone back to sleep instead of spinning beside the timed calls).
+    ``before()``, when given, runs untimed before every call (the benchmark's condition)."""
+    before = before or (lambda: None)
     start = time.perf_counter()
     while time.perf_counter() - start < warmup_seconds:
+        before()
         fn()
     times = []
     start = time.perf_counter()
     while len(times) < reps or time.perf_counter() - start < min_seconds:
+        before()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
         if len(times) > 20 * reps:
             break
     return float(np.median(times) * 1e6), float(np.min(times) * 1e6), len(times)
+
+
+def _condition(name, system, kind, x, w):
+    """The untimed work before each call under condition ``name`` (see the module's docstring), or None."""
+    if name == "steady":
+        return None
+    if name == "numpy":
+        rng = np.random.default_rng(1)
+        a, b = (rng.standard_normal((256, 256), dtype=np.float32) for _ in range(2))
+        return lambda: a @ b
+    if name == "idle":
+        return lambda: time.sleep(0.02)
+    if name.startswith("with-") and name[5:] in SYSTEMS:
+        partner = name[5:] if name[5:] != system else "rnnlab"
+        call, _ = SYSTEMS[partner](kind, x, w, False)
+        call()
+        return call
+    raise ValueError(f"unknown condition {name!r}")
 
 
 def _rnnlab(kind, x, w, train):
@@ -162,6 +192,7 @@ def main(argv):
     weights_path, out_prefix = argv[6], argv[7]
     reps = int(argv[argv.index("--reps") + 1]) if "--reps" in argv else 20
     train = "--train" in argv
+    condition = argv[argv.index("--condition") + 1] if "--condition" in argv else "steady"
     data = np.load(weights_path)
     w = {k: data[k] for k in data.files}
     x = w.pop("x")
@@ -172,9 +203,10 @@ def main(argv):
     if not train:
         out = to_numpy(out) if to_numpy else np.asarray(out)
         np.save(out_prefix + ".npy", out)
-    median, best, n = _time(fn, reps)
+    median, best, n = _time(fn, reps, before=_condition(condition, system, kind, x, w))
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"system": system, "kind": kind, "size": [b, t, d, m], "train": train, "median_us": median,
+    print(json.dumps({"system": system, "kind": kind, "size": [b, t, d, m], "train": train, "condition": condition,
+                      "median_us": median,
                       "min_us": best, "calls": n, "first_call_s": first_call, "peak_rss_mb": rss_kb / 1024}))
 
 

@@ -11,6 +11,7 @@ from rnnlab import (callbacks, config, constraints, kernels, layers, losses, met
                     regularizers, saving, utils)
 from rnnlab.engine.layer import Layer
 from rnnlab.layers import Input
+from rnnlab.kernels.native import runtime_info
 from rnnlab.models import Model, Sequential
 from rnnlab.version import __version__
 
@@ -20,7 +21,7 @@ keras = sys.modules[__name__]
 
 __all__ = ["Input", "Model", "Sequential", "Layer", "layers", "ops", "models", "optimizers", "losses", "metrics",
            "callbacks", "regularizers", "constraints",
-           "convert", "inspect", "preprocessing", "saving", "utils", "config", "__version__"]
+           "convert", "inspect", "preprocessing", "saving", "utils", "config", "runtime_info", "__version__"]
 
 
 _LAZY = {"convert", "inspect", "preprocessing"}  # loaded on first use: the core does not need them

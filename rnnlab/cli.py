@@ -6,6 +6,8 @@
     rnnlab convert IN OUT     convert a model between .keras/.h5, .weights.h5/.weights.npz, PyTorch
                               (.safetensors/.pt) and .onnx, formats chosen by extension
     rnnlab info FILE          print a file's layers or tensors, shapes and parameter counts
+    rnnlab info --runtime     print which kernels run (rnnlab.runtime_info()): native variant or NumPy, threads,
+                              and why the native kernels are not used
 
 ``main(argv)`` returns the exit status instead of exiting, so it can be called from tests; the ``rnnlab`` console
 script and ``python -m rnnlab.cli`` exit with it.
@@ -62,9 +64,13 @@ def build_parser():
                          help="for PyTorch sources: the model returns every step's output")
     convert.set_defaults(handler=_run_convert)
 
-    info = commands.add_parser("info", help="print a model or weights file's layers, shapes and parameter counts",
-                               description="Describe FILE: layers or tensors, shapes, dtypes and parameter counts.")
-    info.add_argument("file", metavar="FILE")
+    info = commands.add_parser("info", help="print a model or weights file's layers, shapes and parameter counts, "
+                               "or (--runtime) which kernels run",
+                               description="Describe FILE: layers or tensors, shapes, dtypes and parameter counts. "
+                               "With --runtime, print rnnlab.runtime_info(): the kernel that runs (a native "
+                               "variant or numpy), the threads, and why the native kernels are not used.")
+    info.add_argument("file", metavar="FILE", nargs="?")
+    info.add_argument("--runtime", action="store_true", help="print which kernels run, instead of describing FILE")
     info.set_defaults(handler=_run_info)
     return parser
 
@@ -88,6 +94,18 @@ def _run_convert(args):
 
 
 def _run_info(args):
+    if args.runtime:
+        if args.file is not None:
+            print("rnnlab info: error: give FILE or --runtime, not both", file=sys.stderr)
+            return 2
+        from rnnlab.kernels.native import runtime_info
+
+        for key, value in runtime_info().items():
+            print(f"{key}: {value}")
+        return 0
+    if args.file is None:
+        print("rnnlab info: error: give FILE, or --runtime", file=sys.stderr)
+        return 2
     from rnnlab.convert import describe_file
 
     try:

@@ -1,4 +1,5 @@
-"""Global settings, as ``keras.config``: the default float dtype."""
+"""Global settings, as ``keras.config``: the default float dtype; and rnnlab's own: the native kernels' threads."""
 from rnnlab.backend import floatx, set_floatx
+from rnnlab.kernels.native import get_num_threads, set_num_threads
 
-__all__ = ["floatx", "set_floatx"]
+__all__ = ["floatx", "set_floatx", "get_num_threads", "set_num_threads"]

@@ -1,37 +1,41 @@
-"""Native (C) time loops, compiled on first use with the system C compiler and cached on disk.
+"""Native (C) time loops: compiled when rnnlab is built, one variant per SIMD level, the best one loaded at run time.
 
-The C source ships with rnnlab: ``rnn_kernels.c``, one compilation unit that includes its parts (``*.h``, and
-``forward.c``, ``backward.c``, ``gemm.c``, ``pyext.c``; see its first comment). The first time a fast path is wanted,
-rnnlab compiles it with ``cc -O3 -march=native`` into a shared library in the cache directory
-(``$RNNLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnlab`` or ``~/.cache/rnnlab``), keyed by a hash of every part,
-the flags and the CPU; later processes just load it (a few milliseconds). Without a C compiler, or with
-``RNNLAB_NATIVE=0``, nothing is compiled and the NumPy kernels are used: results are the same.
+The C source (``rnn_kernels.c``, one compilation unit that includes its parts; see its first comment) is compiled by
+``setup.py`` when the package is built (``pip install``, ``pip wheel``, ``pip install -e .``) into one extension
+module per variant: ``_rnnlab_kernels_avx512`` (AVX-512), ``_rnnlab_kernels_avx2`` (AVX2 + FMA) and
+``_rnnlab_kernels_baseline`` (portable C, the only one off x86-64).  :func:`library` loads the best variant the CPU
+supports, so a wheel built on one x86-64 machine runs at full speed on any other.
+
+Nothing is compiled at run time: a first-use build (a compiler run by the first call, its library cached on disk)
+would need a private cache, checksums, a lock and a remembered failure to be safe, and the build at install makes it
+needless.  A source checkout builds the modules in place with ``python setup.py build_ext --inplace`` (``pip install
+-e .`` does it too).
+
+``RNNLAB_NATIVE=0`` asks for the NumPy kernels; ``RNNLAB_NATIVE=avx2`` (or another variant's name) forces a variant.
+When no native variant can run and the user did not ask for NumPy, the first call that wanted the native kernels
+warns once (:class:`NativeFallbackWarning`), naming the reason; :func:`runtime_info` tells it at any time.
 """
 from __future__ import annotations
 
 import ctypes
-import hashlib
+import importlib
 import os
-import pathlib
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
+import warnings
 
-_SOURCE = pathlib.Path(__file__).with_name("rnn_kernels.c")  # the unit the compiler is given
-_STATE: dict = {}
+#: Every variant setup.py may build, best first.
+VARIANTS = ("avx512", "avx2", "baseline")
+_MODULE = "rnnlab.kernels.native._rnnlab_kernels_{}"
+_STATE: dict = {}  # "lib", "variant", "reason" once resolved; "threads" set by set_num_threads; "warned"
 
 
-def _source_bytes() -> bytes:
-    """Every part of the C source (names and contents): what the cached library's key must change with."""
-    parts = sorted(p for p in _SOURCE.parent.iterdir() if p.suffix in (".c", ".h"))
-    return b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in parts)
+class NativeFallbackWarning(RuntimeWarning):
+    """The native kernels could not be used, and the user did not ask for NumPy: the NumPy kernels run instead."""
 
 
+# ------------------------------------------------------------------------------------------------ threads
 def thread_count() -> int:
-    """Threads the native kernels may use: ``$RNNLAB_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs
-    this process may run on."""
+    """Threads the native kernels may use by default: ``$RNNLAB_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else the
+    CPUs this process may run on."""
     for name in ("RNNLAB_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(name, "")
         if value.strip().isdigit() and int(value) > 0:
@@ -42,84 +46,67 @@ def thread_count() -> int:
         return os.cpu_count() or 1
 
 
-def cache_dir() -> pathlib.Path:
-    base = os.environ.get("RNNLAB_CACHE_DIR")
-    if base:
-        return pathlib.Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache") / "rnnlab"
+def set_num_threads(n: int) -> None:
+    """Let the native kernels use at most ``n`` threads (the caller's included) from now on."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads expects a positive integer number of threads; received {n!r}.")
+    _STATE["threads"] = n
+    lib = _STATE.get("lib")
+    if lib is not None:
+        lib.rnnlab_set_threads(n)
 
 
-def _cpu_key() -> str:
+def get_num_threads() -> int:
+    """The threads the native kernels may use: :func:`set_num_threads`'s value, or threadpoolctl's limit while one
+    is in force, else :func:`thread_count`."""
+    lib = _STATE.get("lib")
+    if lib is not None:
+        return int(lib.rnnlab_get_threads())
+    return _STATE.get("threads") or thread_count()
+
+
+# ------------------------------------------------------------------------------------------------ variants
+def runnable_variants() -> tuple:
+    """The variants this CPU can run, best first: the baseline module's cpuid check (which also asks whether the
+    operating system saves the wide registers), else the flags in ``/proc/cpuinfo``, else the baseline alone."""
+    try:
+        return tuple(importlib.import_module(_MODULE.format("baseline")).runnable_variants())
+    except ImportError:
+        pass
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return line
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        flags = []
+    found = ["baseline"]
+    if {"avx2", "fma"} <= set(flags):
+        found.insert(0, "avx2")
+        if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= set(flags):
+            found.insert(0, "avx512")
+    return tuple(found)
 
 
-def _compiler():
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
+def compiled_variants() -> tuple:
+    """The variants built into this installation (whether or not this CPU can run them)."""
+    import importlib.util
+
+    return tuple(v for v in VARIANTS if importlib.util.find_spec(_MODULE.format(v)) is not None)
 
 
-def _python_include():
-    """Flags to build the CPython entry point of ``rnn_kernels.c`` (None without Python's headers)."""
-    import sysconfig
-
-    include = sysconfig.get_paths().get("include")
-    if include and os.path.exists(os.path.join(include, "Python.h")):
-        return ["-DRNNLAB_PYEXT", f"-I{include}"]
-    return None
-
-
-def _flag_sets():
-    # -ffp-contract=fast lets the compiler fuse a*b+c into FMA instructions (ISO C mode forbids it otherwise).
-    base = ["-O3", "-fPIC", "-shared", "-pthread", "-fno-math-errno", "-ffp-contract=fast", "-std=gnu99"]
-    machine = platform.machine()
-    native = []
-    if machine in ("x86_64", "AMD64"):
-        native = ["-march=native", "-mprefer-vector-width=512"]  # full-width registers where AVX-512 exists
-    elif machine in ("aarch64", "arm64"):
-        native = ["-mcpu=native"]
-    # No OpenMP: the kernels bring their own small thread pool and make no BLAS calls, so they never wait on
-    # threads that spin for someone else (measured: OpenMP loops beside NumPy's BLAS threads ran up to 20x slower).
-    sets = [base + native, base]
-    extra = _python_include()
-    return [flags + extra for flags in sets] + sets if extra else sets
+def load_variant(name: str):
+    """The kernel library of variant ``name``, declared for ctypes (its CPython entry point as ``.extension``).
+    Raises ValueError for an unknown name, ImportError when it was not built.  Does not check the CPU: running a
+    variant the CPU lacks kills the process (see :func:`runnable_variants`)."""
+    if name not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}; received {name!r}.")
+    module = importlib.import_module(_MODULE.format(name))
+    lib = _declare(ctypes.CDLL(module.__file__))
+    lib.extension = module
+    lib.variant = name
+    return lib
 
 
-def _build(cc):
-    source = _source_bytes()
-    directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    for flags in _flag_sets():
-        key = hashlib.sha256(source + " ".join([cc] + flags).encode() + _cpu_key().encode()
-                             + sys.version.encode()).hexdigest()[:16]
-        target = directory / f"rnn_kernels-{key}.so"
-        if target.exists():
-            return target
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=directory)
-        os.close(fd)
-        try:
-            proc = subprocess.run([cc, *flags, str(_SOURCE), "-o", tmp, "-lm"], capture_output=True, timeout=120)
-            if proc.returncode == 0:
-                os.replace(tmp, target)  # atomic: concurrent builders agree on the result
-                return target
-        except (OSError, subprocess.SubprocessError):
-            pass
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return None
-
-
-def _declare(lib, path):
+def _declare(lib):
     p, i = ctypes.c_void_p, ctypes.c_int
     lib.rnn_forward_f32.argtypes = [i, i, i, i, i, p, p, p, p, p, p, p, p, p, i, i, i, i]
     lib.rnn_forward_f32.restype = i
@@ -137,42 +124,78 @@ def _declare(lib, path):
     for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split", "rnnlab_test_precompute"):
         getattr(lib, name).argtypes = [i]
         getattr(lib, name).restype = None
-    lib.rnnlab_set_threads(thread_count())
-    lib.extension = _load_extension(path) if hasattr(lib, "PyInit_rnn_kernels") else None
+    lib.rnnlab_get_threads.argtypes = []
+    lib.rnnlab_get_threads.restype = i
     return lib
+
+
+def _choose():
+    """``(lib, variant, reason)``: the library to use, its variant, and why none is used (None when one is)."""
+    wanted = os.environ.get("RNNLAB_NATIVE", "1").strip().lower()
+    if wanted == "0":
+        return None, None, "RNNLAB_NATIVE=0 asks for the NumPy kernels"
+    runnable = runnable_variants()
+    if wanted in VARIANTS:
+        if wanted not in runnable:
+            return None, None, f"RNNLAB_NATIVE={wanted} asks for a variant this CPU cannot run (it runs {runnable})"
+        candidates = [wanted]
+    elif wanted in ("", "1"):
+        candidates = [v for v in VARIANTS if v in runnable]
+    else:
+        return None, None, f"RNNLAB_NATIVE={wanted!r} is not 0, 1 or one of {VARIANTS}"
+    failures = []
+    for variant in candidates:
+        try:
+            return load_variant(variant), variant, None
+        except (ImportError, OSError, AttributeError) as exc:
+            failures.append(f"{variant}: {exc}")
+    if not compiled_variants():
+        return None, None, ("rnnlab was installed without its compiled kernels (no C compiler when it was built; "
+                            "a source checkout needs `python setup.py build_ext --inplace`)")
+    return None, None, "no compiled variant could be loaded (" + "; ".join(failures) + ")"
+
+
+def _resolve():
+    if "lib" not in _STATE:
+        lib, variant, reason = _choose()
+        if lib is not None:
+            lib.rnnlab_set_threads(_STATE.get("threads") or thread_count())
+            from rnnlab.kernels.native import threadpool
+
+            threadpool.register()
+        _STATE.update(lib=lib, variant=variant, reason=reason)
+    return _STATE["lib"]
 
 
 def library():
-    """The loaded kernel library (built and cached on first use), or ``None`` without a compiler, when the build
-    fails, or with ``RNNLAB_NATIVE=0``."""
-    if "lib" in _STATE:
-        return _STATE["lib"]
-    lib = None
-    if os.environ.get("RNNLAB_NATIVE", "1") != "0":
-        cc = _compiler()
-        try:
-            path = _build(cc) if cc else None
-            lib = _declare(ctypes.CDLL(str(path)), path) if path else None
-        except OSError:
-            lib = None
-    _STATE["lib"] = lib
+    """The loaded kernel library (the best variant this CPU runs), or ``None``: then the NumPy kernels run, and
+    unless ``RNNLAB_NATIVE=0`` asked for that, the first call warns with the reason."""
+    lib = _STATE["lib"] if "lib" in _STATE else _resolve()
+    if lib is None and not _STATE.get("warned") and os.environ.get("RNNLAB_NATIVE", "1").strip() != "0":
+        _STATE["warned"] = True
+        warnings.warn(f"rnnlab runs its NumPy kernels, 4-6x slower than its native ones (same results): "
+                      f"{_STATE['reason']}. Set RNNLAB_NATIVE=0 to choose the NumPy kernels and silence this "
+                      "warning.", NativeFallbackWarning, stacklevel=2)
     return lib
-
-
-def _load_extension(path):
-    """The library's CPython entry point (``forward``: buffers in, no ctypes conversions), or None."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.spec_from_file_location("rnn_kernels", str(path))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    except (ImportError, OSError):
-        return None
 
 
 def extension():
     """The CPython entry point of the kernel library, or ``None`` (then the ctypes functions are used)."""
     lib = library()
     return None if lib is None else lib.extension
+
+
+def runtime_info() -> dict:
+    """Which kernels run, as a dict: ``"kernel"`` (``"native-avx512"``, ``"native-avx2"``, ``"native-baseline"``
+    or ``"numpy"``), ``"threads"`` (what the native kernels may use), ``"reason"`` (why the native kernels are not
+    used, or None), ``"compiled_at_first_use"`` (always False: rnnlab never compiles at run time),
+    ``"compiled_variants"`` and ``"runnable_variants"`` (this CPU's)."""
+    lib = _resolve()
+    return {
+        "kernel": "numpy" if lib is None else f"native-{_STATE['variant']}",
+        "threads": get_num_threads(),
+        "reason": _STATE["reason"],
+        "compiled_at_first_use": False,
+        "compiled_variants": list(compiled_variants()),
+        "runnable_variants": list(runnable_variants()),
+    }

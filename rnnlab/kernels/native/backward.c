@@ -229,7 +229,7 @@ int rnn_train_backward_f32(int kind, int B, int T, int M, const float *U, const 
     memset(work, 0, sizeof(float) * 2 * (size_t)B * M);
     s.panels = (float *)(((uintptr_t)(work + 2 * (int64_t)B * M) + 63) & ~(uintptr_t)63);
     int64_t own_ns, wait_ns;
-    const int used = run_parallel(bwd_task, &s, nt, &own_ns, &wait_ns);
+    const int used = run_parallel(bwd_task, &s, nt, 0, &own_ns, &wait_ns);
     if (automatic) note_contention(used, s.barrier.solo, own_ns, wait_ns);
     free(work);
     return 0;

@@ -22,6 +22,17 @@
 #include "pool.h"
 #include "product.h"
 
+#define SEGMENT_STEPS 8 /* a row slice's steps run by one claim (see seq_rows_claimed) */
+#ifndef ROW_SLICES_PER_THREAD
+#define ROW_SLICES_PER_THREAD 2
+#endif
+typedef struct {
+    int row_begin, row_end;
+    int done;    /* steps run */
+    int claimed; /* a thread is running its next segment */
+    char pad[48];
+} row_slice_t;
+
 typedef struct {
     int kind; /* 0 LSTM (gates i f c o), 1 GRU with reset_after (gates z r h) */
     int B, T, D, M, G, nblocks, packed;
@@ -35,8 +46,12 @@ typedef struct {
     int row_split; /* threads share the rows (batch) instead of the units */
     float *xw;      /* few rows per thread: x_t @ W + bias computed ahead for chunks of tc steps (see seq_steps) */
     int tc;
-    float *own;     /* row split on several threads: each thread's own state arrays (see seq_steps) */
+    float *own;     /* row split on several threads: each slice's own state arrays (see seq_rows_claimed) */
     int64_t own_stride;
+    row_slice_t *slices; /* row split on several threads: the slices of rows that threads claim */
+    int nslices, slices_left;
+    int caller_waiting;     /* row split: the caller has nothing left to claim; other threads hand theirs back */
+    int64_t caller_wait_ns; /* row split: how long the caller waited for slices running on other threads */
     barrier_t barrier;
     /* Training (rnn_train_forward_f32), else NULL: per step, in processing order, what backpropagation reads:
      * save_gates (B, T, G*M) the gate activations (LSTM i f c_hat o; GRU z r h_hat), save_h (B, T, M) the
@@ -212,116 +227,188 @@ static void seq_task(void *arg, int tid, int nt) {
 #endif
 }
 
-/* One thread's share of the whole sequence: mirrors rnnlab/layers/rnn.py reference_loop (the steps in
- * processing order, the mask, zero_output) over lstm_finish or gru_finish. */
-static void seq_steps(seq_t *s, int tid, int nt) {
+/* Step `step` (in processing order) of rows [row_begin, row_end) and blocks [blk_begin, blk_end): h_{t-1} from
+ * hcur, h_t into hnext.  With xw (few rows per thread), the input part of the next tc steps is computed first when
+ * the step starts a chunk of them.  Mirrors one step of rnnlab/layers/rnn.py reference_loop over lstm_finish or
+ * gru_finish. */
+static inline void seq_step(const seq_t *s, const float *set, int step, int blk_begin, int blk_end, int row_begin,
+                            int row_end, const float *hcur, float *hnext) {
     const int B = s->B, T = s->T, D = s->D, M = s->M, G = s->G;
-    int blk_begin = (int)((int64_t)s->nblocks * tid / nt), blk_end = (int)((int64_t)s->nblocks * (tid + 1) / nt);
-    /* Unit split: this thread's blocks, all rows, a barrier per step; the threads pack their own blocks into the
-     * one panel set.  Row split: all blocks, this thread's rows, which depend on no other thread's: each thread
-     * packs every block into its own set, in its own cache, and never waits for another. */
-    int row_begin = 0, row_end = B;
-    const float *set = s->panels;
-    if (s->row_split && nt > 1) {
-        row_begin = (int)((int64_t)B * tid / nt);
-        row_end = (int)((int64_t)B * (tid + 1) / nt);
-        blk_begin = 0;
-        blk_end = s->nblocks;
-        set = s->panels + tid * s->set_floats;
-    }
-    if (s->packed)
-        for (int blk = blk_begin; blk < blk_end; ++blk) {
-            pack_block(s->W, D, M, G, blk * VN, (float *)panel(s, set, 0, blk).base);
-            pack_block(s->U, M, M, G, blk * VN, (float *)panel(s, set, 1, blk).base);
-        }
-    const int rows = row_end - row_begin;
-    const int per_step_barrier = nt > 1 && !s->row_split;
+    const int t = s->reverse ? T - 1 - step : step;
     const int save = s->save_gates != 0;
     float tile[MR_MAX * 4 * VN] __attribute__((aligned(64)));
-    const int ntiles = (rows + MR_MAX - 1) / MR_MAX;
-    const float *hcur = s->h;
-    float *hnext = s->h2;
-    /* Row split on several threads: each thread runs its rows' states (h twice, c, the last output) in arrays of
-     * its own, far from every other thread's, and writes them back at the end.  In arrays shared by rows, a core's
-     * prefetchers, running ahead along its own rows, kept pulling the next thread's rows into its cache, so that
-     * every write of those rows first had to take them back (measured: the thread with the later rows ran 7%
-     * slower).  The own arrays have all B rows, of which a thread uses its own. */
-    seq_t own;
-    const seq_t *shared = s;
-    const int64_t off = (int64_t)row_begin * M, nfl = (int64_t)rows * M;
-    if (s->own && nt > 1) {
-        own = *s;
-        float *base = s->own + (int64_t)tid * (4 * s->own_stride + 1024);
-        float *h0 = base, *h1 = base + s->own_stride, *cb = base + 2 * s->own_stride, *pb = base + 3 * s->own_stride;
-        memcpy(h0 + off, s->h + off, sizeof(float) * (size_t)nfl);
-        memcpy(pb + off, s->prev + off, sizeof(float) * (size_t)nfl);
-        if (s->c) { memcpy(cb + off, s->c + off, sizeof(float) * (size_t)nfl); own.c = cb; }
-        own.prev = pb;
-        own.h = h0;
-        hcur = h0;
-        hnext = h1;
-        s = &own;
-    }
-    int64_t since = now_ns();
+    const int ntiles = (row_end - row_begin + MR_MAX - 1) / MR_MAX;
     /* With few rows per thread, a step's product is bound by streaming the weights from L2, not by arithmetic;
      * then the input part x_t @ W + bias of the next tc steps is computed ahead (xw), tiled over steps instead
      * of rows, so each W vector serves up to MR_MAX steps, and each step reads only U.  Its sums run in the order a
      * step's own product would run them, so the results are the same bits.  xw holds, per block and row, tc
      * tiles of 4 vectors, at ((blk * B + b) * tc + i) * 4 * VN for the i-th step of the chunk. */
     const int TS = 4 * VN, TC = s->tc;
-    int t_lo = 0; /* the chunk's first time index */
-    for (int step = 0; step < T; ++step) {
-        const int t = s->reverse ? T - 1 - step : step;
-        if (s->xw && step % TC == 0) {
-            const int n_steps = T - step < TC ? T - step : TC;
-            t_lo = s->reverse ? T - step - n_steps : step;
-            const int nt_steps = (n_steps + MR_MAX - 1) / MR_MAX;
-            for (int blk = blk_begin; blk < blk_end; ++blk)
-                for (int b = row_begin; b < row_end; ++b)
-                    for (int i = 0, i0 = 0; i < nt_steps; ++i) {
-                        const int MR = (n_steps - i0) / (nt_steps - i) + ((n_steps - i0) % (nt_steps - i) != 0);
-                        input_product(s->kind, MR, D, s->x + ((int64_t)b * T + t_lo + i0) * D, D, panel(s, set, 0, blk),
-                                      s->bias_tiles + (int64_t)blk * TS, s->xw + (((int64_t)blk * B + b) * TC + i0) * TS);
-                        i0 += MR;
-                    }
-        }
-        for (int blk = blk_begin; blk < blk_end; ++blk) {
-            const int u0 = blk * VN, n = M - u0 < VN ? M - u0 : VN;
-            const float *bias_tile = s->bias_tiles + (int64_t)blk * TS;
-            const panel_t pw = panel(s, set, 0, blk), pu = panel(s, set, 1, blk);
-            /* rows in tiles of nearly equal size (8 rows: 4 + 4, not 6 + 2); every tile of 2 or more rows sums
-             * in the same order, so a row's result does not depend on the batch it came in (except alone) */
-            /* While the first G row tiles run, their k loops prefetch the next block's panels (G lines of 64
-             * bytes per k), which would otherwise come from L3 when that block starts. */
-            const int prefetch_next = s->packed && blk + 1 < blk_end;
-            const panel_t pw_next = panel(s, set, 0, prefetch_next ? blk + 1 : blk);
-            const panel_t pu_next = panel(s, set, 1, prefetch_next ? blk + 1 : blk);
-            for (int tile_i = 0, r0 = row_begin; tile_i < ntiles; ++tile_i) {
-                const int MR = (row_end - r0) / (ntiles - tile_i) + ((row_end - r0) % (ntiles - tile_i) != 0);
-                const float *xa = s->x + ((int64_t)r0 * T + t) * D;
-                const float *ha = hcur + (int64_t)r0 * M;
-                const int pf = prefetch_next && tile_i < G;
-                const char *pf_x = (const char *)pw_next.base + (pf ? (int64_t)tile_i * D * 64 : 0);
-                const char *pf_h = (const char *)pu_next.base + (pf ? (int64_t)tile_i * M * 64 : 0);
-                const int pf_step = pf ? 64 : 0;
-                /* the step's sums start from the bias, or from the input part computed ahead */
-                const float *init = s->xw ? s->xw + (((int64_t)blk * B + r0) * TC + (t - t_lo)) * TS : bias_tile;
-                const int64_t init_rs = s->xw ? (int64_t)TC * TS : 0;
-                const int DX = s->xw ? 0 : D;
-                if (s->kind == 0) {
-                    lstm_product(MR, DX, M, xa, (int64_t)T * D, ha, M, pw, pu, init, init_rs, tile, pf_x, pf_h, pf_step);
-                    if (save) lstm_finish_save(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
-                    else if (n == VN) lstm_finish(s, VN, 0, r0, MR, u0, t, step, hcur, hnext, tile);
-                    else lstm_finish(s, n, 0, r0, MR, u0, t, step, hcur, hnext, tile);
-                } else {
-                    gru_product(MR, DX, M, xa, (int64_t)T * D, ha, M, pw, pu, init, init_rs, tile, pf_x, pf_h, pf_step);
-                    if (save) gru_finish_save(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
-                    else if (n == VN) gru_finish(s, VN, 0, r0, MR, u0, t, step, hcur, hnext, tile);
-                    else gru_finish(s, n, 0, r0, MR, u0, t, step, hcur, hnext, tile);
+    const int chunk_step = s->xw ? step - step % TC : 0;  /* the chunk's first step */
+    const int n_steps = s->xw ? (T - chunk_step < TC ? T - chunk_step : TC) : 0;
+    const int t_lo = s->reverse ? T - chunk_step - n_steps : chunk_step; /* the chunk's first time index */
+    if (s->xw && step == chunk_step) {
+        const int nt_steps = (n_steps + MR_MAX - 1) / MR_MAX;
+        for (int blk = blk_begin; blk < blk_end; ++blk)
+            for (int b = row_begin; b < row_end; ++b)
+                for (int i = 0, i0 = 0; i < nt_steps; ++i) {
+                    const int MR = (n_steps - i0) / (nt_steps - i) + ((n_steps - i0) % (nt_steps - i) != 0);
+                    input_product(s->kind, MR, D, s->x + ((int64_t)b * T + t_lo + i0) * D, D, panel(s, set, 0, blk),
+                                  s->bias_tiles + (int64_t)blk * TS, s->xw + (((int64_t)blk * B + b) * TC + i0) * TS);
+                    i0 += MR;
                 }
-                r0 += MR;
+    }
+    for (int blk = blk_begin; blk < blk_end; ++blk) {
+        const int u0 = blk * VN, n = M - u0 < VN ? M - u0 : VN;
+        const float *bias_tile = s->bias_tiles + (int64_t)blk * TS;
+        const panel_t pw = panel(s, set, 0, blk), pu = panel(s, set, 1, blk);
+        /* rows in tiles of nearly equal size (8 rows: 4 + 4, not 6 + 2); every tile of 2 or more rows sums
+         * in the same order, so a row's result does not depend on the batch it came in (except alone) */
+        /* While the first G row tiles run, their k loops prefetch the next block's panels (G lines of 64
+         * bytes per k), which would otherwise come from L3 when that block starts. */
+        const int prefetch_next = s->packed && blk + 1 < blk_end;
+        const panel_t pw_next = panel(s, set, 0, prefetch_next ? blk + 1 : blk);
+        const panel_t pu_next = panel(s, set, 1, prefetch_next ? blk + 1 : blk);
+        for (int tile_i = 0, r0 = row_begin; tile_i < ntiles; ++tile_i) {
+            const int MR = (row_end - r0) / (ntiles - tile_i) + ((row_end - r0) % (ntiles - tile_i) != 0);
+            const float *xa = s->x + ((int64_t)r0 * T + t) * D;
+            const float *ha = hcur + (int64_t)r0 * M;
+            const int pf = prefetch_next && tile_i < G;
+            const char *pf_x = (const char *)pw_next.base + (pf ? (int64_t)tile_i * D * 64 : 0);
+            const char *pf_h = (const char *)pu_next.base + (pf ? (int64_t)tile_i * M * 64 : 0);
+            const int pf_step = pf ? 64 : 0;
+            /* the step's sums start from the bias, or from the input part computed ahead */
+            const float *init = s->xw ? s->xw + (((int64_t)blk * B + r0) * TC + (t - t_lo)) * TS : bias_tile;
+            const int64_t init_rs = s->xw ? (int64_t)TC * TS : 0;
+            const int DX = s->xw ? 0 : D;
+            if (s->kind == 0) {
+                lstm_product(MR, DX, M, xa, (int64_t)T * D, ha, M, pw, pu, init, init_rs, tile, pf_x, pf_h, pf_step);
+                if (save) lstm_finish_save(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
+                else if (n == VN) lstm_finish(s, VN, 0, r0, MR, u0, t, step, hcur, hnext, tile);
+                else lstm_finish(s, n, 0, r0, MR, u0, t, step, hcur, hnext, tile);
+            } else {
+                gru_product(MR, DX, M, xa, (int64_t)T * D, ha, M, pw, pu, init, init_rs, tile, pf_x, pf_h, pf_step);
+                if (save) gru_finish_save(s, n, r0, MR, u0, t, step, hcur, hnext, tile);
+                else if (n == VN) gru_finish(s, VN, 0, r0, MR, u0, t, step, hcur, hnext, tile);
+                else gru_finish(s, n, 0, r0, MR, u0, t, step, hcur, hnext, tile);
             }
+            r0 += MR;
         }
+    }
+}
+
+static void pack_blocks(const seq_t *s, const float *set, int blk_begin, int blk_end) {
+    if (s->packed)
+        for (int blk = blk_begin; blk < blk_end; ++blk) {
+            pack_block(s->W, s->D, s->M, s->G, blk * VN, (float *)panel(s, set, 0, blk).base);
+            pack_block(s->U, s->M, s->M, s->G, blk * VN, (float *)panel(s, set, 1, blk).base);
+        }
+}
+
+/* ------------------------------------------------------------------ row split: rows claimed as threads come
+ *
+ * The rows are cut into a few slices (row_slice_t), and each slice's steps into segments of SEGMENT_STEPS.  A
+ * thread claims a slice, runs its next segment, and releases it; a slice's segments run in order, on whichever
+ * thread claims them.  Each thread packs the weights into a panel set of its own first.  A thread that comes late
+ * (asleep after an idle spell, or sharing its core with NumPy's BLAS threads or another library's) claims less,
+ * or nothing, and the caller runs the rest: the call never waits for a thread that has not started.  When the
+ * caller finds nothing left to claim, the other threads hand their slices back after the step they are on, so it
+ * waits for at most one step of a slowed thread (and for the time that thread is off its core).  Each slice keeps its rows' states (h twice, c, the last output) in arrays of
+ * its own, far from every other slice's: in arrays shared by rows, a core's prefetchers, running ahead along its
+ * own rows, kept pulling the next thread's rows into its cache, so that every write of those rows first had to
+ * take them back (measured: the thread with the later rows ran 7% slower).  Each slice's arrays have all B rows,
+ * of which it uses its own. */
+
+/* A slice to run next: `prefer` (the one this thread ran last) when it is free, else the free slice with the
+ * fewest steps done; -1 when none is free. */
+static int claim_slice(seq_t *s, int prefer) {
+    for (;;) {
+        int best = -1, best_done = s->T;
+        for (int k = 0; k < s->nslices; ++k) {
+            row_slice_t *r = &s->slices[k];
+            const int done = __atomic_load_n(&r->done, __ATOMIC_ACQUIRE);
+            if (done >= s->T || __atomic_load_n(&r->claimed, __ATOMIC_RELAXED)) continue;
+            if (k == prefer) { best = k; break; }
+            if (done < best_done) { best = k; best_done = done; }
+        }
+        if (best < 0) return -1;
+        int free_ = 0;
+        if (__atomic_compare_exchange_n(&s->slices[best].claimed, &free_, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return best;
+    }
+}
+
+static void seq_rows_claimed(seq_t *s, int tid) {
+    const int T = s->T, M = s->M;
+    const float *set = s->panels + tid * s->set_floats;
+    pack_blocks(s, set, 0, s->nblocks);
+    int prefer = tid < s->nslices ? tid : -1, spins = 0;
+    int64_t waited = 0;
+    for (;;) {
+        if (tid != 0 && __atomic_load_n(&s->caller_waiting, __ATOMIC_ACQUIRE)) break; /* the caller runs the rest */
+        const int k = claim_slice(s, prefer);
+        if (k < 0) {
+            /* nothing free: done, or the rest is running on other threads; the caller waits for it, and asks them
+             * to hand their slices back after the step they are on */
+            if (tid != 0 || __atomic_load_n(&s->slices_left, __ATOMIC_ACQUIRE) == 0) break;
+            __atomic_store_n(&s->caller_waiting, 1, __ATOMIC_RELEASE);
+            const int64_t w0 = now_ns();
+            cpu_relax();
+            if (++spins > 4096) { sched_yield(); spins = 0; } /* a slowed thread may need our core */
+            waited += now_ns() - w0;
+            continue;
+        }
+        row_slice_t *r = &s->slices[k];
+        const int b0 = r->row_begin, b1 = r->row_end, step0 = r->done;
+        const int64_t off = (int64_t)b0 * M, nfl = (int64_t)(b1 - b0) * M;
+        seq_t own = *s;
+        float *base = s->own + (int64_t)k * (4 * s->own_stride + 1024);
+        float *hbuf[2] = {base, base + s->own_stride};
+        own.c = s->c ? base + 2 * s->own_stride : 0;
+        own.prev = base + 3 * s->own_stride;
+        if (step0 == 0) {
+            memcpy(hbuf[0] + off, s->h + off, sizeof(float) * (size_t)nfl);
+            memcpy(own.prev + off, s->prev + off, sizeof(float) * (size_t)nfl);
+            if (s->c) memcpy(own.c + off, s->c + off, sizeof(float) * (size_t)nfl);
+        }
+        int step1 = T - step0 < SEGMENT_STEPS ? T : step0 + SEGMENT_STEPS;
+        for (int step = step0; step < step1; ++step) {
+            if (tid != 0 && step > step0 && __atomic_load_n(&s->caller_waiting, __ATOMIC_ACQUIRE)) {
+                step1 = step; /* hand the slice back to the waiting caller */
+                break;
+            }
+            seq_step(&own, set, step, 0, s->nblocks, b0, b1, hbuf[step & 1], hbuf[(step + 1) & 1]);
+        }
+        if (step1 == T) { /* the final states back to the caller's arrays */
+            memcpy(s->h + off, hbuf[T & 1] + off, sizeof(float) * (size_t)nfl);
+            memcpy(s->prev + off, own.prev + off, sizeof(float) * (size_t)nfl);
+            if (s->c) memcpy(s->c + off, own.c + off, sizeof(float) * (size_t)nfl);
+            __atomic_fetch_sub(&s->slices_left, 1, __ATOMIC_ACQ_REL);
+        }
+        __atomic_store_n(&r->done, step1, __ATOMIC_RELEASE);
+        __atomic_store_n(&r->claimed, 0, __ATOMIC_RELEASE);
+        prefer = k;
+    }
+    if (tid == 0) s->caller_wait_ns = waited;
+}
+
+/* One thread's share of the whole sequence: mirrors rnnlab/layers/rnn.py reference_loop (the steps in
+ * processing order, the mask, zero_output) over lstm_finish or gru_finish.  Row split on several threads:
+ * seq_rows_claimed.  Unit split: this thread's blocks, all rows, a barrier per step; the threads pack their own
+ * blocks into the one panel set.  One thread: everything. */
+static void seq_steps(seq_t *s, int tid, int nt) {
+    if (s->row_split && nt > 1) {
+        seq_rows_claimed(s, tid);
+        return;
+    }
+    int blk_begin = (int)((int64_t)s->nblocks * tid / nt), blk_end = (int)((int64_t)s->nblocks * (tid + 1) / nt);
+    pack_blocks(s, s->panels, blk_begin, blk_end);
+    const int per_step_barrier = nt > 1;
+    const float *hcur = s->h;
+    float *hnext = s->h2;
+    int64_t since = now_ns();
+    for (int step = 0; step < s->T; ++step) {
+        seq_step(s, s->panels, step, blk_begin, blk_end, 0, s->B, hcur, hnext);
         if (per_step_barrier) {
             since = barrier_wait(&s->barrier, nt, since); /* every unit of h_t is written before it is read */
             if (nt > 1 && s->barrier.solo) { /* cores are contended: thread 0 takes every block (all are packed) */
@@ -334,11 +421,6 @@ static void seq_steps(seq_t *s, int tid, int nt) {
         const float *tmp = hcur;
         hcur = hnext;
         hnext = (float *)tmp;
-    }
-    if (s != shared) { /* the final states back to the caller's arrays */
-        memcpy(shared->h + off, hcur + off, sizeof(float) * (size_t)nfl);
-        memcpy(shared->prev + off, s->prev + off, sizeof(float) * (size_t)nfl);
-        if (shared->c) memcpy(shared->c + off, s->c + off, sizeof(float) * (size_t)nfl);
     }
 }
 
@@ -399,15 +481,24 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
     s.h = h; s.c = c; s.prev = prev; s.out = out; s.mask = mask;
     s.reverse = reverse; s.zero_output = zero_output;
     const int automatic = threads <= 0;
-    threads = choose_threads(threads, (int64_t)B * (D + M) * s.G * M);
+    const int64_t step_work = (int64_t)B * (D + M) * s.G * M;
+    threads = choose_threads(threads, step_work);
+    /* automatic and worth threads: one thread or several, whichever has been faster for calls of this size */
+    const int measured = automatic && threads > 1;
+    if (measured && !speed_choice(step_work)) threads = 1;
     const int nt = share_work(threads, B, (int64_t)(D + M) * s.G * M * (int64_t)sizeof(float), s.nblocks,
                               &s.row_split);
     s.set_floats = s.packed ? ((int64_t)s.nblocks * (D + M) * s.G * VN + 15) / 16 * 16 : 0; /* 64-byte multiple */
     const int64_t panels = s.set_floats * (s.row_split ? nt : 1);
     const int64_t tiles = (int64_t)s.nblocks * 4 * VN;
     const int64_t hfloats = ((int64_t)B * M + 15) / 16 * 16;
-    /* the input part ahead (seq_steps) when each thread has few rows: chunks of about 256 KB in all */
-    const int rows_per_thread = s.row_split ? (B + nt - 1) / nt : B;
+    /* row split on several threads: ROW_SLICES_PER_THREAD slices a thread, of 2 rows or more (seq_rows_claimed) */
+    if (s.row_split && nt > 1) {
+        s.nslices = nt * ROW_SLICES_PER_THREAD < B / 2 ? nt * ROW_SLICES_PER_THREAD : B / 2;
+        s.slices_left = s.nslices;
+    }
+    /* the input part ahead (seq_step) when each thread, or slice, has few rows: chunks of about 256 KB in all */
+    const int rows_per_thread = s.nslices ? (B + s.nslices - 1) / s.nslices : B;
     int64_t xw_floats = 0;
     if (B > 0 && T > 0 && D > 0 &&
         (precompute_test_mode >= 0 ? precompute_test_mode : rows_per_thread <= PRECOMPUTE_MAX_ROWS)) {
@@ -419,10 +510,17 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
         xw_floats = per_step * tc;
     }
     const int64_t own_stride = (hfloats + 1023) / 1024 * 1024; /* whole pages */
-    const int64_t own_floats = s.row_split && nt > 1 ? nt * (4 * own_stride + 1024) : 0;
+    const int64_t own_floats = s.nslices * (4 * own_stride + 1024);
     float *work = (float *)malloc(sizeof(float) * ((size_t)hfloats + (size_t)tiles + (size_t)xw_floats +
                                                    (size_t)panels + (size_t)own_floats) + 4096 + 128);
+    row_slice_t slices[MAX_THREADS * ROW_SLICES_PER_THREAD] __attribute__((aligned(64)));
     if (!work) return -1;
+    for (int k = 0; k < s.nslices; ++k) {
+        slices[k].row_begin = (int)((int64_t)B * k / s.nslices);
+        slices[k].row_end = (int)((int64_t)B * (k + 1) / s.nslices);
+        slices[k].done = slices[k].claimed = 0;
+    }
+    s.slices = slices;
     s.h2 = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63); /* rows of h on cache lines, as the caller's */
     s.bias_tiles = s.h2 + hfloats;
     if (xw_floats) s.xw = s.bias_tiles + tiles;
@@ -451,7 +549,13 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
                 }
         }
     int64_t own_ns, wait_ns;
-    const int used = run_parallel(seq_task, &s, nt, &own_ns, &wait_ns);
+    const int64_t call_start = now_ns();
+    const int used = run_parallel(seq_task, &s, nt, s.nslices > 0, &own_ns, &wait_ns);
+    if (measured) speed_record(step_work, used > 1, step_work * T, now_ns() - call_start);
+    if (s.nslices && used > 1) { /* the caller's wait for slices on slowed threads is the threads' delay */
+        own_ns -= s.caller_wait_ns;
+        wait_ns = s.caller_wait_ns;
+    }
     /* Threads that met at the per-step barrier only after long waits (unit split), or that finished their rows
      * long after the caller (row split), were sharing cores with other work: one thread is faster then. */
     if (automatic) note_contention(used, s.barrier.solo, own_ns, wait_ns);

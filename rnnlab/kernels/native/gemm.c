@@ -199,7 +199,7 @@ int rnn_gemm_f32(int R1, const float *A1, int64_t a1_rs, int64_t a1_ks, int R2, 
     if (nt > units) nt = units;
     if (nt < 1) nt = 1;
     int64_t own_ns, wait_ns;
-    const int used = run_parallel(gemm_task, &s, nt, &own_ns, &wait_ns);
+    const int used = run_parallel(gemm_task, &s, nt, 0, &own_ns, &wait_ns);
     if (automatic) note_contention(used, 0, own_ns, wait_ns);
     return s.failed ? -1 : 0;
 }

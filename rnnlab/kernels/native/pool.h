@@ -33,13 +33,15 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int gen;      /* bumped for each task */
-    int pending;  /* pool threads still inside the current task */
+    int64_t join; /* the current task's gen << 32, JOIN_CLOSED once the caller takes no more threads, and the
+                     pool threads that joined it (see run_parallel) */
+    int left;     /* pool threads that joined the current task and are done with it */
     task_fn fn;
     void *arg;
     int nt;
     int start_gen; /* gen when the threads were created: a thread's first task is the next one */
     int64_t busy_ns[MAX_THREADS]; /* how long each pool thread spent inside the current task */
-} pool = {1, 0, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, {0}};
+} pool = {1, 0, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, {0}};
 
 static int64_t now_ns(void);
 
@@ -47,6 +49,17 @@ static int64_t now_ns(void);
 static pthread_mutex_t pool_owner = PTHREAD_MUTEX_INITIALIZER;
 
 #define SPIN_IDLE 20000 /* pause instructions a pool thread spins before sleeping: roughly 0.1-1 ms */
+#define JOIN_CLOSED ((int64_t)1 << 31)
+#define JOIN_COUNT(v) ((int)((v) & (JOIN_CLOSED - 1)))
+
+/* Join task g: false when it is no longer the current task, or its caller takes no more threads (then the
+ * thread must not touch the task: its memory may be gone). */
+static int pool_join(uint32_t g) {
+    int64_t v = __atomic_load_n(&pool.join, __ATOMIC_ACQUIRE);
+    while ((uint32_t)(v >> 32) == g && !(v & JOIN_CLOSED))
+        if (__atomic_compare_exchange_n(&pool.join, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 1;
+    return 0;
+}
 
 static void *pool_main(void *p) {
     const int tid = (int)(intptr_t)p;
@@ -61,17 +74,18 @@ static void *pool_main(void *p) {
             spins = 0;
         }
         seen = g;
+        if (!pool_join((uint32_t)g)) continue; /* too late: the caller finished without this thread */
         if (tid < pool.nt) {
             const int64_t start = now_ns();
             pool.fn(pool.arg, tid, pool.nt);
             pool.busy_ns[tid] = now_ns() - start;
         }
-        __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_ACQ_REL);
+        __atomic_fetch_add(&pool.left, 1, __ATOMIC_ACQ_REL);
     }
     return 0;
 }
 
-static void pool_after_fork(void) { pool.started = 0; pool.gen = 0; }
+static void pool_after_fork(void) { pool.started = 0; pool.gen = 0; pool.join = 0; }
 
 static int pool_start(void) {
     static int atfork = 0;
@@ -98,6 +112,9 @@ void rnnlab_set_threads(int n) {
     pthread_mutex_unlock(&pool_owner);
 }
 
+/* The threads later calls may use (rnnlab.config.get_num_threads, threadpoolctl). */
+int rnnlab_get_threads(void) { return pool.want; }
+
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -107,8 +124,12 @@ static int64_t now_ns(void) {
 /* Run fn(arg, tid, nt) for tid < nt on the pool (the caller is tid 0); nt is capped by the pool's size.
  * Returns the threads used.  *own_ns: how long the caller's own part took; *wait_ns: how much longer the slowest
  * other thread took over its part (both 0 on one thread).  Time a pool thread took to wake up is not counted: a
- * thread asleep after an idle spell starts late without having lost its core to anyone. */
-static int run_parallel(task_fn fn, void *arg, int nt, int64_t *own_ns, int64_t *wait_ns) {
+ * thread asleep after an idle spell starts late without having lost its core to anyone.
+ *
+ * dynamic: fn's threads claim the work as they come (forward.c's row split), so the caller may finish it alone.
+ * Then the caller waits only for the pool threads that joined the task before its own part returned; a thread
+ * that wakes later skips it.  Otherwise each tid < nt owns a share, and the caller waits for every thread. */
+static int run_parallel(task_fn fn, void *arg, int nt, int dynamic, int64_t *own_ns, int64_t *wait_ns) {
     *own_ns = *wait_ns = 0;
     if (nt > 1 && pthread_mutex_trylock(&pool_owner) == 0) {
         int size = pool.started ? pool.started : pool_start();
@@ -117,18 +138,27 @@ static int run_parallel(task_fn fn, void *arg, int nt, int64_t *own_ns, int64_t 
             pool.fn = fn;
             pool.arg = arg;
             pool.nt = nt;
-            __atomic_store_n(&pool.pending, size - 1, __ATOMIC_RELEASE);
+            for (int t = 0; t < nt; ++t) pool.busy_ns[t] = 0;
+            __atomic_store_n(&pool.left, 0, __ATOMIC_RELAXED);
+            const uint32_t g = (uint32_t)__atomic_load_n(&pool.gen, __ATOMIC_RELAXED) + 1;
+            __atomic_store_n(&pool.join, (int64_t)g << 32, __ATOMIC_RELEASE);
             pthread_mutex_lock(&pool.mu);
-            __atomic_add_fetch(&pool.gen, 1, __ATOMIC_ACQ_REL);
+            __atomic_store_n(&pool.gen, (int)g, __ATOMIC_RELEASE);
             pthread_cond_broadcast(&pool.cv);
             pthread_mutex_unlock(&pool.mu);
             const int64_t start = now_ns();
             fn(arg, 0, nt);
             const int64_t done = now_ns();
             int spins = 0;
-            while (__atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) > 0) {
+            if (!dynamic) /* every thread has a share: wait until all have joined */
+                while (JOIN_COUNT(__atomic_load_n(&pool.join, __ATOMIC_ACQUIRE)) < size - 1) {
+                    cpu_relax();
+                    if (++spins > 4096) { sched_yield(); spins = 0; } /* a late thread may need our core */
+                }
+            const int joined = JOIN_COUNT(__atomic_fetch_or(&pool.join, JOIN_CLOSED, __ATOMIC_ACQ_REL));
+            while (__atomic_load_n(&pool.left, __ATOMIC_ACQUIRE) < joined) {
                 cpu_relax();
-                if (++spins > 4096) { sched_yield(); spins = 0; } /* a late thread may need our core */
+                if (++spins > 4096) { sched_yield(); spins = 0; }
             }
             *own_ns = done - start;
             int64_t slowest = 0;
@@ -229,6 +259,42 @@ static void note_contention(int used, int solo, int64_t own_ns, int64_t wait_ns)
     } else {
         contended_backoff = 0;
     }
+}
+
+/* ------------------------------------------------------------------ one thread or several, by measured speed
+ *
+ * Whether a forward call's threads help depends on what else the process and the machine are doing: NumPy's BLAS
+ * threads spinning after a product, another library's pool, a core asleep after an idle spell, other processes.
+ * So automatic forward calls measure it: for each size of call (a power-of-two bucket of the work per step),
+ * the nanoseconds per unit of work on one thread and on several, as moving averages.  A call runs the faster
+ * mode; every PROBE_EVERY-th call of a bucket runs the other, so that a change of conditions is seen. */
+#define SPEED_BUCKETS 64
+#define PROBE_EVERY 16
+static struct { float ns_per_unit[2]; unsigned calls; } speed[SPEED_BUCKETS]; /* [0] one thread, [1] several */
+
+static int speed_bucket(int64_t work) {
+    int b = 0;
+    while (work > 1 && b < SPEED_BUCKETS - 1) { work >>= 1; ++b; }
+    return b;
+}
+
+/* Several threads (1) or one (0) for an automatic call of `work` multiply-adds per step. */
+static int speed_choice(int64_t work) {
+    const int b = speed_bucket(work);
+    const float one = speed[b].ns_per_unit[0], several = speed[b].ns_per_unit[1];
+    const unsigned n = __atomic_add_fetch(&speed[b].calls, 1, __ATOMIC_RELAXED);
+    if (several == 0.0f) return 1; /* not measured yet: several first, then one */
+    if (one == 0.0f) return 0;
+    const int best = several < one;
+    return n % PROBE_EVERY == 0 ? !best : best;
+}
+
+/* Record how long an automatic call of `work` multiply-adds per step and `units` of work in all took. */
+static void speed_record(int64_t work, int several, int64_t units, int64_t ns) {
+    if (units <= 0) return;
+    const int b = speed_bucket(work);
+    const float rate = (float)ns / (float)units, old = speed[b].ns_per_unit[several];
+    speed[b].ns_per_unit[several] = old == 0.0f ? rate : 0.75f * old + 0.25f * rate;
 }
 
 #endif /* RNNLAB_POOL_H */

@@ -1,5 +1,8 @@
-/* The library's CPython entry point, compiled when Python's headers are found (-DRNNLAB_PYEXT): the module
- * rnn_kernels with forward(), which takes NumPy buffers and calls rnn_forward_f32 without ctypes's conversions.
+/* The library's CPython entry point (compiled with -DRNNLAB_PYEXT, as setup.py does): the extension module
+ * RNNLAB_MODULE (setup.py names one per variant, e.g. _rnnlab_kernels_avx2) with forward(), which takes NumPy
+ * buffers and calls rnn_forward_f32 without ctypes's conversions, variant(), and runnable_variants(), the CPU check
+ * that rnnlab/kernels/native/__init__.py uses to choose a variant.  The other exported functions are reached
+ * through ctypes on the same file.
  *
  * Part of the one compilation unit rnn_kernels.c (see there). */
 #ifdef RNNLAB_PYEXT
@@ -64,11 +67,45 @@ static PyObject *py_forward(PyObject *self, PyObject *const *args, Py_ssize_t na
     return result;
 }
 
+#ifndef RNNLAB_MODULE
+#define RNNLAB_MODULE rnn_kernels
+#endif
+#ifndef RNNLAB_VARIANT
+#define RNNLAB_VARIANT baseline
+#endif
+#define RNNLAB_STR_(a) #a
+#define RNNLAB_STR(a) RNNLAB_STR_(a)
+#define RNNLAB_CAT_(a, b) a##b
+#define RNNLAB_CAT(a, b) RNNLAB_CAT_(a, b)
+
+/* variant(): the name of the flags this module was compiled with (setup.py). */
+static PyObject *py_variant(PyObject *self, PyObject *unused) {
+    (void)self; (void)unused;
+    return PyUnicode_FromString(RNNLAB_STR(RNNLAB_VARIANT));
+}
+
+/* runnable_variants(): the variants this CPU and its operating system can run, best first.  GCC's and clang's
+ * __builtin_cpu_supports read cpuid and check that the OS saves the wide registers (xgetbv). */
+static PyObject *py_runnable_variants(PyObject *self, PyObject *unused) {
+    (void)self; (void)unused;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    if (avx512) return Py_BuildValue("(sss)", "avx512", "avx2", "baseline");
+    if (avx2) return Py_BuildValue("(ss)", "avx2", "baseline");
+#endif
+    return Py_BuildValue("(s)", "baseline");
+}
+
 static PyMethodDef methods[] = {
     {"forward", (PyCFunction)(void (*)(void))py_forward, METH_FASTCALL, "Run a whole LSTM/GRU layer."},
+    {"variant", py_variant, METH_NOARGS, "The variant (compiler flags) of this module."},
+    {"runnable_variants", py_runnable_variants, METH_NOARGS, "The variants this CPU can run, best first."},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rnn_kernels", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, RNNLAB_STR(RNNLAB_MODULE), NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit_rnn_kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC RNNLAB_CAT(PyInit_, RNNLAB_MODULE)(void) { return PyModule_Create(&module); }
 #endif

@@ -17,7 +17,7 @@
  *                  reset_after); gru_sequence_f32: GRU with reset_after=False on one thread
  *   backward.c     rnn_train_backward_f32: backpropagation through time over what the training forward saved
  *   gemm.c         rnn_gemm_f32: the weight and input gradients as products over all B*T rows
- *   pyext.c        the CPython entry point (forward), built when Python's headers are found
+ *   pyext.c        the CPython entry point of each extension module setup.py builds (one per variant)
  *
  * Inference (rnnlab/kernels/native_loops.py) calls rnn_forward_f32 and gru_sequence_f32.  Training
  * (rnnlab/kernels/fused_training.py) uses the same loop and pool: rnn_train_forward_f32 is rnn_forward_f32 that also

@@ -7,6 +7,7 @@
 
 /* pool.h: the threads later calls may use (the caller included), and a test switch of the work sharing */
 void rnnlab_set_threads(int n);
+int rnnlab_get_threads(void);
 void rnnlab_test_solo_at(int phase);
 void rnnlab_test_split(int mode);
 

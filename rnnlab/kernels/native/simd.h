@@ -25,14 +25,17 @@ static inline float ftanh(float x) {
 
 static inline float fsigmoid(float x) { return 0.5f * ftanh(0.5f * x) + 0.5f; }
 
-/* VN: the floats in one vector register.  MR_MAX: the rows of a register tile (product.h, gemm.c), as many as
- * leave registers for 4 accumulator vectors a row. */
+/* VN: the floats in one vector register of the variant being compiled (setup.py).  MR_MAX: the rows of a register
+ * tile (product.h, gemm.c), as many as leave registers for 4 accumulator vectors a row. */
 #if defined(__AVX512F__)
 #define VN 16
 #define MR_MAX 6 /* 6 rows x 4 vectors = 24 accumulators of the 32 registers */
-#else
+#elif defined(__AVX__)
 #define VN 8
 #define MR_MAX 3 /* 12 accumulators of 16 registers */
+#else
+#define VN 4 /* the portable baseline: 128-bit registers (SSE2 on x86-64, NEON on aarch64) */
+#define MR_MAX 3
 #endif
 typedef float vf __attribute__((vector_size(VN * 4)));
 
