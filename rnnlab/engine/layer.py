@@ -732,6 +732,20 @@ def _recorded_by_node(weight, tape) -> bool:
     return id(weight) in tape.node_weights
 
 
+class nested_calls:
+    """``with nested_calls(model):`` marks the layer calls inside as parts of one call of ``model`` (a model
+    running its graph), so that none of them clears or records losses as a call of its own would."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def __enter__(self):
+        _CALL_DEPTH.append(self.owner)
+
+    def __exit__(self, *exc):
+        _CALL_DEPTH.pop()
+
+
 def _leaf_if_float(x):
     """A float array as a leaf of the record (integers, masks and None stay as they are)."""
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":

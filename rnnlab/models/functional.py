@@ -12,7 +12,7 @@ import numpy as np
 
 from rnnlab import backend, nest
 from rnnlab.engine.layer import (KerasTensor, Layer, activity_penalties, attach_mask, has_other_tensor_args,
-                                 snake_case, unique_name)
+                                 nested_calls, snake_case, unique_name)
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
 from rnnlab.layers.preprocessing.strings import to_string_array
@@ -394,41 +394,43 @@ class Model(Trainer, Layer):
         def value(x):
             return env[id(x)][0] if isinstance(x, KerasTensor) else x
 
-        for node in self._nodes:
-            if node.is_input and id(node.outputs) in env:
-                continue
-            if node.is_input:
-                raise ValueError(f"Input {node.outputs.name!r} is needed but was not given to the model.")
-            layer = node.layer
-            first = node.call_args[0]
-            args = [nest.map_structure(value, a) for a in node.call_args]
-            kwargs = {k: nest.map_structure(value, v) for k, v in node.call_kwargs.items()}
-            in_mask = nest.map_structure(lambda t: env[id(t)][1], first)
-            if "mask" not in kwargs and _accepts(layer, "mask") and any(
-                    m is not None for m in nest.flatten(in_mask)) and not has_other_tensor_args(args, kwargs):
-                kwargs["mask"] = in_mask
-            if grads is not None:
-                kwargs["training"] = training
-                outputs, backward = layer.forward_backward(*args, grads=grads, **kwargs)
-                tape.append((node, backward, outputs))
-            else:
-                if training and _accepts(layer, "training"):  # layers default to training=False
-                    kwargs["training"] = training
-                outputs = layer(*args, **kwargs)
-            if getattr(layer, "activity_regularizer", None) is not None:
-                penalties = activity_penalties(layer.activity_regularizer, outputs, with_gradients=grads is not None)
+        with nested_calls(self):  # the layers' calls are parts of this one
+            for node in self._nodes:
+                if node.is_input and id(node.outputs) in env:
+                    continue
+                if node.is_input:
+                    raise ValueError(f"Input {node.outputs.name!r} is needed but was not given to the model.")
+                layer = node.layer
+                first = node.call_args[0]
+                args = [nest.map_structure(value, a) for a in node.call_args]
+                kwargs = {k: nest.map_structure(value, v) for k, v in node.call_kwargs.items()}
+                in_mask = nest.map_structure(lambda t: env[id(t)][1], first)
+                if "mask" not in kwargs and _accepts(layer, "mask") and any(
+                        m is not None for m in nest.flatten(in_mask)) and not has_other_tensor_args(args, kwargs):
+                    kwargs["mask"] = in_mask
                 if grads is not None:
-                    penalties, gradients = penalties
-                    for t, g in zip(nest.flatten(node.outputs), gradients):
-                        activity_grads[id(t)] = g if id(t) not in activity_grads else activity_grads[id(t)] + g
-                layer._losses.extend(penalties)
-            out_mask = layer.compute_mask(args[0], kwargs.get("mask", in_mask))
-            flat_out, flat_t = nest.flatten(outputs), nest.flatten(node.outputs)
-            flat_mask = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(flat_t)
-            if len(flat_mask) != len(flat_t):
-                flat_mask = [None] * len(flat_t)
-            for t, v, m in zip(flat_t, flat_out, flat_mask):
-                env[id(t)] = (v, m)
+                    kwargs["training"] = training
+                    outputs, backward = layer.forward_backward(*args, grads=grads, **kwargs)
+                    tape.append((node, backward, outputs))
+                else:
+                    if training and _accepts(layer, "training"):  # layers default to training=False
+                        kwargs["training"] = training
+                    outputs = layer(*args, **kwargs)
+                if getattr(layer, "activity_regularizer", None) is not None:
+                    penalties = activity_penalties(layer.activity_regularizer, outputs,
+                                                   with_gradients=grads is not None)
+                    if grads is not None:
+                        penalties, gradients = penalties
+                        for t, g in zip(nest.flatten(node.outputs), gradients):
+                            activity_grads[id(t)] = g if id(t) not in activity_grads else activity_grads[id(t)] + g
+                    layer._losses.extend(penalties)
+                out_mask = layer.compute_mask(args[0], kwargs.get("mask", in_mask))
+                flat_out, flat_t = nest.flatten(outputs), nest.flatten(node.outputs)
+                flat_mask = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(flat_t)
+                if len(flat_mask) != len(flat_t):
+                    flat_mask = [None] * len(flat_t)
+                for t, v, m in zip(flat_t, flat_out, flat_mask):
+                    env[id(t)] = (v, m)
         results = [np.asarray(env[id(t)][0]) for t in self.outputs]
         if keep_masks:
             results = [attach_mask(r, env[id(t)][1]) for r, t in zip(results, self.outputs)]
