@@ -2,6 +2,7 @@
 from rnnlab.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from rnnlab.engine.layer import KerasTensor, Layer, Variable
 from rnnlab.engine.serialization import register_classes
+from rnnlab.layers.attention import AdditiveAttention, Attention
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.core import Dense, Dropout, Embedding, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
@@ -14,6 +15,7 @@ __all__ = [
     "LSTM", "GRU", "SimpleRNN", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells",
     "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed",
     "StringLookup", "IntegerLookup", "TextVectorization",
+    "Attention", "AdditiveAttention",
 ]
 
 # A layer config may name any of these classes, and only these (rnnlab.engine.serialization).
