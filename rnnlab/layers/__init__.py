@@ -6,6 +6,7 @@ from rnnlab.layers.attention import AdditiveAttention, Attention
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.core import Dense, Dropout, Embedding, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
+from rnnlab.layers.multi_head_attention import MultiHeadAttention
 from rnnlab.layers.preprocessing import IntegerLookup, StringLookup, TextVectorization
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnlab.layers.rnn import RNN
@@ -15,7 +16,7 @@ __all__ = [
     "LSTM", "GRU", "SimpleRNN", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells",
     "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed",
     "StringLookup", "IntegerLookup", "TextVectorization",
-    "Attention", "AdditiveAttention",
+    "Attention", "AdditiveAttention", "MultiHeadAttention",
 ]
 
 # A layer config may name any of these classes, and only these (rnnlab.engine.serialization).
