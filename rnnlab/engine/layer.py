@@ -28,8 +28,10 @@ def unique_name(base: str) -> str:
 
 
 def snake_case(name: str) -> str:
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    """Keras's default-name form of a class name: ``SimpleRNN`` -> ``simple_rnn``, ``ConvLSTM2D`` ->
+    ``conv_lstm2d`` (a digit does not start a new word)."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 class Variable:

@@ -4,6 +4,7 @@ from rnnlab.engine.layer import KerasTensor, Layer, Variable
 from rnnlab.engine.serialization import register_classes
 from rnnlab.layers.attention import AdditiveAttention, Attention
 from rnnlab.layers.bidirectional import Bidirectional
+from rnnlab.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from rnnlab.layers.core import Dense, Dropout, Embedding, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
 from rnnlab.layers.multi_head_attention import MultiHeadAttention
@@ -17,6 +18,7 @@ __all__ = [
     "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed",
     "StringLookup", "IntegerLookup", "TextVectorization",
     "Attention", "AdditiveAttention", "MultiHeadAttention",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
 ]
 
 # A layer config may name any of these classes, and only these (rnnlab.engine.serialization).

@@ -61,7 +61,8 @@ _LAYER_CLASSES = {cls.__name__: cls for cls in (
     L.LSTM, L.GRU, L.SimpleRNN, L.RNN, L.LSTMCell, L.GRUCell, L.SimpleRNNCell, L.StackedRNNCells,
     L.Bidirectional, L.Dense, L.TimeDistributed, L.Masking, L.Embedding, L.Dropout, L.InputLayer)}
 _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.StringLookup, L.IntegerLookup, L.TextVectorization)})
-_LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Attention, L.AdditiveAttention, L.MultiHeadAttention)})
+_LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Attention, L.AdditiveAttention, L.MultiHeadAttention,
+                                                     L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D)})
 _LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
 
