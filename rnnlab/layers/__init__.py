@@ -11,6 +11,7 @@ from rnnlab.layers.multi_head_attention import MultiHeadAttention
 from rnnlab.layers.preprocessing import IntegerLookup, StringLookup, TextVectorization
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnlab.layers.rnn import RNN
+from rnnlab.layers.spatial import Conv2D, Conv3D, GlobalAveragePooling2D, MaxPooling2D
 
 __all__ = [
     "Layer", "Variable", "KerasTensor", "Input", "InputLayer",
@@ -18,7 +19,7 @@ __all__ = [
     "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed",
     "StringLookup", "IntegerLookup", "TextVectorization",
     "Attention", "AdditiveAttention", "MultiHeadAttention",
-    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Conv2D", "Conv3D", "MaxPooling2D", "GlobalAveragePooling2D",
 ]
 
 # A layer config may name any of these classes, and only these (rnnlab.engine.serialization).
