@@ -34,7 +34,7 @@ class KerasOp(Layer):
 
     BINARY = {"NotEqual": np.not_equal, "Equal": np.equal, "LogicalAnd": np.logical_and,
               "LogicalOr": np.logical_or}
-    UNARY = {"LogicalNot": np.logical_not}
+    UNARY = {"LogicalNot": np.logical_not, "ConvertToTensor": np.asarray}  # the latter: Attention's output mask
     REDUCE = {"Any": np.any, "All": np.all}
     ALL = (*BINARY, *UNARY, *REDUCE)
 
@@ -45,6 +45,12 @@ class KerasOp(Layer):
             raise TypeError(f"Operation {op}: `name` must be a string; found {name!r}.")
         super().__init__(name=name)
         self.op, self.module = op, module
+        if op == "ConvertToTensor":
+            for key in ("dtype", "sparse", "ragged"):
+                if config.get(key, None) not in (None, False):
+                    raise ValueError(f"Operation {name!r} ({op}): `{key}`={config[key]!r} is not supported by "
+                                     "rnnlab.")
+                config.pop(key, None)
         if op in self.REDUCE:
             axis, keepdims = config.pop("axis", None), config.pop("keepdims", False)
             if not (axis is None or (isinstance(axis, int) and not isinstance(axis, bool))
