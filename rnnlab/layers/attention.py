@@ -78,8 +78,11 @@ class Attention(Layer):
                 raise ValueError(f"{name} accepts a mask list of length 2 or 3; received length {len(mask)}.")
 
     def _check_input_shape(self, input_shape):
-        self._validate(input_shape)
         name = f"{type(self).__name__} layer {self.name!r}"
+        if isinstance(input_shape, tuple) and all(isinstance(d, (int, type(None))) for d in input_shape):
+            raise ValueError(f"{name} must be called on a list of inputs, namely [query, value] or "
+                             f"[query, value, key]; received one tensor of shape {input_shape}.")
+        self._validate(input_shape)
         shapes = [tuple(s) for s in input_shape]
         query, value = shapes[0], shapes[1]
         key = shapes[2] if len(shapes) > 2 else value
