@@ -38,6 +38,8 @@ def as_loop_cell(cell, argument="cell"):
         return cell
     if isinstance(cell, ProtocolCell):
         return cell
+    if callable(getattr(cell, "make_loop_cell", None)):  # a cell that brings its own adapter (ConvLSTMCell)
+        return cell.make_loop_cell()
     missing = [a for a in ("state_size", "call") if not hasattr(cell, a)]
     if missing or isinstance(cell, type):
         raise TypeError(
@@ -157,14 +159,14 @@ class ProtocolCell:
         if tape is None:
             _GATE_LOG.stack.append({})
             try:
-                output, new_states = self._call(x_t, list(states), training)
+                output, new_states = self._call(x_t, list(states), context)
             finally:
                 gates = _GATE_LOG.stack.pop()
             output, new_states = self._check_step(output, new_states, x_t.shape[0])
             return output, new_states, gates
         with Tape(tape.grads, training) as step_tape:
             x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
-            output, new_states = self._call(x_leaf, state_leaves, training)
+            output, new_states = self._call(x_leaf, state_leaves, context)
         flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
         values, new_values = self._check_step(unwrap(output), [unwrap(s) for s in flat], x_t.shape[0])
         if not self._checked_record:
@@ -173,7 +175,8 @@ class ProtocolCell:
             self._checked_record = True
         return values, new_values, StepRecord(step_tape, x_leaf, state_leaves, output, flat)
 
-    def _call(self, x_t, states, training):
+    def _call(self, x_t, states, context):
+        training = context is not None and context.training
         packed = nest.pack_like(state_structure(self.state_size), list(states)) \
             if isinstance(self.state_size, (list, tuple)) else list(states)
         if self._takes_training:

@@ -29,8 +29,10 @@ def unique_name(base: str) -> str:
 
 
 def snake_case(name: str) -> str:
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    """Keras's default-name form of a class name: ``SimpleRNN`` -> ``simple_rnn``, ``ConvLSTM2D`` ->
+    ``conv_lstm2d`` (a digit does not start a new word)."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 class Variable:
@@ -164,15 +166,41 @@ def attach_mask(array, mask):
     return out
 
 
-def has_other_tensor_args(args, kwargs) -> bool:
-    """Whether a call passes arrays besides its first argument (e.g. ``initial_state``).
-
-    Keras 3.15 fills in a layer's ``mask`` from its input only when the call has exactly one tensor argument;
-    a recurrent layer called with ``initial_state`` tensors therefore runs unmasked unless ``mask=`` is given.
-    """
-    others = list(args[1:]) + [v for k, v in kwargs.items() if k not in ("mask", "training")]
+def _holds_tensor(value) -> bool:
+    """Whether a call argument is, or holds, an array or a symbolic tensor."""
     return any(isinstance(t, (np.ndarray, KerasTensor)) or hasattr(t, "__array__")
-               for t in nest.flatten(others) if t is not None)
+               for t in nest.flatten(value) if t is not None)
+
+
+def mask_arguments(layer, args, kwargs, mask_of) -> dict:
+    """The mask arguments Keras 3.15 fills in for a call (step 6 of its ``Layer.__call__``), as a dict to add to
+    the call's keyword arguments.
+
+    A call with one tensor argument (a tensor or a list of them) gets ``mask=`` the masks ``mask_of(t)`` of
+    that argument; a call with several gets ``<name>_mask=`` for each tensor argument ``<name>`` that has such a
+    parameter (MultiHeadAttention's ``query_mask``, ``value_mask``, ``key_mask``). Arguments given explicitly
+    stay, except those the layer lists in ``_masks_from_inputs`` (``{argument: tensor argument}``): Keras
+    reads them from the tensor itself, whatever the call passed. Masks that are all None are not filled in.
+    """
+    params = layer._call_params()
+    tensors = dict(zip(params, args))
+    tensors.update((k, v) for k, v in kwargs.items() if k not in ("mask", "training"))
+    tensors = {k: v for k, v in tensors.items() if v is not None and _holds_tensor(v)}
+    found = {}
+    if len(tensors) == 1:
+        if "mask" in params and kwargs.get("mask") is None:
+            found["mask"] = nest.map_structure(mask_of, next(iter(tensors.values())))
+    else:
+        forced = getattr(layer, "_masks_from_inputs", {})
+        for name, value in tensors.items():
+            key = f"{name}_mask"
+            if key in params and (kwargs.get(key) is None or key in forced):
+                found[key] = nest.map_structure(mask_of, value)
+        for key, name in forced.items():
+            if key in kwargs and key not in found:
+                found[key] = None  # the tensor it comes from is absent: Keras passes no mask
+    return {k: v for k, v in found.items() if v is None and k in kwargs or any(
+        m is not None for m in nest.flatten(v))}
 
 
 def _is_symbolic(*structures) -> bool:
@@ -279,7 +307,7 @@ class Layer:
         value = np.asarray(init(tuple(shape), dtype or self.dtype), dtype=dtype or self.dtype)
         if value.shape != tuple(shape):
             raise ValueError(f"Initializer for {name!r} returned shape {value.shape}, expected {tuple(shape)}.")
-        var = Variable(np.ascontiguousarray(value), name, self, trainable=trainable)
+        var = Variable(np.array(value, order="C"), name, self, trainable=trainable)  # (a 0-d weight stays 0-d)
         var.regularizer, var.constraint = regularizer, constraint
         self._own_weights.append(var)
         return var
@@ -459,9 +487,7 @@ class Layer:
         in_mask = kwargs.get("mask")
         if in_mask is None:
             in_mask = nest.map_structure(lambda t: getattr(t, "_keras_mask", None), inputs)
-            if "mask" in params and any(m is not None for m in nest.flatten(in_mask)) and \
-                    not has_other_tensor_args(args, kwargs):
-                kwargs["mask"] = in_mask
+        kwargs.update(mask_arguments(self, args, kwargs, lambda t: getattr(t, "_keras_mask", None)))
         top_level = not _CALL_DEPTH and active_tape() is None
         if top_level:
             self._clear_losses()  # a call's losses replace the previous call's, as in Keras
@@ -612,9 +638,7 @@ class Layer:
         in_mask = kwargs.get("mask")
         if in_mask is None:
             in_mask = nest.map_structure(lambda t: getattr(t, "_keras_mask", None), args[0])
-            if "mask" in params and any(m is not None for m in nest.flatten(in_mask)) and \
-                    not has_other_tensor_args(args, kwargs):
-                kwargs["mask"] = in_mask
+        kwargs.update(mask_arguments(self, args, kwargs, lambda t: getattr(t, "_keras_mask", None)))
         if "training" in params:
             kwargs["training"] = training
         if tape is None:  # Tensors outside training: their values, off the record

@@ -2,11 +2,14 @@
 from rnnlab.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from rnnlab.engine.layer import KerasTensor, Layer, Variable
 from rnnlab.engine.serialization import register_classes
+from rnnlab.layers.attention import AdditiveAttention, Attention
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.activation_layers import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
+from rnnlab.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from rnnlab.layers.convolution import Conv1D
 from rnnlab.layers.core import Dense, Dropout, Embedding, Identity, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
+from rnnlab.layers.multi_head_attention import MultiHeadAttention
 from rnnlab.layers.preprocessing import IntegerLookup, StringLookup, TextVectorization
 from rnnlab.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                                    concatenate, dot, maximum, minimum, multiply, subtract)
@@ -16,6 +19,7 @@ from rnnlab.layers.pooling import AveragePooling1D, GlobalAveragePooling1D, Glob
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnlab.layers.reshaping import Cropping1D, Flatten, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
 from rnnlab.layers.rnn import RNN
+from rnnlab.layers.spatial import Conv2D, Conv3D, GlobalAveragePooling2D, MaxPooling2D
 
 __all__ = [
     "Layer", "Variable", "KerasTensor", "Input", "InputLayer",
@@ -28,6 +32,8 @@ __all__ = [
     "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D",
     "BatchNormalization", "LayerNormalization", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
     "StringLookup", "IntegerLookup", "TextVectorization",
+    "Attention", "AdditiveAttention", "MultiHeadAttention",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Conv2D", "Conv3D", "MaxPooling2D", "GlobalAveragePooling2D",
 ]
 
 # Keras's other spellings of the same classes

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import backend, nest
-from rnnlab.engine.layer import (KerasTensor, Layer, activity_penalties, attach_mask, has_other_tensor_args,
+from rnnlab.engine.layer import (KerasTensor, Layer, activity_penalties, attach_mask, mask_arguments,
                                  nested_calls, snake_case, unique_name)
 from rnnlab.layers.bidirectional import Bidirectional
 from rnnlab.layers.input_layer import InputLayer
@@ -405,9 +405,8 @@ class Model(Trainer, Layer):
                 args = [nest.map_structure(value, a) for a in node.call_args]
                 kwargs = {k: nest.map_structure(value, v) for k, v in node.call_kwargs.items()}
                 in_mask = nest.map_structure(lambda t: env[id(t)][1], first)
-                if "mask" not in kwargs and _accepts(layer, "mask") and any(
-                        m is not None for m in nest.flatten(in_mask)) and not has_other_tensor_args(args, kwargs):
-                    kwargs["mask"] = in_mask
+                kwargs.update(mask_arguments(layer, node.call_args, node.call_kwargs,
+                                             lambda t: env[id(t)][1] if isinstance(t, KerasTensor) else None))
                 if grads is not None:
                     kwargs["training"] = training
                     outputs, backward = layer.forward_backward(*args, grads=grads, **kwargs)

@@ -67,6 +67,9 @@ _LAYER_CLASSES = {cls.__name__: cls for cls in (
     L.GlobalAveragePooling1D, L.BatchNormalization, L.LayerNormalization, L.SpatialDropout1D, L.GaussianNoise,
     L.GaussianDropout)}
 _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.StringLookup, L.IntegerLookup, L.TextVectorization)})
+_LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Attention, L.AdditiveAttention, L.MultiHeadAttention,
+                                                     L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D, L.Conv2D, L.Conv3D,
+                                                     L.MaxPooling2D, L.GlobalAveragePooling2D)})
 _LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
 

@@ -37,7 +37,8 @@ class KerasOp(Layer):
               "LogicalOr": np.logical_or}
     UNARY = {"LogicalNot": np.logical_not,
              # the mask computations of the merge layers (Concatenate's compute_mask)
-             "ZerosLike": lambda x: np.zeros(np.shape(x), bool), "OnesLike": lambda x: np.ones(np.shape(x), bool)}
+             "ZerosLike": lambda x: np.zeros(np.shape(x), bool), "OnesLike": lambda x: np.ones(np.shape(x), bool),
+             "ConvertToTensor": np.asarray}  # the latter: Attention's output mask
     REDUCE = {"Any": np.any, "All": np.all}
     ALL = (*BINARY, *UNARY, *REDUCE, "ExpandDims", "Concatenate")
 
@@ -48,6 +49,12 @@ class KerasOp(Layer):
             raise TypeError(f"Operation {op}: `name` must be a string; found {name!r}.")
         super().__init__(name=name)
         self.op, self.module = op, module
+        if op == "ConvertToTensor":
+            for key in ("dtype", "sparse", "ragged"):
+                if config.get(key, None) not in (None, False):
+                    raise ValueError(f"Operation {name!r} ({op}): `{key}`={config[key]!r} is not supported by "
+                                     "rnnlab.")
+                config.pop(key, None)
         if op in self.REDUCE:
             axis, keepdims = config.pop("axis", None), config.pop("keepdims", False)
             if not (axis is None or (isinstance(axis, int) and not isinstance(axis, bool))

@@ -1,0 +1,226 @@
+"""The image and volume layers ConvLSTM models use around them: Conv2D, Conv3D, MaxPooling2D and
+GlobalAveragePooling2D, as Keras 3 computes them, written with :mod:`rnnlab.ops` (their training backward comes
+from the record of those ops).
+
+A convolution with ``groups = G`` splits the ``C`` input channels and the ``filters`` into ``G`` groups; group
+``g`` of the output is the convolution of input group ``g`` with kernel columns ``g``::
+
+    y[..., g*Fg:(g+1)*Fg] = conv(x[..., g*Cg:(g+1)*Cg], kernel[..., g*Fg:(g+1)*Fg]) + bias      kernel: (*k, Cg, F)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab import activations, constraints, initializers, ops, regularizers
+from rnnlab.cells.conv_lstm import activation_op
+from rnnlab.engine.conv_args import (check_strides_dilation, conv_output_spatial, data_format_of, int_tuple,
+                                     padding_mode)
+from rnnlab.engine.layer import Layer, check_units
+
+
+def _check_rank(layer, shape, ndim):
+    if len(shape) != ndim:
+        raise ValueError(f"Input 0 of layer {layer.name!r} ({type(layer).__name__}) must have rank {ndim}; received "
+                         f"input with shape {tuple(shape)}.")
+
+
+class _Conv(Layer):
+    """An N-D convolution layer (``rank`` spatial axes); see the module docstring."""
+
+    rank = None
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, lora_rank=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        owner = type(self).__name__
+        self.filters = check_units(filters, "filters")
+        self.kernel_size = int_tuple(kernel_size, self.rank, "kernel_size", owner)
+        self.strides = int_tuple(strides, self.rank, "strides", owner)
+        self.padding = padding_mode(padding, owner)
+        self.data_format = data_format_of(data_format, owner)
+        self.dilation_rate = int_tuple(dilation_rate, self.rank, "dilation_rate", owner)
+        check_strides_dilation(self.strides, self.dilation_rate, owner)
+        self.groups = check_units(groups, "groups")
+        if self.filters % self.groups:
+            raise ValueError(f"Argument `filters` of {owner} must be divisible by `groups`; received "
+                             f"filters={self.filters}, groups={self.groups}.")
+        if lora_rank is not None:
+            raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
+        self.activation = activations.get(activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
+        self._activation_op = activation_op(self.activation, "activation", owner)
+        self.kernel = self.bias = None
+
+    @property
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def _spatial(self, shape):
+        return tuple(shape[2:]) if self.data_format == "channels_first" else tuple(shape[1:-1])
+
+    def _check_input_shape(self, input_shape):
+        _check_rank(self, input_shape, self.rank + 2)
+        channels = input_shape[self._channel_axis]
+        if channels is not None and channels % self.groups:
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the input's {channels} channels are not "
+                             f"divisible by groups={self.groups}; received input shape {tuple(input_shape)}.")
+        if self.built and channels is not None and channels != self.kernel.shape[-2] * self.groups:
+            raise ValueError(f"Input 0 of layer {self.name!r} ({type(self).__name__}) must have "
+                             f"{self.kernel.shape[-2] * self.groups} channels; received input shape "
+                             f"{tuple(input_shape)}.")
+        conv_output_spatial(self._spatial(input_shape), self.kernel_size, self.strides, self.padding,
+                            self.dilation_rate, f"Layer {self.name!r} ({type(self).__name__})")
+
+    def build(self, input_shape):
+        self._check_input_shape(tuple(input_shape))
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(f"Layer {self.name!r} needs a known number of input channels; received shape "
+                             f"{tuple(input_shape)}.")
+        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (channels // self.groups, self.filters),
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self.built = True
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        spatial = conv_output_spatial(self._spatial(input_shape), self.kernel_size, self.strides, self.padding,
+                                      self.dilation_rate, f"Layer {self.name!r} ({type(self).__name__})")
+        if self.data_format == "channels_first":
+            return (input_shape[0], self.filters) + spatial
+        return (input_shape[0],) + spatial + (self.filters,)
+
+    def _conv(self, x, kernel):
+        return ops.conv(x, kernel, strides=self.strides, padding=self.padding, data_format=self.data_format,
+                        dilation_rate=self.dilation_rate)
+
+    def call(self, inputs):
+        self._check_input_shape(tuple(np.shape(inputs)))
+        if self.groups == 1:
+            y = self._conv(inputs, self.kernel)
+        else:
+            xs = ops.split(inputs, self.groups, axis=self._channel_axis)
+            ks = ops.split(self.kernel, self.groups, axis=-1)
+            y = ops.concatenate([self._conv(x, k) for x, k in zip(xs, ks)], axis=self._channel_axis)
+        if self.use_bias:
+            y = y + ops.reshape(self.bias, (1, -1) + (1,) * self.rank if self.data_format == "channels_first"
+                                else (-1,))
+        return self._activation_op(y)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+            "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+            "groups": self.groups, "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        })
+        return config
+
+
+class Conv2D(_Conv):
+    """2-D convolution: ``(B, rows, cols, C) -> (B, rows_out, cols_out, filters)``; kernel ``(kh, kw, C/groups,
+    filters)``."""
+
+    rank = 2
+
+
+class Conv3D(_Conv):
+    """3-D convolution: ``(B, d1, d2, d3, C) -> (B, d1_out, d2_out, d3_out, filters)``; kernel
+    ``(k1, k2, k3, C/groups, filters)``."""
+
+    rank = 3
+
+
+class MaxPooling2D(Layer):
+    """The maximum of each ``pool_size`` window, moved by ``strides`` (default ``pool_size``); "same" padding
+    lets windows run past the edge, where nothing is counted (as TensorFlow)."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int_tuple(pool_size, 2, "pool_size", "MaxPooling2D")
+        self.strides = self.pool_size if strides is None else int_tuple(strides, 2, "strides", "MaxPooling2D")
+        self.padding = padding_mode(padding, "MaxPooling2D")
+        self.data_format = data_format_of(data_format, "MaxPooling2D")
+
+    def _spatial(self, shape):
+        return tuple(shape[2:]) if self.data_format == "channels_first" else tuple(shape[1:-1])
+
+    def _check_input_shape(self, input_shape):
+        _check_rank(self, input_shape, 4)
+        conv_output_spatial(self._spatial(input_shape), self.pool_size, self.strides, self.padding, (1, 1),
+                            f"Layer {self.name!r} (MaxPooling2D)")
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        out = conv_output_spatial(self._spatial(input_shape), self.pool_size, self.strides, self.padding, (1, 1),
+                                  f"Layer {self.name!r} (MaxPooling2D)")
+        if self.data_format == "channels_first":
+            return tuple(input_shape[:2]) + out
+        return (input_shape[0],) + out + (input_shape[-1],)
+
+    def call(self, inputs):
+        self._check_input_shape(tuple(np.shape(inputs)))
+        x = ops.moveaxis(inputs, 1, -1) if self.data_format == "channels_first" else inputs  # (B, H, W, C)
+        spatial = tuple(np.shape(x)[1:3])
+        out = conv_output_spatial(spatial, self.pool_size, self.strides, self.padding, (1, 1), self.name)
+        if self.padding == "same":
+            total = [max((o - 1) * s + p - n, 0) for o, s, p, n in zip(out, self.strides, self.pool_size, spatial)]
+            pads = [(0, 0)] + [(t // 2, t - t // 2) for t in total] + [(0, 0)]
+            x = ops.pad(x, pads, constant_values=-np.inf)  # never the maximum of a window
+        windows = [x[:, i:i + self.strides[0] * (out[0] - 1) + 1:self.strides[0],
+                     j:j + self.strides[1] * (out[1] - 1) + 1:self.strides[1], :]
+                   for i in range(self.pool_size[0]) for j in range(self.pool_size[1])]
+        y = ops.max(ops.stack(windows, axis=0), axis=0)  # (B, H_out, W_out, C)
+        return ops.moveaxis(y, -1, 1) if self.data_format == "channels_first" else y
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"pool_size": self.pool_size, "padding": self.padding, "strides": self.strides,
+                       "data_format": self.data_format})
+        return config
+
+
+class GlobalAveragePooling2D(Layer):
+    """The mean over the two spatial axes: ``(B, rows, cols, C) -> (B, C)`` (``keepdims``: ``(B, 1, 1, C)``)."""
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format_of(data_format, "GlobalAveragePooling2D")
+        self.keepdims = bool(keepdims)
+
+    @property
+    def _axes(self):
+        return (2, 3) if self.data_format == "channels_first" else (1, 2)
+
+    def _check_input_shape(self, input_shape):
+        _check_rank(self, input_shape, 4)
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        if self.keepdims:
+            return tuple(1 if i in self._axes else d for i, d in enumerate(input_shape))
+        return tuple(d for i, d in enumerate(input_shape) if i not in self._axes)
+
+    def call(self, inputs):
+        self._check_input_shape(tuple(np.shape(inputs)))
+        return ops.mean(inputs, axis=self._axes, keepdims=self.keepdims)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"data_format": self.data_format, "keepdims": self.keepdims})
+        return config
