@@ -1,7 +1,9 @@
 """Our own end-to-end programs in the style of the keras.io examples (tests/field_programs): a CNN-LSTM classifier,
-an LSTM autoencoder with RepeatVector and TimeDistributed(Dense), and a two-input two-output model joined with
-concatenate.  Each runs on real Keras and, after the README's import swap, on rnnlab: the same predictions and
-losses.  The programs run in two processes (one per framework) to import TensorFlow once."""
+an LSTM autoencoder with RepeatVector and TimeDistributed(Dense), a two-input two-output model joined with
+concatenate, an attention encoder-decoder (LSTM encoder with states, LSTM decoder from them, Attention over the
+encoder's outputs) and a ConvLSTM next-frame model with a ConvLSTM direction classifier (Conv3D, Conv2D,
+MaxPooling2D, GlobalAveragePooling2D).  Each runs on real Keras and, after the README's import swap, on rnnlab: the
+same predictions and losses.  The programs run in two processes (one per framework) to import TensorFlow once."""
 import os
 import pathlib
 import subprocess
@@ -12,7 +14,8 @@ import numpy as np
 from tests.support.reference import require
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PROGRAMS = ["cnn_lstm_classifier.py", "lstm_autoencoder.py", "two_inputs_two_outputs.py"]
+PROGRAMS = ["cnn_lstm_classifier.py", "lstm_autoencoder.py", "two_inputs_two_outputs.py", "attention_seq2seq.py",
+            "convlstm_next_frame.py"]
 SWAP = {"from tensorflow import keras": "import rnnlab as keras",
         "from tensorflow.keras import layers": "from rnnlab import layers"}
 DRIVER = """import runpy, sys
@@ -28,7 +31,8 @@ def _run_all(sources, tag, tmp_path):
         script = tmp_path / f"{tag}_{name}"
         script.write_text(source)
         args += [str(script), str(tmp_path / f"{tag}_{name}.npz")]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)  # this checkout's rnnlab
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow", PYTHONPATH=path)
     proc = subprocess.run([sys.executable, "-c", DRIVER, *args], capture_output=True, text=True, timeout=600,
                           env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
