@@ -42,7 +42,7 @@ model = keras.Sequential([
 model.set_weights([rng.uniform(-0.3, 0.3, w.shape).astype("float32") for w in model.get_weights()])
 # plain SGD: TensorFlow applies Adam's and RMSprop's step to an Embedding's sparse gradient row by row, which other
 # Keras backends (and rnnlab) do not (see the README), so those would not give the same numbers here
-model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5, momentum=0.9), loss="binary_crossentropy",
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="binary_crossentropy",
               metrics=["accuracy"])
 model.summary()
 history = model.fit(x_train, y_train, batch_size=32, epochs=6, validation_split=0.2, shuffle=False, verbose=2)
