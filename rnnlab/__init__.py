@@ -32,4 +32,6 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f"rnnlab.{name}")
-    raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
+    from rnnlab.tensorflow_names import missing_attribute  # tf.data, tf.GradientTape, ...: named in the error
+
+    raise missing_attribute(__name__, name)

@@ -31,3 +31,9 @@ def make_rng(seed=None) -> np.random.Generator:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"Argument `seed` must be a non-negative integer or None; received seed={seed!r}.")
     return np.random.default_rng(int(seed))
+
+
+def __getattr__(name):
+    from rnnlab.tensorflow_names import missing_attribute  # TensorFlow's tf.random.set_seed, ...
+
+    raise missing_attribute(__name__, name)

@@ -15,7 +15,10 @@ Epochs and steps follow Keras 3's ``EpochIterator``:
 
 - without ``steps``, an epoch is one pass;
 - with ``steps``, an epoch takes that many batches, and the next epoch reads on from where it stopped;
-- a new pass starts once one ends, and an epoch never spans two passes.
+- a new pass starts once one ends, and an epoch never spans two passes;
+- a generator (or other iterator) is read once.  As Keras's ``GeneratorDataAdapter``, rnnlab keeps its first two
+  batches and puts them in front of every pass, so once it is exhausted each new pass gives those two again.  A
+  pass that reaches the end of the stream warns that the input ran out of data, as Keras does.
 
 Both classes give the trainer the same calls:
 
@@ -23,7 +26,7 @@ Both classes give the trainer the same calls:
 - per epoch, ``begin_epoch()``, ``epoch()`` (the batches, standardized by the trainer's ``prepare``) and
   ``end_epoch()``;
 - ``num_batches`` for the progress bar;
-- ``ran_out``: a one-shot stream that can give no more batches.
+- ``ran_out``: an iterable whose new pass gave no batches (training stops there).
 """
 from __future__ import annotations
 
@@ -186,6 +189,7 @@ class DataBatches:
         self._one_shot = self.kind in ("generator", "iterator")
         self._rng = make_rng(None) if shuffle and self._by_index else None
         self._iterator, self._seen, self._total = None, 0, 0
+        self._stream, self._first_batches = None, None  # a one-shot stream, and the batches kept from its start
         self.ran_out = False
         length = self._length()
         if length == 0:
@@ -207,8 +211,13 @@ class DataBatches:
         return self.steps if self.steps is not None else self._length()
 
     def _new_pass(self):
+        if self._one_shot:
+            if self._stream is None:  # Keras peeks at a generator's first two batches, and keeps them
+                self._stream = iter(self.data)
+                self._first_batches = list(itertools.islice(self._stream, 2))
+            return itertools.chain(self._first_batches, self._stream)  # then reads on where the last pass stopped
         if not self._by_index:
-            return iter(self.data)  # a generator's next pass reads on from where the last stopped
+            return iter(self.data)
         count = self._length()
         if count is None:
             indices = itertools.count()
@@ -248,9 +257,14 @@ class DataBatches:
 
     def _warn_ran_out(self, taken):
         """Keras's "Your input ran out of data" warning: how many batches came, and what happens next."""
-        got = f"gave {taken} of the {self.steps} batches that `{self.steps_argument}` asks for" if self.steps \
-            else "gave no batches this epoch"
-        if not self.ran_out:
+        if self.steps:
+            got = f"gave {taken} of the {self.steps} batches that `{self.steps_argument}` asks for"
+        else:
+            got = f"ended after {taken} batches" if taken else "gave no batches this epoch"
+        if self._one_shot:
+            next_step = (f"it is read once, so a new pass gives only the {len(self._first_batches)} batches kept from "
+                         "its start, as Keras does")
+        elif not self.ran_out:
             next_step = "the next epoch starts a new pass"
         else:
             next_step = "training stops here" if self.steps_argument == "steps_per_epoch" else "it has no more batches"
@@ -266,7 +280,9 @@ class DataBatches:
             for batch in self._new_pass():
                 taken += 1
                 yield self._prepared(batch)
-            if taken == 0:
+            if self._one_shot and taken:  # Keras reads a stream until it ends, and warns that it ran out
+                self._warn_ran_out(taken)
+            elif taken == 0:
                 if self._total == 0:
                     raise ValueError(f"Argument `{self.argument}` ({self.what}) gave no batches.")
                 self.ran_out = True
@@ -285,7 +301,6 @@ class DataBatches:
                 if self._total == 0:
                     raise ValueError(f"Argument `{self.argument}` ({self.what}) gave no batches.") from None
                 self._iterator = None
-                self.ran_out = self._one_shot
                 self._warn_ran_out(taken)
                 break
             self._seen += 1

@@ -194,15 +194,15 @@ class Trainer:
                     f"for sequence outputs; received shape {sw.shape}."
                 )
         if class_weight is not None:
+            if not isinstance(class_weight, dict):
+                raise TypeError("Argument `class_weight` must be a dict mapping class ids to weights; received "
+                                f"{type(class_weight).__name__}.")
             if len(ys) != 1:
                 raise ValueError("Argument `class_weight` is only supported for models with a single output.")
             y = ys[0]
             labels = np.argmax(y, axis=-1) if (y.ndim >= 2 and y.shape[-1] > 1) else y.reshape(n, -1)[:, 0]
             labels = np.rint(labels).astype(np.int64)
-            missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
-            if missing:
-                raise ValueError(f"Argument `class_weight` has no weight for classes {missing}.")
-            cw = np.array([class_weight[int(c)] for c in labels], dtype=np.float64)
+            cw = np.array([class_weight.get(int(c), 1.0) for c in labels], dtype=np.float64)  # Keras: 1 if absent
             sw = cw if sw is None else sw * cw.reshape((n,) + (1,) * (sw.ndim - 1))
         return sw
 
@@ -439,10 +439,11 @@ class Trainer:
                 val, val_step = split_val, self._record_test
         elif kind is None:
             data_adapters.check_arrays(x)
-            xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight)
+            xs, ys, sw, n = self._prepare(x, y, sample_weight)
             if validation_split and validation_data is None:
                 (xs, ys, sw), val = self._split_validation(xs, ys, sw, n, validation_split,
                                                            validation_batch_size or batch_size, validation_steps)
+            sw = self._sample_weights(xs[0].shape[0], sw, class_weight, ys)  # as Keras: on the training rows only
             train = data_adapters.ArrayBatches(xs, ys, sw, batch_size, shuffle=shuffle, steps=steps_per_epoch,
                                                rng=make_rng(None), steps_argument="steps_per_epoch")
         else:
@@ -468,7 +469,7 @@ class Trainer:
                 if self.stop_training:
                     break
             train.end_epoch()
-            if steps_done == 0 and train.ran_out:  # a one-shot stream with nothing left: no epoch to report
+            if steps_done == 0 and train.ran_out:  # an iterable with nothing left: no epoch to report
                 break
             epoch_logs = dict(logs) if steps_done else {}  # an epoch without data reports nothing, as Keras
             if val is not None and (epoch + 1) % validation_freq == 0:

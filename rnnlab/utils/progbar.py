@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 
@@ -39,6 +40,27 @@ def _format_step_time(seconds, unit_name="step"):
     return f" {seconds * 1e6:.0f}us/{unit_name}"
 
 
+def dynamic_display(stream=None):
+    """Whether the bar's output is shown as it is written, so a coloured bar rewritten in place advances.
+
+    That is Keras's ``_dynamic_display``: a terminal (``isatty()``), a Jupyter kernel (ipykernel's output stream,
+    which the notebook renders with its colours and ``\\r``), or PyCharm's console (``PYCHARM_HOSTED``).
+    ``stream`` is where the bar writes, ``sys.stdout`` when None.  Keras also counts any POSIX system and any
+    process that has imported ipykernel; rnnlab looks at the stream itself, so a log file gets plain text.
+    """
+    to_stdout = stream is None
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    try:
+        if isatty is not None and isatty():
+            return True
+    except ValueError:  # a closed stream
+        return False
+    if type(stream).__module__.split(".")[0] == "ipykernel":  # a notebook's cell output
+        return True
+    return to_stdout and "PYCHARM_HOSTED" in os.environ
+
+
 class Progbar:
     """A Keras 3 style progress bar.
 
@@ -48,8 +70,10 @@ class Progbar:
     pairs; names in ``stateful_metrics`` (all names when ``stateless_metrics`` is an empty set, as
     ``ProgbarLogger`` uses it) are shown as given, the others are averaged over the steps.
 
-    On a terminal the bar is coloured like Keras's (green done, white to go); elsewhere the text is Keras's with
-    the colour codes left out, so the bar is always ``width`` characters of U+2501.
+    Where the output is shown as it is written (a terminal, a Jupyter notebook, PyCharm's console: see
+    :func:`dynamic_display`) the bar is coloured like Keras's, green for the steps done and white for those to go,
+    so it advances.  Elsewhere (a file, a pipe) the text is Keras's with the colour codes left out, so the bar is
+    always ``width`` characters of U+2501.  ``color=True``/``False`` overrides the choice.
     """
 
     def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None, stateless_metrics=None,
@@ -87,12 +111,7 @@ class Progbar:
     def _use_color(self):
         if self._color is not None:
             return self._color
-        stream = self._stream if self._stream is not None else sys.stdout
-        isatty = getattr(stream, "isatty", None)
-        try:
-            return bool(isatty and isatty())
-        except ValueError:  # closed stream
-            return False
+        return dynamic_display(self._stream)
 
     def _stateless(self, key):
         if self.stateful_metrics is not None:

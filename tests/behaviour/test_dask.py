@@ -201,8 +201,9 @@ def test_fit_with_class_weight_shuffle_and_validation_split(client):
         model.compile("rmsprop", "categorical_crossentropy", metrics=["accuracy"])
         return model
 
-    # one at a time: rnnlab's fit on arrays weighs its validation split by class_weight, Keras's does not
-    for fit in (dict(class_weight={0: 1.0, 1: 3.0, 2: 0.5}), dict(validation_split=0.2)):
+    # together too: class weights weigh the training rows only, on both paths (as Keras)
+    for fit in (dict(class_weight={0: 1.0, 1: 3.0, 2: 0.5}), dict(validation_split=0.2),
+                dict(class_weight={0: 1.0, 1: 3.0, 2: 0.5}, validation_split=0.2)):
         local, on_dask = classifier(), classifier()
         on_dask.set_weights(local.get_weights())
         h_local = local.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0, **fit).history

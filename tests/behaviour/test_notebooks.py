@@ -1,8 +1,8 @@
 """Every notebook in ``examples/`` runs top to bottom (nbclient), on the Python running the tests.
 
 The notebooks check their own claims with ``assert``/``np.testing``, so a cell that stops holding fails here.  The
-kernel is registered in a temporary Jupyter path with ``sys.executable``, so it is this interpreter (and this
-rnnlab), whatever other kernels the machine has.
+kernel is registered in a temporary Jupyter path with ``sys.executable`` and this checkout first on its
+``PYTHONPATH``, so it is this interpreter and this rnnlab, whatever other kernels the machine has.
 """
 import json
 import os
@@ -13,7 +13,8 @@ import pytest
 
 from tests.support.reference import require
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 KERNEL = "rnnlab-tests-python"
 
@@ -36,7 +37,9 @@ def kernel_name(tmp_path_factory):
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "rnnlab tests", "language": "python"}))
+        "display_name": "rnnlab tests", "language": "python",
+        # the rnnlab of this checkout, not whichever one the interpreter has installed
+        "env": {"PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}}))
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(root) + (os.pathsep + old if old else "")
     yield KERNEL
@@ -58,3 +61,36 @@ def test_notebook_runs(path, kernel_name, tmp_path):
     errors = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
               if out.get("output_type") == "error"]
     assert not errors
+
+
+PROGRESS_CELL = """
+import numpy as np
+import rnnlab
+from rnnlab import layers
+
+model = rnnlab.Sequential([rnnlab.Input((3, 2)), layers.LSTM(4), layers.Dense(1)])
+model.compile("sgd", "mse")
+x, y = np.zeros((40, 3, 2), "float32"), np.zeros((40, 1), "float32")
+model.fit(x, y, batch_size=10, epochs=1)
+model.predict(x, batch_size=10)
+"""
+
+
+def test_fit_and_predict_bars_advance_in_a_notebook(kernel_name, tmp_path):
+    """In a notebook the bar is Keras's coloured one, rewritten in place: after step 1 of 4 a quarter of it is
+    green (done) and the rest white (to go), so it advances instead of showing full from the first step."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROGRESS_CELL)])
+    NotebookClient(notebook, kernel_name=kernel_name, timeout=120,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "".join(out.get("text", "") for out in notebook.cells[0].outputs if out.output_type == "stream")
+    frames = text.replace("\n", "\r").split("\r")
+    quarter = "\x1b[32m" + "\u2501" * 5 + "\x1b[0m\x1b[37m" + "\u2501" * 15 + "\x1b[0m"
+    full = "\x1b[32m" + "\u2501" * 20 + "\x1b[0m\x1b[37m\x1b[0m"
+    first_fit = [f for f in frames if "1/4\x1b[0m " in f and "loss" in f]
+    first_predict = [f for f in frames if "1/4\x1b[0m " in f and "loss" not in f]
+    assert first_fit and all(quarter in f for f in first_fit), frames
+    assert first_predict and all(quarter in f for f in first_predict), frames
+    assert sum(full in f for f in frames if "4/4\x1b[0m " in f) == 2, frames  # fit's and predict's last frames

@@ -517,27 +517,61 @@ def test_generator_with_steps_per_epoch_equals_arrays():
     assert np.isfinite(_model().evaluate(batches([]), steps=3, verbose=0)).all()
 
 
-def test_generator_running_out_warns_and_stops():
-    """A finite generator: one epoch reads it to its end; when steps_per_epoch overruns it, rnnlab warns as Keras
-    does and stops training (Keras carries on with the remaining epochs)."""
-    def three():
-        for i in range(3):
-            yield _X[i * 8:(i + 1) * 8], _Y[i * 8:(i + 1) * 8]
+def _finite(count):
+    for i in range(count):
+        yield _X[i * 8:(i + 1) * 8], _Y[i * 8:(i + 1) * 8]
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert len(_model().fit(three(), verbose=0).history["loss"]) == 1
+
+def _ran_out_warnings(caught):
+    return sum(str(w.message).startswith("Your input ran out of data") for w in caught)
+
+
+@pytest.mark.parametrize("count,steps,epochs", [(5, 3, 4), (6, 3, 4), (3, None, 3), (1, None, 2)],
+                         ids=["overrun-mid-epoch", "overrun-at-epoch-start", "no-steps", "one-batch"])
+def test_finite_generator_overrun_matches_keras(keras, count, steps, epochs):
+    """A finite generator read past its end, as Keras 3.15.1 reads it: it warns that the input ran out and carries
+    on, each new pass giving again the first two batches that Keras keeps from the stream's start.  Losses, weights
+    and the number of warnings agree; an epoch that gets no batch reports no loss in rnnlab (Keras reports 0.0)."""
+    histories, models, warned = [], [], []
+    for framework in (rnnlab, keras):
+        model = _model(framework)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = model.fit(_finite(count), steps_per_epoch=steps, epochs=epochs, verbose=0, shuffle=False)
+        histories.append(history.history["loss"])
+        models.append(model)
+        warned.append(_ran_out_warnings(caught))
+    ours, theirs = histories
+    empty = [k for k, loss in enumerate(theirs) if loss == 0.0]  # Keras's epochs without a batch
+    assert len(ours) + len(empty) == len(theirs) == epochs
+    np.testing.assert_allclose(ours, [loss for k, loss in enumerate(theirs) if k not in empty], rtol=2e-5)
+    _same_weights(*models, atol=2e-5)
+    assert warned[0] == warned[1]
+
+
+def test_finite_validation_generator_matches_keras(keras):
+    """A finite generator as validation_data: Keras reads it whole once, then its first two batches each epoch."""
+    results = []
+    for framework in (rnnlab, keras):
+        model = _model(framework)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = model.fit(_X, _Y, batch_size=8, epochs=3, verbose=0, shuffle=False,
+                                validation_data=_finite(4))
+        results.append((history.history, _ran_out_warnings(caught)))
+    (ours, ours_warned), (theirs, theirs_warned) = results
+    assert set(ours) == set(theirs) and ours_warned == theirs_warned
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-5, err_msg=key)
+
+
+def test_generator_running_out_says_what_happens_next():
     with pytest.warns(UserWarning, match=r"ran out of data: `x` \(a generator\) gave 1 of the 2 batches that "
-                                         r"`steps_per_epoch` asks for; training stops here"):
-        history = _model().fit(three(), steps_per_epoch=2, epochs=5, verbose=0)
-    assert len(history.history["loss"]) == 2
-    with pytest.warns(UserWarning, match="ran out of data"):
-        history = _model().fit(three(), epochs=3, verbose=0)  # no steps: the second epoch finds nothing left
-    assert len(history.history["loss"]) == 1
-    with pytest.warns(UserWarning, match=r"`validation_data` \(a generator\) gave no batches this epoch; it has no "
-                                         r"more batches"):
-        history = _model().fit(_X, _Y, epochs=2, verbose=0, validation_data=three())
-    assert len(history.history["loss"]) == 2 and len(history.history["val_loss"]) == 1
+                                         r"`steps_per_epoch` asks for; it is read once, so a new pass gives only "
+                                         r"the 2 batches kept from its start"):
+        _model().fit(_finite(3), steps_per_epoch=2, epochs=2, verbose=0)
+    with pytest.raises(ValueError, match=r"Argument `x` \(a generator\) gave no batches"):
+        _model().fit(_finite(0), verbose=0)
 
 
 def test_iterables_dicts_and_multi_input_batches():
