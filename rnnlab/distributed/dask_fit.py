@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from rnnlab.distributed import dask_inputs, dask_predict, worker_model
-from rnnlab.engine.layer import add_regularizer_grads
+from rnnlab.engine.layer import STATE_UPDATES, add_regularizer_grads
 from rnnlab.random import make_rng
 
 
@@ -85,6 +85,11 @@ def _part_step(recipe, weights, rows_total, xs, ys, sw, class_weight, one_loss, 
             return factors
 
         grads, _, per_output, flat_out = model._gradients(xs, ys, sw, output_scales)
+        if grads.get(STATE_UPDATES):
+            raise ValueError(
+                "fit() on dask arrays does not support layers that update state during training (such as "
+                "BatchNormalization's moving statistics): each worker's part would update its own copy. Call fit() "
+                "on NumPy arrays for this model.")
         if any(layer._losses for layer in [model] + model._flatten_layers()):
             raise ValueError(
                 "fit() on dask arrays does not support losses that a call adds (add_loss(), activity_regularizer): "

@@ -268,3 +268,15 @@ def test_a_worker_killed_mid_epoch_costs_time_not_results(client):
     local, on_dask, h_local, h_dask = _fit_both("lstm", chunks, chunks, dask_callbacks=[KillDuringStep()])
     assert killed
     _assert_same_training(local, on_dask, h_local, h_dask)
+
+
+def test_state_updating_layers_are_refused_on_a_cluster(client):
+    """BatchNormalization updates its moving statistics while it trains: each worker would update its own copy,
+    so fit on a cluster refuses the model rather than lose the updates."""
+    x, y, _ = _data()
+    model = rnnlab.Sequential([rnnlab.Input((7, 3)), rnnlab.layers.LSTM(4, return_sequences=True),
+                               rnnlab.layers.BatchNormalization(), rnnlab.layers.GlobalAveragePooling1D(),
+                               rnnlab.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="update state during training"):
+        model.fit(da.from_array(x, chunks=50), da.from_array(y[:, :1], chunks=50), verbose=0)
