@@ -604,11 +604,13 @@ def test_keras3_legacy_h5(K, tmp_path, rng):
 
 
 #: Adam with amsgrad (slots added together, then one more) and centered RMSprop with momentum (three separate
-#: slot groups) cover Keras's orders; SGD and Adagrad go through rnnlab's own round trip (tests/behaviour).
+#: slot groups) cover Keras's orders, Nadam its one optimizer-wide variable after the slots; SGD and Adagrad go
+#: through rnnlab's own round trip (tests/behaviour).
 #: They are named: unnamed optimizers are numbered per process, differently in each framework.
 OPTIMIZERS = {"adam_amsgrad": ("Adam", {"learning_rate": 0.01, "amsgrad": True, "name": "adam"}),
               "rmsprop_centered": ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True,
-                                               "name": "rmsprop"})}
+                                               "name": "rmsprop"}),
+              "nadam": ("Nadam", {"learning_rate": 0.01, "name": "nadam"})}
 
 
 def _h5_arrays(path, group):
