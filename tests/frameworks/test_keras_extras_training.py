@@ -16,7 +16,8 @@ from tests.support.reference import require
 def _build(K, activation, units=3):
     L = K.layers
     inp = K.Input((5,))
-    return K.Model(inp, L.Dense(units, activation=activation)(L.Dense(6, activation="tanh")(inp)))
+    hidden = L.Dense(6, activation="tanh", name="hidden")(inp)  # named: the histogram tags hold the names
+    return K.Model(inp, L.Dense(units, activation=activation, name="head")(hidden))
 
 
 def _pair(keras, rng, activation, units=3):
