@@ -36,6 +36,11 @@ __all__ = [
     "MeanSquaredError",
     "MeanAbsoluteError",
     "Huber",
+    "LogCosh",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "KLDivergence",
+    "Poisson",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy",
@@ -134,11 +139,27 @@ def _clip_bounds(dtype):
     return dtype(EPSILON), dtype(1.0 - EPSILON)
 
 
-def _clip_with_mask(p, dtype):
-    """``clip(p, eps, 1 - eps)`` and where its derivative is 1 (TF: zero only strictly outside)."""
-    lo, hi = _clip_bounds(dtype)
+def _clip_with_mask(p, dtype, lo=None, hi=None):
+    """``clip(p, lo, hi)`` (default ``[eps, 1 - eps]``) and where its derivative is 1 (TF: zero only strictly
+    outside)."""
+    if lo is None:
+        lo, hi = _clip_bounds(dtype)
     passes = ~((p < lo) | (p > hi))
     return np.clip(p, lo, hi), passes
+
+
+def _reduce_last_axis(per, d_per, how="mean"):
+    """``(values, backward)`` of ``mean(per, axis=-1)`` (or ``sum``) for elementwise losses ``per`` whose
+    derivative with respect to ``y_pred`` is ``d_per()`` (called only in the backward pass)."""
+    if per.ndim == 0:
+        return per, lambda g: np.asarray(g) * d_per()
+    n = per.shape[-1] if how == "mean" else 1
+    values = np.mean(per, axis=-1) if how == "mean" else np.sum(per, axis=-1)
+
+    def backward(g):
+        return np.asarray(g)[..., None] * d_per() / per.dtype.type(n)
+
+    return values, backward
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -340,13 +361,7 @@ class MeanSquaredError(Loss):
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
         diff = yp - yt
-        values = np.mean(np.square(diff), axis=-1)
-        n = diff.shape[-1] if diff.ndim else 1
-
-        def backward(g):
-            return (np.asarray(g)[..., None] if diff.ndim else g) * (2.0 / n) * diff
-
-        return values, backward
+        return _reduce_last_axis(np.square(diff), lambda: 2 * diff)
 
 
 class MeanAbsoluteError(Loss):
@@ -357,13 +372,7 @@ class MeanAbsoluteError(Loss):
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
         diff = yp - yt
-        values = np.mean(np.abs(diff), axis=-1)
-        n = diff.shape[-1] if diff.ndim else 1
-
-        def backward(g):
-            return (np.asarray(g)[..., None] if diff.ndim else g) * (np.sign(diff) / n)
-
-        return values, backward
+        return _reduce_last_axis(np.abs(diff), lambda: np.sign(diff))
 
 
 class Huber(Loss):
@@ -386,14 +395,100 @@ class Huber(Loss):
         abs_err = np.abs(err)
         quadratic = abs_err <= delta
         per = np.where(quadratic, half * np.square(err), delta * abs_err - half * np.square(delta))
-        values = np.mean(per, axis=-1)
-        n = err.shape[-1] if err.ndim else 1
+        return _reduce_last_axis(per, lambda: np.where(quadratic, err, delta * np.sign(err)))
 
-        def backward(g):
-            d = np.where(quadratic, err, delta * np.sign(err)) / n
-            return (np.asarray(g)[..., None] if err.ndim else g) * d
 
-        return values, backward
+class LogCosh(Loss):
+    """``mean(log(cosh(y_pred - y_true)), axis=-1)``, reduced; computed as Keras does, stably, as
+    ``x + softplus(-2 x) - log(2)`` (gradient ``tanh(x)``)."""
+
+    default_name = "log_cosh"
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
+        super().__init__(name=name, reduction=reduction)
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        dtype = yp.dtype.type
+        x = yp - yt
+        log2 = dtype(np.float32(np.log(2.0)))  # Keras takes log(2) in float32, then casts it
+        per = x + np.logaddexp(dtype(0), dtype(-2) * x) - log2
+        return _reduce_last_axis(per, lambda: np.tanh(x))
+
+
+class MeanAbsolutePercentageError(Loss):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7), axis=-1)``, reduced (gradient 0 at a tie)."""
+
+    default_name = "mean_absolute_percentage_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        dtype = yp.dtype.type
+        scale = np.maximum(np.abs(yt), dtype(EPSILON))
+        per = np.abs((yt - yp) / scale)
+        hundred = dtype(100)
+        values, backward = _reduce_last_axis(per, lambda: np.sign(yp - yt) / scale)
+        return hundred * values, lambda g: backward(hundred * np.asarray(g))
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """``mean(square(log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)), axis=-1)``, reduced.  Predictions
+    below 1e-7 are raised to it, and get no gradient (as TensorFlow's ``maximum``)."""
+
+    default_name = "mean_squared_logarithmic_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        dtype = yp.dtype.type
+        eps, one = dtype(np.float32(EPSILON)), dtype(1)  # Keras's epsilon is a float32 constant here
+        shifted = np.maximum(yp, eps) + one
+        diff = np.log(shifted) - np.log(np.maximum(yt, eps) + one)
+        # d/dy_pred: 2 diff / (max(y_pred, eps) + 1) where y_pred >= eps (the maximum passes its first argument)
+        return _reduce_last_axis(np.square(diff), lambda: np.where(yp >= eps, 2 * diff / shifted, dtype(0)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# probabilistic losses
+# ---------------------------------------------------------------------------------------------------------
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence ``sum(t * log(t / p), axis=-1)``, reduced, with ``t`` and ``p`` the targets
+    and predictions clipped to ``[1e-7, 1]`` (clipped predictions get no gradient)."""
+
+    default_name = "kl_divergence"
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
+        super().__init__(name=name, reduction=reduction)
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        dtype = yp.dtype.type
+        t, _ = _clip_with_mask(yt, dtype, dtype(EPSILON), dtype(1))
+        p, passes = _clip_with_mask(yp, dtype, dtype(EPSILON), dtype(1))
+        per = t * np.log(t / p)
+        return _reduce_last_axis(per, lambda: np.where(passes, -t / p, dtype(0)), how="sum")
+
+
+class Poisson(Loss):
+    """Poisson negative log-likelihood ``mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)``, reduced."""
+
+    default_name = "poisson"
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
+        super().__init__(name=name, reduction=reduction)
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        dtype = yp.dtype.type
+        shifted = yp + dtype(EPSILON)
+        per = yp - yt * np.log(shifted)
+        return _reduce_last_axis(per, lambda: dtype(1) - yt / shifted)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -582,6 +677,17 @@ _ALIASES = {
     "MAE": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
     "huber": Huber,
+    "log_cosh": LogCosh,
+    "mape": MeanAbsolutePercentageError,
+    "MAPE": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "MSLE": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "kld": KLDivergence,
+    "KLD": KLDivergence,
+    "kl_divergence": KLDivergence,
+    "poisson": Poisson,
     "binary_crossentropy": BinaryCrossentropy,
     "bce": BinaryCrossentropy,
     "BCE": BinaryCrossentropy,
@@ -591,8 +697,9 @@ _ALIASES = {
 
 #: the names :func:`get` accepts (as listed in its error message)
 ACCEPTED_NAMES = (
-    "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "log_cosh", "mape",
+    "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error", "kld", "kl_divergence", "poisson",
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
 )
 
 _CLASS_NAMES = {cls.__name__: cls for cls in set(_ALIASES.values())}
@@ -628,8 +735,11 @@ def get(identifier):
 
     * a :class:`Loss` instance is returned as is;
     * a string: ``"mse"``/``"mean_squared_error"``, ``"mae"``/``"mean_absolute_error"``, ``"huber"``,
+      ``"log_cosh"``, ``"mape"``/``"mean_absolute_percentage_error"``, ``"msle"``/
+      ``"mean_squared_logarithmic_error"``, ``"kld"``/``"kl_divergence"``, ``"poisson"``,
       ``"binary_crossentropy"``, ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``
-      (and the class names) give a fresh default-configured instance named as Keras names it;
+      (the upper-case ``"MSE"``, ``"MAE"``, ``"MAPE"``, ``"MSLE"``, ``"KLD"``, ``"BCE"`` and the class names
+      too, as Keras) give a fresh default-configured instance named as Keras names it;
     * a :class:`Loss` subclass is instantiated; any other callable ``fn(y_true, y_pred)`` returning per-sample
       values is wrapped (value only, no gradient).
     """

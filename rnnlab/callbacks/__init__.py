@@ -9,7 +9,9 @@ One job per module:
   :class:`rnnlab.utils.Progbar` (also ``predict``'s bar);
 - ``monitor``: the callbacks that watch a metric across epochs, ``EarlyStopping`` and ``ReduceLROnPlateau``;
 - ``model_checkpoint``: ``ModelCheckpoint``;
-- ``csv_logger``, ``terminate_on_nan``, ``lambda_callback``: ``CSVLogger``, ``TerminateOnNaN``, ``LambdaCallback``.
+- ``csv_logger``, ``terminate_on_nan``, ``lambda_callback``: ``CSVLogger``, ``TerminateOnNaN``, ``LambdaCallback``;
+- ``learning_rate_scheduler``: ``LearningRateScheduler``;
+- ``tensorboard``: ``TensorBoard`` (event files through the optional ``tensorboardX``, imported when one is made).
 
 Every public name is importable from here, as ``keras.callbacks.EarlyStopping`` is in Keras.
 """
@@ -18,9 +20,11 @@ from rnnlab.callbacks.callback_list import CallbackList
 from rnnlab.callbacks.csv_logger import CSVLogger
 from rnnlab.callbacks.history import History
 from rnnlab.callbacks.lambda_callback import LambdaCallback
+from rnnlab.callbacks.learning_rate_scheduler import LearningRateScheduler
 from rnnlab.callbacks.model_checkpoint import ModelCheckpoint
 from rnnlab.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from rnnlab.callbacks.progbar_logger import ProgbarLogger
+from rnnlab.callbacks.tensorboard import TensorBoard
 from rnnlab.callbacks.terminate_on_nan import TerminateOnNaN
 from rnnlab.utils.progbar import Progbar
 
@@ -36,4 +40,6 @@ __all__ = [
     "ReduceLROnPlateau",
     "CSVLogger",
     "LambdaCallback",
+    "LearningRateScheduler",
+    "TensorBoard",
 ]

@@ -596,6 +596,16 @@ class Model(Trainer, Layer):
             return Layer.get_config(self)
         return file_formats().model_config(self)
 
+    def _keras_object(self):
+        """Keras's object dict of this functional or Sequential model (``class_name``, ``config``...: what a
+        ``.keras`` archive's ``config.json`` holds); the TensorBoard callback writes it as the model graph."""
+        return file_formats().model_object(self)
+
+    def _keras_variable_paths(self):
+        """``{id(variable): path}`` with each weight's path as Keras names it (a Sequential's layers under its
+        name), for callbacks that label weights as Keras does."""
+        return file_formats().variable_paths(self)
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuild a model from :meth:`get_config` (or Keras's) config; layers get fresh weights."""

@@ -1,5 +1,6 @@
 """The one way from a model to its files: ``Model.save``, ``save_weights``, ``load_weights``, ``get_config``,
-``from_config`` and :func:`rnnlab.models.load_model` call the file formats through the entry points held here.
+``from_config`` and :func:`rnnlab.models.load_model` call the file formats through the entry points held here
+(and so do ``Model._keras_object`` and ``Model._keras_variable_paths``, which the TensorBoard callback reads).
 
 Why a hook and not an import: :mod:`rnnlab.saving` sits *above* :mod:`rnnlab.models`.  It has to, because
 reading a Keras config rebuilds a ``Model`` or a ``Sequential``, and the weights layout walks their layers.
@@ -24,6 +25,8 @@ class FileFormats(NamedTuple):
     load_weights: Callable  # (model, filepath): .weights.npz, .weights.h5, .h5 or .keras, by the file name
     model_config: Callable  # (model) -> Keras's config dict of a Functional or Sequential
     model_from_config: Callable  # (class_name, config, custom_objects) -> a new model with fresh weights
+    model_object: Callable  # (model) -> Keras's object dict of a Functional or Sequential (config.json's content)
+    variable_paths: Callable  # (model) -> {id(variable): the variable's path in Keras}
 
 
 _registered: FileFormats | None = None

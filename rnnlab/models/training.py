@@ -153,7 +153,10 @@ class Trainer:
             metric.reset_state()
 
     def _logs(self):
-        return {m.name: float(m.result()) for m in self.metrics}
+        """``{name: result}``: a float, or an array for a metric with several values (Precision at several
+        thresholds, F1Score per class), as Keras logs them."""
+        results = ((m.name, m.result()) for m in self.metrics)
+        return {name: float(value) if np.ndim(value) == 0 else np.asarray(value) for name, value in results}
 
     # -------------------------------------------------------------- data
     def _standardize_targets(self, y):
@@ -473,7 +476,7 @@ class Trainer:
                 break
             epoch_logs = dict(logs) if steps_done else {}  # an epoch without data reports nothing, as Keras
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(val, val_step)
+                val_logs = self._evaluate_batches(val, val_step, cbs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             logs = epoch_logs
@@ -498,18 +501,23 @@ class Trainer:
         train = [a[:split_at] for a in xs], [a[:split_at] for a in ys], None if sw is None else sw[:split_at]
         return train, val
 
-    def _evaluate_batches(self, data, step):
+    def _evaluate_batches(self, data, step, callbacks):
         """Validation metrics over ``data``, each batch scored by ``step`` (the epoch's training logs were taken
-        before this resets them)."""
+        before this resets them).  As Keras's ``fit``, the fit's ``callbacks`` see the ``on_test_*`` hooks."""
         self.reset_metrics()
         data.reset()
+        callbacks.on_test_begin()
         data.begin_epoch()
         seen = 0
-        for batch in data.epoch():
+        for b, batch in enumerate(data.epoch()):
+            callbacks.on_test_batch_begin(b)
             step(*batch)
             seen += 1
+            callbacks.on_test_batch_end(b, self._logs())
         data.end_epoch()
-        return self._logs() if seen else {}  # a stream with nothing left (it warned): no val_ logs
+        logs = self._logs() if seen else {}  # a stream with nothing left (it warned): no val_ logs
+        callbacks.on_test_end(logs)
+        return logs
 
     def _predict_data(self, x, verbose="auto", steps=None, callbacks=None):
         """``predict`` on a data object: the model's outputs on each batch's ``x``, joined along the batch axis."""

@@ -1,4 +1,5 @@
-"""Optimizers, as ``keras.optimizers``: ``SGD``, ``RMSprop``, ``Adam``, ``AdamW``, ``Adagrad``.
+"""Optimizers, as ``keras.optimizers``: ``SGD``, ``RMSprop``, ``Adam``, ``AdamW``, ``Adagrad``, ``Nadam``,
+``Adamax``, ``Adadelta``, ``Lion``.
 
 >>> opt = rnnlab.optimizers.get("adam")                     # or Adam(learning_rate=1e-3), or a config dict
 >>> opt.apply_gradients(zip(grads, model.trainable_weights))  # NumPy gradients; variables updated in place
@@ -9,17 +10,21 @@ learning-rate schedules.
 from __future__ import annotations
 
 from rnnlab.optimizers import schedules
+from rnnlab.optimizers.adadelta import Adadelta
 from rnnlab.optimizers.adagrad import Adagrad
 from rnnlab.optimizers.adam import Adam
+from rnnlab.optimizers.adamax import Adamax
 from rnnlab.optimizers.adamw import AdamW
 from rnnlab.optimizers.base import Optimizer
+from rnnlab.optimizers.lion import Lion
+from rnnlab.optimizers.nadam import Nadam
 from rnnlab.optimizers.rmsprop import RMSprop
 from rnnlab.optimizers.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "get", "serialize", "deserialize",
-           "schedules"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Nadam", "Adamax", "Adadelta", "Lion",
+           "get", "serialize", "deserialize", "schedules"]
 
-ALL_OBJECTS = (SGD, RMSprop, Adam, AdamW, Adagrad)
+ALL_OBJECTS = (SGD, RMSprop, Adam, AdamW, Adagrad, Nadam, Adamax, Adadelta, Lion)
 # Keras looks optimizer names up case-insensitively by class name.
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 

@@ -18,7 +18,11 @@ Arithmetic runs in each variable's dtype (float32 or float64).  A constant learn
 ``float64`` variables see the same rounded learning rate as in Keras.
 
 Optimizer state (moments, accumulators...) is keyed by ``variable.path``: two variables with different paths
-never share state, and a variable object rebuilt with the same path picks up the state of the old one.
+never share state, and a variable object rebuilt with the same path picks up the state of the old one.  A few
+optimizers also keep state of their own, shared by all variables (Nadam's running product of momentum factors):
+:meth:`Optimizer._global_initializers` names it, created in the dtype of the first variable the optimizer is
+built on (as Keras does), and :meth:`Optimizer._before_update_steps` advances it once per update, before the
+variables are updated.
 """
 from __future__ import annotations
 
@@ -207,6 +211,7 @@ class Optimizer:
         self._learning_rate = self._validate_learning_rate(learning_rate)
         self._iterations = 0
         self._state: dict[str, dict[str, np.ndarray]] = {}
+        self._global_state: dict[str, np.ndarray] = {}
         self._trainable_variables: list = []
         self._exclude_paths: set[str] = set()
         self._exclude_pattern = None
@@ -287,6 +292,17 @@ class Optimizer:
                     )
         return state
 
+    def _global_initializers(self) -> dict:
+        """``{name: initial value}`` of the state kept for the optimizer as a whole (none by default)."""
+        return {}
+
+    def _ensure_global_state(self, variables):
+        if not self._global_state and variables:
+            dtype = variables[0].value.dtype
+            self._global_state = {name: np.array(init, dtype=dtype)
+                                  for name, init in self._global_initializers().items()}
+        return self._global_state
+
     def build(self, variables):
         """Create the state of ``variables`` now (it is otherwise created on their first update)."""
         variables = list(variables)
@@ -295,13 +311,20 @@ class Optimizer:
         self._check_unique_paths(variables)
         for v in variables:
             self._ensure_state(v)
+        self._ensure_global_state(variables)
         self._trainable_variables = variables
         self.built = True
 
     @property
     def variables(self) -> list:
-        """The state arrays, variable by variable in the order they were first seen."""
-        return [slot for state in self._state.values() for slot in state.values()]
+        """The state arrays, variable by variable in the order they were first seen, then the optimizer's own."""
+        return [slot for state in self._state.values() for slot in state.values()] + \
+            list(self._global_state.values())
+
+    @property
+    def global_state(self) -> dict:
+        """``{name: 0-d array}``: the state shared by all variables (Nadam's ``u_product``); treat as read-only."""
+        return dict(self._global_state)
 
     @property
     def state(self) -> dict:
@@ -439,6 +462,7 @@ class Optimizer:
                 stacklevel=2,
             )
         states = [self._ensure_state(v) for v in kept_vars]
+        self._ensure_global_state(trainable_variables)
         if not self.built:
             self._trainable_variables = list(trainable_variables)
             self.built = True
@@ -453,6 +477,7 @@ class Optimizer:
                     if self._use_weight_decay(v):
                         value = v.value
                         value -= value * keras_cast(self.weight_decay, value.dtype) * value.dtype.type(lr)
+            self._before_update_steps()
             for g, v, state in zip(kept_grads, kept_vars, states):
                 self._update_step(g, v.value, v.value.dtype.type(lr), state)
         # As Keras, a variable's constraint (a callable on its array, if the variable has one) runs after
@@ -472,6 +497,9 @@ class Optimizer:
             c = self.clipvalue
             return [np.clip(g, g.dtype.type(-c), g.dtype.type(c)) for g in grads]
         return grads
+
+    def _before_update_steps(self) -> None:
+        """Advance the optimizer's own state once per update, before any variable is updated (no-op here)."""
 
     def _update_step(self, grad: np.ndarray, value: np.ndarray, lr, state: dict) -> None:
         """Update ``value`` (the variable's array) in place; ``lr`` is in its dtype, ``state`` its slots."""

@@ -14,8 +14,10 @@ from rnnlab.engine.serialization import (CustomObjectScope, custom_object_scope,
 from rnnlab.models import saving_hook
 from rnnlab.saving import model_files
 from rnnlab.saving.atomic import atomic_write
+from rnnlab.saving.config_writer import serialize_model
 from rnnlab.saving.keras_format import load_model, save_model
 from rnnlab.saving.keras_weights_h5 import load_weights_h5, save_weights_h5
+from rnnlab.saving.legacy_h5_writer import keras_variable_paths
 from rnnlab.saving.weights_npz import load_weights_npz, save_weights_npz
 
 __all__ = ["atomic_write", "save_weights_npz", "load_weights_npz", "save_model", "load_model",
@@ -25,4 +27,5 @@ __all__ = ["atomic_write", "save_weights_npz", "load_weights_npz", "save_model",
 saving_hook.register(saving_hook.FileFormats(
     save_model=save_model, load_model=load_model, save_weights=model_files.save_weights,
     load_weights=model_files.load_weights, model_config=model_files.model_config,
-    model_from_config=model_files.model_from_config))
+    model_from_config=model_files.model_from_config, model_object=serialize_model,
+    variable_paths=keras_variable_paths))

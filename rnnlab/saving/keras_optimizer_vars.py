@@ -6,6 +6,8 @@ state slots, named ``<name>/<path of w_i with '/' -> '_'>_<slot>``.  Slots that 
 call are interleaved variable by variable, separate calls follow each other: Adam's order is
 ``m_0, v_0, m_1, v_1, ...`` then ``velocity_hat_0, velocity_hat_1, ...`` (amsgrad only).  rnnlab keeps the
 same slots by the same names (``Optimizer._state[path][slot]``); :data:`KERAS_SLOT_GROUPS` is the order.
+Variables of the optimizer as a whole come last (Nadam's ``u_product``, which Keras names ``<name>/variable``);
+:data:`KERAS_GLOBAL_VARIABLES` names them.
 
 A legacy ``.h5`` file stores this list as its ``optimizer_weights`` group; ``load_model`` in Keras builds the
 optimizer and assigns the list in order (skipping it, with a warning, if the count or a shape differs).
@@ -16,7 +18,8 @@ import numpy as np
 
 from rnnlab import backend, optimizers
 
-__all__ = ["KERAS_SLOT_GROUPS", "keras_optimizer_variables", "keras_optimizer_shapes", "restore_optimizer_variables"]
+__all__ = ["KERAS_SLOT_GROUPS", "KERAS_GLOBAL_VARIABLES", "keras_optimizer_variables", "keras_optimizer_shapes",
+           "restore_optimizer_variables"]
 
 #: Keras 3.15's ``build`` of each optimizer: the groups of slots it adds, in order (a group is interleaved
 #: per variable).  A slot missing from rnnlab's state (SGD without momentum, RMSprop not centered...) is
@@ -27,10 +30,21 @@ KERAS_SLOT_GROUPS = {
     "Adam": (("momentum", "velocity"), ("velocity_hat",)),
     "AdamW": (("momentum", "velocity"), ("velocity_hat",)),
     "Adagrad": (("accumulator",),),
+    "Nadam": (("momentum", "velocity"),),
     "Adamax": (("momentum", "norm"),),
     "Adadelta": (("accumulated_grad", "accumulated_delta_var"),),
     "Lion": (("momentum",),),
 }
+
+#: The scalars Keras's ``build`` adds after the slots, in order: ``(rnnlab's name in Optimizer.global_state,
+#: Keras's variable name)``.
+KERAS_GLOBAL_VARIABLES = {
+    "Nadam": (("u_product", "variable"),),
+}
+
+
+def _global_variables(optimizer):
+    return KERAS_GLOBAL_VARIABLES.get(type(optimizer).__name__, ())
 
 
 def _slot_groups(optimizer):
@@ -93,6 +107,8 @@ def keras_optimizer_variables(optimizer, trainable, keras_paths):
             for slot in group:
                 if slot in slots:
                     out.append((f"{optimizer.name}/{prefix}_{slot}", np.asarray(slots[slot])))
+    for ours, keras_name in _global_variables(optimizer):
+        out.append((f"{optimizer.name}/{keras_name}", np.asarray(optimizer.global_state[ours])))
     return out
 
 
@@ -107,7 +123,8 @@ def _fresh_slots(optimizer, trainable):
 def keras_optimizer_shapes(optimizer, trainable) -> list:
     """The shapes of :func:`keras_optimizer_variables` once built on ``trainable`` (the head ones are ``()``)."""
     head = 2 if _has_learning_rate_variable(optimizer) else 1
-    return [()] * head + [array.shape for _, _, array in _fresh_slots(optimizer, trainable)]
+    tail = len(_global_variables(optimizer))
+    return [()] * head + [array.shape for _, _, array in _fresh_slots(optimizer, trainable)] + [()] * tail
 
 
 def restore_optimizer_variables(optimizer, trainable, values, source):
@@ -116,9 +133,11 @@ def restore_optimizer_variables(optimizer, trainable, values, source):
     values = [np.asarray(v) for v in values]
     head = 2 if _has_learning_rate_variable(optimizer) else 1
     slots = _fresh_slots(optimizer, trainable)
-    if len(values) not in (head, head + len(slots)):
+    tail = _global_variables(optimizer)
+    built_count = head + len(slots) + len(tail)
+    if len(values) not in (head, built_count):
         raise ValueError(f"{source} stores {len(values)} optimizer variable(s); optimizer {optimizer.name!r} "
-                         f"has {head + len(slots)} ({head} before it is built).")
+                         f"has {built_count} ({head} before it is built).")
     iterations = values[0]
     if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
         raise ValueError(f"{source}: the optimizer's iteration count is not a non-negative integer.")
@@ -129,6 +148,11 @@ def restore_optimizer_variables(optimizer, trainable, values, source):
             raise ValueError(f"{source}: optimizer state {slot!r} of {v.path!r} should be finite floats of shape "
                              f"{array.shape}; the file holds {value.dtype} {value.shape}.")
         array[...] = value
+    globals_ = values[head + len(slots):]
+    for (ours, _), value in zip(tail, globals_):
+        if value.shape != () or value.dtype.kind != "f" or not np.isfinite(value):
+            raise ValueError(f"{source}: optimizer variable {ours!r} should be a finite float scalar; the file "
+                             f"holds {value.dtype} {value.shape}.")
     optimizer.iterations = int(iterations)
     if head == 2:
         optimizer.learning_rate = float(values[1])
@@ -136,3 +160,5 @@ def restore_optimizer_variables(optimizer, trainable, values, source):
         optimizer.build(trainable)
         for v, slot, array in slots:
             optimizer.get_slot(v, slot)[...] = array
+        for (ours, _), value in zip(tail, globals_):
+            optimizer.global_state[ours][...] = value

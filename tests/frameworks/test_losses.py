@@ -14,6 +14,11 @@ CASES = [
     ("mae", lambda: L.MeanAbsoluteError(), "MeanAbsoluteError", {}, "reg"),
     ("huber", lambda: L.Huber(), "Huber", {}, "reg"),
     ("huber_d0.4", lambda: L.Huber(delta=0.4), "Huber", {"delta": 0.4}, "reg"),
+    ("log_cosh", lambda: L.LogCosh(), "LogCosh", {}, "reg_far"),
+    ("mape", lambda: L.MeanAbsolutePercentageError(), "MeanAbsolutePercentageError", {}, "reg_zero"),
+    ("msle", lambda: L.MeanSquaredLogarithmicError(), "MeanSquaredLogarithmicError", {}, "pos"),
+    ("kld", lambda: L.KLDivergence(), "KLDivergence", {}, "prob"),
+    ("poisson", lambda: L.Poisson(), "Poisson", {}, "pos"),
     ("bce", lambda: L.BinaryCrossentropy(), "BinaryCrossentropy", {}, "bin"),
     ("bce_ls", lambda: L.BinaryCrossentropy(label_smoothing=0.2), "BinaryCrossentropy",
      {"label_smoothing": 0.2}, "bin"),
@@ -38,9 +43,23 @@ IDS = [c[0] for c in CASES]
 def make_data(kind, shape, rng, dtype=np.float32, extreme=True):
     """Targets and predictions for a loss kind; ``extreme`` puts exact 0/1 probabilities in (clipping)."""
     c = shape[-1]
-    if kind == "reg":
+    if kind.startswith("reg"):
         yt = rng.normal(size=shape)
         yp = rng.normal(size=shape)
+        if extreme and kind == "reg_far":  # softplus(-2x) must stay finite and exact far from 0
+            yp.flat[0], yp.flat[1] = 60.0, -60.0
+        if extreme and kind == "reg_zero":  # a zero target: MAPE divides by epsilon
+            yt.flat[0] = 0.0
+    elif kind == "pos":  # counts/rates: positive targets, predictions with one below epsilon (MSLE's floor)
+        yt = rng.poisson(2.0, size=shape).astype(float)
+        yp = rng.uniform(0.2, 4.0, size=shape)
+        if extreme:
+            yp.flat[0] = 1e-9
+    elif kind == "prob":  # distributions on the last axis; an exact 0 on each side (clipped)
+        yt = rng.dirichlet(np.ones(c), size=shape[:-1])
+        yp = rng.dirichlet(np.ones(c), size=shape[:-1]) * 0.9 + 0.1 / c
+        if extreme:
+            yt.flat[0], yp.flat[1] = 0.0, 0.0
     elif kind == "bin":
         yt = (rng.uniform(size=shape) > 0.5).astype(float)
         yp = rng.uniform(0.01, 0.99, size=shape)
@@ -105,12 +124,14 @@ def test_values_match_keras(keras, rng, case, shape, weighting):
 
 @pytest.mark.parametrize("reduction", ["sum", "mean_with_sample_weight", "sum_over_batch_size", "mean"])
 def test_reductions_match_keras(keras, rng, reduction):
-    yt, yp = make_data("reg", (6, 3), rng)
-    sw = rng.uniform(0, 2, size=6).astype(np.float32)
-    for w in (None, sw):
-        ours = L.MeanSquaredError(reduction=reduction)(yt, yp, sample_weight=w)
-        theirs = float(keras.losses.MeanSquaredError(reduction=reduction)(yt, yp, sample_weight=w))
-        assert close(ours, theirs), (reduction, ours, theirs)
+    for name, kind in [("MeanSquaredError", "reg"), ("LogCosh", "reg"), ("MeanSquaredLogarithmicError", "pos"),
+                       ("KLDivergence", "prob")]:
+        yt, yp = make_data(kind, (6, 3), rng)
+        sw = rng.uniform(0, 2, size=6).astype(np.float32)
+        for w in (None, sw):
+            ours = getattr(L, name)(reduction=reduction)(yt, yp, sample_weight=w)
+            theirs = float(getattr(keras.losses, name)(reduction=reduction)(yt, yp, sample_weight=w))
+            assert close(ours, theirs), (name, reduction, ours, theirs)
 
 
 def test_sum_over_batch_size_divides_by_entries_not_weights(rng):
@@ -149,10 +170,12 @@ class _Masked(np.ndarray):
     _keras_mask = None
 
 
-def test_keras_mask_on_y_pred_weights_like_keras(keras, rng):
+@pytest.mark.parametrize("name, kind", [("MeanSquaredError", "reg"), ("Poisson", "pos"),
+                                        ("MeanAbsolutePercentageError", "reg")])
+def test_keras_mask_on_y_pred_weights_like_keras(keras, rng, name, kind):
     from keras.src import backend as kbackend
     tf = require("tensorflow")
-    yt, yp = make_data("reg", (3, 5, 2), rng)
+    yt, yp = make_data(kind, (3, 5, 2), rng)
     mask = rng.uniform(size=(3, 5)) > 0.4
     mask[0, 0] = True
     sw = rng.uniform(0.5, 1.5, size=(3, 5)).astype(np.float32)
@@ -161,11 +184,11 @@ def test_keras_mask_on_y_pred_weights_like_keras(keras, rng):
     for w in (None, sw):
         t = tf.constant(yp)
         kbackend.set_keras_mask(t, tf.constant(mask))
-        theirs = float(keras.losses.MeanSquaredError()(yt, t, sample_weight=w))
-        ours, grad = L.MeanSquaredError().value_and_grad(yt, masked, sample_weight=w)
+        theirs = float(getattr(keras.losses, name)()(yt, t, sample_weight=w))
+        ours, grad = getattr(L, name)().value_and_grad(yt, masked, sample_weight=w)
         assert close(ours, theirs), (ours, theirs)
         assert np.all(grad[~mask] == 0)
-        assert close(L.MeanSquaredError()(yt, yp, sample_weight=w, mask=mask), theirs)
+        assert close(getattr(L, name)()(yt, yp, sample_weight=w, mask=mask), theirs)
 
 
 def test_clipping_matches_keras_at_exact_probabilities(keras):
@@ -249,7 +272,7 @@ def central_difference(f, x, h=1e-6):
 def test_gradients_finite_difference_float64(rng, case, shape):
     _, make, _, _, kind = case
     yt, yp = make_data(kind, shape, rng, dtype=np.float64, extreme=False)
-    if kind == "reg":  # keep away from the kinks of |x| and of Huber's switch
+    if kind.startswith("reg"):  # keep away from the kinks of |x| and of Huber's switch
         yp = yt + np.where(rng.uniform(size=shape) > 0.5, 1, -1) * rng.uniform(0.1, 0.3, size=shape)
         yp.flat[::3] += np.sign(yp.flat[::3] - yt.flat[::3]) * 1.5
     sw = rng.uniform(0.2, 2, size=shape[:-1])
@@ -328,6 +351,15 @@ def test_get():
     assert isinstance(L.get("mae"), L.MeanAbsoluteError)
     assert isinstance(L.get("mean_absolute_error"), L.MeanAbsoluteError)
     assert isinstance(L.get("huber"), L.Huber)
+    for names, cls in [(("log_cosh", "LogCosh"), L.LogCosh),
+                       (("mape", "MAPE", "mean_absolute_percentage_error", "MeanAbsolutePercentageError"),
+                        L.MeanAbsolutePercentageError),
+                       (("msle", "MSLE", "mean_squared_logarithmic_error", "MeanSquaredLogarithmicError"),
+                        L.MeanSquaredLogarithmicError),
+                       (("kld", "KLD", "kl_divergence", "KLDivergence"), L.KLDivergence),
+                       (("poisson", "Poisson"), L.Poisson)]:
+        for name in names:
+            assert type(L.get(name)) is cls, name
     assert isinstance(L.get("binary_crossentropy"), L.BinaryCrossentropy)
     assert isinstance(L.get("categorical_crossentropy"), L.CategoricalCrossentropy)
     assert isinstance(L.get("sparse_categorical_crossentropy"), L.SparseCategoricalCrossentropy)
@@ -354,6 +386,20 @@ def test_callable_loss_gives_value_but_no_gradient():
 def test_names_match_keras(keras):
     for _, make, kname, kwargs, _ in CASES:
         assert make().name == keras_loss(keras, kname, kwargs).name
+    for name in ("LogCosh", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "KLDivergence", "Poisson"):
+        assert getattr(L, name)(name="x", reduction="sum").get_config() == \
+            getattr(keras.losses, name)(name="x", reduction="sum").get_config()
+
+
+def test_accepted_names_are_keras_names(keras):
+    """Every string rnnlab.losses.get accepts Keras accepts too, and Keras's spellings of the new losses work."""
+    for name in L.ACCEPTED_NAMES + ("MSE", "MAE", "MAPE", "MSLE", "KLD", "BCE", "LogCosh", "Poisson"):
+        assert keras.losses.get(name) is not None and L.get(name) is not None, name
+    for wrong in ("logcosh", "kullback_leibler_divergence"):  # Keras 2 spellings Keras 3 dropped
+        with pytest.raises(ValueError):
+            keras.losses.get(wrong)
+        with pytest.raises(ValueError, match=f"`loss`.*'{wrong}'"):
+            L.get(wrong)
 
 
 def test_as_logits_loss():

@@ -151,6 +151,18 @@ KERAS_CASES = [
     ("Adagrad", dict(learning_rate=0.1, initial_accumulator_value=0.5, epsilon=1e-3)),
     ("Adagrad", dict(learning_rate=0.1, weight_decay=0.1, clipvalue=0.5)),
     ("Adagrad", dict(schedule=EXP, global_clipnorm=2.0)),
+    ("Nadam", {}),
+    ("Nadam", dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, weight_decay=0.1)),
+    ("Nadam", dict(schedule=COSINE, clipnorm=1.0)),
+    ("Adamax", {}),
+    ("Adamax", dict(learning_rate=0.01, beta_1=0.8, beta_2=0.5, epsilon=1e-3, global_clipnorm=2.0)),
+    ("Adamax", dict(schedule=EXP, weight_decay=0.1)),
+    ("Adadelta", {}),
+    ("Adadelta", dict(learning_rate=1.0, rho=0.8, epsilon=1e-4, clipvalue=0.5)),
+    ("Adadelta", dict(schedule=PIECEWISE, weight_decay=0.1)),
+    ("Lion", {}),
+    ("Lion", dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, clipnorm=1.0)),
+    ("Lion", dict(schedule=EXP_STAIR, beta_1=1.0, weight_decay=0.1)),
 ]
 
 
@@ -177,6 +189,10 @@ KERAS_F64_CASES = [
     ("Adam", dict(learning_rate=0.01, amsgrad=True, global_clipnorm=2.0)),
     ("AdamW", dict(learning_rate=0.01, schedule=COSINE)),
     ("Adagrad", dict(learning_rate=0.1, clipvalue=0.5)),
+    ("Nadam", dict(learning_rate=0.01, weight_decay=0.1)),
+    ("Adamax", dict(schedule=COSINE, clipnorm=1.0)),
+    ("Adadelta", dict(learning_rate=1.0, global_clipnorm=2.0)),
+    ("Lion", dict(learning_rate=0.01, beta_1=0.7)),
 ]
 
 
@@ -257,7 +273,8 @@ def test_schedules_match_keras(keras, case):
     assert type(clone) is type(ours) and clone.get_config() == ours.get_config()
 
 
-@pytest.mark.parametrize("cls_name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])
+@pytest.mark.parametrize("cls_name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Nadam", "Adamax",
+                                      "Adadelta", "Lion"])
 def test_config_matches_keras(keras, cls_name):
     kwargs = dict(name="opt", clipnorm=1.5)
     ours = getattr(optimizers, cls_name)(**kwargs)
@@ -285,6 +302,8 @@ def test_default_names_follow_keras():
     assert optimizers.Adam().name.startswith("adam")
     assert optimizers.AdamW().name.startswith("adam_w")
     assert optimizers.RMSprop().name.startswith("rm_sprop")
+    assert optimizers.Nadam().name.startswith("nadam") and optimizers.Lion().name.startswith("lion")
+    assert optimizers.Adamax().name.startswith("adamax") and optimizers.Adadelta().name.startswith("adadelta")
     a, b = optimizers.SGD(), optimizers.SGD()
     assert a.name != b.name
 
@@ -537,7 +556,8 @@ def test_float64_gradient_for_float32_variable_is_cast():
 
 
 def test_get():
-    for name in ("sgd", "SGD", "rmsprop", "RMSprop", "adam", "ADAM", "adamw", "AdamW", "adagrad"):
+    for name in ("sgd", "SGD", "rmsprop", "RMSprop", "adam", "ADAM", "adamw", "AdamW", "adagrad", "nadam", "Nadam",
+                 "adamax", "Adamax", "adadelta", "Adadelta", "lion", "Lion"):
         assert type(optimizers.get(name)).__name__.lower() == name.lower()
     opt = optimizers.Adam(learning_rate=0.02)
     assert optimizers.get(opt) is opt
@@ -588,6 +608,15 @@ def test_get():
      r"gradient_accumulation_steps.*not supported"),
     (lambda: optimizers.Adam(gradient_accumulation_steps=1), ValueError, r"gradient_accumulation_steps.*>= 2"),
     (lambda: optimizers.Adam(loss_scale_factor=0.0), ValueError, r"loss_scale_factor"),
+    (lambda: optimizers.Nadam(beta_1=1.0), ValueError, r"beta_1.*\[0\.0, 1\.0\).*1\.0"),
+    (lambda: optimizers.Nadam(epsilon="tiny"), TypeError, r"epsilon.*'tiny'"),
+    (lambda: optimizers.Nadam(use_ema=True), ValueError, r"use_ema.*not supported"),
+    (lambda: optimizers.Adamax(beta_2=1.5), ValueError, r"beta_2.*1\.5"),
+    (lambda: optimizers.Adadelta(rho=-0.1), ValueError, r"rho.*-0\.1"),
+    (lambda: optimizers.Adadelta(momentum=0.9), ValueError, r"not recognized.*momentum"),
+    (lambda: optimizers.Lion(beta_1=0.0), ValueError, r"beta_1.*\(0, 1\].*SignSGD.*0\.0"),
+    (lambda: optimizers.Lion(beta_1=1.1), ValueError, r"beta_1.*1\.1"),
+    (lambda: optimizers.Lion(epsilon=1e-7), ValueError, r"not recognized.*epsilon"),
     (lambda: optimizers.Adam(beta3=0.5), ValueError, r"not recognized.*beta3"),
     (lambda: schedules.ExponentialDecay(0.1, 0, 0.9), ValueError, r"decay_steps.*> 0.*0"),
     (lambda: schedules.CosineDecay(0.1, -5), ValueError, r"decay_steps"),

@@ -1,6 +1,7 @@
-"""Keras 3 stateful metrics on NumPy: ``update_state`` / ``result`` / ``reset_state``.
+"""Keras 3 stateful metrics on NumPy: ``update_state`` / ``result`` / ``reset_state``; the base class and the
+metrics that are running means (errors and accuracies, top-k ones included).
 
-Every metric here is a weighted running mean, as in Keras: ``total`` accumulates per-sample values times
+Every metric here is a weighted running mean, as in Keras (``RootMeanSquaredError`` reports its square root): ``total`` accumulates per-sample values times
 their weights, ``count`` the weights, and ``result()`` is ``total / count`` (0.0 before any update).  The
 per-batch reduction follows Keras's ``reduce_to_samplewise_values``:
 
@@ -11,9 +12,9 @@ per-batch reduction follows Keras's ``reduce_to_samplewise_values``:
 * a Keras mask carried by ``y_pred`` (``y_pred._keras_mask``) multiplies the sample weights (masked
   entries get weight 0), as Keras's ``MeanMetricWrapper`` does.
 
-``get(identifier, ...)`` resolves the strings ``model.compile(metrics=[...])`` accepts; ``"accuracy"`` and
-``"acc"`` become Binary/Sparse-categorical/Categorical accuracy exactly as Keras 3 decides it (from the shapes
-of ``y_true`` and ``y_pred``, see :func:`resolve_accuracy`), named by the string given.
+``"accuracy"`` and ``"acc"`` in ``compile(metrics=[...])`` become Binary/Sparse-categorical/Categorical accuracy
+exactly as Keras 3 decides it (from the shapes of ``y_true`` and ``y_pred``, see :func:`resolve_accuracy`), named
+by the string given.
 """
 from __future__ import annotations
 
@@ -29,20 +30,24 @@ __all__ = [
     "MeanMetricWrapper",
     "MeanSquaredError",
     "MeanAbsoluteError",
+    "RootMeanSquaredError",
     "Accuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
     "SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
     "AutoAccuracy",
     "accuracy",
     "binary_accuracy",
     "categorical_accuracy",
     "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
     "mean_squared_error",
     "mean_absolute_error",
     "is_binary_or_sparse_categorical",
     "resolve_accuracy",
-    "get",
 ]
 
 
@@ -143,6 +148,66 @@ def sparse_categorical_accuracy(y_true, y_pred):
     return matches
 
 
+def _check_k(k, argument="k"):
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"Argument `{argument}` must be an integer >= 1; received {argument}={k!r}.")
+    return int(k)
+
+
+def _in_top_k(ids, scores, k):
+    """TensorFlow's ``in_top_k``: is ``scores[i, ids[i]]`` among the ``k`` largest of row ``i``?  Ties at the
+    boundary count as in (fewer than ``k`` scores are strictly larger); a row with a non-finite score, or an id
+    out of range, is not.  ``ids (N,)``, ``scores (N, C)`` -> ``(N,)`` bool."""
+    num_classes = scores.shape[-1]
+    valid = (ids >= 0) & (ids < num_classes)
+    picked = np.take_along_axis(scores, np.where(valid, ids, 0)[:, None], axis=-1)
+    larger = np.sum(scores > picked, axis=-1)
+    return valid & (larger < k) & np.all(np.isfinite(scores), axis=-1)
+
+
+def _top_k_matches(ids, scores, k):
+    """``in_top_k`` over any leading shape: ``ids (...)``, ``scores (..., C)`` -> float32 ``(...)``, as Keras
+    flattens and reshapes."""
+    if ids.shape != scores.shape[:-1]:
+        raise ValueError(
+            f"Top-k accuracy: `y_true` must hold one class per row of `y_pred` (shape {tuple(scores.shape[:-1])}); "
+            f"received y_true.shape={tuple(ids.shape)}, y_pred.shape={tuple(scores.shape)}."
+        )
+    flat = _in_top_k(ids.reshape(-1), scores.reshape(-1, scores.shape[-1]), k)
+    return flat.reshape(ids.shape).astype(np.float32)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the class of the one-hot ``y_true`` (its argmax) is among the ``k`` highest scores."""
+    y_pred = _array(y_pred)
+    if y_pred.ndim < 2:
+        raise ValueError(f"top_k_categorical_accuracy needs y_pred of rank >= 2; received shape {y_pred.shape}.")
+    return _top_k_matches(np.argmax(_array(y_true), axis=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
+    """1.0 where the integer class ``y_true`` is among the ``k`` highest scores of ``y_pred``; with
+    ``from_sorted_ids=True`` ``y_pred`` holds class ids sorted by score, and its first ``k`` are searched.
+    ``y_true`` may carry a trailing 1 (the matches keep it, as in Keras)."""
+    y_pred, y_true = _array(y_pred), _array(y_true)
+    if y_pred.ndim < 2:
+        raise ValueError(
+            f"sparse_top_k_categorical_accuracy needs y_pred of rank >= 2; received shape {y_pred.shape}.")
+    ids = y_true.astype(np.int64)
+    flat_ids = ids.reshape(-1)
+    rows = y_pred.reshape(-1, y_pred.shape[-1])
+    if flat_ids.shape[0] != rows.shape[0]:
+        raise ValueError(
+            "sparse_top_k_categorical_accuracy: `y_true` must hold one class id per row of `y_pred`; received "
+            f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}."
+        )
+    if from_sorted_ids:
+        flat = np.any(flat_ids[:, None] == rows[:, :k], axis=1)
+    else:
+        flat = _in_top_k(flat_ids, rows, k)
+    return flat.reshape(ids.shape).astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # stateful metrics
 # ---------------------------------------------------------------------------------------------------------
@@ -157,7 +222,11 @@ class Metric:
     _direction = None
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _to_snake_case(type(self).__name__)
+        if name is None:  # as Keras: the class name in snake_case, numbered from the second one on (auc, auc_1...)
+            from rnnlab.engine.layer import unique_name
+
+            name = unique_name(_to_snake_case(type(self).__name__))
+        self.name = name
         self.dtype = dtype or "float32"
 
     def update_state(self, *args, **kwargs):
@@ -283,6 +352,24 @@ class MeanAbsoluteError(MeanMetricWrapper):
         return {"name": self.name, "dtype": self.dtype}
 
 
+class RootMeanSquaredError(Mean):
+    """``sqrt`` of the running (weighted) mean of ``square(y_pred - y_true)``, averaged per sample as ``Mean``
+    does (no mask handling, as Keras's)."""
+
+    _direction = "down"
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        yt, yp = _float_pair(y_true, y_pred)
+        _check_shapes("root_mean_squared_error", _array(y_true), _array(y_pred), yt, yp)
+        return super().update_state(np.square(yp - yt), sample_weight=sample_weight)
+
+    def result(self):
+        return float(np.sqrt(super().result()))
+
+
 class Accuracy(MeanMetricWrapper):
     """How often ``y_pred`` equals ``y_true`` exactly."""
 
@@ -330,6 +417,41 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot target's class is among the ``k`` highest predictions (ties at the boundary count
+    as in, as TensorFlow's ``in_top_k``)."""
+
+    _direction = "up"
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        self.k = _check_k(k)
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=self.k)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer target class is among the ``k`` highest predictions (``from_sorted_ids=True``:
+    ``y_pred`` already holds class ids sorted by score)."""
+
+    _direction = "up"
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False):
+        self.k = _check_k(k)
+        if not isinstance(from_sorted_ids, (bool, np.bool_)):
+            raise TypeError(f"Argument `from_sorted_ids` must be a bool; received from_sorted_ids={from_sorted_ids!r}.")
+        self.from_sorted_ids = bool(from_sorted_ids)
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=self.k,
+                         from_sorted_ids=self.from_sorted_ids)
+
+    def get_config(self):
+        config = {"name": self.name, "dtype": self.dtype, "k": self.k}
+        if self.from_sorted_ids:
+            config["from_sorted_ids"] = True
+        return config
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -390,71 +512,3 @@ class AutoAccuracy(Metric):
     def reset_state(self):
         if self.resolved is not None:
             self.resolved.reset_state()
-
-
-_BY_NAME = {
-    "mse": MeanSquaredError,
-    "MSE": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "MeanSquaredError": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "MAE": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "MeanAbsoluteError": MeanAbsoluteError,
-    "Accuracy": Accuracy,
-    "binary_accuracy": BinaryAccuracy,
-    "BinaryAccuracy": BinaryAccuracy,
-    "categorical_accuracy": CategoricalAccuracy,
-    "CategoricalAccuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "SparseCategoricalAccuracy": SparseCategoricalAccuracy,
-}
-
-#: the names :func:`get` accepts
-ACCEPTED_NAMES = ("accuracy", "acc", "mse", "mean_squared_error", "mae", "mean_absolute_error",
-                  "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
-
-
-def get(identifier, loss=None, output_shape=None, y_true_shape=None):
-    """Resolve one entry of ``compile(metrics=[...])`` the way Keras 3's ``get_metric`` does.
-
-    * ``"accuracy"`` / ``"acc"`` (any case): Keras 3 chooses from the shapes of the targets and outputs (see
-      :func:`resolve_accuracy`).  With both ``output_shape`` and ``y_true_shape`` given (or an output whose
-      last dimension is 1) the concrete metric is returned now; otherwise an :class:`AutoAccuracy` that decides
-      on its first ``update_state``.  Either way it is named by the string given, so logs show ``"accuracy"``
-      (or ``"acc"``) whichever class computes it.  ``loss`` is accepted for convenience but, as in Keras 3,
-      does not influence the choice (a ``binary_crossentropy`` model with a 3-unit output gets
-      ``CategoricalAccuracy``).
-    * other strings (``"mse"``, ``"mae"``, ``"binary_accuracy"``...) give a fresh metric named by the string.
-    * a :class:`Metric` instance is returned as is (its own name); a :class:`Metric` subclass is instantiated;
-      a callable ``fn(y_true, y_pred) -> per-sample values`` is wrapped in :class:`MeanMetricWrapper`.
-
-    Unknown names raise ``ValueError`` naming the ``metrics`` argument.
-    """
-    del loss  # Keras 3 decides "accuracy" from shapes alone
-    if identifier is None:
-        raise ValueError("Invalid value for argument `metrics`: expected a metric, received None.")
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if isinstance(identifier, str):
-        if identifier.lower() in ("accuracy", "acc"):
-            if output_shape is not None and tuple(output_shape) and tuple(output_shape)[-1] == 1:
-                return BinaryAccuracy(name=identifier)
-            if output_shape is not None and y_true_shape is not None:
-                return resolve_accuracy(y_true_shape, output_shape, name=identifier)
-            return AutoAccuracy(name=identifier)
-        cls = _BY_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Invalid value for argument `metrics`: unknown metric {identifier!r}. Accepted names: "
-                f"{', '.join(repr(n) for n in ACCEPTED_NAMES)}, or a rnnlab.metrics.Metric instance."
-            )
-        return cls(name=identifier)
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise ValueError(
-        f"Invalid value for argument `metrics`: could not interpret metric identifier {identifier!r}. Pass one of "
-        f"{', '.join(repr(n) for n in ACCEPTED_NAMES)}, or a rnnlab.metrics.Metric instance."
-    )
