@@ -1,8 +1,9 @@
 """``TensorBoard``: training logs as TensorBoard event files, in Keras 3's layout, written by ``tensorboardX``.
 
 rnnlab writes no protobuf itself: the event files, their records and their summaries come from the
-``tensorboardX`` package (``pip install rnnlab[tensorboard]``), imported when a ``TensorBoard`` is made: its
-``SummaryWriter`` writes the scalars and histograms, and its protobuf classes carry the model config.
+``tensorboardX`` package (``pip install rnnlab[tensorboard]``), imported when a ``TensorBoard`` is made (it
+imports PyTorch too when PyTorch is installed): its ``SummaryWriter`` writes the scalars and histograms, and its
+protobuf classes carry the model config.
 
 Layout (as Keras 3 on TensorFlow writes it), under ``log_dir``:
 
@@ -73,7 +74,6 @@ class TensorBoard(Callback):
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
                  embeddings_metadata=None):
         super().__init__()
-        self._tbx = tensorboardx()
         if not isinstance(log_dir, (str, os.PathLike)):
             raise TypeError(f"Argument `log_dir` must be a path; received log_dir={log_dir!r}.")
         if not _is_int(histogram_freq) or histogram_freq < 0:
@@ -97,6 +97,7 @@ class TensorBoard(Callback):
                                embeddings_freq if embeddings_freq != 0 else embeddings_metadata,
                                "needs TensorFlow checkpoints for the projector and is not supported by rnnlab "
                                "(use embeddings_freq=0 and embeddings_metadata=None)")
+        self._tbx = tensorboardx()  # after the checks: a bad argument is reported with or without the extra
         self.log_dir = os.fspath(log_dir)
         self.histogram_freq = int(histogram_freq)
         self.write_graph = bool(write_graph)

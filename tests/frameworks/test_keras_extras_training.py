@@ -238,3 +238,18 @@ def test_tensorboard_event_files_like_keras(keras, tmp_path, update_freq):
         assert [s for s, _ in runs["rnnlab"]["train"]["batch_loss"]] == [2, 4, 6, 8]
     else:
         assert not any(tag.startswith("batch_") for tag in runs["rnnlab"]["train"])
+
+
+def _small_model():
+    rng = np.random.default_rng(0)
+    model = rnnlab.Sequential([rnnlab.Input((3,)), rnnlab.layers.Dense(2)])
+    model.compile(optimizer=rnnlab.optimizers.SGD(0.1), loss="mse")
+    return model, rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+
+
+def test_tensorboard_refuses_array_valued_logs(tmp_path):
+    model, x, y = _small_model()
+    model.compile(optimizer="sgd", loss="mse", metrics=[rnnlab.metrics.Precision(thresholds=[0.3, 0.6])])
+    with pytest.raises(ValueError, match=r"scalars.*precision.*\(2,\)"):
+        model.fit(x, (y > 0).astype("float32"), epochs=1, verbose=0,
+                  callbacks=[rnnlab.callbacks.TensorBoard(log_dir=tmp_path, write_graph=False)])
