@@ -184,7 +184,8 @@ def test_ci_runs_the_readme_test_command():
     assert os.access(REPO / ".ci" / "run", os.X_OK)
 
 
-def test_readme_python_examples_run(capsys):
+def test_readme_python_examples_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # files the examples write (TensorBoard logs...) go there, not into the checkout
     blocks = readme_blocks("python")
     assert len(blocks) >= 2
     for block in blocks:
