@@ -215,7 +215,6 @@ class Layer:
     :meth:`_sublayers` in the order their weights appear in ``get_weights()``.
     """
 
-    supports_masking = False
     _KNOWN_BASE_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "weights",
                           "activity_regularizer", "autocast")
 
@@ -442,8 +441,34 @@ class Layer:
     def compute_output_shape(self, input_shape, *args, **kwargs):
         return tuple(input_shape)
 
+    @property
+    def supports_masking(self) -> bool:
+        """Whether the layer's outputs carry a mask on from its inputs.  As in Keras 3 it defaults to whether the
+        class overrides :meth:`compute_mask`; a subclass may set it (class attribute or ``self.supports_masking``)."""
+        value = self.__dict__.get("_supports_masking")
+        return type(self).compute_mask is not Layer.compute_mask if value is None else value
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_supports_masking"] = bool(value)
+
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
+
+    def output_mask(self, inputs, mask):
+        """The mask this layer's outputs carry for ``inputs`` with ``mask`` (a structure of masks or None), as
+        Keras 3 sets it: ``compute_mask`` when the layer supports masking; otherwise none, with Keras's warning
+        (once per layer) when a mask was there to be lost."""
+        if not any(m is not None for m in nest.flatten(mask)):
+            mask = None
+        if self.supports_masking:
+            return self.compute_mask(inputs, mask)
+        if mask is not None and not self.__dict__.get("_warned_mask_lost"):
+            self.__dict__["_warned_mask_lost"] = True
+            warnings.warn(f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input with a mask "
+                          "attached to it. However, this layer does not support masking and will therefore "
+                          "destroy the mask information. Downstream layers will not see the mask.", stacklevel=3)
+        return None
 
     # ----------------------------------------------------------------- calling
     def call(self, inputs, *args, **kwargs):  # pragma: no cover - abstract
@@ -498,9 +523,7 @@ class Layer:
             _CALL_DEPTH.pop()
         if top_level and self.activity_regularizer is not None:  # a layer called on its own (a model records
             self._losses[:] = activity_penalties(self.activity_regularizer, outputs)  # its layers' itself)
-        if not any(m is not None for m in nest.flatten(in_mask)):
-            in_mask = None
-        out_mask = self.compute_mask(inputs, in_mask)
+        out_mask = self.output_mask(inputs, in_mask)
         if out_mask is None:
             return outputs
         if nest.is_nested(outputs):
@@ -649,9 +672,7 @@ class Layer:
             outputs = self.call(*args, **kwargs)
         else:
             outputs = self._call_as_node(tape, args, kwargs)
-        if not any(m is not None for m in nest.flatten(in_mask)):
-            in_mask = None
-        out_mask = self.compute_mask(nest.map_structure(unwrap, args[0]), in_mask)
+        out_mask = self.output_mask(nest.map_structure(unwrap, args[0]), in_mask)
         if out_mask is not None:
             flat_out = nest.flatten(outputs)
             masks = nest.flatten(out_mask) if nest.is_nested(out_mask) else [out_mask] + [None] * len(flat_out)

@@ -423,7 +423,7 @@ class Model(Trainer, Layer):
                         for t, g in zip(nest.flatten(node.outputs), gradients):
                             activity_grads[id(t)] = g if id(t) not in activity_grads else activity_grads[id(t)] + g
                     layer._losses.extend(penalties)
-                out_mask = layer.compute_mask(args[0], kwargs.get("mask", in_mask))
+                out_mask = layer.output_mask(args[0], kwargs.get("mask", in_mask))
                 flat_out, flat_t = nest.flatten(outputs), nest.flatten(node.outputs)
                 flat_mask = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(flat_t)
                 if len(flat_mask) != len(flat_t):
