@@ -532,7 +532,7 @@ class Layer:
         self._maybe_build(input_shape)
         extra = {k: (self._shape_of(v) if _is_symbolic(v) else v) for k, v in kwargs.items()
                  if k not in ("mask", "training")}
-        if type(self).compute_output_shape is Layer.compute_output_shape and _is_user_code(type(self).call):
+        if self._infers_output_by_running():
             out_shape, out_dtypes = self._probe_output_shape(args, kwargs)
         else:
             out_shape = self.compute_output_shape(input_shape, *[self._shape_of(a) for a in args[1:]], **extra)
@@ -548,6 +548,12 @@ class Layer:
 
     def _check_input_shape(self, input_shape):
         """Hook for subclasses to validate a symbolic input shape before building."""
+
+    def _infers_output_by_running(self) -> bool:
+        """Whether a symbolic call finds the output shapes and dtypes by running ``call`` on zeros
+        (:meth:`_probe_output_shape`): for a user's layer without ``compute_output_shape`` (and a Lambda
+        without ``output_shape``)."""
+        return type(self).compute_output_shape is Layer.compute_output_shape and _is_user_code(type(self).call)
 
     def _probe_output_shape(self, args, kwargs):
         """Output shapes and dtypes of a user's layer without ``compute_output_shape``: Keras traces ``call``

@@ -9,6 +9,7 @@ from rnnlab.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from rnnlab.layers.convolution import Conv1D
 from rnnlab.layers.core import Dense, Dropout, Embedding, Identity, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
+from rnnlab.layers.lambda_layer import Lambda
 from rnnlab.layers.multi_head_attention import MultiHeadAttention
 from rnnlab.layers.preprocessing import IntegerLookup, StringLookup, TextVectorization
 from rnnlab.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -34,6 +35,7 @@ __all__ = [
     "StringLookup", "IntegerLookup", "TextVectorization",
     "Attention", "AdditiveAttention", "MultiHeadAttention",
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Conv2D", "Conv3D", "MaxPooling2D", "GlobalAveragePooling2D",
+    "Lambda",
 ]
 
 # Keras's other spellings of the same classes
