@@ -14,6 +14,7 @@ import numpy as np
 
 from rnnlab import backend, constraints, initializers, nest, regularizers
 from rnnlab.engine.allocation import charge_weights
+from rnnlab.engine.input_spec import assert_input_compatibility
 from rnnlab.ops import dispatch
 from rnnlab.ops.tensor import Tape, Tensor, active_tape, backward as backpropagate, record_many, unwrap
 
@@ -216,6 +217,8 @@ class Layer:
     """
 
     supports_masking = False
+    #: An :class:`~rnnlab.engine.input_spec.InputSpec` (or a list of them) every call's inputs must meet.
+    input_spec = None
     _KNOWN_BASE_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "weights",
                           "activity_regularizer", "autocast")
 
@@ -478,6 +481,8 @@ class Layer:
                 kwargs.pop(key)
         if not args:
             raise TypeError(f"{type(self).__name__} must be called with at least one input argument.")
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, args[0], self.name)
         flat_args = nest.flatten([list(args), list(kwargs.values())])
         if any(isinstance(t, KerasTensor) for t in flat_args):
             return self._symbolic_call(args, kwargs)
@@ -603,6 +608,8 @@ class Layer:
         ``rnnlab.ops`` (a user's layer), runs ``call`` on the record (:mod:`rnnlab.ops.tensor`) and derives
         the backward from it; losses the call adds with :meth:`add_loss` get their gradient too.
         """
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, inputs, self.name)
         named = dict(zip(self._call_params()[1:], args))
         named.update((k, v) for k, v in kwargs.items() if k not in ("mask", "training"))
         with Tape(grads, training) as tape:

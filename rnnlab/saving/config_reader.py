@@ -70,7 +70,9 @@ _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.StringLookup, L.IntegerLo
 _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Attention, L.AdditiveAttention, L.MultiHeadAttention,
                                                      L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D, L.Conv2D, L.Conv3D,
                                                      L.MaxPooling2D, L.GlobalAveragePooling2D)})
-_LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Lambda,)})
+_LAYER_CLASSES.update({cls.__name__: cls for cls in (
+    L.Lambda, L.Normalization, L.UnitNormalization, L.RMSNormalization, L.GroupNormalization,
+    L.ActivityRegularization, L.AlphaDropout)})
 _LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
 
