@@ -13,6 +13,8 @@ from rnnlab.layers.lambda_layer import Lambda
 from rnnlab.layers.multi_head_attention import MultiHeadAttention
 from rnnlab.layers.preprocessing import IntegerLookup, StringLookup, TextVectorization
 from rnnlab.layers.preprocessing.normalization import Normalization
+from rnnlab.layers.preprocessing.hashing import Hashing
+from rnnlab.layers.preprocessing.numeric import CategoryEncoding, Discretization, Rescaling
 from rnnlab.layers.regularization_layers import ActivityRegularization, AlphaDropout
 from rnnlab.layers.scale_normalization import GroupNormalization, RMSNormalization, UnitNormalization
 from rnnlab.layers.wrapper import Wrapper
@@ -42,6 +44,7 @@ __all__ = [
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Conv2D", "Conv3D", "MaxPooling2D", "GlobalAveragePooling2D",
     "Lambda", "Normalization", "UnitNormalization", "RMSNormalization", "GroupNormalization",
     "ActivityRegularization", "AlphaDropout", "Wrapper", "InputSpec",
+    "Rescaling", "CategoryEncoding", "Discretization", "Hashing",
 ]
 
 # Keras's other spellings of the same classes

@@ -72,7 +72,7 @@ _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Attention, L.AdditiveAtte
                                                      L.MaxPooling2D, L.GlobalAveragePooling2D)})
 _LAYER_CLASSES.update({cls.__name__: cls for cls in (
     L.Lambda, L.Normalization, L.UnitNormalization, L.RMSNormalization, L.GroupNormalization,
-    L.ActivityRegularization, L.AlphaDropout)})
+    L.ActivityRegularization, L.AlphaDropout, L.Rescaling, L.CategoryEncoding, L.Discretization, L.Hashing)})
 _LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
 
@@ -334,7 +334,7 @@ def _build_builtin(cls, class_name, config, where, opts):
         config.pop("use_cudnn", None)
     if "dtype" in config:
         dtype = config.pop("dtype")
-        if class_name == "InputLayer":
+        if class_name in ("InputLayer", "Hashing"):  # (a Hashing layer's dtype is its output's: int64...)
             config["dtype"] = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
         else:
             name = _dtype_name(dtype, where)
