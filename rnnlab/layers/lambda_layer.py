@@ -6,8 +6,8 @@ hand-written backward (:meth:`rnnlab.engine.layer.Layer.forward_backward`).
 
 Files: a Lambda's config names its function.  A named function is written as Keras writes it
 (``{"module", "class_name": "function", "config": name, "registered_name"}``) and read back only from what
-the program supplies (``custom_objects``, ``custom_object_scope``, ``register_keras_serializable``) or from
-rnnlab's own ops and activations; a Python ``lambda`` is written as Keras writes it (its bytecode, which Keras
+the program supplies (``custom_objects``, ``custom_object_scope``, ``register_keras_serializable``) or, for
+Keras's ops and activations (which Keras writes under the module ``"builtins"``), from rnnlab's of that name; a Python ``lambda`` is written as Keras writes it (its bytecode, which Keras
 reads with ``safe_mode=False``), but rnnlab never runs code from a file, so reading one is refused.
 """
 from __future__ import annotations
@@ -22,10 +22,6 @@ import numpy as np
 from rnnlab import activations, ops
 from rnnlab.engine.layer import KerasTensor, Layer
 from rnnlab.engine.serialization import get_registered_name, get_registered_object
-
-# the Keras namespaces whose functions rnnlab has under the same names (Keras writes ``keras.src.ops.numpy``...)
-_OPS_MODULES = {"numpy": ops.numpy, "nn": ops.nn, "math": ops.math, "core": ops.core, "linalg": ops.linalg}
-
 
 class Lambda(Layer):
     """``outputs = function(inputs, **arguments)``.
@@ -188,10 +184,8 @@ def _serialize_function(fn, layer_name):
     if name is None:
         raise ValueError(f"Lambda layer {layer_name!r}: cannot write the callable {fn!r} to a config: it has no "
                          "name. Use a function defined with `def`.")
-    for family, module in _OPS_MODULES.items():
-        if getattr(module, name, None) is fn:
-            return {"module": f"keras.src.ops.{family}", "class_name": "function", "config": name,
-                    "registered_name": name}
+    if getattr(ops, name, None) is fn:  # an op: Keras writes its own ops so, and reads them back by name
+        return {"module": "builtins", "class_name": "function", "config": name, "registered_name": "function"}
     registered = get_registered_name(fn)
     return {"module": getattr(fn, "__module__", None), "class_name": "function", "config": registered,
             "registered_name": registered}
@@ -220,11 +214,13 @@ def _deserialize_function(value, key, where, custom_objects):
         found = get_registered_object(key_name, custom_objects)
         if found is not None:
             return found
-    if isinstance(module, str) and module.startswith(("keras.src.ops", "keras.ops")):
+    # Keras writes its ops (keras.ops.square...) and activations as module "builtins": rnnlab's of that name
+    if module == "builtins" or isinstance(module, str) and module.startswith(("keras.src.ops", "keras.ops")):
         found = getattr(ops, name, None)
         if callable(found) and not name.startswith("_"):
             return found
-    if isinstance(module, str) and module.startswith(("keras.src.activations", "keras.activations")) and \
+    if (module == "builtins" or isinstance(module, str) and module.startswith(("keras.src.activations",
+                                                                                "keras.activations"))) and \
             name in activations.ACTIVATIONS:
         return activations.get(name)
     raise ValueError(

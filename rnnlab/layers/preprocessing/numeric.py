@@ -3,7 +3,8 @@
 - ``Rescaling(scale, offset=0.0)``: ``y = x * scale + offset`` (``scale``/``offset`` scalars or arrays that
   broadcast against the input's trailing axes).
 - ``CategoryEncoding(num_tokens, output_mode)``: integer ids in ``[0, num_tokens)`` to ``one_hot``,
-  ``multi_hot`` or ``count`` vectors (an id outside that range counts nowhere, as in Keras) (shapes: :mod:`rnnlab.layers.preprocessing.categorical`); ``count`` may
+  ``multi_hot`` or ``count`` vectors (a larger id counts nowhere, as in Keras;
+  a negative one is refused) (shapes: :mod:`rnnlab.layers.preprocessing.categorical`); ``count`` may
   weigh each id with ``count_weights`` (same shape as the ids).
 - ``Discretization(bin_boundaries | num_bins, epsilon, output_mode)``: the bin index of every value
   (``boundaries[i-1] <= x < boundaries[i]`` is bin ``i``; int32 ids), or its categorical encoding;
@@ -59,14 +60,17 @@ class Rescaling(FunctionLayer):
 
 
 def _check_ids(ids, depth, where):
-    """Integer ids as int64."""
+    """Integer ids as int64, none negative (Keras's bincount refuses them)."""
     arr = np.asarray(ids)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
             raise ValueError(f"{where} expects integer ids; received float values that are not integers.")
     elif arr.dtype.kind not in "iub":
         raise TypeError(f"{where} expects integer ids; received dtype {arr.dtype}.")
-    return arr.astype(np.int64)  # (ids outside [0, depth) count nowhere, as in Keras)
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{where} expects non-negative ids; received the id {arr.min()}.")
+    return arr  # (an id >= depth counts nowhere, as in Keras)
 
 
 class CategoryEncoding(FunctionLayer):
