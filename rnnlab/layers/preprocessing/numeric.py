@@ -64,7 +64,7 @@ def _check_ids(ids, depth, where):
     arr = np.asarray(ids)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
-            raise ValueError(f"{where} expects integer ids; received float values that are not integers.")
+            raise TypeError(f"{where} expects integer ids; received float values that are not integers.")
     elif arr.dtype.kind not in "iub":
         raise TypeError(f"{where} expects integer ids; received dtype {arr.dtype}.")
     arr = arr.astype(np.int64)
