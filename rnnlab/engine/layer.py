@@ -217,10 +217,11 @@ class Layer:
     """
 
     supports_masking = False
-    #: An :class:`~rnnlab.engine.input_spec.InputSpec` (or a list of them) every call's inputs must meet.
-    input_spec = None
     _KNOWN_BASE_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "weights",
                           "activity_regularizer", "autocast")
+
+    #: An :class:`~rnnlab.engine.input_spec.InputSpec` (or a list of them) every call's inputs must meet.
+    input_spec = None
 
     def __init__(self, name=None, dtype=None, trainable=True, **kwargs):
         unknown = [k for k in kwargs if k not in self._KNOWN_BASE_KWARGS]
