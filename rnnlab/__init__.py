@@ -10,7 +10,7 @@ import sys
 from rnnlab import (callbacks, config, constraints, kernels, layers, losses, metrics, models, ops, optimizers,
                     regularizers, saving, utils)
 from rnnlab.engine.layer import Layer
-from rnnlab.layers import Input
+from rnnlab.layers import Input, InputSpec
 from rnnlab.kernels.native import runtime_info
 from rnnlab.models import Model, Sequential
 from rnnlab.version import __version__

@@ -14,6 +14,7 @@ import numpy as np
 
 from rnnlab import backend, constraints, initializers, nest, regularizers
 from rnnlab.engine.allocation import charge_weights
+from rnnlab.engine.input_spec import assert_input_compatibility
 from rnnlab.ops import dispatch
 from rnnlab.ops.tensor import Tape, Tensor, active_tape, backward as backpropagate, record_many, unwrap
 
@@ -217,6 +218,9 @@ class Layer:
 
     _KNOWN_BASE_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "weights",
                           "activity_regularizer", "autocast")
+
+    #: An :class:`~rnnlab.engine.input_spec.InputSpec` (or a list of them) every call's inputs must meet.
+    input_spec = None
 
     def __init__(self, name=None, dtype=None, trainable=True, **kwargs):
         unknown = [k for k in kwargs if k not in self._KNOWN_BASE_KWARGS]
@@ -503,6 +507,8 @@ class Layer:
                 kwargs.pop(key)
         if not args:
             raise TypeError(f"{type(self).__name__} must be called with at least one input argument.")
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, args[0], self.name)
         flat_args = nest.flatten([list(args), list(kwargs.values())])
         if any(isinstance(t, KerasTensor) for t in flat_args):
             return self._symbolic_call(args, kwargs)
@@ -555,7 +561,7 @@ class Layer:
         self._maybe_build(input_shape)
         extra = {k: (self._shape_of(v) if _is_symbolic(v) else v) for k, v in kwargs.items()
                  if k not in ("mask", "training")}
-        if type(self).compute_output_shape is Layer.compute_output_shape and _is_user_code(type(self).call):
+        if self._infers_output_by_running():
             out_shape, out_dtypes = self._probe_output_shape(args, kwargs)
         else:
             out_shape = self.compute_output_shape(input_shape, *[self._shape_of(a) for a in args[1:]], **extra)
@@ -571,6 +577,12 @@ class Layer:
 
     def _check_input_shape(self, input_shape):
         """Hook for subclasses to validate a symbolic input shape before building."""
+
+    def _infers_output_by_running(self) -> bool:
+        """Whether a symbolic call finds the output shapes and dtypes by running ``call`` on zeros
+        (:meth:`_probe_output_shape`): for a user's layer without ``compute_output_shape`` (and a Lambda
+        without ``output_shape``)."""
+        return type(self).compute_output_shape is Layer.compute_output_shape and _is_user_code(type(self).call)
 
     def _probe_output_shape(self, args, kwargs):
         """Output shapes and dtypes of a user's layer without ``compute_output_shape``: Keras traces ``call``
@@ -620,6 +632,8 @@ class Layer:
         ``rnnlab.ops`` (a user's layer), runs ``call`` on the record (:mod:`rnnlab.ops.tensor`) and derives
         the backward from it; losses the call adds with :meth:`add_loss` get their gradient too.
         """
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, inputs, self.name)
         named = dict(zip(self._call_params()[1:], args))
         named.update((k, v) for k, v in kwargs.items() if k not in ("mask", "training"))
         with Tape(grads, training) as tape:

@@ -9,8 +9,16 @@ from rnnlab.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from rnnlab.layers.convolution import Conv1D
 from rnnlab.layers.core import Dense, Dropout, Embedding, Identity, Masking, TimeDistributed
 from rnnlab.layers.input_layer import Input, InputLayer
+from rnnlab.layers.lambda_layer import Lambda
 from rnnlab.layers.multi_head_attention import MultiHeadAttention
 from rnnlab.layers.preprocessing import IntegerLookup, StringLookup, TextVectorization
+from rnnlab.layers.preprocessing.normalization import Normalization
+from rnnlab.layers.preprocessing.hashing import Hashing
+from rnnlab.layers.preprocessing.numeric import CategoryEncoding, Discretization, Rescaling
+from rnnlab.layers.regularization_layers import ActivityRegularization, AlphaDropout
+from rnnlab.layers.scale_normalization import GroupNormalization, RMSNormalization, UnitNormalization
+from rnnlab.layers.wrapper import Wrapper
+from rnnlab.engine.input_spec import InputSpec
 from rnnlab.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                                    concatenate, dot, maximum, minimum, multiply, subtract)
 from rnnlab.layers.noise import GaussianDropout, GaussianNoise, SpatialDropout1D
@@ -34,6 +42,9 @@ __all__ = [
     "StringLookup", "IntegerLookup", "TextVectorization",
     "Attention", "AdditiveAttention", "MultiHeadAttention",
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Conv2D", "Conv3D", "MaxPooling2D", "GlobalAveragePooling2D",
+    "Lambda", "Normalization", "UnitNormalization", "RMSNormalization", "GroupNormalization",
+    "ActivityRegularization", "AlphaDropout", "Wrapper", "InputSpec",
+    "Rescaling", "CategoryEncoding", "Discretization", "Hashing",
 ]
 
 # Keras's other spellings of the same classes
@@ -42,4 +53,4 @@ GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 __all__ += ["Convolution1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D"]
 
 # A layer config may name any of these classes, and only these (rnnlab.engine.serialization).
-register_classes(obj for obj in map(globals().get, __all__) if isinstance(obj, type))
+register_classes(obj for obj in map(globals().get, __all__) if isinstance(obj, type) and obj is not InputSpec)

@@ -70,6 +70,9 @@ _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.StringLookup, L.IntegerLo
 _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Attention, L.AdditiveAttention, L.MultiHeadAttention,
                                                      L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D, L.Conv2D, L.Conv3D,
                                                      L.MaxPooling2D, L.GlobalAveragePooling2D)})
+_LAYER_CLASSES.update({cls.__name__: cls for cls in (
+    L.Lambda, L.Normalization, L.UnitNormalization, L.RMSNormalization, L.GroupNormalization,
+    L.ActivityRegularization, L.AlphaDropout, L.Rescaling, L.CategoryEncoding, L.Discretization, L.Hashing)})
 _LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
 
@@ -266,11 +269,12 @@ def deserialize_layer_config(entry, opts: KerasLoadOptions):
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Cannot load {where}: {exc}") from None
     class_name = _CLASS_ALIASES.get(class_name, class_name)
+    if isinstance(opts.custom_objects.get(class_name), type):  # the program's class wins, as in Keras
+        return _custom_layer(opts.custom_objects[class_name], config, where)
     if class_name not in _LAYER_CLASSES:
         cls = _custom_object(class_name, entry.get("registered_name"), where, opts, "layer class")
         if cls is None:
-            hint = " (a Lambda layer holds Python code, which rnnlab never runs)" if class_name == "Lambda" else ""
-            _fail(f"{where[0].upper() + where[1:]}: rnnlab does not support the layer class {class_name!r}{hint}.")
+            _fail(f"{where[0].upper() + where[1:]}: rnnlab does not support the layer class {class_name!r}.")
         return _custom_layer(cls, config, where)
     config = _legacy_rename(class_name, dict(config), opts.legacy)
     return _build_builtin(_LAYER_CLASSES[class_name], class_name, config, where, opts)
@@ -330,7 +334,7 @@ def _build_builtin(cls, class_name, config, where, opts):
         config.pop("use_cudnn", None)
     if "dtype" in config:
         dtype = config.pop("dtype")
-        if class_name == "InputLayer":
+        if class_name in ("InputLayer", "Hashing"):  # (a Hashing layer's dtype is its output's: int64...)
             config["dtype"] = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
         else:
             name = _dtype_name(dtype, where)
@@ -375,6 +379,8 @@ def _build_builtin(cls, class_name, config, where, opts):
             return cls(nested["cell"], **config)
         if class_name == "StackedRNNCells":
             return cls(nested["cells"], **config)
+        if class_name == "Lambda":  # its functions come only from the program (never from the file)
+            return cls.from_config(config, custom_objects=opts.custom_objects)
         return cls.from_config(config)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"Cannot load {where}: {exc}") from None

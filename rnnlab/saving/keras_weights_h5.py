@@ -283,7 +283,7 @@ def _read_weights(model, h5file, source, by_name):
             )
         for i, var in enumerate(variables):
             where = f"{source}, {file_path}/{i} (weight {var.path!r})"
-            value = read_dataset(group, str(i), var.shape, where)
+            value = read_dataset(group, str(i), var.shape, where, integer=var.value.dtype.kind in "iu")
             assignments.append((var, value))
             consumed.add(f"{file_path}/{i}")
     root = group_at(h5file, layers_root)

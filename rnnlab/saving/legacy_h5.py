@@ -102,7 +102,7 @@ def _layer_arrays(root, layer_name, variables, source):
             holder = child(holder, part, where)
             if not isinstance(holder, h5py.Group):
                 raise ValueError(f"{where}: missing from the file.")
-        values.append(read_dataset(holder, key, var.shape, where))
+        values.append(read_dataset(holder, key, var.shape, where, integer=var.value.dtype.kind in "iu"))
     return values
 
 

@@ -163,8 +163,9 @@ def group_at(h5, path):
     return current if isinstance(current, h5py.Group) else None
 
 
-def read_dataset(group, key, expected_shape, where):
-    """One stored array, checked (plain float dataset, expected shape, finite) before and after reading."""
+def read_dataset(group, key, expected_shape, where, integer=False):
+    """One stored array, checked (plain float dataset, expected shape, finite) before and after reading; with
+    ``integer``, a plain integer dataset instead (an int weight, such as Normalization's ``count``)."""
     h5py = h5py_module()
     ds = child(group, key, where)
     if ds is None:
@@ -176,7 +177,10 @@ def read_dataset(group, key, expected_shape, where):
     if tuple(ds.shape) != tuple(expected_shape):
         raise ValueError(f"{where}: stored shape {tuple(ds.shape)} does not match the model's "
                          f"{tuple(expected_shape)}.")
-    if not _stored_float_type_ok(ds) or ds.dtype.kind != "f":
+    if integer:
+        if ds.dtype.kind not in "iu" or ds.id.get_type().get_class() != h5py.h5t.INTEGER:
+            raise ValueError(f"{where}: stored dtype {ds.dtype} is not an integer type.")
+    elif not _stored_float_type_ok(ds) or ds.dtype.kind != "f":
         raise ValueError(f"{where}: stored dtype {ds.dtype} is not a float type.")
     check_storage(ds, where)
     value = np.asarray(ds[()])
