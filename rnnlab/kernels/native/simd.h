@@ -50,16 +50,29 @@ static inline void vstream(float *p, vf v) {
     vstore(p, v);
 }
 
+/* ftanh's clamp to [-9, 9] on a whole vector, with its exact semantics (min then max, as x86's minps and maxps
+ * compute a < b ? a : b and a > b ? a : b: a NaN becomes 9).  Written per element, the clamp compiled to a compare
+ * and a branch per float (measured: a third of an LSTM step on AVX2). */
+static inline vf vclamp9(vf x) {
+#if defined(__AVX512F__)
+    return (vf)_mm512_max_ps(_mm512_min_ps((__m512)x, _mm512_set1_ps(9.0f)), _mm512_set1_ps(-9.0f));
+#elif defined(__AVX__)
+    return (vf)_mm256_max_ps(_mm256_min_ps((__m256)x, _mm256_set1_ps(9.0f)), _mm256_set1_ps(-9.0f));
+#else
+    typedef int32_t vi __attribute__((vector_size(VN * 4)));
+    const vf hi = (vf){0} + 9.0f, lo = (vf){0} - 9.0f;
+    vi m = x < hi;                                  /* all ones where x < 9 (false for NaN) */
+    x = (vf)((m & (vi)x) | (~m & (vi)hi));
+    m = x > lo;
+    return (vf)((m & (vi)x) | (~m & (vi)lo));
+#endif
+}
+
 /* ftanh and fsigmoid on a whole vector.  With AVX-512 the division becomes a reciprocal estimate refined by one
  * Newton step (relative error ~1e-7, far below the approximation's own 3e-7): a vector division costs as much as
  * the rest of the gate arithmetic together. */
 static inline vf vtanh(vf x) {
-#if defined(__AVX512F__)
-    __m512 v = _mm512_min_ps(_mm512_max_ps((__m512)x, _mm512_set1_ps(-9.0f)), _mm512_set1_ps(9.0f));
-    x = (vf)v;
-#else
-    for (int j = 0; j < VN; ++j) x[j] = x[j] < 9.0f ? (x[j] > -9.0f ? x[j] : -9.0f) : 9.0f;
-#endif
+    x = vclamp9(x);
     const vf s = x * x;
     const vf p = 9.99999925e-01f + s * (1.33862192e-01f + s * (3.50195122e-03f + s * (2.07210762e-05f + s * 1.35229366e-08f)));
     const vf q = 1.0f + s * (4.67195241e-01f + s * (2.59006953e-02f + s * (3.29636014e-04f + s * 7.84268889e-07f)));
