@@ -135,6 +135,42 @@ def log_softmax(x, axis=-1):
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
+swish = silu  # Keras's names for the same functions
+hard_swish = hard_silu
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: ``x`` split in two halves ``a, b`` along ``axis`` (of even size), ``a * sigmoid(b)``."""
+    x = np.asarray(x)
+    if x.shape[axis] % 2:
+        raise ValueError(f"glu expects the size of axis {axis} to be even; received shape {x.shape}.")
+    a, b = np.split(x, 2, axis=axis)
+    return a * sigmoid(b)
+
+
+def sparsemax(x, axis=-1):
+    """Sparsemax as Keras 3.15 computes it: ``maximum(x - tau, 0)`` along ``axis``, with the support ``S`` the
+    sorted entries ``z_j`` (descending) where ``z_j > (cumsum_j - 1) / j``, and ``tau = (sum_{j in S} cumsum_j - 1)
+    / |S|``.  Note: this ``tau`` sums the cumulative sums over the support, where Martins & Astudillo (2016) take
+    the one at its end, so Keras's outputs (and these) need not sum to 1; rnnlab follows Keras's numbers."""
+    x = np.asarray(x)
+    ordered = -np.sort(-x, axis=axis)  # descending
+    cumulative = np.cumsum(ordered, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    rank = np.arange(1, x.shape[axis] + 1, dtype=x.dtype).reshape(shape)
+    in_support = ordered - (cumulative - 1) / rank > 0
+    support = np.sum(in_support, axis=axis, keepdims=True)
+    tau = (np.sum(np.where(in_support, cumulative, 0), axis=axis, keepdims=True) - 1) / support
+    return np.maximum(x - tau, 0).astype(x.dtype, copy=False)
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    x = np.asarray(x)
+    return np.where(x > threshold, x, default_value).astype(x.dtype, copy=False)
+
+
 ACTIVATIONS = {
     "linear": linear, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "relu6": relu6,
     "leaky_relu": leaky_relu, "elu": elu, "celu": celu, "selu": selu, "softplus": softplus,
@@ -143,7 +179,7 @@ ACTIVATIONS = {
     "hard_silu": hard_silu, "hard_swish": hard_silu, "hard_tanh": hard_tanh, "hard_shrink": hard_shrink,
     "soft_shrink": soft_shrink, "sparse_plus": sparse_plus, "sparse_sigmoid": sparse_sigmoid,
     "tanh_shrink": tanh_shrink, "mish": mish, "log_sigmoid": log_sigmoid, "softmax": softmax,
-    "log_softmax": log_softmax,
+    "log_softmax": log_softmax, "glu": glu, "sparsemax": sparsemax,
 }
 _NAME_OF = {fn: name for name, fn in ACTIVATIONS.items() if name not in ("swish", "hard_swish")}
 
@@ -253,3 +289,22 @@ def backward(fn, x, y, dy):
     if fn is log_softmax:
         return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
     return dy * derivative(fn)(x, y)
+
+
+def deserialize(config, custom_objects=None):
+    """Keras's ``keras.activations.deserialize``: the activation function a name (``"relu"``) or a Keras config
+    (``{"class_name": "function", "config": "relu", ...}``) names; ``custom_objects`` (and custom object scopes
+    and registered functions) are searched first.  Nothing is imported or run."""
+    from rnnlab.engine.serialization import get_registered_object
+
+    name = config.get("config") if isinstance(config, dict) and config.get("class_name") == "function" else config
+    if isinstance(config, dict) and name is config:
+        name = config.get("registered_name") or config.get("class_name")
+    if not isinstance(name, str):
+        raise TypeError(f"Argument `config` must be an activation name or a Keras function config; received "
+                        f"{config!r}.")
+    found = get_registered_object(name, custom_objects) or ACTIVATIONS.get(name)
+    if found is None:
+        raise ValueError(f"Unknown activation function {name!r}: expected one of {sorted(ACTIVATIONS)}, or a "
+                         "function passed in custom_objects.")
+    return found

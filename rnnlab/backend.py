@@ -20,6 +20,80 @@ _FLOATX = "float32"
 _FLOAT_DTYPES = ("float32", "float64")
 
 
+_EPSILON = 1e-7
+#: default layer names handed out so far (``lstm``, ``lstm_1``...), by base name; :func:`clear_session` empties it
+_NAME_COUNTS: dict[str, int] = {}
+
+
+def clear_session(free_memory=True) -> None:
+    """Keras's ``clear_session``: forget the default names handed out, so the next ``LSTM()`` is ``"lstm"`` again.
+    rnnlab holds no graph or device memory, so ``free_memory`` changes nothing (it is checked as Keras's bool)."""
+    if not isinstance(free_memory, (bool, np.bool_)):
+        raise TypeError(f"Argument `free_memory` must be a bool; received free_memory={free_memory!r}.")
+    _NAME_COUNTS.clear()
+
+
+def epsilon() -> float:
+    """The fuzz factor of losses, metrics and constraints: Keras's default ``1e-7``."""
+    return _EPSILON
+
+
+def set_epsilon(value) -> None:
+    """Keras's ``set_epsilon``.  rnnlab's losses, metrics and constraints use ``1e-7`` as a constant (the
+    numbers Keras gives by default), so only that value is accepted; another is refused rather than ignored."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or float(value) != _EPSILON:
+        raise ValueError(f"Argument `value` of set_epsilon must be {_EPSILON} in rnnlab (its losses and metrics use "
+                         f"Keras's default epsilon as a constant); received value={value!r}.")
+
+
+def image_data_format() -> str:
+    """``"channels_last"``: the only default layout rnnlab has (layers take ``data_format=`` one by one)."""
+    return "channels_last"
+
+
+def set_image_data_format(data_format) -> None:
+    """Keras's ``set_image_data_format``: only ``"channels_last"`` is accepted (rnnlab's default layout); pass
+    ``data_format="channels_first"`` to the layers that support it instead."""
+    if data_format != "channels_last":
+        raise ValueError("Argument `data_format` of set_image_data_format must be 'channels_last' in rnnlab (give "
+                         f"data_format='channels_first' to each layer instead); received data_format={data_format!r}.")
+
+
+def _dtype_name(dtype):
+    name = getattr(dtype, "name", dtype)
+    try:
+        return np.dtype(name).name
+    except TypeError:
+        raise TypeError(f"Argument `dtype` must be a dtype name or dtype; received dtype={dtype!r}.") from None
+
+
+def is_float_dtype(dtype) -> bool:
+    """Whether ``dtype`` is a floating dtype (Keras's ``keras.backend.is_float_dtype``)."""
+    return np.dtype(_dtype_name(dtype)).kind == "f"
+
+
+def is_int_dtype(dtype) -> bool:
+    """Whether ``dtype`` is a signed or unsigned integer dtype (Keras's ``keras.backend.is_int_dtype``)."""
+    return np.dtype(_dtype_name(dtype)).kind in "iu"
+
+
+def result_type(*dtypes) -> str:
+    """The dtype name that ``dtypes`` promote to, by Keras's (JAX's) rules: with a float dtype among them, the widest
+    float dtype given (an int does not widen a float); otherwise NumPy's promotion of the ints and bools.  Python
+    ``int``/``bool`` types do not widen anything; Python ``float`` makes ints :func:`floatx`; nothing at all gives
+    :func:`floatx`."""
+    python = [d for d in dtypes if d in (int, float, bool)]
+    names = [_dtype_name(d) for d in dtypes if d is not None and d not in (int, float, bool)]
+    floats = [n for n in names if np.dtype(n).kind == "f"]
+    if floats:
+        return max(floats, key=lambda n: np.dtype(n).itemsize)
+    if not names:
+        return _FLOATX
+    if float in python:
+        return _FLOATX
+    return np.result_type(*names).name
+
+
 def floatx() -> str:
     """The default float dtype of new layers, ``"float32"`` unless changed with :func:`set_floatx`."""
     return _FLOATX

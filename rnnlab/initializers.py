@@ -232,3 +232,26 @@ def serialize(init) -> dict:
     name = cls.__name__ if cls in _NAME_OF else getattr(init, "__name__", cls.__name__)
     return {"module": "keras.initializers", "class_name": name, "config": init.get_config()
             if hasattr(init, "get_config") else {}, "registered_name": None}
+
+
+# Keras's other spellings of the same classes
+OrthogonalInitializer = Orthogonal
+IdentityInitializer = Identity
+zeros, ones, constant = Zeros, Ones, Constant
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, orthogonal, identity = VarianceScaling, Orthogonal, Identity
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_uniform, he_normal, lecun_uniform, lecun_normal = HeUniform, HeNormal, LecunUniform, LecunNormal
+
+
+def deserialize(config, custom_objects=None):
+    """Keras's ``keras.initializers.deserialize``: the initializer a config dict (or a name) describes; a class in
+    ``custom_objects`` (or a custom object scope, or registered) is found by its name first."""
+    from rnnlab.engine.serialization import get_registered_object
+
+    if isinstance(config, dict) and isinstance(config.get("class_name"), str):
+        cls = get_registered_object(config.get("registered_name") or config["class_name"], custom_objects)
+        if cls is not None:
+            return cls.from_config(dict(config.get("config") or {})) if hasattr(cls, "from_config") else \
+                cls(**(config.get("config") or {}))
+    return get(config, argument="config")

@@ -762,6 +762,9 @@ def get(identifier):
                 f"{', '.join(repr(n) for n in ACCEPTED_NAMES)}, or a rnnlab.losses.Loss instance."
             )
         return cls()
+    own = [cls for fn, cls in FUNCTION_CLASSES.items() if fn is identifier]
+    if own:  # Keras's own loss functions train as their class
+        return own[0](name=identifier.__name__)
     if callable(identifier):
         return _FunctionLoss(identifier)
     raise ValueError(
@@ -788,3 +791,343 @@ def as_logits_loss(loss):
     if isinstance(loss, SparseCategoricalCrossentropy) and not loss.from_logits:
         return SparseCategoricalCrossentropy(from_logits=True, reduction=loss.reduction, name=loss.name)
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# more Keras losses: the math (values and backward) is in rnnlab.losses_extra; the classes, Keras's lower-case
+# functions and their names are here
+# ---------------------------------------------------------------------------------------------------------
+
+from rnnlab import losses_extra as _extra  # noqa: E402  (below the base class it does not need)
+
+
+def _number(value, argument, owner):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"Argument `{argument}` of {owner} must be a number; received {argument}={value!r}.")
+    return value
+
+
+def _flag(value, argument, owner):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"Argument `{argument}` of {owner} must be a bool; received {argument}={value!r}.")
+    return bool(value)
+
+
+class _TermLoss(Loss):
+    """A loss whose per-sample values come from one function of :mod:`rnnlab.losses_extra` (``_term``), called
+    with ``y_true`` and ``y_pred`` aligned as Keras's ``LossFunctionWrapper`` aligns them and the keyword
+    arguments :meth:`_term_arguments` gives."""
+
+    _term = None
+
+    def _term_arguments(self):
+        return {}
+
+    def _values(self, y_true, y_pred, need_grad):
+        yt, yp = self._prepare_pair(y_true, y_pred)
+        return type(self)._term(yt, yp, **self._term_arguments())
+
+
+class Hinge(_TermLoss):
+    """``mean(maximum(1 - t * y_pred, 0), axis=-1)``; targets in {0, 1} are first mapped to -1/+1."""
+
+    default_name = "hinge"
+    _term = _extra.hinge
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+
+class SquaredHinge(_TermLoss):
+    """``mean(square(maximum(1 - t * y_pred, 0)), axis=-1)``; targets in {0, 1} are first mapped to -1/+1."""
+
+    default_name = "squared_hinge"
+    _term = _extra.squared_hinge
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+
+class CategoricalHinge(_TermLoss):
+    """``maximum(max((1 - t) * y_pred, -1) - sum(t * y_pred, -1) + 1, 0)`` for one-hot targets ``t``."""
+
+    default_name = "categorical_hinge"
+    _term = _extra.categorical_hinge
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+
+class CosineSimilarity(_TermLoss):
+    """``-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)``: -1 for aligned vectors, 0 for orthogonal
+    ones.  As in Keras 3.15 its config holds ``name`` and ``reduction`` only (``axis`` is not written)."""
+
+    default_name = "cosine_similarity"
+    _term = _extra.cosine_similarity
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
+        super().__init__(name=name, reduction=reduction)
+        self.axis = axis
+
+    def _term_arguments(self):
+        return {"axis": self.axis}
+
+
+class BinaryFocalCrossentropy(_TermLoss):
+    """Binary cross-entropy scaled by ``(1 - p_t) ** gamma`` (and, with ``apply_class_balancing``, by ``alpha``
+    for positives and ``1 - alpha`` for negatives), averaged over ``axis``; see
+    :func:`rnnlab.losses_extra.binary_focal_crossentropy`."""
+
+    default_name = "binary_focal_crossentropy"
+    _term = _extra.binary_focal_crossentropy
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy"):
+        super().__init__(name=name, reduction=reduction)
+        owner = type(self).__name__
+        self.apply_class_balancing = _flag(apply_class_balancing, "apply_class_balancing", owner)
+        self.alpha = _number(alpha, "alpha", owner)
+        self.gamma = _number(gamma, "gamma", owner)
+        self.from_logits = _flag(from_logits, "from_logits", owner)
+        self.label_smoothing = _number(label_smoothing, "label_smoothing", owner)
+        self.axis = axis
+
+    def _term_arguments(self):
+        return {"apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha, "gamma": self.gamma,
+                "from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis, "apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha,
+                "gamma": self.gamma}
+
+
+class CategoricalFocalCrossentropy(_TermLoss):
+    """Categorical cross-entropy of each class scaled by ``alpha * (1 - p) ** gamma``, summed over ``axis``; see
+    :func:`rnnlab.losses_extra.categorical_focal_crossentropy`."""
+
+    default_name = "categorical_focal_crossentropy"
+    _term = _extra.categorical_focal_crossentropy
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy"):
+        super().__init__(name=name, reduction=reduction)
+        owner = type(self).__name__
+        self.alpha = _number(alpha, "alpha", owner)
+        self.gamma = _number(gamma, "gamma", owner)
+        self.from_logits = _flag(from_logits, "from_logits", owner)
+        self.label_smoothing = _number(label_smoothing, "label_smoothing", owner)
+        self.axis = axis
+
+    def _term_arguments(self):
+        return {"alpha": self.alpha, "gamma": self.gamma, "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis, "alpha": self.alpha, "gamma": self.gamma}
+
+
+class Dice(_TermLoss):
+    """``1 - 2 sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + 1e-7)`` over ``axis`` (None, the default:
+    over everything, one value for the batch)."""
+
+    default_name = "dice"
+    _term = _extra.dice
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None):
+        super().__init__(name=name, reduction=reduction)
+        self.axis = axis
+
+    def _term_arguments(self):
+        return {"axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class Tversky(_TermLoss):
+    """``1 - tp / (tp + alpha fp + beta fn + 1e-7)`` over ``axis`` (None: over everything); ``alpha = beta =
+    0.5`` is the Dice loss."""
+
+    default_name = "tversky"
+    _term = _extra.tversky
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None):
+        super().__init__(name=name, reduction=reduction)
+        self.alpha = _number(alpha, "alpha", type(self).__name__)
+        self.beta = _number(beta, "beta", type(self).__name__)
+        self.axis = axis
+
+    def _term_arguments(self):
+        return {"alpha": self.alpha, "beta": self.beta, "axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "beta": self.beta, "axis": self.axis}
+
+
+def _per_sample(loss, y_true, y_pred):
+    """The unreduced values of ``loss`` (no weights, no mask), in the working dtype: Keras's loss functions."""
+    yp = _as_array(y_pred)
+    dtype = _work_dtype(yp)
+    return np.asarray(loss._values(y_true, yp.astype(dtype, copy=False), False)[0], dtype=dtype)
+
+
+def mean_squared_error(y_true, y_pred):
+    """``mean(square(y_true - y_pred), axis=-1)`` per sample (Keras's ``keras.losses.mean_squared_error``)."""
+    return _per_sample(MeanSquaredError(), y_true, y_pred)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """``mean(abs(y_true - y_pred), axis=-1)`` per sample."""
+    return _per_sample(MeanAbsoluteError(), y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """``100 * mean(abs((y_true - y_pred) / maximum(abs(y_true), 1e-7)), axis=-1)`` per sample."""
+    return _per_sample(MeanAbsolutePercentageError(), y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """``mean(square(log(y_pred + 1) - log(y_true + 1)), axis=-1)`` per sample (arguments raised to 1e-7)."""
+    return _per_sample(MeanSquaredLogarithmicError(), y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """The Huber loss per sample, as :class:`Huber`."""
+    return _per_sample(Huber(delta=delta), y_true, y_pred)
+
+
+def log_cosh(y_true, y_pred):
+    """``mean(log(cosh(y_pred - y_true)), axis=-1)`` per sample."""
+    return _per_sample(LogCosh(), y_true, y_pred)
+
+
+def kl_divergence(y_true, y_pred):
+    """``sum(y_true * log(y_true / y_pred), axis=-1)`` per sample, both clipped to ``[1e-7, 1]``."""
+    return _per_sample(KLDivergence(), y_true, y_pred)
+
+
+def poisson(y_true, y_pred):
+    """``mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)`` per sample."""
+    return _per_sample(Poisson(), y_true, y_pred)
+
+
+def hinge(y_true, y_pred):
+    """The hinge loss per sample, as :class:`Hinge`."""
+    return _per_sample(Hinge(), y_true, y_pred)
+
+
+def squared_hinge(y_true, y_pred):
+    """The squared hinge loss per sample, as :class:`SquaredHinge`."""
+    return _per_sample(SquaredHinge(), y_true, y_pred)
+
+
+def categorical_hinge(y_true, y_pred):
+    """The categorical hinge loss per sample, as :class:`CategoricalHinge`."""
+    return _per_sample(CategoricalHinge(), y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """``-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)`` per sample."""
+    return _per_sample(CosineSimilarity(axis=axis), y_true, y_pred)
+
+
+def _no_extra_axis(axis, owner):
+    """The built-in cross-entropies take the class axis last; another ``axis`` is refused by name."""
+    if axis != -1:
+        raise ValueError(f"Argument `axis` of {owner} must be -1 (the classes on the last axis); received "
+                         f"axis={axis!r}.")
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Binary cross-entropy per sample (the mean over the last axis), as :class:`BinaryCrossentropy`."""
+    _no_extra_axis(axis, "binary_crossentropy")
+    return _per_sample(BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing), y_true, y_pred)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Categorical cross-entropy per sample, as :class:`CategoricalCrossentropy`."""
+    _no_extra_axis(axis, "categorical_crossentropy")
+    return _per_sample(CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing),
+                       y_true, y_pred)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    """Cross-entropy per sample for integer class ids, as :class:`SparseCategoricalCrossentropy`."""
+    _no_extra_axis(axis, "sparse_categorical_crossentropy")
+    if ignore_class is not None:
+        raise ValueError("Argument `ignore_class` of sparse_categorical_crossentropy is not supported by this "
+                         f"function; use SparseCategoricalCrossentropy; received ignore_class={ignore_class!r}.")
+    return _per_sample(SparseCategoricalCrossentropy(from_logits=from_logits), y_true, y_pred)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
+                              from_logits=False, label_smoothing=0.0, axis=-1):
+    """Binary focal cross-entropy per sample, as :class:`BinaryFocalCrossentropy`."""
+    return _per_sample(BinaryFocalCrossentropy(apply_class_balancing, alpha, gamma, from_logits, label_smoothing,
+                                               axis), y_true, y_pred)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """Categorical focal cross-entropy per sample, as :class:`CategoricalFocalCrossentropy`."""
+    return _per_sample(CategoricalFocalCrossentropy(alpha, gamma, from_logits, label_smoothing, axis),
+                       y_true, y_pred)
+
+
+def dice(y_true, y_pred, axis=None):
+    """The Dice loss over ``axis`` (None: one value), as :class:`Dice`."""
+    return _per_sample(Dice(axis=axis), y_true, y_pred)
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """The Tversky loss over ``axis`` (None: one value), as :class:`Tversky`."""
+    return _per_sample(Tversky(alpha=alpha, beta=beta, axis=axis), y_true, y_pred)
+
+
+#: Keras's loss functions, each with the class that trains with it: ``compile(loss=rnnlab.losses.hinge)`` gets
+#: the class (named by the function), so it has a gradient
+FUNCTION_CLASSES = {
+    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError, huber: Huber, log_cosh: LogCosh,
+    kl_divergence: KLDivergence, poisson: Poisson, hinge: Hinge, squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge, cosine_similarity: CosineSimilarity,
+    binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    binary_focal_crossentropy: BinaryFocalCrossentropy, categorical_focal_crossentropy: CategoricalFocalCrossentropy,
+    dice: Dice, tversky: Tversky,
+}
+_FUNCTIONS_BY_NAME = {fn.__name__: fn for fn in FUNCTION_CLASSES}
+_NEW_CLASSES = (Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity, BinaryFocalCrossentropy,
+                CategoricalFocalCrossentropy, Dice, Tversky)
+_ALIASES.update({cls.default_name: cls for cls in _NEW_CLASSES})
+_CLASS_NAMES.update({cls.__name__: cls for cls in _NEW_CLASSES})
+ACCEPTED_NAMES += tuple(cls.default_name for cls in _NEW_CLASSES)
+__all__ += [cls.__name__ for cls in _NEW_CLASSES] + [fn.__name__ for fn in FUNCTION_CLASSES] + ["deserialize"]
+
+
+def deserialize(config, custom_objects=None):
+    """Keras's ``keras.losses.deserialize``: a ``{"class_name", "config"}`` dict gives a loss object; a name
+    gives the built-in function (``"hinge"``) or class (``"Hinge"``) it names.  Only built-in losses and the
+    objects in ``custom_objects`` (or a custom object scope, or registered) are found: nothing is imported."""
+    from rnnlab.engine.serialization import get_registered_object
+
+    if isinstance(config, str):
+        found = get_registered_object(config, custom_objects) or _FUNCTIONS_BY_NAME.get(config) or \
+            _CLASS_NAMES.get(config)
+        if found is None:
+            raise ValueError(f"Unknown loss {config!r}: expected one of {sorted(_FUNCTIONS_BY_NAME)}, a loss "
+                             "class name, or an object passed in custom_objects.")
+        return found
+    if isinstance(config, dict) and isinstance(config.get("class_name"), str):
+        if config["class_name"] == "function" and isinstance(config.get("config"), str):
+            return deserialize(config["config"], custom_objects)
+        cls = get_registered_object(config.get("registered_name") or config["class_name"], custom_objects) or \
+            _CLASS_NAMES.get(config["class_name"])
+        if cls is None:
+            raise ValueError(f"Unknown loss class {config['class_name']!r}; rnnlab knows {sorted(_CLASS_NAMES)} "
+                             "(pass your own class in custom_objects).")
+        return cls.from_config(dict(config.get("config") or {}))
+    raise TypeError(f"Argument `config` must be a loss config dict or a name; received {config!r}.")

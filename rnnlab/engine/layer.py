@@ -18,7 +18,7 @@ from rnnlab.engine.input_spec import assert_input_compatibility
 from rnnlab.ops import dispatch
 from rnnlab.ops.tensor import Tape, Tensor, active_tape, backward as backpropagate, record_many, unwrap
 
-_NAME_COUNTS: dict[str, int] = {}
+from rnnlab.backend import _NAME_COUNTS  # noqa: E402  (cleared by backend.clear_session)
 _CALL_DEPTH: list = []  # the layers whose eager __call__ is running (the first is the top-level call)
 
 

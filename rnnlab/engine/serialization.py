@@ -85,6 +85,12 @@ class CustomObjectScope:
 custom_object_scope = CustomObjectScope
 
 
+def get_custom_objects() -> dict:
+    """Keras's ``get_custom_objects``: the global dict of registered objects (``"package>name"`` -> object).
+    Adding to it (``get_custom_objects()["my_fn"] = my_fn``) makes configs naming that key rebuild it."""
+    return _REGISTERED
+
+
 def get_registered_object(name, custom_objects=None, module_objects=None):
     """The object a config names: from ``custom_objects``, then the active scopes, then the registry (by
     ``"package>name"`` or, when only one registered object has that name, by the bare name); else None."""

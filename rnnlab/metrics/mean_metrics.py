@@ -212,6 +212,39 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False
 # stateful metrics
 # ---------------------------------------------------------------------------------------------------------
 
+def samplewise_values(values, sample_weight, reduce, metric):
+    """Keras's ``reduce_to_samplewise_values``: ``(per-sample weighted values (B,), total weight)``.
+
+    Without ``sample_weight`` each sample counts 1; with one of rank ``r`` the values are first reduced with
+    ``reduce`` (``np.mean`` or ``np.sum``) over the axes beyond ``r``, multiplied by the broadcast weights, then
+    reduced per sample; the weights are reduced per sample the same way.  ``metric`` names the caller in errors.
+    """
+    values = _array(values).astype(np.float64)
+    if sample_weight is not None:
+        weights = _array(sample_weight).astype(np.float64)
+        values, weights = same_rank(values, weights)
+        w_ndim, v_ndim = weights.ndim, values.ndim
+        if v_ndim > w_ndim:
+            values = reduce(values, axis=tuple(range(w_ndim, v_ndim)))
+        try:
+            weights = np.broadcast_to(weights, values.shape)
+        except ValueError:
+            raise ValueError(
+                f"{type(metric).__name__} ({metric.name!r}): `sample_weight` of shape "
+                f"{tuple(_array(sample_weight).shape)} does not broadcast to the per-sample values of shape "
+                f"{tuple(values.shape)}."
+            ) from None
+        values = values * weights
+        if w_ndim > 1:
+            weights = reduce(weights, axis=tuple(range(1, w_ndim)))
+        num = float(np.sum(weights))
+    else:
+        num = float(values.shape[0]) if values.ndim >= 1 else 1.0
+    if values.ndim > 1:
+        values = reduce(values, axis=tuple(range(1, values.ndim)))
+    return values, num
+
+
 class Metric:
     """Base class: ``update_state(...)``, ``result() -> float``, ``reset_state()``, ``name``.
 
@@ -269,28 +302,7 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, values, sample_weight=None):
-        values = _array(values).astype(np.float64)
-        if sample_weight is not None:
-            weights = _array(sample_weight).astype(np.float64)
-            values, weights = same_rank(values, weights)
-            w_ndim, v_ndim = weights.ndim, values.ndim
-            if v_ndim > w_ndim:
-                values = values.mean(axis=tuple(range(w_ndim, v_ndim)))
-            try:
-                weights = np.broadcast_to(weights, values.shape)
-            except ValueError:
-                raise ValueError(
-                    f"{type(self).__name__} ({self.name!r}): `sample_weight` of shape {tuple(_array(sample_weight).shape)} "
-                    f"does not broadcast to the per-sample values of shape {tuple(values.shape)}."
-                ) from None
-            values = values * weights
-            if w_ndim > 1:
-                weights = weights.mean(axis=tuple(range(1, w_ndim)))
-            num = float(np.sum(weights))
-        else:
-            num = float(values.shape[0]) if values.ndim >= 1 else 1.0
-        if values.ndim > 1:
-            values = values.mean(axis=tuple(range(1, values.ndim)))
+        values, num = samplewise_values(values, sample_weight, np.mean, self)
         self.total += float(np.sum(values))
         self.count += num
 

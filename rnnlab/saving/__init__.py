@@ -9,8 +9,8 @@ The modules, each above the ones it imports: :mod:`.atomic` and :mod:`.safe_h5` 
 this package registers the models' entry points in :mod:`rnnlab.models.saving_hook`.  h5py is imported only when
 a Keras file is read or written.
 """
-from rnnlab.engine.serialization import (CustomObjectScope, custom_object_scope, get_registered_name,
-                                         get_registered_object, register_keras_serializable)
+from rnnlab.engine.serialization import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                                         get_registered_name, get_registered_object, register_keras_serializable)
 from rnnlab.models import saving_hook
 from rnnlab.saving import model_files
 from rnnlab.saving.atomic import atomic_write
@@ -22,10 +22,29 @@ from rnnlab.saving.weights_npz import load_weights_npz, save_weights_npz
 
 __all__ = ["atomic_write", "save_weights_npz", "load_weights_npz", "save_model", "load_model",
            "save_weights_h5", "load_weights_h5", "register_keras_serializable", "get_registered_name",
-           "get_registered_object", "custom_object_scope", "CustomObjectScope"]
+           "get_registered_object", "custom_object_scope", "CustomObjectScope", "get_custom_objects",
+           "save_weights", "load_weights"]
 
 saving_hook.register(saving_hook.FileFormats(
     save_model=save_model, load_model=load_model, save_weights=model_files.save_weights,
     load_weights=model_files.load_weights, model_config=model_files.model_config,
     model_from_config=model_files.model_from_config, model_object=serialize_model,
     variable_paths=keras_variable_paths))
+
+
+def save_weights(model, filepath, overwrite=True, max_shard_size=None, **kwargs):
+    """Keras's ``keras.saving.save_weights``: ``model.save_weights(filepath, overwrite=overwrite)``.  Sharding
+    (``max_shard_size``) and other keyword arguments are refused by name."""
+    if max_shard_size is not None or kwargs:
+        raise ValueError(f"save_weights in rnnlab writes one file; it does not support "
+                         f"{['max_shard_size'] if max_shard_size is not None else []}{sorted(kwargs)}.")
+    return model.save_weights(filepath, overwrite=overwrite)
+
+
+def load_weights(model, filepath, skip_mismatch=False, **kwargs):
+    """Keras's ``keras.saving.load_weights``: ``model.load_weights(filepath)``; every weight must match
+    (``skip_mismatch=True`` and other keyword arguments are refused by name)."""
+    if skip_mismatch or kwargs:
+        raise ValueError("load_weights in rnnlab loads every weight and checks its shape; it does not support "
+                         f"skip_mismatch=True or {sorted(kwargs)}.")
+    return model.load_weights(filepath)
