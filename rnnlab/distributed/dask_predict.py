@@ -80,12 +80,13 @@ def refuse_stateful(model, what):
                          f"{what}() on NumPy arrays.")
 
 
-def _predict_chunk(recipe, weights, batch_size, single, *arrays):
+def _predict_chunk(recipe, weights, batch_size, unit_axes, single, *arrays):
     """The model's flat outputs on one chunk of every input (runs on a worker): a tuple, or the one output
-    itself when ``single``."""
+    itself when ``single``; each output with ``unit_axes`` axes of length 1 after its batch axis."""
     with worker_model.model_for(recipe, weights) as model:
         outputs = model.predict(list(arrays) if len(arrays) > 1 else arrays[0], batch_size=batch_size, verbose=0)
     flat = tuple(nest.flatten(outputs)) if nest.is_nested(model._outputs_struct) else (outputs,)
+    flat = tuple(o.reshape(o.shape[:1] + (1,) * unit_axes + o.shape[1:]) for o in flat)
     return flat[0] if single else flat
 
 
@@ -97,37 +98,42 @@ def _sample_outputs(model, xs):
 
 
 def _axes(name, ndim):
-    """A ``da.blockwise`` index: ``"b"`` (the batch axis) then ``ndim - 1`` axes named after ``name``."""
-    return ("b",) + tuple(f"{name}{k}" for k in range(1, ndim))
+    """``ndim - 1`` axis names for a ``da.blockwise`` index (after the batch axis, ``"b"``)."""
+    return tuple(f"{name}{k}" for k in range(1, ndim))
 
 
 def flat_predictions(model, xs, batch_size):
     """Lazy flat outputs (a list of dask arrays, chunked as ``xs``) of ``model`` on ``xs`` (see :func:`model_inputs`).
 
-    One ``blockwise`` task per chunk: Dask's graph optimisation fuses it with the tasks that make the chunk (a
-    read from a ``.npy`` file, a slice), so a chunk is read and predicted in one task, on one worker, and never
-    stored or sent between workers.  With several outputs each chunk's task returns a tuple, which one small
-    task per output takes apart on the same worker.
+    One ``blockwise`` task per chunk, which Dask's graph optimisation fuses with the tasks that make the chunk (a
+    read from a ``.npy`` file, a slice): a chunk is read and predicted in one task, on one worker, and is never
+    stored or sent between workers.  Dask fuses a layer only into one that keeps all of its axes, so the task
+    keeps every input axis as an axis of length 1 of its outputs (``unit``), which a slice then drops.  With
+    several outputs each chunk's task returns a tuple, which one small task per output takes apart.
     """
     da = dask_inputs.import_dask_array()
 
     recipe, weights = worker_model.ship(worker_model.active_client(), worker_model.recipe_of(model),
                                         worker_model.weights_of(model))
     samples = _sample_outputs(model, xs)
-    inputs = [arg for i, a in enumerate(xs) for arg in (a, _axes(f"input{i}_", a.ndim))]
+    unit = [axis for i, a in enumerate(xs) for axis in _axes(f"input{i}_", a.ndim)]
+    inputs = [arg for i, a in enumerate(xs) for arg in (a, ("b",) + _axes(f"input{i}_", a.ndim))]
+    drop_unit = (slice(None),) + (0,) * len(unit)
     single = len(samples) == 1
 
     def blocks(fn, args, sample):
-        index = _axes("output_", sample.ndim)
-        return da.blockwise(fn, index, *args, new_axes=dict(zip(index[1:], sample.shape[1:])), concatenate=True,
-                            dtype=sample.dtype, meta=np.empty((0,) * sample.ndim, sample.dtype))
+        index = ("b", *unit, *_axes("output_", sample.ndim))
+        out = da.blockwise(fn, index, *args, new_axes=dict(zip(index[1 + len(unit):], sample.shape[1:])),
+                           adjust_chunks=dict.fromkeys(unit, 1), dtype=sample.dtype,
+                           meta=np.empty((0,) * len(index), sample.dtype))
+        return out[drop_unit]
 
-    common = [recipe, None, weights, None, batch_size, None, single, None]
+    common = [recipe, None, weights, None, batch_size, None, len(unit), None, single, None]
     if single:
         return [blocks(_predict_chunk, common + inputs, samples[0])]
-    packed = da.blockwise(_predict_chunk, ("b",), *common, *inputs, concatenate=True, dtype=object,
-                          meta=np.empty((0,), object))  # a tuple per chunk
-    return [blocks(operator.getitem, [packed, ("b",), j, None], s) for j, s in enumerate(samples)]
+    packed = da.blockwise(_predict_chunk, ("b", *unit), *common, *inputs, adjust_chunks=dict.fromkeys(unit, 1),
+                          dtype=object, meta=np.empty((0,) * (1 + len(unit)), object))  # a tuple per chunk
+    return [blocks(operator.getitem, [packed, ("b", *unit), j, None], s) for j, s in enumerate(samples)]
 
 
 def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):

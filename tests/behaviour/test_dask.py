@@ -84,6 +84,25 @@ def test_without_a_client_predict_evaluate_and_fit_match_numpy():
     _assert_same_training(*_fit_both("gru", lambda a: da.from_array(a, chunks=(30, 7, 3)), lambda a: a))
 
 
+def test_each_chunk_is_read_and_predicted_in_one_task(tmp_path):
+    """Dask fuses the read of a chunk into its prediction: no chunk is stored, or sent between workers."""
+    x, _, _ = _data()
+    np.save(tmp_path / "x.npy", x)
+    for model in (_model("lstm"), _two_outputs()):
+        lazy = model.predict(read_npy(tmp_path / "x.npy", rows_per_chunk=40))
+        for out in lazy if isinstance(lazy, list) else [lazy]:
+            graph = dict(out.__dask_optimize__(out.__dask_graph__(), out.__dask_keys__()))
+            tasks = [key[0] for key, node in graph.items() if type(node).__name__ == "Task"]
+            assert len(tasks) == 3 and not [name for name in tasks if name.startswith("npy")]  # one per chunk
+            np.testing.assert_array_equal(out.compute(), out.compute(scheduler="sync"))
+
+
+def _two_outputs():
+    inputs = rnnlab.Input((7, 3))
+    sequence, state = rnnlab.layers.GRU(4, return_sequences=True, return_state=True)(inputs)
+    return rnnlab.Model(inputs, [sequence, rnnlab.layers.Dense(2)(state)])
+
+
 def _no_client():
     try:
         distributed.default_client()
@@ -157,9 +176,7 @@ def test_predict_on_the_cluster_is_lazy_equal_and_sends_the_weights_once(client)
 
 def test_several_outputs_give_a_list_and_evaluate_matches(client):
     x, y, sw = _data()
-    inputs = rnnlab.Input((7, 3))
-    sequence, state = rnnlab.layers.GRU(4, return_sequences=True, return_state=True)(inputs)
-    model = rnnlab.Model(inputs, [sequence, rnnlab.layers.Dense(2)(state)])
+    model = _two_outputs()
     outputs = model.predict(da.from_array(x, chunks=(40, 7, 3)))
     assert isinstance(outputs, list) and all(isinstance(o, da.Array) for o in outputs)
     for got, want in zip(outputs, model.predict(x, verbose=0)):
