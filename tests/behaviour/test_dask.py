@@ -13,6 +13,7 @@ from rnnlab.distributed import read_npy
 from tests.support.reference import require
 
 da = require("dask.array")
+dask = require("dask")
 distributed = require("distributed")
 
 MEMORY_LIMIT = 200e6  # bytes per worker (a worker process with rnnlab imported holds about 70 MB)
@@ -136,11 +137,14 @@ def test_bad_input_is_refused_or_rechunked():
 # ----------------------------------------------------------------- on a LocalCluster
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       memory_limit=MEMORY_LIMIT)
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
+    quiet = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+             "distributed.admin.system-monitor.interval": "5s"}  # Dask's background work: 0.2 of the 2 cores
+    with dask.config.set(quiet):  # while the module runs: a worker restarted after a kill starts with it too
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, memory_limit=MEMORY_LIMIT)
+        with distributed.Client(cluster) as c:
+            yield c
+        cluster.close()
 
 
 def _builds(client):
