@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlab import activations, backend, constraints, initializers, nest, regularizers
+from rnnlab import activations, backend, constraints, initializers, nest, random, regularizers
 from rnnlab.engine.layer import Layer, add_grad, check_rate, check_units
 from rnnlab.random import make_rng
 
@@ -105,12 +105,14 @@ class DropoutMasks(NamedTuple):
     recurrent: np.ndarray | None
 
 
-def dropout_mask(rng, rate, shape, dtype):
+def dropout_mask(cell, rate, shape, dtype):
+    """An inverted-dropout mask ``(count, B, size)`` drawn for ``cell`` (:func:`rnnlab.random.uniform`, the
+    samples along axis 1), scaled by ``1 / (1 - rate)``; None for rate 0."""
     if rate == 0:
         return None
     if rate >= 1:
         return np.zeros(shape, dtype)
-    return ((rng.random(shape) >= rate) / (1.0 - rate)).astype(dtype)
+    return ((random.uniform(cell, shape, batch_axis=1) >= rate) / (1.0 - rate)).astype(dtype)
 
 
 def over_time(mask, x):
@@ -287,14 +289,20 @@ class RecurrentCell(Layer):
         scaled by ``1 / (1 - rate)``, drawn once per call and reused at every step."""
         if not training or (self.dropout == 0 and self.recurrent_dropout == 0):
             return None
-        if self._rng is None:
-            self._rng = make_rng(self.seed)
         per_gate = self.recurrent_dropout > 0 and self.per_gate_recurrent_dropout
         count = self.gates if per_gate else 1
-        inputs = dropout_mask(self._rng, self.dropout, (count, batch, self.input_dim), self.dtype)
-        recurrent = dropout_mask(self._rng, self.recurrent_dropout, (count, batch, self._recurrent_rows()),
+        inputs = dropout_mask(self, self.dropout, (count, batch, self.input_dim), self.dtype)
+        recurrent = dropout_mask(self, self.recurrent_dropout, (count, batch, self._recurrent_rows()),
                                  self.dtype)
         return DropoutMasks(inputs, recurrent)
+
+    def _training_rng(self):
+        """The cell's generator (seeded from ``seed``, or from the global state, when first needed)."""
+        if self.dropout == 0 and self.recurrent_dropout == 0:
+            return None
+        if self._rng is None:
+            self._rng = make_rng(self.seed)
+        return self._rng
 
     def step(self, xw_t, states, dropout=None):  # pragma: no cover - abstract
         raise NotImplementedError

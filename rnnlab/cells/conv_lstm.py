@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlab import activations, constraints, initializers, ops, regularizers
+from rnnlab import activations, constraints, initializers, ops, random, regularizers
 from rnnlab.cells.protocol import ProtocolCell
 from rnnlab.engine.conv_args import (check_strides_dilation, conv_output_spatial, data_format_of, int_tuple,
                                      padding_mode)
@@ -183,19 +183,25 @@ class ConvLSTMCell(Layer):
         h_new = sigma(z_o) * act(c_new)
         return h_new, [h_new, c_new]
 
+    def _training_rng(self):
+        """The cell's generator (seeded from ``seed``, or from the global state, when first needed)."""
+        if self.dropout == 0 and self.recurrent_dropout == 0:
+            return None
+        if self._rng is None:
+            self._rng = make_rng(self.seed)
+        return self._rng
+
     def make_dropout(self, batch, training):
         """This call's masks (drawn once, used at every step), or None without dropout or outside training."""
         if not training or (self.dropout == 0 and self.recurrent_dropout == 0):
             return None
-        if self._rng is None:
-            self._rng = make_rng(self.seed)
 
         def draw(rate, shape):
             if rate == 0:
                 return None
             if rate >= 1:
                 return np.zeros((GATES, batch) + shape, self.dtype)
-            keep = self._rng.random((GATES, batch) + shape) >= rate
+            keep = random.uniform(self, (GATES, batch) + shape, batch_axis=1) >= rate
             return (keep / (1.0 - rate)).astype(self.dtype)
 
         return ConvDropout(True, draw(self.dropout, self.input_shape), draw(self.recurrent_dropout, self.state_shape))

@@ -254,6 +254,12 @@ class Layer:
     def path(self) -> str:
         return f"{self._parent.path}/{self.name}" if self._parent is not None else self.name
 
+    def _training_rng(self):
+        """The generator of this layer's random draws in training (dropout masks, noise), or None when it draws
+        nothing.  ``fit`` draws the layer's key from it (:mod:`rnnlab.random`); outside ``fit`` the draws come
+        from it directly."""
+        return None
+
     def _sublayers(self) -> list["Layer"]:
         """The layers this one owns, in the order their weights follow its own in ``weights``.
 

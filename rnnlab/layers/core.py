@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import activations, backend, constraints, initializers, regularizers
+from rnnlab import activations, backend, constraints, initializers, random, regularizers
 from rnnlab.engine.layer import Layer, add_grad, check_units, refuse_inner_activity_regularizer
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.random import make_rng
@@ -126,13 +126,19 @@ class Dropout(Layer):
         self.seed = seed
         self._rng = make_rng(seed) if seed is not None else None
 
+    def _training_rng(self):
+        if self.rate in (0, 1):
+            return None
+        return self._rng or make_rng(None)
+
     def _scale(self, inputs):
         """The call's mask scaled by ``1 / (1 - rate)``, broadcastable to ``inputs``."""
         if self.rate == 1:
             return np.zeros((1,) * inputs.ndim, inputs.dtype)
-        rng = self._rng or make_rng(None)
         shape = self._noise_shape(inputs)
-        return ((rng.random(shape) >= self.rate) / (1.0 - self.rate)).astype(inputs.dtype)
+        per_sample = self.noise_shape is None or self.noise_shape[0] is None  # else one draw for all samples
+        keep = random.uniform(self, shape, batch_axis=0 if per_sample else None) >= self.rate
+        return (keep / (1.0 - self.rate)).astype(inputs.dtype)
 
     def _noise_shape(self, inputs):
         """The shape of the random keep/drop draw, broadcast over ``inputs``."""
