@@ -24,6 +24,7 @@ from rnnlab.ops.linalg import *  # noqa: F401,F403
 from rnnlab.ops.math import *  # noqa: F401,F403
 from rnnlab.ops.nn import *  # noqa: F401,F403
 from rnnlab.ops.products import *  # noqa: F401,F403
+from rnnlab.ops.nan_reductions import *  # noqa: F401,F403
 from rnnlab.ops.reductions import *  # noqa: F401,F403
 from rnnlab.ops.rotations import *  # noqa: F401,F403
 from rnnlab.ops.scatter import *  # noqa: F401,F403
@@ -31,5 +32,6 @@ from rnnlab.ops.searching import *  # noqa: F401,F403
 from rnnlab.ops.selection import *  # noqa: F401,F403
 from rnnlab.ops.solvers import slogdet  # noqa: F401 - logdet comes with math, the rest with linalg
 from rnnlab.ops.shapes import *  # noqa: F401,F403
+from rnnlab.ops.statistics import *  # noqa: F401,F403
 from rnnlab.ops.tensor import Tensor  # noqa: F401
 from rnnlab.ops import core, linalg, math, nn, numpy  # noqa: F401,E402 - Keras's namespaces
