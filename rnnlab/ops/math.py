@@ -50,17 +50,21 @@ def _erfinv_start(p):
 
 
 def erfinv(x):
-    """The inverse of ``erf`` on ``(-1, 1)`` (``+-inf`` at ``+-1``, NaN outside), refined by two Newton steps
-    in float64. Its derivative is ``sqrt(pi) / 2 * exp(y^2)``."""
+    """The inverse of ``erf`` on ``(-1, 1)`` (``+-inf`` at ``+-1``, NaN outside), refined by Newton steps in
+    float64 on ``|x|`` (through ``erfc`` near 1, where ``erf`` is too flat to resolve). Its derivative is
+    ``sqrt(pi) / 2 * exp(y^2)``."""
     x, v = _float_operand(x)
     p = v.astype("float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = _erfinv_start(np.clip(p, -1, 1))
-        for _ in range(2):
+    a = np.abs(p)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        y = _erfinv_start(np.minimum(a, 1))
+        tail = a > 0.5
+        for _ in range(3):
             inside = np.isfinite(y)
-            step = (_erf(np.where(inside, y, 0)).astype("float64") - p) / (_TWO_OVER_SQRT_PI * np.exp(-y * y))
-            y = np.where(inside, y - step, y)
-        y = np.where(np.abs(p) > 1, np.nan, np.where(np.abs(p) == 1, np.sign(p) * np.inf, y))
+            safe = np.where(inside, y, 0)
+            residual = np.where(tail, (1 - a) - _erfc(safe).astype("float64"), _erf(safe).astype("float64") - a)
+            y = np.where(inside, y - residual / (_TWO_OVER_SQRT_PI * np.exp(-y * y)), y)
+        y = np.sign(p) * np.where(a > 1, np.nan, np.where(a == 1, np.inf, y))
     y = y.astype(v.dtype)
     return record(y, (x,), lambda g: (g / _TWO_OVER_SQRT_PI * np.exp(y * y),))
 
