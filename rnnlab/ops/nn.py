@@ -182,23 +182,30 @@ def threshold(x, threshold, default_value):
 
 
 def sparsemax(x, axis=-1):
-    """The Euclidean projection of ``x`` onto the probability simplex along ``axis`` (Martins and Astudillo,
-    2016): ``max(x - tau, 0)`` with ``tau`` making each slice sum to 1. Its Jacobian is, on the support ``S``,
-    the identity minus ``1/|S|``."""
+    """Keras's sparsemax along ``axis``: ``max(x - tau, 0)``, where, with ``z`` sorted in decreasing order,
+    ``c_j = z_1 + ... + z_j`` and the support ``k = #{j : z_j > (c_j - 1) / j}``, Keras 3.15 (every backend)
+    takes ``tau = (c_1 + ... + c_k - 1) / k``. That is the paper's threshold (Martins and Astudillo, 2016:
+    ``(c_k - 1) / k``) only when ``k == 1``, so for wider supports the result need not sum to 1; rnnlab gives
+    Keras's numbers. The gradient is that of this formula: ``tau`` moves with the ``i``-th largest entry by
+    ``(k - i + 1) / k`` for ``i <= k``."""
     x, v = _float_operand(x)
-    ordered = -np.sort(-v, axis=axis)  # descending
-    ranks = np.arange(1, v.shape[axis] + 1, dtype=v.dtype).reshape([-1 if a == axis % v.ndim else 1
-                                                                    for a in range(v.ndim)])
-    running = np.cumsum(ordered, axis=axis)
+    axis_ = axis % v.ndim
+    order = np.argsort(-v, axis=axis_, kind="stable")  # ranks in decreasing order
+    ordered = np.take_along_axis(v, order, axis=axis_)
+    shape = [-1 if a == axis_ else 1 for a in range(v.ndim)]
+    ranks = np.arange(1, v.shape[axis_] + 1, dtype=v.dtype).reshape(shape)
+    running = np.cumsum(ordered, axis=axis_)
     support = ordered - (running - 1) / ranks > 0
-    k = np.sum(support, axis=axis, keepdims=True).astype(v.dtype)
-    tau = (np.sum(np.where(support, running, 0), axis=axis, keepdims=True) - 1) / k
+    k = np.sum(support, axis=axis_, keepdims=True).astype(v.dtype)
+    tau = (np.sum(np.where(support, running, 0), axis=axis_, keepdims=True) - 1) / k
     y = np.maximum(v - tau, 0).astype(v.dtype)
     on = y > 0
+    weight_sorted = np.where(support, (k - ranks + 1) / k, 0)  # d tau / d (i-th largest entry)
+    weight = np.empty_like(weight_sorted)
+    np.put_along_axis(weight, order, weight_sorted, axis=axis_)  # back to x's order
 
-    def vjp(g):  # on the support, g minus its mean there
-        mean_on = np.sum(g * on, axis=axis, keepdims=True) / np.maximum(np.sum(on, axis=axis, keepdims=True), 1)
-        return (on * (g - mean_on),)
+    def vjp(g):  # d y_m / d x_n = on_m (delta_mn - d tau / d x_n)
+        return (on * g - np.sum(on * g, axis=axis_, keepdims=True) * weight,)
 
     return record(y, (x,), vjp)
 

@@ -389,6 +389,7 @@ CASES = {
     "glu_axis0": (lambda o, a: o.glu(a, axis=0), lambda: [f32(4, 3)]),
     "sparsemax": (lambda o, a: o.sparsemax(a), lambda: [f32(3, 5)]),
     "sparsemax_axis0": (lambda o, a: o.sparsemax(a * 3, axis=0), lambda: [f32(4, 3)]),
+    "sparsemax_wide_support": (lambda o, a: o.sparsemax(a * 0.2), lambda: [f32(3, 5)]),
     "threshold": (lambda o, a: o.threshold(a, 0.3, -1.0), lambda: [f32(3, 4)]),
     "psnr": (lambda o, a, b: o.psnr(a, b, 1.0), lambda: [prob(3, 4), prob(3, 4)]),
     "layer_normalization": (lambda o, a, g, b: o.layer_normalization(a, g, b), lambda: [f32(3, 4), f32(4), f32(4)]),
