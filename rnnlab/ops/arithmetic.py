@@ -128,26 +128,5 @@ def getitem(x, key):
     return record(y, (x,), vjp)
 
 
-def diff(a, n=1, axis=-1):
-    """The ``n``-th differences of neighbours along ``axis`` (``a[1:] - a[:-1]``, ``n`` times; for booleans,
-    whether neighbours differ). The gradient flows through the subtractions."""
-    from rnnlab.ops.comparison import not_equal  # comparison builds on this module
-
-    if not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"ops.diff: argument `n` must be a non-negative int; received n={n!r}.")
-    a = operand(a)
-    v = as_array(a)
-    if v.ndim == 0:
-        raise ValueError("ops.diff: `a` must have at least one axis; received a scalar.")
-    if not -v.ndim <= axis < v.ndim:
-        raise ValueError(f"ops.diff: argument `axis` must lie in [-{v.ndim}, {v.ndim}) for a of shape {v.shape}; "
-                         f"received axis={axis}.")
-    lead = (slice(None),) * (axis % v.ndim)
-    for _ in range(int(n)):
-        later, earlier = getitem(a, lead + (slice(1, None),)), getitem(a, lead + (slice(None, -1),))
-        a = not_equal(later, earlier) if v.dtype == bool else subtract(later, earlier)
-    return a
-
-
 __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "mod", "power", "negative",
-           "matmul", "diff"]
+           "matmul"]

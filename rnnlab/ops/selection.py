@@ -52,7 +52,6 @@ def minimum(x1, x2):
     return record(np.where(first, a, b), (x1, x2), lambda g: (g * first, g * ~first))
 
 
-@names_shapes("x", "x_min", "x_max")
 def _nan_aware(name, pick):
     def op(x1, x2):
         x1, x2, a, b = _pair(x1, x2)
@@ -100,6 +99,7 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     return record(y, (x,), lambda g: (g * finite,))
 
 
+@names_shapes("x", "x_min", "x_max")
 def clip(x, x_min, x_max):
     """``x`` limited to ``[x_min, x_max]`` elementwise; the result keeps ``x``'s dtype (booleans become int32)."""
     x, lo, hi = operand(x), operand(x_min), operand(x_max)
