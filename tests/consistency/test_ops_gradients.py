@@ -55,6 +55,7 @@ CASES = {
     "tanh": (ops.tanh, lambda: [arr(3, 4)]),
     "operators": (lambda a, b: (a @ b + 1.0) * 2 - a[:, :1] / (b[0] * b[0] + 1.0), lambda: [arr(3, 4), arr(4, 3)]),
     "numpy_ufuncs": (lambda a: np.tanh(np.exp(a) * a) + np.square(a), lambda: [arr(3, 4)]),
+    "numpy_ufuncs_long_tail": (lambda a, b: np.hypot(a, b) + np.arctan2(a, b) * np.logaddexp(a, b) + np.cbrt(np.fmax(a, b)) + np.deg2rad(np.fmod(a, b)), lambda: [arr(3, 4), pos(4)]),
     "reused_input": (lambda a: a * a + a, lambda: [arr(5)]),
     # selection
     "where_broadcast": (lambda a, b: ops.where(a > 0, a, b), lambda: [arr(3, 4), arr(4)]),
