@@ -94,7 +94,7 @@ def divide_no_nan(x1, x2):
     x1, x2, a, b = _float_pair(x1, x2)
     zero = b == 0
     safe = np.where(zero, 1, b)
-    y = np.where(zero, 0, a / safe).astype(a.dtype if a.ndim >= b.ndim else b.dtype, copy=False)
+    y = np.where(zero, 0, a / safe).astype(a.dtype, copy=False)
     return record(y, (x1, x2), lambda g: (np.where(zero, 0, g / safe), np.where(zero, 0, -g * y / safe)))
 
 
