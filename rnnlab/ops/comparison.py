@@ -79,5 +79,5 @@ def allclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
     return np.all(_close(x1, x2, rtol, atol, equal_nan, equal_infinities=True))
 
 
-__all__ = ["isclose", "allclose", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-           "logical_xor", "logical_not", "isnan", "isinf", "isfinite"]
+__all__ = ["isclose", "allclose", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+           "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite"]

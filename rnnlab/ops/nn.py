@@ -20,7 +20,7 @@ from rnnlab.ops.elementwise import _float_operand, log, log10, rsqrt, square
 from rnnlab.ops.linalg import norm
 from rnnlab.ops.selection import clip, maximum, minimum, where
 from rnnlab.ops.shapes import split, squeeze, take_along_axis
-from rnnlab.ops.softmax import log_softmax, softmax
+from rnnlab.ops.softmax import log_softmax, softmax  # noqa: F401 - part of this family in Keras
 from rnnlab.ops.tensor import operand, record, unwrap
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): where probabilities are clipped

@@ -8,6 +8,8 @@ with ``Y = inv(A)``, ``dA = -Y^T G Y^T``; ``det`` gives ``g det(A) A^-T``; ``sol
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from rnnlab.ops.arithmetic import matmul
@@ -29,19 +31,14 @@ def _square(x, op, argument="x"):
     return x, v
 
 
+@contextlib.contextmanager
 def _linalg_errors(op):
     """NumPy's ``LinAlgError`` (a singular or non-definite matrix) as a ValueError naming the op."""
-    class Catch:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, kind, exc, tb):
-            if kind is not None and issubclass(kind, np.linalg.LinAlgError):
-                raise ValueError(f"ops.{op}: {exc} (the matrix must be invertible"
-                                 f"{', symmetric and positive definite' if op == 'cholesky' else ''}).") from None
-            return False
-
-    return Catch()
+    try:
+        yield
+    except np.linalg.LinAlgError as exc:
+        need = ", symmetric and positive definite" if op == "cholesky" else ""
+        raise ValueError(f"ops.{op}: {exc} (the matrix must be invertible{need}).") from None
 
 
 def inv(x):
