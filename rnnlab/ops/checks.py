@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from rnnlab.ops.tensor import unwrap
+from rnnlab.ops.tensor import Tensor, active_tape, is_variable, unwrap
 
 _NUMPY_SHAPE_ERRORS = ("could not be broadcast", "shape-mismatch", "mismatch in its core dimension", "shapes", "not aligned",
                        "must have the same", "dimensions except for the concatenation axis")
@@ -64,3 +64,15 @@ def normalize_axis(axis, ndim, op, argument="axis"):
     if len(set(out)) != len(out):
         raise ValueError(f"ops.{op}: argument `{argument}` repeats an axis; received {argument}={axis!r}.")
     return tuple(sorted(out))
+
+
+def refuse_gradient(op, **arrays):
+    """A TypeError naming ``ops.<op>`` when a float argument is on the training record (a layer's input or
+    weight while it trains): the op has no gradient, and silently dropping one would train the wrong model."""
+    for name, value in arrays.items():
+        on_record = isinstance(value, Tensor) or (is_variable(value) and active_tape() is not None)
+        if on_record and np.asarray(unwrap(value)).dtype.kind == "f":
+            raise TypeError(
+                f"ops.{op} has no gradient in rnnlab, and argument `{name}` is on the training record (a float "
+                f"array that gradients flow through). Pass ops.stop_gradient({name}) to use the op's value "
+                "without a gradient.")

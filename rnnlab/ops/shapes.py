@@ -381,4 +381,23 @@ def size(x):
     return np.size(unwrap(x))
 
 
-__all__ += ["ndim", "size"]
+def meshgrid(*x, indexing="xy"):
+    """Coordinate grids from 1-D arrays: one array per input, each of shape ``(len(x0), len(x1), ...)``
+    (``indexing="ij"``) or with the first two axes swapped (``"xy"``, the default). The gradient of each grid is
+    summed back onto its input."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"ops.meshgrid: argument `indexing` must be 'xy' or 'ij'; received indexing={indexing!r}.")
+    xs = [reshape(v, -1) for v in x]
+    sizes = [np.shape(as_array(v))[0] for v in xs]
+    if indexing == "xy" and len(xs) > 1:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for i, v in enumerate(xs):
+        position = (1 - i if i < 2 else i) if indexing == "xy" and len(xs) > 1 else i
+        shape = [1] * len(xs)
+        shape[position] = -1
+        grids.append(broadcast_to(reshape(v, shape), sizes))
+    return grids
+
+
+__all__ += ["ndim", "size", "meshgrid"]
