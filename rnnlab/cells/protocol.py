@@ -164,7 +164,7 @@ class ProtocolCell:
                 gates = _GATE_LOG.stack.pop()
             output, new_states = self._check_step(output, new_states, x_t.shape[0])
             return output, new_states, gates
-        with Tape(tape.grads, training) as step_tape:
+        with tape.part(training) as step_tape:  # one weight leaf per call, shared by every step
             x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
             output, new_states = self._call(x_leaf, state_leaves, context)
         flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
@@ -195,10 +195,14 @@ class ProtocolCell:
         return output, new_states
 
     def step_backward(self, d_output, d_states, record, prev_states, dropout, grads):
-        """Backpropagate one step through its :class:`StepRecord`: ``(d_x_t, d_previous_states)``; the
-        cell's weight gradients are added to ``grads``."""
-        grad_of = backpropagate([record.output] + list(record.new_states), [d_output] + list(d_states))
-        record.tape.collect_weight_grads(grad_of)
+        """Backpropagate one step through its :class:`StepRecord`: ``(d_x_t, d_previous_states)``. The cell's
+        weight gradients go to ``grads``, or, when the call's tape defers them, wait there as factors until the
+        loop's backward ends (:meth:`rnnlab.ops.tensor.Tape.apply_deferred`)."""
+        tape = record.tape
+        grad_of = backpropagate([record.output] + list(record.new_states), [d_output] + list(d_states),
+                                tape.nodes, tape.deferred)
+        if tape.deferred is None:
+            tape.collect_weight_grads(grad_of)
         dx = grad_of(record.x)
         d_prev = [grad_of(leaf) for leaf in record.states]
         return (np.zeros_like(record.x.value) if dx is None else dx,

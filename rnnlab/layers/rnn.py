@@ -113,7 +113,9 @@ def reference_train(call):
     step by step (:func:`reference_loop_backward`), then through the input projection."""
     layer, cell = call.layer, call.cell
     xw, mask = call.projected()
-    with Tape(call.grads):  # a user's cell records its steps for step_backward; built-in cells keep gates
+    # a user's cell records its steps for step_backward (its weight gradients deferred to the end of the
+    # backward, one product over all steps); built-in cells keep gates
+    with Tape(call.grads, defer_weight_grads=True) as tape:
         last_output, outputs, states, trace = reference_loop(
             cell, xw, call.states, mask, call.zero_output_for_mask, True, True, call.dropout)
     grads, dropout, x = call.grads, call.dropout, call.x
@@ -125,6 +127,7 @@ def reference_train(call):
             cell, trace, mask, call.zero_output_for_mask,
             d_main if layer.return_sequences else None, None if layer.return_sequences else d_main,
             d_states, dropout, grads)
+        tape.apply_deferred()
         if call.reverse:
             dxw = dxw[:, ::-1]
         dx = cell.project_inputs_backward(x, dxw, dropout, grads, need_dx=need_input_grad)

@@ -9,7 +9,7 @@ import numpy as np
 
 from rnnlab.ops.checks import names_shapes
 from rnnlab.ops.dtypes import as_array, result_type
-from rnnlab.ops.tensor import Tensor, operand, record, unwrap
+from rnnlab.ops.tensor import RowProduct, Tensor, operand, record, unwrap
 
 
 def _pair(x1, x2):
@@ -93,6 +93,13 @@ def matmul(x1, x2):
     y = np.matmul(a, b)
 
     def vjp(g):
+        if b.ndim == 2 and a.ndim >= 2:  # (..., m, n) @ (n, p): the common case, a layer's input times a weight
+            da = np.matmul(g, b.T) if isinstance(x1, Tensor) else None  # (..., m, n)
+            # d b = sum over every row of a and g: kept as factors, so a weight used at every step of a sequence
+            # gets one product over all steps (rnnlab.ops.tensor.RowProduct)
+            db = RowProduct(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])) if isinstance(x2, Tensor) \
+                else None  # (n, p)
+            return da, db
         if a.ndim == 1 and b.ndim == 1:
             return g * b, g * a  # an inner product
         a2 = a[None, :] if a.ndim == 1 else a  # a vector is a (1, n) row on the left...

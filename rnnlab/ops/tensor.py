@@ -5,7 +5,15 @@ While a :class:`Tape` is active (a training step of a layer written with ops), t
 :class:`Tensor` objects, weights (``Variable``) used by an op become :class:`Tensor` leaves of the tape, and every
 op applied to a Tensor returns a Tensor that remembers its :class:`Node`: the op's inputs and its vector-Jacobian
 product (``vjp``), written beside the op's forward in the op's family module.  :func:`backward` walks the nodes in
-reverse order from the outputs' gradients, as micrograd does for scalars.
+reverse order from the outputs' gradients, as micrograd does for scalars.  Ops are recorded in the order they
+run, which is already an order where every node follows the nodes that made its inputs: a :class:`Tape` keeps
+that list (``nodes``), and walking it backwards needs no sort.
+
+Over a sequence (a user's cell inside ``RNN``, one record per step), a weight's gradient is a sum over steps of
+small products ``a_t^T @ g_t`` (a ``matmul`` whose right operand is the weight) and row sums (a bias). A tape made
+with ``defer_weight_grads=True`` keeps those factors (:class:`RowProduct`, :class:`RowSum`) instead, and
+:meth:`Tape.apply_deferred` computes each weight's gradient as ONE product over all steps' rows, as the built-in
+layers do for their input kernel.
 
 A built-in layer (LSTM, Dense...) keeps its hand-written backward: called on Tensors, it enters the record as one
 node whose ``vjp`` is its own backward (:mod:`rnnlab.engine.layer`).
@@ -93,21 +101,37 @@ class Tensor:
 
 
 class Tape:
-    """The record of one training call: where gradients of weights go (``grads``, a dict ``Variable -> array``)
-    and the losses layers added with ``add_loss``.  Weights become leaves the first time an op uses them."""
+    """The record of one training call: where gradients of weights go (``grads``, a dict ``Variable -> array``),
+    the nodes recorded while it is active (``nodes``, in the order the ops ran) and the losses layers added with
+    ``add_loss``.  Weights become leaves the first time an op uses them.
 
-    def __init__(self, grads=None, training=True):
+    With ``defer_weight_grads``, :func:`backward` keeps the weight leaves' gradients as factors in ``deferred``
+    (``id(leaf) -> (variable, [contributions])``) and :meth:`apply_deferred` adds them to ``grads``.
+    """
+
+    def __init__(self, grads=None, training=True, defer_weight_grads=False):
         self.grads = grads if grads is not None else {}
         self.training = training
         self.leaves = {}  # id(variable) -> (variable, leaf Tensor)
         self.losses = []  # what add_loss() received during the call
         self.node_weights = set()  # ids of weights whose built-in layer entered the record as one node
+        self.nodes = []  # every node recorded while this tape was the active one, in the order the ops ran
+        self.deferred = {} if defer_weight_grads else None
+
+    def part(self, training):
+        """A tape for one part of this call (a step of a user's cell): its own ``nodes`` and ``losses``, and
+        this tape's weight leaves, ``grads`` and deferred gradients, so a weight is one leaf over all steps."""
+        part = Tape(self.grads, training)
+        part.leaves, part.node_weights, part.deferred = self.leaves, self.node_weights, self.deferred
+        return part
 
     def leaf(self, variable):
         entry = self.leaves.get(id(variable))
         if entry is None:
-            entry = (variable, Tensor(variable.value))
-            self.leaves[id(variable)] = entry
+            leaf = Tensor(variable.value)
+            entry = self.leaves[id(variable)] = (variable, leaf)
+            if self.deferred is not None:
+                self.deferred[id(leaf)] = (variable, [])
         return entry[1]
 
     def __enter__(self):
@@ -121,12 +145,63 @@ class Tape:
         """Add each weight leaf's gradient (``grad_of(leaf)``, None if none flowed) to ``grads``."""
         for variable, leaf in self.leaves.values():
             g = grad_of(leaf)
-            if g is None:
-                continue
-            if variable in self.grads:
-                np.add(self.grads[variable], g, out=self.grads[variable])
-            else:
-                self.grads[variable] = np.array(g, dtype=variable.value.dtype)
+            if g is not None:
+                _add_weight_grad(self.grads, variable, g)
+
+    def apply_deferred(self):
+        """Add the weight gradients that :func:`backward` deferred to ``grads`` (each weight's factors as one
+        product over all their rows), and forget them."""
+        for variable, parts in self.deferred.values():
+            if parts:
+                _add_weight_grad(self.grads, variable, _sum_deferred(parts))
+                parts.clear()
+
+
+def _add_weight_grad(grads, variable, g):
+    if variable in grads:
+        np.add(grads[variable], g, out=grads[variable])
+    else:
+        grads[variable] = np.array(g, dtype=variable.value.dtype)
+
+
+class RowProduct:
+    """A gradient kept as factors: ``a^T @ g``, with ``a`` ``(N, K)`` and ``g`` ``(N, M)`` (N rows, e.g. batch
+    rows). Factors of one weight from many steps stack along N into one product (:meth:`Tape.apply_deferred`)."""
+
+    __slots__ = ("a", "g")
+
+    def __init__(self, a, g):
+        self.a, self.g = a, g
+
+    def value(self):
+        return self.a.T @ self.g  # (K, M)
+
+
+class RowSum:
+    """A gradient kept as rows to be summed: ``rows.sum(axis=0)``, ``rows`` ``(N, *shape)`` (a bias's)."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows):
+        self.rows = rows
+
+
+def _sum_deferred(parts):
+    """The sum of deferred contributions (:class:`RowProduct`, :class:`RowSum` or arrays) of one weight."""
+    products = [p for p in parts if type(p) is RowProduct]
+    sums = [p.rows for p in parts if type(p) is RowSum]
+    total = None
+    if products:
+        a = products[0].a if len(products) == 1 else np.concatenate([p.a for p in products])  # (N, K)
+        g = products[0].g if len(products) == 1 else np.concatenate([p.g for p in products])  # (N, M)
+        total = a.T @ g  # one product over every step's rows
+    if sums:
+        rows = sums[0] if len(sums) == 1 else np.concatenate(sums)  # (N, *shape)
+        total = rows.sum(axis=0) if total is None else total + rows.sum(axis=0)
+    for p in parts:
+        if type(p) is not RowProduct and type(p) is not RowSum:
+            total = p if total is None else total + p
+    return total
 
 
 class _State(threading.local):
@@ -185,9 +260,12 @@ def record(value, parents, vjp):
             break
     else:
         return value
-    node = Node(tuple(parents), vjp)
+    node = Node(parents if type(parents) is tuple else tuple(parents), vjp)
     out = Tensor(value, node)
     node.outputs.append(out)
+    tapes = _STATE.tapes
+    if tapes:
+        tapes[-1].nodes.append(node)
     return out
 
 
@@ -198,6 +276,9 @@ def record_many(values, parents, vjp):
     node = Node(tuple(parents), vjp, multi=True)
     outs = [Tensor(v, node) for v in values]
     node.outputs.extend(outs)
+    tapes = _STATE.tapes
+    if tapes:
+        tapes[-1].nodes.append(node)
     return outs
 
 
@@ -233,42 +314,68 @@ def _topological_nodes(targets):
     return order
 
 
-def backward(targets, seeds):
+def backward(targets, seeds, nodes=None, deferred=None):
     """Backpropagate ``seeds`` (gradients of the loss w.r.t. each of ``targets``) through the record.
 
+    ``nodes`` (a :class:`Tape`'s, in the order the ops ran) is walked backwards instead of sorting the graph from
+    the targets; if the targets depend on a node not in it, the graph is sorted after all. ``deferred`` (a
+    tape's :attr:`Tape.deferred`) receives the gradients of its weight leaves, kept as factors
+    (:class:`RowProduct`, :class:`RowSum`) rather than computed.
+
     Returns ``grad_of(tensor)``: the accumulated gradient of any Tensor the targets depend on (leaves
-    included), or None where none flowed.
+    included, except deferred ones), or None where none flowed.
     """
-    grads = {}
-    keep = {}  # id -> Tensor, so that ids stay valid while grads are looked up
+    grads = {}  # id(tensor) -> gradient
+    owners = {}  # id -> Tensor, so that ids stay valid while grads are looked up
+    later = []  # (id(weight leaf), contribution) for ``deferred``
 
     def add(t, g):
-        if g is None:
-            return
-        if g.dtype != t.value.dtype and g.dtype.kind == "f" and t.value.dtype.kind == "f":
-            g = g.astype(t.value.dtype)
         key = id(t)
-        if key in grads:
-            grads[key] = grads[key] + g
-        else:
+        value = t.value
+        if deferred is not None and key in deferred:
+            if type(g) is not RowProduct:
+                g = np.asarray(g)
+                if g.shape != value.shape:
+                    lead = g.ndim - value.ndim
+                    g = RowSum(g.reshape((-1,) + value.shape)) if lead > 0 and g.shape[lead:] == value.shape \
+                        else unbroadcast(g, value.shape)
+            later.append((key, g))
+            return
+        if type(g) is RowProduct:
+            g = g.value()
+        elif type(g) is not np.ndarray:
+            g = np.asarray(g)
+        if g.shape != value.shape:
+            g = unbroadcast(g, value.shape)
+        if g.dtype != value.dtype and g.dtype.kind == "f" and value.dtype.kind == "f":
+            g = g.astype(value.dtype)
+        old = grads.get(key)
+        if old is None:
             grads[key] = g
-            keep[key] = t
+            owners[key] = t
+        else:
+            grads[key] = old + g
 
     for t, s in zip(targets, seeds):
         if isinstance(t, Tensor) and s is not None:
             add(t, np.asarray(s, dtype=t.value.dtype))
-    for node in reversed(_topological_nodes(targets)):
-        outs = [grads.get(id(o)) for o in node.outputs]
-        if all(g is None for g in outs):
-            continue
+    for node in reversed(_topological_nodes(targets) if nodes is None else nodes):
+        outputs = node.outputs
         if node.multi:
-            outs = [np.zeros_like(o.value) if g is None else g for g, o in zip(outs, node.outputs)]
-            parent_grads = node.vjp(outs)
+            outs = [grads.pop(id(o), None) for o in outputs]
+            if all(g is None for g in outs):
+                continue
+            parent_grads = node.vjp([np.zeros_like(o.value) if g is None else g for g, o in zip(outs, outputs)])
         else:
-            parent_grads = node.vjp(outs[0])
-        for o in node.outputs:  # an intermediate's gradient is spent once its node has run
-            grads.pop(id(o), None)
+            g = grads.pop(id(outputs[0]), None)  # an intermediate's gradient is spent once its node has run
+            if g is None:
+                continue
+            parent_grads = node.vjp(g)
         for p, g in zip(node.parents, parent_grads):
-            if isinstance(p, Tensor) and g is not None and p.value.dtype.kind in "fc":
-                add(p, unbroadcast(np.asarray(g), p.value.shape))
+            if g is not None and isinstance(p, Tensor) and p.value.dtype.kind in "fc":
+                add(p, g)
+    if nodes is not None and any(owners[key].node is not None for key in grads):
+        return backward(targets, seeds, None, deferred)  # a node outside ``nodes``: sort the graph after all
+    for key, g in later:
+        deferred[key][1].append(g)
     return lambda t: grads.get(id(t))
