@@ -7,6 +7,7 @@ user's cell, which calls its ``call(inputs, states, training=...)`` once per ste
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import threading
 from typing import NamedTuple
@@ -93,7 +94,8 @@ class ProtocolCell:
         self._input_dim = None
         self._takes_training = _takes_training(cell)
         self._checked_record = False  # whether a training step has checked that the cell's weights are recorded
-        flat_sizes(cell.state_size)  # checked now, so a bad state_size fails where the RNN is made
+        self._layout = None  # (state_size as read, a copy of it, its flat sizes, whether it nests lists)
+        self._sizes()  # checked now, so a bad state_size fails where the RNN is made
 
     # -------------------------------------------------------------- shapes
     @property
@@ -106,12 +108,21 @@ class ProtocolCell:
 
     @property
     def flat_state_sizes(self):
-        return flat_sizes(self.user_cell.state_size)
+        return list(self._sizes()[0])
+
+    def _sizes(self):
+        """``(flat state sizes, whether state_size nests lists)``, worked out again only when the cell's
+        ``state_size`` changes (it is read at every step)."""
+        size, layout = self.user_cell.state_size, self._layout
+        if layout is None or layout[0] is not size or layout[1] != size:
+            deep = isinstance(size, (list, tuple)) and any(isinstance(s, (list, tuple)) for s in size)
+            layout = self._layout = (size, copy.deepcopy(size), tuple(flat_sizes(size)), deep)
+        return layout[2], layout[3]
 
     @property
     def output_size(self):
         size = getattr(self.user_cell, "output_size", None)
-        return int(size) if size is not None else self.flat_state_sizes[0]
+        return int(size) if size is not None else self._sizes()[0][0]
 
     @property
     def input_dim(self):
@@ -177,8 +188,8 @@ class ProtocolCell:
 
     def _call(self, x_t, states, context):
         training = context is not None and context.training
-        packed = nest.pack_like(state_structure(self.state_size), list(states)) \
-            if isinstance(self.state_size, (list, tuple)) else list(states)
+        deep = self._sizes()[1]
+        packed = nest.pack_like(state_structure(self.state_size), list(states)) if deep else list(states)
         if self._takes_training:
             return self.user_cell.call(x_t, packed, training=training)
         return self.user_cell.call(x_t, packed)
@@ -220,6 +231,9 @@ class ProtocolCell:
             )
         out = []
         for i, (s, size) in enumerate(zip(flat, sizes)):
+            if type(s) is np.ndarray and s.dtype.kind == "f" and s.shape == (batch, size) and np.isfinite(s).all():
+                out.append(s)  # what a cell written with ops returns: nothing to convert
+                continue
             given = np.asarray(s)  # a float state keeps its dtype; anything else becomes the cell's
             arr = backend.to_float_array(given, given.dtype.name if given.dtype.kind == "f" else self.dtype,
                                          f"states[{i}]")

@@ -8,15 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab.ops.checks import names_shapes
-from rnnlab.ops.dtypes import as_array, result_type
+from rnnlab.ops.dtypes import as_array, promoted_arrays, result_type
 from rnnlab.ops.tensor import RowProduct, Tensor, operand, record, unwrap
 
 
 def _pair(x1, x2):
     """Both arguments on the record, and their arrays in the promoted dtype."""
     x1, x2 = operand(x1), operand(x2)
-    dtype = result_type(x1, x2)
-    return x1, x2, as_array(x1, dtype), as_array(x2, dtype)
+    return (x1, x2) + promoted_arrays(x1, x2)
 
 
 @names_shapes("x1", "x2")

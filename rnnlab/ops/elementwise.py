@@ -6,15 +6,17 @@ import numpy as np
 
 from rnnlab import backend
 from rnnlab.ops.dtypes import as_array
-from rnnlab.ops.tensor import operand, record
+from rnnlab.ops.tensor import Tensor, operand, record
 
 
 def _float_operand(x):
     """``x`` on the record and its array; integers and booleans become ``floatx()`` as Keras's float maths does."""
     x = operand(x)
-    value = as_array(x)
-    if value.dtype.kind != "f":
-        value = value.astype(backend.floatx())
+    value = x.value if type(x) is Tensor else x
+    if type(value) is not np.ndarray or value.dtype.kind != "f":
+        value = as_array(value)
+        if value.dtype.kind != "f":
+            value = value.astype(backend.floatx())
     return x, value
 
 
