@@ -165,7 +165,6 @@ class ProtocolCell:
         return self._check_states(flat, batch_size, "get_initial_state()")
 
     def step(self, x_t, states, context=None):
-        training = context is not None and context.training
         tape = active_tape()
         if tape is None:
             _GATE_LOG.stack.append({})
@@ -173,10 +172,12 @@ class ProtocolCell:
                 output, new_states = self._call(x_t, list(states), context)
             finally:
                 gates = _GATE_LOG.stack.pop()
-            output, new_states = self._check_step(output, new_states, x_t.shape[0])
+            flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
+            output, new_states = self._check_step(output, flat, x_t.shape[0])
             return output, new_states, gates
-        with tape.part(training) as step_tape:  # one weight leaf per call, shared by every step
-            x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
+        step_tape = tape.part(context is not None and context.training)  # one weight leaf per call, for all steps
+        x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
+        with step_tape:
             output, new_states = self._call(x_leaf, state_leaves, context)
         flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
         values, new_values = self._check_step(unwrap(output), [unwrap(s) for s in flat], x_t.shape[0])
@@ -194,9 +195,8 @@ class ProtocolCell:
             return self.user_cell.call(x_t, packed, training=training)
         return self.user_cell.call(x_t, packed)
 
-    def _check_step(self, output, new_states, batch):
-        flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
-        new_states = self._check_states(flat, batch, "call()")
+    def _check_step(self, output, flat_states, batch):
+        new_states = self._check_states(flat_states, batch, "call()")
         output = np.asarray(output, dtype=new_states[0].dtype)
         if output.shape != (batch, self.output_size):
             raise ValueError(
@@ -211,7 +211,7 @@ class ProtocolCell:
         loop's backward ends (:meth:`rnnlab.ops.tensor.Tape.apply_deferred`)."""
         tape = record.tape
         grad_of = backpropagate([record.output] + list(record.new_states), [d_output] + list(d_states),
-                                tape.nodes, tape.deferred)
+                                tape.ops, tape.deferred)
         if tape.deferred is None:
             tape.collect_weight_grads(grad_of)
         dx = grad_of(record.x)
@@ -231,7 +231,7 @@ class ProtocolCell:
             )
         out = []
         for i, (s, size) in enumerate(zip(flat, sizes)):
-            if type(s) is np.ndarray and s.dtype.kind == "f" and s.shape == (batch, size) and np.isfinite(s).all():
+            if type(s) is np.ndarray and s.shape == (batch, size) and s.dtype.kind == "f":
                 out.append(s)  # what a cell written with ops returns: nothing to convert
                 continue
             given = np.asarray(s)  # a float state keeps its dtype; anything else becomes the cell's

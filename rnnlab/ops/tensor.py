@@ -7,7 +7,8 @@ op applied to a Tensor returns a Tensor that remembers its :class:`Node`: the op
 product (``vjp``), written beside the op's forward in the op's family module.  :func:`backward` walks the nodes in
 reverse order from the outputs' gradients, as micrograd does for scalars.  Ops are recorded in the order they
 run, which is already an order where every node follows the nodes that made its inputs: a :class:`Tape` keeps
-that list (``nodes``), and walking it backwards needs no sort.
+that list (``ops``, each op's output), and walking it backwards needs no sort.  A node does not point back at its
+output, so a record is freed as soon as it is dropped, without waiting for Python's cycle collector.
 
 Over a sequence (a user's cell inside ``RNN``, one record per step), a weight's gradient is a sum over steps of
 small products ``a_t^T @ g_t`` (a ``matmul`` whose right operand is the weight) and row sums (a bias). A tape made
@@ -21,25 +22,29 @@ node whose ``vjp`` is its own backward (:mod:`rnnlab.engine.layer`).
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 
 
 class Node:
-    """One recorded op: ``parents`` (the op's array arguments, Tensors where gradients may flow), its
-    ``outputs`` (Tensors) and ``vjp(output_grads) -> parent_grads``.
+    """One recorded op: ``parents`` (the op's array arguments, Tensors where gradients may flow) and
+    ``vjp(output_grads) -> parent_grads``.
 
-    For a single-output op ``vjp`` takes the output's gradient; for several outputs, a list (zeros where no
-    gradient arrived). It returns one gradient (or None) per parent, in the parents' order.
+    For a single-output op ``vjp`` takes the output's gradient, and ``key`` is the output's ``id``; for several
+    outputs, ``vjp`` takes a list (zeros where no gradient arrived), ``outputs`` holds weak references to the
+    output Tensors and ``values`` their arrays (both None otherwise). ``vjp`` returns one gradient (or None) per
+    parent, in the parents' order. Nothing refers back from a node to its outputs, so the record forms no cycles.
     """
 
-    __slots__ = ("parents", "vjp", "outputs", "multi")
+    __slots__ = ("parents", "vjp", "key", "outputs", "values")
 
-    def __init__(self, parents, vjp, multi=False):
+    def __init__(self, parents, vjp):
         self.parents = parents
         self.vjp = vjp
-        self.outputs = []
-        self.multi = multi
+        self.key = None
+        self.outputs = None
+        self.values = None
 
 
 class Tensor:
@@ -102,28 +107,31 @@ class Tensor:
 
 class Tape:
     """The record of one training call: where gradients of weights go (``grads``, a dict ``Variable -> array``),
-    the nodes recorded while it is active (``nodes``, in the order the ops ran) and the losses layers added with
-    ``add_loss``.  Weights become leaves the first time an op uses them.
+    the ops recorded while it is active (``ops``: each op's output Tensor, which holds its node, in the order the
+    ops ran) and the losses layers added with ``add_loss``.  Weights become leaves the first time an op uses them.
 
     With ``defer_weight_grads``, :func:`backward` keeps the weight leaves' gradients as factors in ``deferred``
     (``id(leaf) -> (variable, [contributions])``) and :meth:`apply_deferred` adds them to ``grads``.
     """
 
-    def __init__(self, grads=None, training=True, defer_weight_grads=False):
+    __slots__ = ("grads", "training", "leaves", "losses", "node_weights", "ops", "deferred")
+
+    def __init__(self, grads=None, training=True, defer_weight_grads=False, shared=None):
         self.grads = grads if grads is not None else {}
         self.training = training
-        self.leaves = {}  # id(variable) -> (variable, leaf Tensor)
         self.losses = []  # what add_loss() received during the call
-        self.node_weights = set()  # ids of weights whose built-in layer entered the record as one node
-        self.nodes = []  # every node recorded while this tape was the active one, in the order the ops ran
-        self.deferred = {} if defer_weight_grads else None
+        self.ops = []  # the output of every op recorded while this tape was the active one, in the order they ran
+        if shared is None:
+            self.leaves = {}  # id(variable) -> (variable, leaf Tensor)
+            self.node_weights = set()  # ids of weights whose built-in layer entered the record as one node
+            self.deferred = {} if defer_weight_grads else None
+        else:
+            self.leaves, self.node_weights, self.deferred = shared.leaves, shared.node_weights, shared.deferred
 
     def part(self, training):
-        """A tape for one part of this call (a step of a user's cell): its own ``nodes`` and ``losses``, and
-        this tape's weight leaves, ``grads`` and deferred gradients, so a weight is one leaf over all steps."""
-        part = Tape(self.grads, training)
-        part.leaves, part.node_weights, part.deferred = self.leaves, self.node_weights, self.deferred
-        return part
+        """A tape for one part of this call (a step of a user's cell): its own ``ops`` and ``losses``, and this
+        tape's weight leaves, ``grads`` and deferred gradients, so a weight is one leaf over all steps."""
+        return Tape(self.grads, training, shared=self)
 
     def leaf(self, variable):
         entry = self.leaves.get(id(variable))
@@ -262,10 +270,10 @@ def record(value, parents, vjp):
         return value
     node = Node(parents if type(parents) is tuple else tuple(parents), vjp)
     out = Tensor(value, node)
-    node.outputs.append(out)
+    node.key = id(out)
     tapes = _STATE.tapes
     if tapes:
-        tapes[-1].nodes.append(node)
+        tapes[-1].ops.append(out)  # the tape keeps the output alive, so its id stays its own
     return out
 
 
@@ -273,12 +281,12 @@ def record_many(values, parents, vjp):
     """:func:`record` for an op with several outputs: ``vjp(list of output grads) -> parent grads``."""
     if not any(isinstance(p, Tensor) for p in parents):
         return list(values)
-    node = Node(tuple(parents), vjp, multi=True)
+    node = Node(tuple(parents), vjp)
     outs = [Tensor(v, node) for v in values]
-    node.outputs.extend(outs)
+    node.outputs, node.values = [weakref.ref(o) for o in outs], list(values)
     tapes = _STATE.tapes
     if tapes:
-        tapes[-1].nodes.append(node)
+        tapes[-1].ops.append(outs[0])
     return outs
 
 
@@ -314,10 +322,10 @@ def _topological_nodes(targets):
     return order
 
 
-def backward(targets, seeds, nodes=None, deferred=None):
+def backward(targets, seeds, ops=None, deferred=None):
     """Backpropagate ``seeds`` (gradients of the loss w.r.t. each of ``targets``) through the record.
 
-    ``nodes`` (a :class:`Tape`'s, in the order the ops ran) is walked backwards instead of sorting the graph from
+    ``ops`` (a :class:`Tape`'s, in the order the ops ran) is walked backwards instead of sorting the graph from
     the targets; if the targets depend on a node not in it, the graph is sorted after all. ``deferred`` (a
     tape's :attr:`Tape.deferred`) receives the gradients of its weight leaves, kept as factors
     (:class:`RowProduct`, :class:`RowSum`) rather than computed.
@@ -359,23 +367,24 @@ def backward(targets, seeds, nodes=None, deferred=None):
     for t, s in zip(targets, seeds):
         if isinstance(t, Tensor) and s is not None:
             add(t, np.asarray(s, dtype=t.value.dtype))
-    for node in reversed(_topological_nodes(targets) if nodes is None else nodes):
+    pop = grads.pop
+    for node in reversed(_topological_nodes(targets)) if ops is None else [o.node for o in reversed(ops)]:
         outputs = node.outputs
-        if node.multi:
-            outs = [grads.pop(id(o), None) for o in outputs]
-            if all(g is None for g in outs):
-                continue
-            parent_grads = node.vjp([np.zeros_like(o.value) if g is None else g for g, o in zip(outs, outputs)])
-        else:
-            g = grads.pop(id(outputs[0]), None)  # an intermediate's gradient is spent once its node has run
+        if outputs is None:
+            g = pop(node.key, None)  # an intermediate's gradient is spent once its node has run
             if g is None:
                 continue
             parent_grads = node.vjp(g)
+        else:  # several outputs: one that no longer exists got no gradient
+            outs = [None if o() is None else pop(id(o()), None) for o in outputs]
+            if all(g is None for g in outs):
+                continue
+            parent_grads = node.vjp([np.zeros_like(v) if g is None else g for g, v in zip(outs, node.values)])
         for p, g in zip(node.parents, parent_grads):
             if g is not None and isinstance(p, Tensor) and p.value.dtype.kind in "fc":
                 add(p, g)
-    if nodes is not None and any(owners[key].node is not None for key in grads):
-        return backward(targets, seeds, None, deferred)  # a node outside ``nodes``: sort the graph after all
+    if ops is not None and any(owners[key].node is not None for key in grads):
+        return backward(targets, seeds, None, deferred)  # a node outside ``ops``: sort the graph after all
     for key, g in later:
         deferred[key][1].append(g)
     return lambda t: grads.get(id(t))
