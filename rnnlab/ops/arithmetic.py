@@ -14,20 +14,36 @@ from rnnlab.ops.tensor import RowProduct, Tensor, operand, record, unwrap
 
 def _pair(x1, x2):
     """Both arguments on the record, and their arrays in the promoted dtype."""
-    x1, x2 = operand(x1), operand(x2)
-    return (x1, x2) + promoted_arrays(x1, x2)
+    if type(x1) is not Tensor:
+        x1 = operand(x1)
+    if type(x2) is not Tensor:
+        x2 = operand(x2)
+    if type(x1) is Tensor and type(x2) is Tensor:  # the common case, on the record: arrays of one dtype?
+        a, b = x1.value, x2.value
+        if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype is b.dtype:
+            return x1, x2, a, b
+    a, b = promoted_arrays(x1, x2)
+    return x1, x2, a, b
+
+
+def _add_vjp(g):
+    return g, g
+
+
+def _subtract_vjp(g):
+    return g, -g
 
 
 @names_shapes("x1", "x2")
 def add(x1, x2):
     x1, x2, a, b = _pair(x1, x2)
-    return record(a + b, (x1, x2), lambda g: (g, g))
+    return record(a + b, (x1, x2), _add_vjp)
 
 
 @names_shapes("x1", "x2")
 def subtract(x1, x2):
     x1, x2, a, b = _pair(x1, x2)
-    return record(a - b, (x1, x2), lambda g: (g, -g))
+    return record(a - b, (x1, x2), _subtract_vjp)
 
 
 @names_shapes("x1", "x2")

@@ -3,12 +3,12 @@
 Outside training, every op takes and returns plain NumPy arrays: nothing is recorded and nothing is slower.
 While a :class:`Tape` is active (a training step of a layer written with ops), the layer's inputs are
 :class:`Tensor` objects, weights (``Variable``) used by an op become :class:`Tensor` leaves of the tape, and every
-op applied to a Tensor returns a Tensor that remembers its :class:`Node`: the op's inputs and its vector-Jacobian
-product (``vjp``), written beside the op's forward in the op's family module.  :func:`backward` walks the nodes in
+op applied to a Tensor returns a Tensor that remembers the op: its inputs (``parents``) and its vector-Jacobian
+product (``vjp``), written beside the op's forward in the op's family module.  :func:`backward` walks the ops in
 reverse order from the outputs' gradients, as micrograd does for scalars.  Ops are recorded in the order they
-run, which is already an order where every node follows the nodes that made its inputs: a :class:`Tape` keeps
-that list (``ops``, each op's output), and walking it backwards needs no sort.  A node does not point back at its
-output, so a record is freed as soon as it is dropped, without waiting for Python's cycle collector.
+run, which is already an order where every op follows the ops that made its inputs: a :class:`Tape` keeps that
+list (``ops``), and walking it backwards needs no sort.  Nothing on the record refers back to an op's result, so
+a record is freed as soon as it is dropped, without waiting for Python's cycle collector.
 
 Over a sequence (a user's cell inside ``RNN``, one record per step), a weight's gradient is a sum over steps of
 small products ``a_t^T @ g_t`` (a ``matmul`` whose right operand is the weight) and row sums (a bias). A tape made
@@ -17,50 +17,32 @@ with ``defer_weight_grads=True`` keeps those factors (:class:`RowProduct`, :clas
 layers do for their input kernel.
 
 A built-in layer (LSTM, Dense...) keeps its hand-written backward: called on Tensors, it enters the record as one
-node whose ``vjp`` is its own backward (:mod:`rnnlab.engine.layer`).
+op whose ``vjp`` is its own backward (:mod:`rnnlab.engine.layer`).
 """
 from __future__ import annotations
 
+import functools
 import threading
-import weakref
 
 import numpy as np
 
 
-class Node:
-    """One recorded op: ``parents`` (the op's array arguments, Tensors where gradients may flow) and
-    ``vjp(output_grads) -> parent_grads``.
-
-    For a single-output op ``vjp`` takes the output's gradient, and ``key`` is the output's ``id``; for several
-    outputs, ``vjp`` takes a list (zeros where no gradient arrived), ``outputs`` holds weak references to the
-    output Tensors and ``values`` their arrays (both None otherwise). ``vjp`` returns one gradient (or None) per
-    parent, in the parents' order. Nothing refers back from a node to its outputs, so the record forms no cycles.
-    """
-
-    __slots__ = ("parents", "vjp", "key", "outputs", "values")
-
-    def __init__(self, parents, vjp):
-        self.parents = parents
-        self.vjp = vjp
-        self.key = None
-        self.outputs = None
-        self.values = None
-
-
 class Tensor:
-    """An array on the tape: ``value`` (a NumPy array) and the :class:`Node` that made it (None for a leaf).
+    """An array on the tape: ``value`` (a NumPy array) and the op that made it: ``parents`` (the op's array
+    arguments, Tensors where gradients may flow) and ``vjp(g) -> parent grads``, one gradient (or None) per
+    parent, in the parents' order. A leaf (an input or a weight) has neither.
 
     It behaves as Keras tensors do in layer code: ``shape``, ``ndim``, ``dtype``, arithmetic and comparison
     operators, ``@``, indexing and ``len``. ``numpy()`` (or ``np.asarray``) gives the value, off the record.
     """
 
-    __slots__ = ("value", "node", "_keras_mask", "__weakref__")
+    __slots__ = ("value", "parents", "vjp", "_keras_mask", "__weakref__")  # _keras_mask: set where a mask is
     __array_priority__ = 1000  # ndarray <op> Tensor calls the Tensor's reflected operator
 
-    def __init__(self, value, node=None):
+    def __init__(self, value, parents=None, vjp=None):
         self.value = value
-        self.node = node
-        self._keras_mask = None
+        self.parents = parents
+        self.vjp = vjp
 
     shape = property(lambda self: self.value.shape)
     ndim = property(lambda self: self.value.ndim)
@@ -261,33 +243,48 @@ def operand(x):
 
 
 def record(value, parents, vjp):
-    """The result of an op: ``value`` itself when no parent is a Tensor, else a Tensor whose node holds
-    ``parents`` and ``vjp(g) -> tuple of parent grads``."""
+    """The result of an op: ``value`` itself when no parent is a Tensor, else a Tensor that holds ``parents``
+    (a tuple) and ``vjp(g) -> tuple of parent grads``."""
     for p in parents:
         if isinstance(p, Tensor):
             break
     else:
         return value
-    node = Node(parents if type(parents) is tuple else tuple(parents), vjp)
-    out = Tensor(value, node)
-    node.key = id(out)
+    out = Tensor(value, parents if type(parents) is tuple else tuple(parents), vjp)
     tapes = _STATE.tapes
     if tapes:
-        tapes[-1].ops.append(out)  # the tape keeps the output alive, so its id stays its own
+        tapes[-1].ops.append(out)
     return out
 
 
 def record_many(values, parents, vjp):
-    """:func:`record` for an op with several outputs: ``vjp(list of output grads) -> parent grads``."""
+    """:func:`record` for an op with several outputs: ``vjp(list of output grads) -> parent grads``, zeros
+    where no gradient arrived.
+
+    The op is recorded as one hidden Tensor whose value is the list of outputs and whose gradient is a list
+    (None where no gradient arrived); each output is recorded as a pick from it (:class:`_Pick`)."""
     if not any(isinstance(p, Tensor) for p in parents):
         return list(values)
-    node = Node(tuple(parents), vjp)
-    outs = [Tensor(v, node) for v in values]
-    node.outputs, node.values = [weakref.ref(o) for o in outs], list(values)
-    tapes = _STATE.tapes
-    if tapes:
-        tapes[-1].ops.append(outs[0])
-    return outs
+    op, n = record(list(values), tuple(parents), vjp), len(values)
+    return [record(v, (op,), _pick(i, n)) for i, v in enumerate(values)]
+
+
+class _Pick:
+    """The backward of output ``i`` of an op with ``n`` outputs: ``(i, n, g)``, which :func:`backward` adds
+    into place ``i`` of the op's list of gradients."""
+
+    __slots__ = ("i", "n")
+
+    def __init__(self, i, n):
+        self.i, self.n = i, n
+
+    def __call__(self, g):
+        return ((self.i, self.n, g),)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pick(i, n):
+    return _Pick(i, n)  # one per (i, n), shared by every op
 
 
 def unbroadcast(grad, shape):
@@ -303,22 +300,22 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-def _topological_nodes(targets):
-    """Every node that ``targets`` depend on, each after the nodes that made its inputs."""
+def _topological_order(targets):
+    """Every op result that ``targets`` depend on (leaves excluded), each after the results it was made from."""
     order, seen = [], set()
-    stack = [(t.node, False) for t in targets if isinstance(t, Tensor) and t.node is not None]
+    stack = [(t, False) for t in targets if isinstance(t, Tensor) and t.parents is not None]
     while stack:
-        node, expanded = stack.pop()
+        t, expanded = stack.pop()
         if expanded:
-            order.append(node)
+            order.append(t)
             continue
-        if id(node) in seen:
+        if id(t) in seen:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for p in node.parents:
-            if isinstance(p, Tensor) and p.node is not None and id(p.node) not in seen:
-                stack.append((p.node, False))
+        seen.add(id(t))
+        stack.append((t, True))
+        for p in t.parents:
+            if isinstance(p, Tensor) and p.parents is not None and id(p) not in seen:
+                stack.append((p, False))
     return order
 
 
@@ -326,7 +323,7 @@ def backward(targets, seeds, ops=None, deferred=None):
     """Backpropagate ``seeds`` (gradients of the loss w.r.t. each of ``targets``) through the record.
 
     ``ops`` (a :class:`Tape`'s, in the order the ops ran) is walked backwards instead of sorting the graph from
-    the targets; if the targets depend on a node not in it, the graph is sorted after all. ``deferred`` (a
+    the targets; if the targets depend on an op not in it, the graph is sorted after all. ``deferred`` (a
     tape's :attr:`Tape.deferred`) receives the gradients of its weight leaves, kept as factors
     (:class:`RowProduct`, :class:`RowSum`) rather than computed.
 
@@ -336,11 +333,13 @@ def backward(targets, seeds, ops=None, deferred=None):
     grads = {}  # id(tensor) -> gradient
     owners = {}  # id -> Tensor, so that ids stay valid while grads are looked up
     later = []  # (id(weight leaf), contribution) for ``deferred``
+    deferred_keys = deferred if deferred is not None else ()
 
     def add(t, g):
+        """Accumulate ``g`` into ``t``'s gradient: the general case (casts, broadcasting, factors, lists)."""
         key = id(t)
         value = t.value
-        if deferred is not None and key in deferred:
+        if key in deferred_keys:
             if type(g) is not RowProduct:
                 g = np.asarray(g)
                 if g.shape != value.shape:
@@ -349,6 +348,16 @@ def backward(targets, seeds, ops=None, deferred=None):
                         else unbroadcast(g, value.shape)
             later.append((key, g))
             return
+        old = grads.get(key)
+        if type(g) is tuple:  # (i, n, gradient of output i) of an op with n outputs (see record_many)
+            i, n, g = g
+            if old is None:
+                old = grads[key] = [None] * n
+                owners[key] = t
+            old[i] = g if old[i] is None else old[i] + g
+            return
+        if value.dtype.kind not in "fc":
+            return  # integers and booleans carry no gradient
         if type(g) is RowProduct:
             g = g.value()
         elif type(g) is not np.ndarray:
@@ -357,7 +366,6 @@ def backward(targets, seeds, ops=None, deferred=None):
             g = unbroadcast(g, value.shape)
         if g.dtype != value.dtype and g.dtype.kind == "f" and value.dtype.kind == "f":
             g = g.astype(value.dtype)
-        old = grads.get(key)
         if old is None:
             grads[key] = g
             owners[key] = t
@@ -367,24 +375,30 @@ def backward(targets, seeds, ops=None, deferred=None):
     for t, s in zip(targets, seeds):
         if isinstance(t, Tensor) and s is not None:
             add(t, np.asarray(s, dtype=t.value.dtype))
-    pop = grads.pop
-    for node in reversed(_topological_nodes(targets)) if ops is None else [o.node for o in reversed(ops)]:
-        outputs = node.outputs
-        if outputs is None:
-            g = pop(node.key, None)  # an intermediate's gradient is spent once its node has run
-            if g is None:
+    pop, get, ndarray = grads.pop, grads.get, np.ndarray
+    for out in reversed(_topological_order(targets) if ops is None else ops):
+        g = pop(id(out), None)  # an intermediate's gradient is spent once its op has run
+        if g is None:
+            continue
+        if type(g) is list:
+            g = [np.zeros_like(v) if d is None else d for d, v in zip(g, out.value)]
+        for p, d in zip(out.parents, out.vjp(g)):
+            if d is None or type(p) is not Tensor:
                 continue
-            parent_grads = node.vjp(g)
-        else:  # several outputs: one that no longer exists got no gradient
-            outs = [None if o() is None else pop(id(o()), None) for o in outputs]
-            if all(g is None for g in outs):
-                continue
-            parent_grads = node.vjp([np.zeros_like(v) if g is None else g for g, v in zip(outs, node.values)])
-        for p, g in zip(node.parents, parent_grads):
-            if g is not None and isinstance(p, Tensor) and p.value.dtype.kind in "fc":
-                add(p, g)
-    if ops is not None and any(owners[key].node is not None for key in grads):
-        return backward(targets, seeds, None, deferred)  # a node outside ``ops``: sort the graph after all
+            key = id(p)
+            value = p.value
+            # the common case in full: an array of the Tensor's own float dtype and shape
+            if type(d) is ndarray and d.dtype is value.dtype and d.shape == value.shape and key not in deferred_keys:
+                old = get(key)
+                if old is None:
+                    grads[key] = d
+                    owners[key] = p
+                else:
+                    grads[key] = old + d
+            else:
+                add(p, d)
+    if ops is not None and any(owners[key].parents is not None for key in grads):
+        return backward(targets, seeds, None, deferred)  # an op outside ``ops``: sort the graph after all
     for key, g in later:
         deferred[key][1].append(g)
     return lambda t: grads.get(id(t))
