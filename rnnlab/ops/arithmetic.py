@@ -109,7 +109,9 @@ def matmul(x1, x2):
 
     def vjp(g):
         if b.ndim == 2 and a.ndim >= 2:  # (..., m, n) @ (n, p): the common case, a layer's input times a weight
-            da = np.matmul(g, b.T) if isinstance(x1, Tensor) else None  # (..., m, n)
+            da = None
+            if isinstance(x1, Tensor):  # g @ b^T; for a 2-D g, as (b @ g^T)^T: BLAS reads both operands in order
+                da = np.matmul(b, g.T).T if g.ndim == 2 else np.matmul(g, b.T)  # (..., m, n)
             # d b = sum over every row of a and g: kept as factors, so a weight used at every step of a sequence
             # gets one product over all steps (rnnlab.ops.tensor.RowProduct)
             db = RowProduct(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])) if isinstance(x2, Tensor) \
