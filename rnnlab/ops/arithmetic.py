@@ -143,10 +143,15 @@ def getitem(x, key):
     key = tuple(unwrap(k) for k in key) if isinstance(key, tuple) else unwrap(key)
     value = as_array(x)
     y = value[key]
+    basic = all(k is None or k is Ellipsis or type(k) in (int, slice) or isinstance(k, np.integer)
+                for k in (key if isinstance(key, tuple) else (key,)))  # each element picked at most once
 
     def vjp(g):
         dx = np.zeros_like(value)
-        np.add.at(dx, key, g)
+        if basic:
+            dx[key] = g  # a view of x: the gradient lands where the elements came from
+        else:
+            np.add.at(dx, key, g)
         return (dx,)
 
     return record(y, (x,), vjp)
