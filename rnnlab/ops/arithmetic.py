@@ -140,14 +140,21 @@ def getitem(x, key):
     """``x[key]`` for any NumPy index (slices, integers, ``None``, ellipsis, integer and boolean arrays).
     The gradient scatters back, adding where an integer array picks an element more than once."""
     x = operand(x)
-    key = tuple(unwrap(k) for k in key) if isinstance(key, tuple) else unwrap(key)
-    value = as_array(x)
+    parts = key if type(key) is tuple else (key,)
+    basic = True  # each element picked at most once: slices, ints, None, ellipsis
+    for k in parts:
+        if not (type(k) is slice or type(k) is int or k is None or k is Ellipsis):
+            basic = False
+            break
+    if not basic:
+        key = tuple(unwrap(k) for k in key) if isinstance(key, tuple) else unwrap(key)
+        basic = all(k is None or k is Ellipsis or type(k) in (int, slice) or isinstance(k, np.integer)
+                    for k in (key if isinstance(key, tuple) else (key,)))
+    value = x.value if type(x) is Tensor else as_array(x)
     y = value[key]
-    basic = all(k is None or k is Ellipsis or type(k) in (int, slice) or isinstance(k, np.integer)
-                for k in (key if isinstance(key, tuple) else (key,)))  # each element picked at most once
 
     def vjp(g):
-        dx = np.zeros_like(value)
+        dx = np.zeros(value.shape, value.dtype)
         if basic:
             dx[key] = g  # a view of x: the gradient lands where the elements came from
         else:
