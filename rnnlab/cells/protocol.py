@@ -179,7 +179,8 @@ class ProtocolCell:
         x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
         with step_tape:
             output, new_states = self._call(x_leaf, state_leaves, context)
-        flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
+        flat = new_states if type(new_states) is list and not any(nest.is_nested(s) for s in new_states) else \
+            nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
         values, new_values = self._check_step(unwrap(output), [unwrap(s) for s in flat], x_t.shape[0])
         if not self._checked_record:
             check_weights_recorded(f"Cell {self.name!r} ({type(self.user_cell).__name__})",
