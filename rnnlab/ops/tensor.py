@@ -37,13 +37,14 @@ class Tensor:
     operators, ``@``, indexing and ``len``. ``numpy()`` (or ``np.asarray``) gives the value, off the record.
     """
 
-    __slots__ = ("value", "parents", "vjp", "_keras_mask", "__weakref__")  # _keras_mask: set where a mask is
+    __slots__ = ("value", "parents", "vjp", "_keras_mask", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor calls the Tensor's reflected operator
 
     def __init__(self, value, parents=None, vjp=None):
         self.value = value
         self.parents = parents
         self.vjp = vjp
+        self._keras_mask = None
 
     shape = property(lambda self: self.value.shape)
     ndim = property(lambda self: self.value.ndim)
