@@ -8,6 +8,7 @@ raises.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -26,19 +27,36 @@ def names_shapes(*arg_names, verb="broadcast"):
     ``verb`` (what failed: "broadcast", "multiply", "concatenate"...) and each named argument's shape."""
 
     def wrap(fn):
-        @functools.wraps(fn)
-        def op(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except ValueError as exc:
-                text = str(exc)
-                if text.startswith("ops.") or not any(s in text for s in _NUMPY_SHAPE_ERRORS):
-                    raise
-                values = dict(zip(arg_names, args))
-                values.update((k, v) for k, v in kwargs.items() if k in arg_names)
-                parts = [_describe(name, values[name]) for name in arg_names if name in values]
-                described = " with ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
-                raise ValueError(f"ops.{fn.__name__}: cannot {verb} {described} ({text}).") from None
+        def rename(exc, args, kwargs):
+            text = str(exc)
+            if text.startswith("ops.") or not any(s in text for s in _NUMPY_SHAPE_ERRORS):
+                return exc
+            values = dict(zip(arg_names, args))
+            values.update((k, v) for k, v in kwargs.items() if k in arg_names)
+            parts = [_describe(name, values[name]) for name in arg_names if name in values]
+            described = " with ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+            return ValueError(f"ops.{fn.__name__}: cannot {verb} {described} ({text}).")
+
+        if list(inspect.signature(fn).parameters) == ["x1", "x2"]:  # a binary op, called once per operator
+            @functools.wraps(fn)
+            def op(x1, x2):
+                try:
+                    return fn(x1, x2)
+                except ValueError as exc:
+                    error = rename(exc, (x1, x2), {})
+                    if error is exc:
+                        raise
+                    raise error from None
+        else:
+            @functools.wraps(fn)
+            def op(*args, **kwargs):
+                try:
+                    return fn(*args, **kwargs)
+                except ValueError as exc:
+                    error = rename(exc, args, kwargs)
+                    if error is exc:
+                        raise
+                    raise error from None
 
         return op
 
@@ -54,6 +72,8 @@ def _describe(name, value):
 def normalize_axis(axis, ndim, op, argument="axis"):
     """``axis`` (an int or a sequence of them, negative counting from the end) as a sorted tuple of
     non-negative ints, or a ValueError naming the op."""
+    if type(axis) is int and -ndim <= axis < ndim:
+        return (axis % ndim,)  # the common case: one axis, in range
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:

@@ -6,17 +6,19 @@ import numpy as np
 
 from rnnlab import backend
 from rnnlab.ops.dtypes import as_array
-from rnnlab.ops.tensor import operand, record
+from rnnlab.ops.tensor import Tensor, operand, record
 
 
 def _float_operand(x, int64_to_float64=False):
     """``x`` on the record and its array; integers and booleans become ``floatx()`` as Keras's float maths does
     (int64 becomes float64 with ``int64_to_float64``, as a few of Keras's ops do)."""
     x = operand(x)
-    value = as_array(x)
-    if value.dtype.kind != "f":
-        wide = int64_to_float64 and value.dtype == np.int64
-        value = value.astype("float64" if wide else backend.floatx())
+    value = x.value if type(x) is Tensor else x
+    if type(value) is not np.ndarray or value.dtype.kind != "f":
+        value = as_array(value)
+        if value.dtype.kind != "f":
+            wide = int64_to_float64 and value.dtype == np.int64
+            value = value.astype("float64" if wide else backend.floatx())
     return x, value
 
 

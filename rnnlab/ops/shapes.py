@@ -145,11 +145,14 @@ def split(x, indices_or_sections, axis=0):
     v = as_array(x)
     axis_ = normalize_axis(axis, v.ndim, "split")[0]
     sections = unwrap(indices_or_sections)
-    if isinstance(sections, (int, np.integer)) and v.shape[axis_] % int(sections):
-        raise ValueError(f"ops.split: x of shape {v.shape} cannot be split into {sections} equal parts along "
-                         f"axis {axis} (size {v.shape[axis_]}).")
-    parts = np.split(v, sections if isinstance(sections, (int, np.integer)) else list(np.asarray(sections)),
-                     axis=axis_)
+    if isinstance(sections, (int, np.integer)):
+        if sections < 1 or v.shape[axis_] % int(sections):
+            raise ValueError(f"ops.split: x of shape {v.shape} cannot be split into {sections} equal parts along "
+                             f"axis {axis} (size {v.shape[axis_]}).")
+        width, lead = v.shape[axis_] // int(sections), (_span(None),) * axis_
+        parts = [v[lead + (_span(k * width, (k + 1) * width),)] for k in range(int(sections))]  # views, as np.split
+    else:
+        parts = np.split(v, list(np.asarray(sections)), axis=axis_)
     return record_many(parts, (x,), lambda gs: (np.concatenate(gs, axis=axis_),))
 
 
