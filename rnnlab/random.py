@@ -2,7 +2,7 @@
 
 :func:`set_random_seed` makes weight initialisation, dropout and shuffling repeatable.
 
-**Keyed draws.**  A layer that draws in training (dropout masks, noise) calls :func:`uniform` or :func:`normal`.
+**Keyed draws.**  A layer that draws in training (dropout masks, noise) calls :func:`layer_uniform` or :func:`layer_normal`.
 Outside ``fit`` they draw from the layer's own generator (``layer._training_rng()``: its seeded generator, or one
 seeded from the global state).  Inside a ``fit`` step (:func:`keyed_draws`) every draw is a pure function of
 
@@ -103,15 +103,15 @@ def active_draws() -> StepDraws | None:
     return _active.get()
 
 
-def uniform(layer, shape, batch_axis=0) -> np.ndarray:
+def layer_uniform(layer, shape, batch_axis=0) -> np.ndarray:
     """Floats in ``[0, 1)`` of ``shape`` (float64) for ``layer``; ``batch_axis`` is the axis of the batch's
     samples (its length a multiple of the rows, as ``(B*T, ...)`` inside TimeDistributed), or None when the draw
     is shared by all samples."""
     return _draw(layer, tuple(shape), batch_axis, lambda rng, s: rng.random(s))
 
 
-def normal(layer, shape, batch_axis=0) -> np.ndarray:
-    """Standard normal floats of ``shape`` (float64) for ``layer``; ``batch_axis`` as in :func:`uniform`."""
+def layer_normal(layer, shape, batch_axis=0) -> np.ndarray:
+    """Standard normal floats of ``shape`` (float64) for ``layer``; ``batch_axis`` as in :func:`layer_uniform`."""
     return _draw(layer, tuple(shape), batch_axis, lambda rng, s: rng.standard_normal(s))
 
 
@@ -122,7 +122,7 @@ def _draw(layer, shape, batch_axis, sample):
         if draws is not None and draws.strict:
             raise ValueError(f"Layer {getattr(layer, 'name', layer)!r} drew random numbers in a data-parallel "
                              "training step without a key from fit(): the draw could not be repeated by a task "
-                             "that runs again. Draw with rnnlab.random.uniform()/normal() from a layer of the "
+                             "that runs again. Draw with rnnlab.random.layer_uniform()/layer_normal() from a layer of the "
                              "model.")
         return sample(layer._training_rng(), shape)
     index = draws.counts.get(id(layer), 0)

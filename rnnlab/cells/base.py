@@ -106,13 +106,13 @@ class DropoutMasks(NamedTuple):
 
 
 def dropout_mask(cell, rate, shape, dtype):
-    """An inverted-dropout mask ``(count, B, size)`` drawn for ``cell`` (:func:`rnnlab.random.uniform`, the
+    """An inverted-dropout mask ``(count, B, size)`` drawn for ``cell`` (:func:`rnnlab.random.layer_uniform`, the
     samples along axis 1), scaled by ``1 / (1 - rate)``; None for rate 0."""
     if rate == 0:
         return None
     if rate >= 1:
         return np.zeros(shape, dtype)
-    return ((random.uniform(cell, shape, batch_axis=1) >= rate) / (1.0 - rate)).astype(dtype)
+    return ((random.layer_uniform(cell, shape, batch_axis=1) >= rate) / (1.0 - rate)).astype(dtype)
 
 
 def over_time(mask, x):

@@ -201,7 +201,7 @@ class ConvLSTMCell(Layer):
                 return None
             if rate >= 1:
                 return np.zeros((GATES, batch) + shape, self.dtype)
-            keep = random.uniform(self, (GATES, batch) + shape, batch_axis=1) >= rate
+            keep = random.layer_uniform(self, (GATES, batch) + shape, batch_axis=1) >= rate
             return (keep / (1.0 - rate)).astype(self.dtype)
 
         return ConvDropout(True, draw(self.dropout, self.input_shape), draw(self.recurrent_dropout, self.state_shape))

@@ -33,9 +33,9 @@ def causal_mask(query_steps, key_steps):
 
 
 def dropout_keep(layer, rate, shape, dtype):
-    """Inverted dropout's multiplier, drawn for ``layer`` (:func:`rnnlab.random.uniform`, the samples along the
+    """Inverted dropout's multiplier, drawn for ``layer`` (:func:`rnnlab.random.layer_uniform`, the samples along the
     first axis): 0 for a dropped entry, ``1 / (1 - rate)`` for a kept one."""
-    return ((random.uniform(layer, shape) >= rate) / (1.0 - rate)).astype(dtype)
+    return ((random.layer_uniform(layer, shape) >= rate) / (1.0 - rate)).astype(dtype)
 
 
 class Attention(Layer):

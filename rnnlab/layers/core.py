@@ -137,7 +137,7 @@ class Dropout(Layer):
             return np.zeros((1,) * inputs.ndim, inputs.dtype)
         shape = self._noise_shape(inputs)
         per_sample = self.noise_shape is None or self.noise_shape[0] is None  # else one draw for all samples
-        keep = random.uniform(self, shape, batch_axis=0 if per_sample else None) >= self.rate
+        keep = random.layer_uniform(self, shape, batch_axis=0 if per_sample else None) >= self.rate
         return (keep / (1.0 - self.rate)).astype(inputs.dtype)
 
     def _noise_shape(self, inputs):

@@ -53,7 +53,7 @@ class _Noise(FunctionLayer):
         return (self._rng or make_rng(None)) if self._draws() else None
 
     def _normal(self, shape, dtype):
-        return random.normal(self, shape).astype(dtype)
+        return random.layer_normal(self, shape).astype(dtype)
 
 
 class GaussianNoise(_Noise):

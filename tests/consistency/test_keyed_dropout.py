@@ -24,6 +24,7 @@ def _model():
                                         dtype=F64))(h)
     h = layers.MultiHeadAttention(2, 2, dropout=0.3, dtype=F64)(h, h)
     h = layers.GaussianDropout(0.2, dtype=F64)(h)
+    h = layers.AlphaDropout(0.1, dtype=F64)(h)
     h = layers.SimpleRNN(3, recurrent_dropout=0.2, seed=2, dtype=F64)(h)
     model = rnnlab.Model(inputs, layers.Dense(2, dtype=F64)(h))
     rng = np.random.default_rng(0)
@@ -78,7 +79,7 @@ def test_every_layer_that_draws_has_a_key_and_a_strict_step_refuses_one_without(
     model, keys, x, y, _ = setup
     drawing = {type(layer).__name__ for layer, key in zip([model] + model._flatten_layers(), keys) if key}
     assert drawing == {"GaussianNoise", "LSTMCell", "Dropout", "SpatialDropout1D", "GRUCell",
-                       "MultiHeadAttention", "GaussianDropout", "SimpleRNNCell"}
+                       "MultiHeadAttention", "GaussianDropout", "AlphaDropout", "SimpleRNNCell"}
     stray = layers.Dropout(0.5)
     with rnnlab.random.keyed_draws([model], [None], 0, (0, 2, 4), strict=True):
         with pytest.raises(ValueError, match="without a key"):
