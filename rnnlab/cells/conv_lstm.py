@@ -25,7 +25,7 @@ import numpy as np
 from rnnlab import activations, constraints, initializers, ops, regularizers
 from rnnlab.cells.protocol import ProtocolCell
 from rnnlab.engine.conv_args import (check_strides_dilation, conv_output_spatial, data_format_of, int_tuple,
-                                     padding_mode)
+                                     padding_mode, spatial_sizes)
 from rnnlab.engine.layer import Layer, check_rate, check_units
 from rnnlab.random import make_rng
 
@@ -108,11 +108,9 @@ class ConvLSTMCell(Layer):
     def step_shapes(self, input_shape):
         """``(input, state)`` per-sample shapes for a step input of shape ``(B, *spatial, C)``."""
         input_shape = tuple(input_shape)
-        first = self.data_format == "channels_first"
-        spatial = input_shape[2:] if first else input_shape[1:-1]
-        out = conv_output_spatial(spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate,
-                                  f"Layer {self.name!r}")
-        state = (self.filters,) + out if first else out + (self.filters,)
+        out = conv_output_spatial(spatial_sizes(input_shape, self.data_format), self.kernel_size, self.strides,
+                                  self.padding, self.dilation_rate, f"layer {self.name!r}")
+        state = (self.filters,) + out if self.data_format == "channels_first" else out + (self.filters,)
         return input_shape[1:], state
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
@@ -124,8 +122,7 @@ class ConvLSTMCell(Layer):
         if len(input_shape) != self.rank + 2:
             raise ValueError(f"Layer {self.name!r} expects step inputs of rank {self.rank + 2}; received shape "
                              f"{input_shape}.")
-        first = self.data_format == "channels_first"
-        spatial = input_shape[2:] if first else input_shape[1:-1]
+        spatial = spatial_sizes(input_shape, self.data_format)
         channels = input_shape[self._channel_axis]
         if None in spatial:
             raise ValueError(f"ConvLSTM layers only support static input shapes for the spatial dimensions; "

@@ -817,6 +817,22 @@ def check_rate(value, name):
     return min(1.0, max(0.0, float(value)))
 
 
+_WEIGHT_ARGUMENT_GETTERS = {"initializer": initializers.get, "regularizer": regularizers.get,
+                            "constraint": constraints.get}
+
+
+def store_weight_arguments(layer, **arguments):
+    """Set each ``<weight>_initializer``, ``<weight>_regularizer`` or ``<weight>_constraint`` argument on
+    ``layer``, resolved and checked (in the order given) by ``initializers.get``, ``regularizers.get`` or
+    ``constraints.get``, whose errors name the argument."""
+    for argument, value in arguments.items():
+        kind = argument.rsplit("_", 1)[-1]
+        if kind not in _WEIGHT_ARGUMENT_GETTERS:
+            raise TypeError(f"store_weight_arguments() takes `<weight>_initializer`, `<weight>_regularizer` or "
+                            f"`<weight>_constraint` arguments; received {argument!r}.")
+        setattr(layer, argument, _WEIGHT_ARGUMENT_GETTERS[kind](value, argument))
+
+
 def activity_penalties(regularizer, outputs, with_gradients=False):
     """Keras's activity regularization of one call: ``regularizer(y) / batch_size`` for each output array ``y``
     (of rank >= 1; a scalar output is not divided), as a list of scalars; with ``with_gradients``, also the

@@ -10,8 +10,9 @@ import warnings
 import numpy as np
 
 from rnnlab import activations, constraints, initializers, regularizers
+from rnnlab.engine.conv_args import check_rank
 from rnnlab.engine.layer import add_grad
-from rnnlab.layers.base import FunctionLayer, check_rank
+from rnnlab.layers.base import FunctionLayer
 
 
 def _number(value, name, layer, allow_none=False, minimum=0.0):
