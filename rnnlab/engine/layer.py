@@ -817,20 +817,15 @@ def check_rate(value, name):
     return min(1.0, max(0.0, float(value)))
 
 
-_WEIGHT_ARGUMENT_GETTERS = {"initializer": initializers.get, "regularizer": regularizers.get,
-                            "constraint": constraints.get}
-
-
-def store_weight_arguments(layer, **arguments):
-    """Set each ``<weight>_initializer``, ``<weight>_regularizer`` or ``<weight>_constraint`` argument on
-    ``layer``, resolved and checked (in the order given) by ``initializers.get``, ``regularizers.get`` or
-    ``constraints.get``, whose errors name the argument."""
-    for argument, value in arguments.items():
-        kind = argument.rsplit("_", 1)[-1]
-        if kind not in _WEIGHT_ARGUMENT_GETTERS:
-            raise TypeError(f"store_weight_arguments() takes `<weight>_initializer`, `<weight>_regularizer` or "
-                            f"`<weight>_constraint` arguments; received {argument!r}.")
-        setattr(layer, argument, _WEIGHT_ARGUMENT_GETTERS[kind](value, argument))
+def store_weight_arguments(layer, **weights):
+    """For each ``weight=(initializer, regularizer, constraint)``, set ``layer.<weight>_initializer``,
+    ``<weight>_regularizer`` and ``<weight>_constraint``, resolved and checked by ``initializers.get``,
+    ``regularizers.get`` and ``constraints.get`` (whose errors name the argument): all initializers first, then
+    the regularizers, then the constraints, in the order Keras's layers check them."""
+    for position, (kind, get) in enumerate((("initializer", initializers.get), ("regularizer", regularizers.get),
+                                             ("constraint", constraints.get))):
+        for weight, arguments in weights.items():
+            setattr(layer, f"{weight}_{kind}", get(arguments[position], f"{weight}_{kind}"))
 
 
 def activity_penalties(regularizer, outputs, with_gradients=False):

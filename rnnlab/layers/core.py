@@ -23,9 +23,8 @@ class Dense(Layer):
         self.units = check_units(units)
         self.activation = activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
-        store_weight_arguments(self, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-                               kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                               kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        store_weight_arguments(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                               bias=(bias_initializer, bias_regularizer, bias_constraint))
         if lora_rank is not None:
             raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
         self.kernel = self.bias = None

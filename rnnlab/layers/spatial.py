@@ -47,9 +47,8 @@ class BaseConv(Layer):
             raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
         self.activation = activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
-        store_weight_arguments(self, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-                               kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                               kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        store_weight_arguments(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                               bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.kernel = self.bias = None
 
     @property
