@@ -350,156 +350,148 @@ class Loss:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# regression losses
+# element-wise losses
 # ---------------------------------------------------------------------------------------------------------
 
-class MeanSquaredError(Loss):
-    """``mean(square(y_true - y_pred), axis=-1)``, reduced."""
+class _ElementwiseLoss(Loss):
+    """A loss whose per-sample value is the mean (``last_axis = "mean"``) or the sum (``"sum"``) over the last
+    axis of an element-wise term of ``(y_true, y_pred)``, times an optional constant ``scale``: what Keras's
+    ``LossFunctionWrapper`` losses compute.  A subclass names itself (``default_name``) and gives the term and
+    its derivative in :meth:`_elementwise`; the rank alignment, the shape check, the reduction over the last
+    axis and its backward are done here once."""
 
-    default_name = "mean_squared_error"
+    last_axis = "mean"
+    scale = None  # a constant applied after the reduction (MAPE's 100), in the working dtype
+
+    def __init__(self, reduction="sum_over_batch_size", name=None):
+        super().__init__(name=name, reduction=reduction)
+
+    def _elementwise(self, y_true, y_pred, dtype):
+        """``(term, d_term)``: the element-wise loss, of ``y_pred``'s shape, and a function (called only in the
+        backward pass) giving ``d term / d y_pred``; ``dtype`` is the working dtype's scalar type."""
+        raise NotImplementedError
 
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
-        diff = yp - yt
-        return _reduce_last_axis(np.square(diff), lambda: 2 * diff)
+        term, d_term = self._elementwise(yt, yp, yp.dtype.type)
+        values, backward = _reduce_last_axis(term, d_term, self.last_axis)
+        if self.scale is None:
+            return values, backward
+        scale = yp.dtype.type(self.scale)
+        return scale * values, lambda g: backward(scale * np.asarray(g))
 
 
-class MeanAbsoluteError(Loss):
+class MeanSquaredError(_ElementwiseLoss):
+    """``mean(square(y_pred - y_true), axis=-1)``, reduced."""
+
+    default_name = "mean_squared_error"
+
+    def _elementwise(self, y_true, y_pred, dtype):
+        diff = y_pred - y_true
+        return np.square(diff), lambda: 2 * diff
+
+
+class MeanAbsoluteError(_ElementwiseLoss):
     """``mean(abs(y_true - y_pred), axis=-1)``, reduced (gradient ``sign(diff)``, 0 at a tie)."""
 
     default_name = "mean_absolute_error"
 
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        diff = yp - yt
-        return _reduce_last_axis(np.abs(diff), lambda: np.sign(diff))
+    def _elementwise(self, y_true, y_pred, dtype):
+        diff = y_pred - y_true
+        return np.abs(diff), lambda: np.sign(diff)
 
 
-class Huber(Loss):
+class Huber(_ElementwiseLoss):
     """Huber loss: ``0.5 x^2`` for ``|x| <= delta``, ``delta |x| - 0.5 delta^2`` beyond; mean over the last axis."""
 
     default_name = "huber_loss"
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
-        super().__init__(name=name, reduction=reduction)
+        super().__init__(reduction=reduction, name=name)
         self.delta = float(delta)
 
     def get_config(self):
         return {**super().get_config(), "delta": self.delta}
 
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
+    def _elementwise(self, y_true, y_pred, dtype):
         delta, half = dtype(self.delta), dtype(0.5)
-        err = yp - yt
+        err = y_pred - y_true
         abs_err = np.abs(err)
         quadratic = abs_err <= delta
-        per = np.where(quadratic, half * np.square(err), delta * abs_err - half * np.square(delta))
-        return _reduce_last_axis(per, lambda: np.where(quadratic, err, delta * np.sign(err)))
+        term = np.where(quadratic, half * np.square(err), delta * abs_err - half * np.square(delta))
+        return term, lambda: np.where(quadratic, err, delta * np.sign(err))
 
 
-class LogCosh(Loss):
+class LogCosh(_ElementwiseLoss):
     """``mean(log(cosh(y_pred - y_true)), axis=-1)``, reduced; computed as Keras does, stably, as
     ``x + softplus(-2 x) - log(2)`` (gradient ``tanh(x)``)."""
 
     default_name = "log_cosh"
 
-    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
-        x = yp - yt
+    def _elementwise(self, y_true, y_pred, dtype):
+        x = y_pred - y_true
         log2 = dtype(np.float32(np.log(2.0)))  # Keras takes log(2) in float32, then casts it
-        per = x + np.logaddexp(dtype(0), dtype(-2) * x) - log2
-        return _reduce_last_axis(per, lambda: np.tanh(x))
+        return x + np.logaddexp(dtype(0), dtype(-2) * x) - log2, lambda: np.tanh(x)
 
 
-class MeanAbsolutePercentageError(Loss):
+class MeanAbsolutePercentageError(_ElementwiseLoss):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7), axis=-1)``, reduced (gradient 0 at a tie)."""
 
     default_name = "mean_absolute_percentage_error"
+    scale = 100
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
-        scale = np.maximum(np.abs(yt), dtype(EPSILON))
-        per = np.abs((yt - yp) / scale)
-        hundred = dtype(100)
-        values, backward = _reduce_last_axis(per, lambda: np.sign(yp - yt) / scale)
-        return hundred * values, lambda g: backward(hundred * np.asarray(g))
+    def _elementwise(self, y_true, y_pred, dtype):
+        denominator = np.maximum(np.abs(y_true), dtype(EPSILON))
+        return np.abs((y_true - y_pred) / denominator), lambda: np.sign(y_pred - y_true) / denominator
 
 
-class MeanSquaredLogarithmicError(Loss):
+class MeanSquaredLogarithmicError(_ElementwiseLoss):
     """``mean(square(log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)), axis=-1)``, reduced.  Predictions
     below 1e-7 are raised to it, and get no gradient (as TensorFlow's ``maximum``)."""
 
     default_name = "mean_squared_logarithmic_error"
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
+    def _elementwise(self, y_true, y_pred, dtype):
         eps, one = dtype(np.float32(EPSILON)), dtype(1)  # Keras's epsilon is a float32 constant here
-        shifted = np.maximum(yp, eps) + one
-        diff = np.log(shifted) - np.log(np.maximum(yt, eps) + one)
+        shifted = np.maximum(y_pred, eps) + one
+        diff = np.log(shifted) - np.log(np.maximum(y_true, eps) + one)
         # d/dy_pred: 2 diff / (max(y_pred, eps) + 1) where y_pred >= eps (the maximum passes its first argument)
-        return _reduce_last_axis(np.square(diff), lambda: np.where(yp >= eps, 2 * diff / shifted, dtype(0)))
+        return np.square(diff), lambda: np.where(y_pred >= eps, 2 * diff / shifted, dtype(0))
 
 
-# ---------------------------------------------------------------------------------------------------------
-# probabilistic losses
-# ---------------------------------------------------------------------------------------------------------
-
-class KLDivergence(Loss):
+class KLDivergence(_ElementwiseLoss):
     """Kullback-Leibler divergence ``sum(t * log(t / p), axis=-1)``, reduced, with ``t`` and ``p`` the targets
     and predictions clipped to ``[1e-7, 1]`` (clipped predictions get no gradient)."""
 
     default_name = "kl_divergence"
+    last_axis = "sum"
 
-    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
-        t, _ = _clip_with_mask(yt, dtype, dtype(EPSILON), dtype(1))
-        p, passes = _clip_with_mask(yp, dtype, dtype(EPSILON), dtype(1))
-        per = t * np.log(t / p)
-        return _reduce_last_axis(per, lambda: np.where(passes, -t / p, dtype(0)), how="sum")
+    def _elementwise(self, y_true, y_pred, dtype):
+        t, _ = _clip_with_mask(y_true, dtype, dtype(EPSILON), dtype(1))
+        p, passes = _clip_with_mask(y_pred, dtype, dtype(EPSILON), dtype(1))
+        return t * np.log(t / p), lambda: np.where(passes, -t / p, dtype(0))
 
 
-class Poisson(Loss):
+class Poisson(_ElementwiseLoss):
     """Poisson negative log-likelihood ``mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)``, reduced."""
 
     default_name = "poisson"
 
-    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
-        shifted = yp + dtype(EPSILON)
-        per = yp - yt * np.log(shifted)
-        return _reduce_last_axis(per, lambda: dtype(1) - yt / shifted)
+    def _elementwise(self, y_true, y_pred, dtype):
+        shifted = y_pred + dtype(EPSILON)
+        return y_pred - y_true * np.log(shifted), lambda: dtype(1) - y_true / shifted
 
 
 # ---------------------------------------------------------------------------------------------------------
 # cross-entropies
 # ---------------------------------------------------------------------------------------------------------
 
-class _SmoothedCrossentropy(Loss):
-    """Shared arguments of the binary and categorical cross-entropies: ``from_logits`` and ``label_smoothing``."""
+class _SmoothedCrossentropy:
+    """The arguments the binary and categorical cross-entropies share, ``from_logits`` and ``label_smoothing``
+    (stored and written in the config); mixed in before the loss base class."""
 
     def __init__(self, from_logits, label_smoothing, reduction, name):
-        super().__init__(name=name, reduction=reduction)
+        super().__init__(reduction=reduction, name=name)
         self.from_logits = bool(from_logits)
         self.label_smoothing = float(label_smoothing)
 
@@ -507,7 +499,7 @@ class _SmoothedCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
-class BinaryCrossentropy(_SmoothedCrossentropy):
+class BinaryCrossentropy(_SmoothedCrossentropy, _ElementwiseLoss):
     """Element-wise binary cross-entropy averaged over the last axis.
 
     ``from_logits=True``: ``max(x, 0) - x z + log1p(exp(-|x|))`` (TF's stable form).  Otherwise probabilities
@@ -521,35 +513,21 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
                  name="binary_crossentropy"):
         super().__init__(from_logits, label_smoothing, reduction, name)
 
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
+    def _elementwise(self, y_true, y_pred, dtype):
         if self.label_smoothing:
             s = self.label_smoothing
-            yt = yt * dtype(1.0 - s) + dtype(0.5 * s)
-        n = yp.shape[-1] if yp.ndim else 1
+            y_true = y_true * dtype(1.0 - s) + dtype(0.5 * s)
         if self.from_logits:
-            x = yp
-            per = np.maximum(x, 0) - x * yt + np.log1p(np.exp(-np.abs(x)))
-
-            def d_per():
-                return _sigmoid(x) - yt
-        else:
-            o, passes = _clip_with_mask(yp, dtype)
-            one = dtype(1)
-            per = -(yt * np.log(o) + (one - yt) * np.log(one - o))
-
-            def d_per():
-                return np.where(passes, -(yt / o) + (one - yt) / (one - o), dtype(0))
-        values = np.mean(per, axis=-1)
-
-        def backward(g):
-            return (np.asarray(g)[..., None] if yp.ndim else g) * d_per() / n
-
-        return values, backward
+            x = y_pred
+            term = np.maximum(x, 0) - x * y_true + np.log1p(np.exp(-np.abs(x)))
+            return term, lambda: _sigmoid(x) - y_true
+        o, passes = _clip_with_mask(y_pred, dtype)
+        one = dtype(1)
+        term = -(y_true * np.log(o) + (one - y_true) * np.log(one - o))
+        return term, lambda: np.where(passes, -(y_true / o) + (one - y_true) / (one - o), dtype(0))
 
 
-class CategoricalCrossentropy(_SmoothedCrossentropy):
+class CategoricalCrossentropy(_SmoothedCrossentropy, Loss):
     """Cross-entropy with one-hot (or soft) targets over the last axis.
 
     ``from_logits=True``: ``sum(z * (logsumexp(x) - x))``.  Otherwise Keras's recipe: probabilities are divided
