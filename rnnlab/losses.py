@@ -148,18 +148,41 @@ def _clip_with_mask(p, dtype, lo=None, hi=None):
     return np.clip(p, lo, hi), passes
 
 
-def _reduce_last_axis(per, d_per, how="mean"):
-    """``(values, backward)`` of ``mean(per, axis=-1)`` (or ``sum``) for elementwise losses ``per`` whose
+def _class_axis(axis, ndim, owner):
+    """``axis`` (negative counts from the end) as an index into ``ndim`` axes, or a ValueError naming it."""
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"Argument `axis` of {owner} must name an axis of y_pred (rank {ndim}), in "
+                         f"[{-ndim}, {ndim - 1}]; received axis={axis}.")
+    return axis % ndim
+
+
+def _check_axis_argument(axis, owner):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"Argument `axis` of {owner} must be an int; received axis={axis!r} of type "
+                         f"{type(axis).__name__}.")
+    return int(axis)
+
+
+def _reduce_axis(per, d_per, how="mean", axis=-1, owner="loss"):
+    """``(values, backward)`` of ``mean(per, axis)`` (or ``sum``) for element-wise losses ``per`` whose
     derivative with respect to ``y_pred`` is ``d_per()`` (called only in the backward pass)."""
     if per.ndim == 0:
         return per, lambda g: np.asarray(g) * d_per()
-    n = per.shape[-1] if how == "mean" else 1
-    values = np.mean(per, axis=-1) if how == "mean" else np.sum(per, axis=-1)
+    axis = _class_axis(axis, per.ndim, owner)
+    n = per.shape[axis] if how == "mean" else 1
+    values = np.mean(per, axis=axis) if how == "mean" else np.sum(per, axis=axis)
 
     def backward(g):
-        return np.asarray(g)[..., None] * d_per() / per.dtype.type(n)
+        return np.expand_dims(np.asarray(g), axis) * d_per() / per.dtype.type(n)
 
     return values, backward
+
+
+def _and_masks(first, second):
+    """Keras's ``in_mask & out_mask`` of two optional boolean masks."""
+    if first is None or second is None:
+        return second if first is None else first
+    return np.logical_and(_as_array(first).astype(bool), _as_array(second).astype(bool))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -217,6 +240,12 @@ class Loss:
         """
         raise NotImplementedError
 
+    def _values_and_mask(self, y_true, y_pred, need_grad):
+        """``(values, backward, mask)``: :meth:`_values`, and the boolean mask of the per-sample values that the
+        loss itself sets (None: all count), which joins a mask carried by ``y_pred`` as Keras's ``in_mask &
+        out_mask`` (SparseCategoricalCrossentropy's ``ignore_class`` sets one)."""
+        return (*self._values(y_true, y_pred, need_grad), None)
+
     # -- machinery ----------------------------------------------------------------------------------------
     def _prepare_pair(self, y_true, y_pred):
         """Convert, check NaN, align ranks like Keras, and check that the shapes agree."""
@@ -241,10 +270,10 @@ class Loss:
         dtype = _work_dtype(y_pred_arr)
         yp = y_pred_arr.astype(dtype, copy=False)
 
-        values, backward = self._values(y_true, yp, need_grad)
+        values, backward, own_mask = self._values_and_mask(y_true, yp, need_grad)
         values = np.asarray(values, dtype=dtype)
 
-        weights = self._merge_weights(values, sample_weight, mask, dtype)
+        weights = self._merge_weights(values, sample_weight, _and_masks(mask, own_mask), dtype)
         value, d_values = self._reduce(values, weights, dtype, need_grad)
         if not need_grad:
             return value, None
@@ -296,7 +325,9 @@ class Loss:
             mask = getattr(y_pred, "_keras_mask", None)
         yp = _as_array(y_pred)
         dtype = _work_dtype(yp)
-        values = np.asarray(self._values(y_true, yp.astype(dtype, copy=False), False)[0], dtype=dtype)
+        values, _, own_mask = self._values_and_mask(y_true, yp.astype(dtype, copy=False), False)
+        values = np.asarray(values, dtype=dtype)
+        mask = _and_masks(mask, own_mask)
         w = self._merge_weights(values, sample_weight, mask, dtype)
         if w is None:
             size = values.size
@@ -355,12 +386,13 @@ class Loss:
 
 class _ElementwiseLoss(Loss):
     """A loss whose per-sample value is the mean (``last_axis = "mean"``) or the sum (``"sum"``) over the last
-    axis of an element-wise term of ``(y_true, y_pred)``, times an optional constant ``scale``: what Keras's
+    axis (``axis``) of an element-wise term of ``(y_true, y_pred)``, times an optional constant ``scale``: what Keras's
     ``LossFunctionWrapper`` losses compute.  A subclass names itself (``default_name``) and gives the term and
     its derivative in :meth:`_elementwise`; the rank alignment, the shape check, the reduction over the last
     axis and its backward are done here once."""
 
     last_axis = "mean"
+    axis = -1  # the axis reduced (BinaryCrossentropy's ``axis`` argument)
     scale = None  # a constant applied after the reduction (MAPE's 100), in the working dtype
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
@@ -374,7 +406,7 @@ class _ElementwiseLoss(Loss):
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
         term, d_term = self._elementwise(yt, yp, yp.dtype.type)
-        values, backward = _reduce_last_axis(term, d_term, self.last_axis)
+        values, backward = _reduce_axis(term, d_term, self.last_axis, self.axis, type(self).__name__)
         if self.scale is None:
             return values, backward
         scale = yp.dtype.type(self.scale)
@@ -402,16 +434,17 @@ class MeanAbsoluteError(_ElementwiseLoss):
 
 
 class Huber(_ElementwiseLoss):
-    """Huber loss: ``0.5 x^2`` for ``|x| <= delta``, ``delta |x| - 0.5 delta^2`` beyond; mean over the last axis."""
+    """Huber loss: ``0.5 x^2`` for ``|x| <= delta``, ``delta |x| - 0.5 delta^2`` beyond; mean over the last axis.
+
+    Its config is Keras 3.15's: ``name`` and ``reduction`` only.  Keras's ``Huber.get_config`` leaves ``delta``
+    out, so a Huber loss rebuilt from a config (or from a saved model's compile config) has ``delta=1.0``, in
+    Keras and in rnnlab alike."""
 
     default_name = "huber_loss"
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
         super().__init__(reduction=reduction, name=name)
         self.delta = float(delta)
-
-    def get_config(self):
-        return {**super().get_config(), "delta": self.delta}
 
     def _elementwise(self, y_true, y_pred, dtype):
         delta, half = dtype(self.delta), dtype(0.5)
@@ -487,20 +520,22 @@ class Poisson(_ElementwiseLoss):
 # ---------------------------------------------------------------------------------------------------------
 
 class _SmoothedCrossentropy:
-    """The arguments the binary and categorical cross-entropies share, ``from_logits`` and ``label_smoothing``
-    (stored and written in the config); mixed in before the loss base class."""
+    """The arguments the binary and categorical cross-entropies share, ``from_logits``, ``label_smoothing`` and
+    ``axis`` (stored and written in the config, as Keras's); mixed in before the loss base class."""
 
-    def __init__(self, from_logits, label_smoothing, reduction, name):
+    def __init__(self, from_logits, label_smoothing, axis, reduction, name):
         super().__init__(reduction=reduction, name=name)
         self.from_logits = bool(from_logits)
         self.label_smoothing = float(label_smoothing)
+        self.axis = _check_axis_argument(axis, type(self).__name__)
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis}
 
 
 class BinaryCrossentropy(_SmoothedCrossentropy, _ElementwiseLoss):
-    """Element-wise binary cross-entropy averaged over the last axis.
+    """Element-wise binary cross-entropy averaged over ``axis`` (the last, by default).
 
     ``from_logits=True``: ``max(x, 0) - x z + log1p(exp(-|x|))`` (TF's stable form).  Otherwise probabilities
     are clipped to ``[1e-7, 1 - 1e-7]``.  ``label_smoothing`` moves targets towards 0.5:
@@ -509,9 +544,9 @@ class BinaryCrossentropy(_SmoothedCrossentropy, _ElementwiseLoss):
 
     default_name = "binary_crossentropy"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="binary_crossentropy"):
-        super().__init__(from_logits, label_smoothing, reduction, name)
+        super().__init__(from_logits, label_smoothing, axis, reduction, name)
 
     def _elementwise(self, y_true, y_pred, dtype):
         if self.label_smoothing:
@@ -528,18 +563,19 @@ class BinaryCrossentropy(_SmoothedCrossentropy, _ElementwiseLoss):
 
 
 class CategoricalCrossentropy(_SmoothedCrossentropy, Loss):
-    """Cross-entropy with one-hot (or soft) targets over the last axis.
+    """Cross-entropy with one-hot (or soft) targets over the class axis ``axis`` (the last, by default).
 
     ``from_logits=True``: ``sum(z * (logsumexp(x) - x))``.  Otherwise Keras's recipe: probabilities are divided
-    by their sum along the last axis, clipped to ``[1e-7, 1 - 1e-7]``, and ``-sum(z * log p)`` is taken.
-    ``label_smoothing`` s: ``z * (1 - s) + s / num_classes``.
+    by their sum along the class axis, clipped to ``[1e-7, 1 - 1e-7]``, and ``-sum(z * log p)`` is taken.
+    ``label_smoothing`` s: ``z * (1 - s) + s / num_classes``, where, as in Keras, ``num_classes`` is the size of
+    the *last* axis whatever ``axis`` is.
     """
 
     default_name = "categorical_crossentropy"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy"):
-        super().__init__(from_logits, label_smoothing, reduction, name)
+        super().__init__(from_logits, label_smoothing, axis, reduction, name)
 
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
@@ -549,6 +585,13 @@ class CategoricalCrossentropy(_SmoothedCrossentropy, Loss):
         if self.label_smoothing:
             s = self.label_smoothing
             yt = yt * dtype(1.0 - s) + dtype(s) / dtype(yt.shape[-1])
+        axis = _class_axis(self.axis, yp.ndim, type(self).__name__)
+        yt, yp = np.moveaxis(yt, axis, -1), np.moveaxis(yp, axis, -1)  # the classes last
+        values, backward = self._last_axis_values(yt, yp, dtype)
+        return values, lambda g: np.moveaxis(backward(g), -1, axis)
+
+    def _last_axis_values(self, yt, yp, dtype):
+        """``(values, backward)`` with the classes on the last axis of ``yt`` and ``yp``."""
         if self.from_logits:
             lse = _log_sum_exp(yp)
             values = np.sum(yt * (lse[..., None] - yp), axis=-1)
@@ -575,24 +618,43 @@ class SparseCategoricalCrossentropy(Loss):
 
     ``from_logits=True``: ``logsumexp(x) - x[c]``.  Otherwise Keras's recipe: probabilities are clipped to
     ``[1e-7, 1 - 1e-7]``, their log is treated as logits, so the value is ``log(sum q) - log q[c]``.
+
+    ``ignore_class``: entries whose target is this id count for nothing, as in Keras: their value is 0, they
+    get no gradient, and they are masked out of the reduction (``"sum_over_batch_size"`` divides by the number
+    of the other entries).  ``axis``: the class axis; as with Keras's TensorFlow backend, only the last axis is
+    supported (another one is refused when the loss is called).  Keras writes ``ignore_class`` in the config,
+    not ``axis``.
     """
 
     default_name = "sparse_categorical_crossentropy"
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="sparse_categorical_crossentropy"):
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1,
+                 name="sparse_categorical_crossentropy"):
         super().__init__(name=name, reduction=reduction)
         self.from_logits = bool(from_logits)
+        if ignore_class is not None and (isinstance(ignore_class, bool) or
+                                         not isinstance(ignore_class, (int, np.integer))):
+            raise ValueError(f"Argument `ignore_class` of SparseCategoricalCrossentropy must be an int or None; "
+                             f"received ignore_class={ignore_class!r} of type {type(ignore_class).__name__}.")
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+        self._axis = _check_axis_argument(axis, "SparseCategoricalCrossentropy")
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
+        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
 
     def _class_ids(self, y_true, y_pred):
+        """``(ids, valid)``: the class ids, of shape ``y_pred.shape[:-1]`` (0 where ignored), and the boolean
+        mask of the entries that count (None without ``ignore_class``)."""
         y_true = _as_array(y_true)
         _check_no_nan(y_true)
         if y_pred.ndim < 1:
             raise ValueError(
                 f"SparseCategoricalCrossentropy needs y_pred with a class axis; received y_pred.shape={y_pred.shape}."
             )
+        if _class_axis(self._axis, y_pred.ndim, "SparseCategoricalCrossentropy") != y_pred.ndim - 1:
+            raise ValueError(f"SparseCategoricalCrossentropy supports only the last axis of y_pred as the class "
+                             f"axis (as Keras's TensorFlow backend); received axis={self._axis} for y_pred of "
+                             f"shape {y_pred.shape}.")
         lead = y_pred.shape[:-1]
         if y_true.shape == lead + (1,) and y_true.shape != lead:
             y_true = y_true[..., 0]
@@ -610,17 +672,35 @@ class SparseCategoricalCrossentropy(Loss):
             if not np.all(np.isfinite(y_true)) or np.any(y_true != np.round(y_true)):
                 raise ValueError("`y_true` must hold integer class ids; received non-integer values.")
         ids = y_true.astype(np.int64)
+        valid = None if self.ignore_class is None else ids != self.ignore_class
+        if valid is not None:
+            ids = np.where(valid, ids, 0)
         num_classes = y_pred.shape[-1]
         if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
             bad = ids[(ids < 0) | (ids >= num_classes)]
+            ignored = "" if self.ignore_class is None else f", and not ignore_class={self.ignore_class}"
             raise ValueError(
-                f"`y_true` holds class ids out of range [0, {num_classes}): e.g. {int(bad.flat[0])} "
+                f"`y_true` holds class ids out of range [0, {num_classes}){ignored}: e.g. {int(bad.flat[0])} "
                 f"(y_pred has {num_classes} classes on its last axis)."
             )
-        return ids
+        return ids, valid
 
     def _values(self, y_true, y_pred, need_grad):
-        ids = self._class_ids(y_true, y_pred)
+        return self._values_and_mask(y_true, y_pred, need_grad)[:2]
+
+    def _values_and_mask(self, y_true, y_pred, need_grad):
+        ids, valid = self._class_ids(y_true, y_pred)
+        if valid is not None:  # Keras zeroes the ignored rows of y_pred before the cross-entropy
+            y_pred = np.where(valid[..., None], y_pred, y_pred.dtype.type(0))
+        values, backward = self._class_values(ids, y_pred)
+        if valid is None:
+            return values, backward, None
+        zero = y_pred.dtype.type(0)
+        return (np.where(valid, values, zero),
+                lambda g: np.where(valid[..., None], backward(np.where(valid, g, zero)), zero), valid)
+
+    def _class_values(self, ids, y_pred):
+        """``(values, backward)`` of the cross-entropy of ``y_pred`` (classes last) at the class ``ids``."""
         dtype = y_pred.dtype.type
         onehot = np.zeros(y_pred.shape, dtype=dtype)
         np.put_along_axis(onehot, ids[..., None], dtype(1), axis=-1)
@@ -761,8 +841,9 @@ def as_logits_loss(loss):
     trainer that wants those numbers can evaluate this twin on the pre-activation values instead.
     """
     if isinstance(loss, (BinaryCrossentropy, CategoricalCrossentropy)) and not loss.from_logits:
-        return type(loss)(from_logits=True, label_smoothing=loss.label_smoothing, reduction=loss.reduction,
-                          name=loss.name)
+        return type(loss)(from_logits=True, label_smoothing=loss.label_smoothing, axis=loss.axis,
+                          reduction=loss.reduction, name=loss.name)
     if isinstance(loss, SparseCategoricalCrossentropy) and not loss.from_logits:
-        return SparseCategoricalCrossentropy(from_logits=True, reduction=loss.reduction, name=loss.name)
+        return SparseCategoricalCrossentropy(from_logits=True, ignore_class=loss.ignore_class,
+                                             reduction=loss.reduction, axis=loss._axis, name=loss.name)
     return None
