@@ -560,3 +560,63 @@ def test_configs_equal_keras_and_round_trip(keras, name, kwargs):
         assert "delta" not in config
         assert type(ours).from_config(config).delta == type(theirs).from_config(config)._fn_kwargs["delta"] == 1.0
 
+
+# ---------------------------------------------------------------------------------------------------------
+# where Keras's TensorFlow backend differs: an all-zero one-hot row
+# ---------------------------------------------------------------------------------------------------------
+
+_ZERO_ROW_SCRIPT = """
+import sys, numpy as np, keras, torch
+data = np.load(sys.argv[1])
+x, y, logits, kernel, bias = (data[k] for k in ("x", "y", "logits", "kernel", "bias"))
+out = {}
+for from_logits in (False, True):
+    z = torch.tensor(logits if from_logits else np.exp(logits) / np.exp(logits).sum(-1, keepdims=True),
+                     requires_grad=True)
+    loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)(torch.tensor(y), z)
+    loss.backward()
+    out[f"value_{from_logits}"], out[f"grad_{from_logits}"] = loss.detach().numpy(), z.grad.numpy()
+model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(y.shape[1], activation="softmax")])
+model.set_weights([kernel, bias])
+model.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
+model.train_on_batch(x, y)
+out["kernel"], out["bias"] = model.get_weights()
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_all_zero_one_hot_row_matches_keras_on_torch(keras, tf, rng, tmp_path):
+    """A target row of zeros has loss 0; Keras on torch (and rnnlab) give it no gradient, while Keras on
+    TensorFlow's softmax_cross_entropy_with_logits gives it softmax(z) (see the README's list of TensorFlow
+    backend differences)."""
+    import os
+    import subprocess
+    import sys
+
+    import rnnlab
+    b, d, c = 5, 3, 4
+    x = rng.normal(size=(b, d)).astype(np.float32)
+    y = np.eye(c, dtype=np.float32)[rng.integers(0, c, size=b)]
+    y[1] = 0.0  # the all-zero row
+    logits = (rng.normal(size=(b, c)) * 2).astype(np.float32)
+    kernel, bias = rng.uniform(-1, 1, (d, c)).astype(np.float32), rng.uniform(-0.5, 0.5, c).astype(np.float32)
+    np.savez(tmp_path / "in.npz", x=x, y=y, logits=logits, kernel=kernel, bias=bias)
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", _ZERO_ROW_SCRIPT, str(tmp_path / "in.npz"),
+                           str(tmp_path / "out.npz")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    torch_side = np.load(tmp_path / "out.npz")
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    for from_logits, y_pred in ((False, probs), (True, logits)):
+        value, grad = L.CategoricalCrossentropy(from_logits=from_logits).value_and_grad(y, y_pred)
+        assert close(value, float(torch_side[f"value_{from_logits}"]), 1e-6)
+        np.testing.assert_allclose(grad, torch_side[f"grad_{from_logits}"], rtol=0, atol=1e-7)
+        assert np.all(grad[1] == 0)
+    _, tf_grad = _tf_value_and_grad(tf, keras.losses.CategoricalCrossentropy(from_logits=True), y, logits)
+    assert np.abs(tf_grad[1]).max() > 1e-3  # the TensorFlow quirk the README lists
+    model = rnnlab.Sequential([rnnlab.Input((d,)), rnnlab.layers.Dense(c, activation="softmax")])
+    model.set_weights([kernel, bias])
+    model.compile(optimizer=rnnlab.optimizers.SGD(0.5), loss="categorical_crossentropy")
+    model.train_on_batch(x, y)
+    for ours, theirs in zip(model.get_weights(), (torch_side["kernel"], torch_side["bias"])):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
