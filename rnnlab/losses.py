@@ -385,11 +385,11 @@ class Loss:
 # ---------------------------------------------------------------------------------------------------------
 
 class _ElementwiseLoss(Loss):
-    """A loss whose per-sample value is the mean (``last_axis = "mean"``) or the sum (``"sum"``) over the last
-    axis (``axis``) of an element-wise term of ``(y_true, y_pred)``, times an optional constant ``scale``: what Keras's
-    ``LossFunctionWrapper`` losses compute.  A subclass names itself (``default_name``) and gives the term and
-    its derivative in :meth:`_elementwise`; the rank alignment, the shape check, the reduction over the last
-    axis and its backward are done here once."""
+    """A loss whose per-sample value is the mean (``last_axis = "mean"``) or the sum (``"sum"``) over ``axis``
+    (the last) of an element-wise term of ``(y_true, y_pred)``, times an optional constant ``scale``: what
+    Keras's ``LossFunctionWrapper`` losses compute.  A subclass names itself (``default_name``) and gives the
+    term and its derivative in :meth:`_elementwise`; the rank alignment, the shape check, the reduction and its
+    backward are done here once."""
 
     last_axis = "mean"
     axis = -1  # the axis reduced (BinaryCrossentropy's ``axis`` argument)
