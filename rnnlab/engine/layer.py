@@ -858,6 +858,17 @@ def check_rate(value, name):
     return min(1.0, max(0.0, float(value)))
 
 
+def store_weight_arguments(layer, **weights):
+    """For each ``weight=(initializer, regularizer, constraint)``, set ``layer.<weight>_initializer``,
+    ``<weight>_regularizer`` and ``<weight>_constraint``, resolved and checked by ``initializers.get``,
+    ``regularizers.get`` and ``constraints.get`` (whose errors name the argument): all initializers first, then
+    the regularizers, then the constraints, in the order Keras's layers check them."""
+    for position, (kind, get) in enumerate((("initializer", initializers.get), ("regularizer", regularizers.get),
+                                             ("constraint", constraints.get))):
+        for weight, arguments in weights.items():
+            setattr(layer, f"{weight}_{kind}", get(arguments[position], f"{weight}_{kind}"))
+
+
 def activity_penalties(regularizer, outputs, with_gradients=False):
     """Keras's activity regularization of one call: ``regularizer(y) / batch_size`` for each output array ``y``
     (of rank >= 1; a scalar output is not divided), as a list of scalars; with ``with_gradients``, also the

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import activations, backend, constraints, initializers, random, regularizers
-from rnnlab.engine.layer import Layer, add_grad, check_units, refuse_inner_activity_regularizer
+from rnnlab.engine.layer import (Layer, add_grad, check_units, refuse_inner_activity_regularizer,
+                                  store_weight_arguments)
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.random import make_rng
 
@@ -22,12 +23,8 @@ class Dense(Layer):
         self.units = check_units(units)
         self.activation = activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
+        store_weight_arguments(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                               bias=(bias_initializer, bias_regularizer, bias_constraint))
         if lora_rank is not None:
             raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
         self.kernel = self.bias = None

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from rnnlab.layers.base import FunctionLayer, check_rank
+from rnnlab.engine.conv_args import check_rank
+from rnnlab.layers.base import FunctionLayer
 from rnnlab.layers.core import Dropout
 from rnnlab import random
 from rnnlab.random import make_rng
