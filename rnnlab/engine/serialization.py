@@ -93,7 +93,8 @@ def get_custom_objects() -> dict:
 
 def get_registered_object(name, custom_objects=None, module_objects=None):
     """The object a config names: from ``custom_objects``, then the active scopes, then the registry (by
-    ``"package>name"`` or, when only one registered object has that name, by the bare name); else None."""
+    ``"package>name"``; a name without a package also matches the one registered object of that name, if only
+    one has it); else None.  A name with a package never resolves to another package's object."""
     if not isinstance(name, str):
         return None
     for table in [custom_objects or {}] + _SCOPES[::-1] + [module_objects or {}]:
@@ -105,5 +106,7 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
     for table in [custom_objects or {}] + _SCOPES[::-1]:
         if bare in table:
             return table[bare]
+    if bare != name:
+        return None
     matches = [obj for key, obj in _REGISTERED.items() if key.rsplit(">", 1)[-1] == bare]
     return matches[0] if len(matches) == 1 else None
