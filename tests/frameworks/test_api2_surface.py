@@ -1,5 +1,6 @@
 """Keras 3.15.1's surface continued: initializer fan axes, keras.random, keras.tree, the IoU metrics and the
 utils/saving helpers, against Keras itself."""
+import collections
 import inspect
 
 import numpy as np
@@ -142,3 +143,76 @@ def test_seed_semantics_follow_keras():
         R.randint((2,), 0, 3, dtype="float32")
     with pytest.raises(ValueError, match="logits"):
         R.categorical(np.zeros(3), 2)
+
+
+Point = collections.namedtuple("Point", ["x", "y"])
+_STRUCTURES = [
+    [(1, 2), [3], {"b": 4, "a": (5, None)}],
+    {"z": [1, {"q": 2, "p": 3}], "a": Point(4, [5, 6]), "m": collections.OrderedDict([("k", 7), ("c", 8)])},
+    (1,), [], None, 7, "text", [[[]], ()], collections.deque([1, (2, 3)]),
+    {"shape": (None, 4), "shapes": [(2, 3), [None]], "name": "s"},
+]
+
+
+def test_tree_functions_match_keras():
+    keras = require("keras")
+    T, KT = rnnlab.tree, keras.tree
+    for structure in _STRUCTURES:
+        assert T.is_nested(structure) == KT.is_nested(structure)
+        assert T.flatten(structure) == KT.flatten(structure), structure
+        assert T.flatten_with_path(structure) == KT.flatten_with_path(structure)
+        flat = [f"v{i}" for i in range(len(KT.flatten(structure)))]
+        ours, theirs = T.pack_sequence_as(structure, flat), KT.pack_sequence_as(structure, flat)
+        assert ours == theirs and type(ours) is type(theirs) and repr(ours) == repr(theirs)
+        tag = lambda leaf: ("leaf", leaf)  # noqa: E731
+        assert repr(T.map_structure(tag, structure)) == repr(KT.map_structure(tag, structure))
+        assert repr(T.map_structure(tag, structure, none_is_leaf=False)) == \
+            repr(KT.map_structure(tag, structure, none_is_leaf=False))
+        assert repr(T.map_structure(lambda a, b: (a, b), structure, structure)) == \
+            repr(KT.map_structure(lambda a, b: (a, b), structure, structure))
+        assert repr(T.lists_to_tuples(structure)) == repr(KT.lists_to_tuples(structure))
+        assert repr(T.map_shape_structure(tag, structure)) == repr(KT.map_shape_structure(tag, structure))
+        for top_down in (True, False):
+            ours_seen, theirs_seen = [], []
+            T.traverse(lambda node: ours_seen.append(repr(node)), structure, top_down=top_down)
+            KT.traverse(lambda node: theirs_seen.append(repr(node)), structure, top_down=top_down)
+            assert ours_seen == theirs_seen
+            replace = lambda node: T.MAP_TO_NONE if node == 3 else (  # noqa: E731
+                "two" if node == 2 else None)
+            kreplace = lambda node: KT.MAP_TO_NONE if node == 3 else ("two" if node == 2 else None)  # noqa: E731
+            assert repr(T.traverse(replace, structure, top_down)) == repr(KT.traverse(kreplace, structure, top_down))
+    shallow, deep = [0, {"a": 0, "b": 0}], [[1, 2], {"b": (3, 4), "a": 5}]
+    assert T.map_structure_up_to(shallow, str, deep) == KT.map_structure_up_to(shallow, str, deep)
+    assert T.map_structure_up_to(shallow, lambda a, b: a + b, [1, {"a": 2, "b": 3}], [10, {"a": 20, "b": 30}]) == \
+        KT.map_structure_up_to(shallow, lambda a, b: a + b, [1, {"a": 2, "b": 3}], [10, {"a": 20, "b": 30}])
+    for tree in (T, KT):  # Keras 3.15 takes a None in the shallow structure for an empty node
+        with pytest.raises(ValueError, match="same nested structure"):
+            tree.map_structure_up_to([None, 0], str, deep)
+
+
+def test_tree_mismatches_are_refused_like_keras():
+    keras = require("keras")
+    T, KT = rnnlab.tree, keras.tree
+    pairs = [([1, 2], (1, 2)), ([1, 2], [1, 2, 3]), ({"a": 1}, {"b": 1}), ([1, [2]], [1, 2]), (Point(1, 2), (1, 2)),
+             ({"a": 1}, collections.OrderedDict(a=5)), ([(1, 2)], [(3, 4)]), (None, 1), ([1], [None])]
+    for a, b in pairs:
+        try:
+            KT.assert_same_structure(a, b)
+            keras_same = True
+        except (ValueError, TypeError):
+            keras_same = False
+        if keras_same:
+            T.assert_same_structure(a, b)
+        else:
+            with pytest.raises(ValueError, match="same nested structure"):
+                T.assert_same_structure(a, b)
+        try:
+            KT.assert_same_paths(a, b)
+            T.assert_same_paths(a, b)
+        except ValueError:
+            with pytest.raises(ValueError, match="same paths"):
+                T.assert_same_paths(a, b)
+    with pytest.raises(ValueError, match="flat_sequence"):
+        T.pack_sequence_as([1, (2, 3)], [1, 2])
+    with pytest.raises(ValueError, match="flat_sequence"):
+        T.pack_sequence_as([1, (2, 3)], [1, 2, 3, 4])
