@@ -2,6 +2,7 @@
 utils/saving helpers, against Keras itself."""
 import collections
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -216,3 +217,54 @@ def test_tree_mismatches_are_refused_like_keras():
         T.pack_sequence_as([1, (2, 3)], [1, 2])
     with pytest.raises(ValueError, match="flat_sequence"):
         T.pack_sequence_as([1, (2, 3)], [1, 2, 3, 4])
+
+
+def _iou_cases(keras):
+    yield "IoU", dict(num_classes=4, target_class_ids=[0, 2, 3]), "sparse"
+    yield "IoU", dict(num_classes=4, target_class_ids=[1], ignore_class=2, dtype="float32"), "sparse"
+    yield "MeanIoU", dict(num_classes=4), "sparse"
+    yield "MeanIoU", dict(num_classes=4, ignore_class=-1, dtype="float64"), "sparse"
+    yield "MeanIoU", dict(num_classes=4, sparse_y_true=False, sparse_y_pred=False, dtype="float32"), "one_hot"
+    yield "OneHotIoU", dict(num_classes=4, target_class_ids=[0, 3], dtype="float32"), "one_hot"
+    yield "OneHotMeanIoU", dict(num_classes=4), "one_hot"
+    yield "OneHotMeanIoU", dict(num_classes=4, sparse_y_pred=True, ignore_class=1, dtype="float32"), "one_hot_sparse"
+    yield "BinaryIoU", dict(target_class_ids=[1], threshold=0.3, dtype="float32"), "binary"
+    yield "BinaryIoU", dict(), "binary"
+
+
+def _iou_batch(rng, kind):
+    labels = rng.integers(-1, 5, size=(6, 5))  # some outside [0, 4)
+    scores = rng.normal(size=(6, 5, 4)).astype(np.float32)
+    if kind == "sparse":
+        return labels, rng.integers(0, 4, size=(6, 5)).astype(np.float32)
+    if kind == "binary":
+        return rng.integers(0, 2, size=(6, 5)), rng.uniform(size=(6, 5)).astype(np.float32)
+    one_hot = np.eye(4, dtype=np.float32)[np.clip(labels, 0, 3)]
+    return one_hot, (scores.argmax(-1) if kind == "one_hot_sparse" else scores)
+
+
+def test_iou_metrics_match_keras_over_weighted_batches():
+    keras = require("keras")
+    rng = np.random.default_rng(5)
+    for class_name, kwargs, kind in _iou_cases(keras):
+        ours, theirs = getattr(rnnlab.metrics, class_name)(**kwargs), getattr(keras.metrics, class_name)(**kwargs)
+        assert ours.get_config() == theirs.get_config(), class_name
+        for step in range(4):
+            y_true, y_pred = _iou_batch(rng, kind)
+            weight = [None, rng.uniform(0, 3, size=(6, 5)), rng.integers(0, 3, size=6)[:, None] * np.ones((6, 5)),
+                      rng.integers(0, 4, size=(6, 5))][step]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Keras's (and rnnlab's) float-weights-into-int warning
+                ours.update_state(y_true, y_pred, sample_weight=weight)
+                theirs.update_state(y_true, y_pred, sample_weight=weight)
+            np.testing.assert_allclose(ours.total_cm, np.asarray(theirs.total_cm), rtol=1e-5, err_msg=class_name)
+            np.testing.assert_allclose(ours.result(), float(theirs.result()), rtol=1e-5, err_msg=class_name)
+        ours.reset_state()
+        theirs.reset_state()
+        assert ours.result() == float(theirs.result()) == 0.0
+        clone = rnnlab.metrics.deserialize(keras.metrics.serialize(theirs))
+        assert type(clone).__name__ == class_name and clone.get_config() == theirs.get_config()
+    with pytest.raises(ValueError, match="target_class_ids"):
+        rnnlab.metrics.IoU(num_classes=2, target_class_ids=[2])
+    with pytest.raises(ValueError, match="num_classes"):
+        rnnlab.metrics.MeanIoU(num_classes=0)
