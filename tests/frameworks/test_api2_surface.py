@@ -268,3 +268,96 @@ def test_iou_metrics_match_keras_over_weighted_batches():
         rnnlab.metrics.IoU(num_classes=2, target_class_ids=[2])
     with pytest.raises(ValueError, match="num_classes"):
         rnnlab.metrics.MeanIoU(num_classes=0)
+
+
+def _keras_split_as_arrays(split):
+    rows = list(split.as_numpy_iterator())
+    if isinstance(rows[0], tuple):
+        return tuple(np.stack(column) for column in zip(*rows))
+    return np.stack(rows)
+
+
+def test_split_dataset_matches_keras():
+    keras = require("keras")
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(20, 3, 2)).astype(np.float32), rng.integers(0, 5, size=20)
+    for dataset in (x, (x, y), [x, y]):
+        for sizes in [dict(left_size=0.3), dict(right_size=7), dict(left_size=5, right_size=0.5),
+                      dict(left_size=0.25, right_size=0.5), dict(left_size=12, shuffle=True, seed=4),
+                      dict(right_size=0.45, shuffle=True, seed=11)]:
+            ours = rnnlab.utils.split_dataset(dataset, **sizes)
+            theirs = [_keras_split_as_arrays(part) for part in keras.utils.split_dataset(dataset, **sizes)]
+            for our_part, their_part in zip(ours, theirs):
+                if isinstance(dataset, np.ndarray):
+                    np.testing.assert_array_equal(our_part, their_part)
+                else:
+                    assert isinstance(our_part, tuple) and len(our_part) == len(their_part) == 2
+                    for a, b in zip(our_part, their_part):
+                        np.testing.assert_array_equal(a, b)
+    for bad in [dict(), dict(left_size=0), dict(left_size=20), dict(left_size=1.5), dict(left_size="3"),
+                dict(left_size=0.6, right_size=0.6), dict(left_size=15, right_size=10), dict(left_size=0.01)]:
+        with pytest.raises((ValueError, TypeError)) as theirs:
+            keras.utils.split_dataset(x, **bad)
+        with pytest.raises(theirs.type, match="size"):
+            rnnlab.utils.split_dataset(x, **bad)
+    with pytest.raises(ValueError, match="same number of samples"):
+        rnnlab.utils.split_dataset((x, y[:5]), left_size=0.5)
+    with pytest.raises(TypeError, match="dataset"):
+        rnnlab.utils.split_dataset({"x": x}, left_size=0.5)
+
+
+def test_source_inputs_and_keras_tensors_match_keras():
+    keras = require("keras")
+    found = []
+    for lib in (rnnlab, keras):
+        a, b, c = lib.Input((3,)), lib.Input((3,)), lib.Input((3,))
+        x = lib.layers.Dense(2)(b)
+        y = lib.layers.Add()([x, lib.layers.Dense(2)(a), lib.layers.Dense(2)(x)])
+        inputs = [a, b, c]
+        found.append(([inputs.index(t) for t in lib.utils.get_source_inputs(y)],
+                      [inputs.index(t) for t in lib.utils.get_source_inputs(a)],
+                      lib.utils.is_keras_tensor(y), lib.utils.is_keras_tensor(np.ones(2))))
+        assert lib.utils.get_source_inputs(np.ones(2)) is not None
+    assert found[0] == found[1]
+
+
+def test_serialize_keras_object_matches_keras_and_refuses_code():
+    keras = require("keras")
+    pairs = [(rnnlab.initializers.HeNormal(seed=1), keras.initializers.HeNormal(seed=1)),
+             (rnnlab.losses.MeanSquaredError(), keras.losses.MeanSquaredError()),
+             (rnnlab.regularizers.L1L2(0.1, 0.2), keras.regularizers.L1L2(0.1, 0.2)),
+             (rnnlab.metrics.MeanIoU(3), keras.metrics.MeanIoU(3)),
+             (rnnlab.constraints.MaxNorm(2.0), keras.constraints.MaxNorm(2.0)),
+             (rnnlab.activations.relu, keras.activations.relu),
+             (rnnlab.losses.mean_squared_error, keras.losses.mean_squared_error),
+             (np.arange(6, dtype=np.float32).reshape(2, 3), np.arange(6, dtype=np.float32).reshape(2, 3)),
+             ([1, (2.5, "a"), {"k": None}], [1, (2.5, "a"), {"k": None}])]
+    for ours, theirs in pairs:
+        config = keras.saving.serialize_keras_object(theirs)
+        assert rnnlab.saving.serialize_keras_object(ours) == config
+        back = rnnlab.utils.deserialize_keras_object(config)
+        if hasattr(theirs, "get_config"):
+            assert type(back).__name__ == type(theirs).__name__ and back.get_config() == theirs.get_config()
+        elif callable(theirs):
+            assert back is ours
+        else:
+            np.testing.assert_array_equal(np.asarray(back, dtype=object), np.asarray(theirs, dtype=object))
+    for layer in (keras.layers.Dense(3, activation="tanh"), keras.layers.LSTM(4, return_sequences=True)):
+        built = rnnlab.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+        assert type(built).__name__ == type(layer).__name__
+        assert {k: built.get_config()[k] for k in ("units", "activation")} == \
+            {k: layer.get_config()[k] for k in ("units", "activation")}
+    optimizer = rnnlab.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(keras.optimizers.Adam(learning_rate=0.01)))
+    assert type(optimizer).__name__ == "Adam" and np.isclose(optimizer.get_config()["learning_rate"], 0.01)
+    lambda_config = keras.saving.serialize_keras_object(lambda x: x + 1)
+    with pytest.raises(ValueError, match="lambda"):
+        rnnlab.saving.deserialize_keras_object(lambda_config, safe_mode=False)
+    with pytest.raises(ValueError, match="lambda"):
+        rnnlab.saving.serialize_keras_object(lambda x: x)
+    with pytest.raises(TypeError, match="Could not locate class 'Evil'"):
+        rnnlab.saving.deserialize_keras_object({"module": "os", "class_name": "Evil", "config": {},
+                                                "registered_name": None})
+    with pytest.raises(ValueError, match="Unknown function 'system'"):
+        rnnlab.saving.deserialize_keras_object({"module": "os", "class_name": "function", "config": "system",
+                                                "registered_name": "function"})
