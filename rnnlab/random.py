@@ -86,8 +86,10 @@ def _generator(seed) -> np.random.Generator:
     :class:`SeedGenerator` (its state advances) or None (the global state)."""
     if isinstance(seed, SeedGenerator):
         return np.random.default_rng([int(v) & (2**63 - 1) for v in seed.next()])
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return make_rng(None if seed is None else abs(int(seed)))
+    if seed is None:
+        return make_rng(None)
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return np.random.default_rng(int(seed) % 2**64)  # a negative seed is a valid Keras seed too
     raise ValueError("Argument `seed` must be either an integer or an instance of SeedGenerator; "
                      f"received seed={seed!r}.")
 
