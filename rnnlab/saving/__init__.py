@@ -11,6 +11,7 @@ a Keras file is read or written.
 """
 from rnnlab.engine.serialization import (CustomObjectScope, custom_object_scope, get_custom_objects,
                                          get_registered_name, get_registered_object, register_keras_serializable)
+from rnnlab import utils
 from rnnlab.models import saving_hook
 from rnnlab.saving import model_files
 from rnnlab.saving.atomic import atomic_write
@@ -25,6 +26,9 @@ __all__ = ["atomic_write", "save_weights_npz", "load_weights_npz", "save_model",
            "save_weights_h5", "load_weights_h5", "register_keras_serializable", "get_registered_name",
            "get_registered_object", "custom_object_scope", "CustomObjectScope", "get_custom_objects",
            "save_weights", "load_weights", "serialize_keras_object", "deserialize_keras_object"]
+
+# Keras also has them as keras.utils.serialize_keras_object / deserialize_keras_object
+utils.serialize_keras_object, utils.deserialize_keras_object = serialize_keras_object, deserialize_keras_object
 
 saving_hook.register(saving_hook.FileFormats(
     save_model=save_model, load_model=load_model, save_weights=model_files.save_weights,

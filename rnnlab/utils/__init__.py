@@ -22,10 +22,5 @@ __all__ = ["set_random_seed", "Progbar", "pad_sequences", "to_categorical", "nor
            "serialize_keras_object", "deserialize_keras_object"]
 
 
-def __getattr__(name):
-    # rnnlab.saving sits above the models, which use these utilities: it is imported on first use
-    if name in ("serialize_keras_object", "deserialize_keras_object"):
-        from rnnlab.saving import keras_objects
-
-        return getattr(keras_objects, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# serialize_keras_object and deserialize_keras_object are set here by rnnlab.saving, which sits above the models
+# that use these utilities (importing them here would be a cycle); ``import rnnlab`` always imports rnnlab.saving.
