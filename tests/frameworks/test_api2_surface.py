@@ -11,11 +11,11 @@ import rnnlab
 from tests.support.reference import require
 
 _FAN_CASES = [  # (shape, input_axes, output_axes)
-    ((6, 7, 40), [0, 1], [2]),
-    ((6, 7, 40), [-1], [0, 1]),
-    ((30, 8, 5), [0], [1, 2]),
-    ((30, 8, 5), None, None),
-    ((30, 8, 5), [0], None),  # only one of them: Keras falls back to the kernel layout
+    ((30, 40, 50), [0, 1], [2]),
+    ((30, 40, 50), [-1], [0, 1]),
+    ((120, 25, 20), [0], [1, 2]),
+    ((120, 25, 20), None, None),
+    ((120, 25, 20), [0], None),  # only one of them: Keras falls back to the kernel layout
 ]
 
 
@@ -40,9 +40,10 @@ def test_variance_scaling_fan_axes_match_keras():
             assert rnnlab.initializers.serialize(ours)["config"] == config["config"]
             a, b = ours(shape), np.asarray(theirs(shape))
             assert a.shape == b.shape == shape and a.dtype == np.float32
-            # same scale as Keras's draw (8400 values each: a 6% band is > 5 standard errors)
-            assert abs(a.std() / b.std() - 1) < 0.06, (config, a.std(), b.std())
-            assert abs(a.max() / b.max() - 1) < 0.12, config  # same support (uniform limit, truncation)
+            # same scale as Keras's draw (60000 values each: the ratio's standard error is about 0.4%)
+            assert abs(a.std() / b.std() - 1) < 0.03, (config, a.std(), b.std())
+            if theirs.distribution != "untruncated_normal":  # same support: the uniform limit, the truncation
+                assert abs(a.max() / b.max() - 1) < 0.03 and abs(a.min() / b.min() - 1) < 0.03, config
 
 
 def test_keras_file_with_fan_axes_loads(tmp_path):
