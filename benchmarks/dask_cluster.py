@@ -1,15 +1,20 @@
 """Scoring and training on a Dask LocalCluster against the same work in one process (the README's figures).
 
-    python -m benchmarks.dask_cluster [--repeats 3]
+    python -m benchmarks.dask_cluster [--repeats 3] [--only predict] [--quiet-workers]
 
 - predict: 100,000 sequences (T=50, D=8) through LSTM(32) -> Dense(1), read from a .npy file: the local
-  ``predict`` (2 BLAS threads) against a LocalCluster of 2 single-threaded worker processes;
+  ``predict`` (2 threads) against a LocalCluster of 2 single-threaded worker processes.  Besides wall-clock
+  times it reports CPU seconds: the local predict's (this process), and the cluster predict's in this process
+  (client and scheduler) and in the workers, and the workers' CPU while they sit idle during the local predict
+  (Dask's own background work: its profiler and monitors);
 - fit: one epoch of 10,000 sequences, batch 256, local against data-parallel, with each step's time split into
   the workers' compute (the slowest part, from Dask's task stream) and the rest (communication and scheduling);
 - the gradient exchange: gathering W gradients to the client and summing there, against summing them on a
   worker first (a tree reduction, one level for W=2), for small and large gradients.
 
-Results go to stdout as JSON lines.  The machine is shared: run it more than once.
+``--quiet-workers`` starts the cluster with Dask's background work turned down (:data:`QUIET_WORKERS`), which on
+2 cores takes about 0.2 of a core otherwise.  Results go to stdout as JSON lines.  The machine is shared: run it
+more than once.
 """
 import argparse
 import json
@@ -18,6 +23,13 @@ import tempfile
 import time
 
 import numpy as np
+
+QUIET_WORKERS = {  # Dask settings for a small cluster on few cores (see the README's Dask section)
+    "distributed.worker.profile.enabled": False,  # the statistical profiler samples every 10 ms
+    "distributed.admin.tick.interval": "1s",  # the event loop's blocked-loop check, every 20 ms
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 def _model(rnnlab):
@@ -38,11 +50,25 @@ def bench_predict(rnnlab, client, path, repeats):
     from rnnlab.distributed import read_npy
 
     model = _model(rnnlab)
+    model.predict(read_npy(path, 10_000), batch_size=1000).compute()  # each worker imports rnnlab, builds the model
     for _ in range(repeats):
+        workers_before, cpu = client.run(time.process_time), time.process_time()
         local, _ = _timed(lambda: model.predict(np.load(path, mmap_mode="r"), batch_size=1000, verbose=0))
+        local_cpu, workers_idle = time.process_time() - cpu, _cpu_since(client, workers_before)
+        workers_before, cpu = client.run(time.process_time), time.process_time()
         on_cluster, _ = _timed(lambda: model.predict(read_npy(path, 10_000), batch_size=1000).compute())
+        client_cpu, workers_cpu = time.process_time() - cpu, _cpu_since(client, workers_before)
         print(json.dumps({"bench": "predict", "rows": 100_000, "local_s": round(local, 3),
-                          "cluster_s": round(on_cluster, 3), "ratio": round(on_cluster / local, 3)}), flush=True)
+                          "cluster_s": round(on_cluster, 3), "ratio": round(on_cluster / local, 3),
+                          "local_cpu_s": round(local_cpu, 3), "cluster_client_cpu_s": round(client_cpu, 3),
+                          "cluster_workers_cpu_s": round(workers_cpu, 3),
+                          "workers_idle_cpu_per_s": round(workers_idle / local, 3)}), flush=True)
+
+
+def _cpu_since(client, before):
+    """The workers' CPU seconds (all of them together) since ``before`` (``client.run(time.process_time)``)."""
+    after = client.run(time.process_time)
+    return sum(after[w] - before[w] for w in after)
 
 
 def bench_fit(rnnlab, client, x, y, repeats):
@@ -108,7 +134,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["predict", "fit", "exchange"], default=None)
+    parser.add_argument("--quiet-workers", action="store_true", help="turn down Dask's background work")
     args = parser.parse_args()
+    import dask
     import rnnlab
     from distributed import Client, LocalCluster
 
@@ -117,7 +145,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.npy")
         np.save(path, x)
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+        with dask.config.set(QUIET_WORKERS if args.quiet_workers else {}), \
+                LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
             if args.only in (None, "predict"):
                 bench_predict(rnnlab, client, path, args.repeats)

@@ -148,18 +148,41 @@ def _clip_with_mask(p, dtype, lo=None, hi=None):
     return np.clip(p, lo, hi), passes
 
 
-def _reduce_last_axis(per, d_per, how="mean"):
-    """``(values, backward)`` of ``mean(per, axis=-1)`` (or ``sum``) for elementwise losses ``per`` whose
+def _class_axis(axis, ndim, owner):
+    """``axis`` (negative counts from the end) as an index into ``ndim`` axes, or a ValueError naming it."""
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"Argument `axis` of {owner} must name an axis of y_pred (rank {ndim}), in "
+                         f"[{-ndim}, {ndim - 1}]; received axis={axis}.")
+    return axis % ndim
+
+
+def _check_axis_argument(axis, owner):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"Argument `axis` of {owner} must be an int; received axis={axis!r} of type "
+                         f"{type(axis).__name__}.")
+    return int(axis)
+
+
+def _reduce_axis(per, d_per, how="mean", axis=-1, owner="loss"):
+    """``(values, backward)`` of ``mean(per, axis)`` (or ``sum``) for element-wise losses ``per`` whose
     derivative with respect to ``y_pred`` is ``d_per()`` (called only in the backward pass)."""
     if per.ndim == 0:
         return per, lambda g: np.asarray(g) * d_per()
-    n = per.shape[-1] if how == "mean" else 1
-    values = np.mean(per, axis=-1) if how == "mean" else np.sum(per, axis=-1)
+    axis = _class_axis(axis, per.ndim, owner)
+    n = per.shape[axis] if how == "mean" else 1
+    values = np.mean(per, axis=axis) if how == "mean" else np.sum(per, axis=axis)
 
     def backward(g):
-        return np.asarray(g)[..., None] * d_per() / per.dtype.type(n)
+        return np.expand_dims(np.asarray(g), axis) * d_per() / per.dtype.type(n)
 
     return values, backward
+
+
+def _and_masks(first, second):
+    """Keras's ``in_mask & out_mask`` of two optional boolean masks."""
+    if first is None or second is None:
+        return second if first is None else first
+    return np.logical_and(_as_array(first).astype(bool), _as_array(second).astype(bool))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -217,6 +240,12 @@ class Loss:
         """
         raise NotImplementedError
 
+    def _values_and_mask(self, y_true, y_pred, need_grad):
+        """``(values, backward, mask)``: :meth:`_values`, and the boolean mask of the per-sample values that the
+        loss itself sets (None: all count), which joins a mask carried by ``y_pred`` as Keras's ``in_mask &
+        out_mask`` (SparseCategoricalCrossentropy's ``ignore_class`` sets one)."""
+        return (*self._values(y_true, y_pred, need_grad), None)
+
     # -- machinery ----------------------------------------------------------------------------------------
     def _prepare_pair(self, y_true, y_pred):
         """Convert, check NaN, align ranks like Keras, and check that the shapes agree."""
@@ -241,10 +270,10 @@ class Loss:
         dtype = _work_dtype(y_pred_arr)
         yp = y_pred_arr.astype(dtype, copy=False)
 
-        values, backward = self._values(y_true, yp, need_grad)
+        values, backward, own_mask = self._values_and_mask(y_true, yp, need_grad)
         values = np.asarray(values, dtype=dtype)
 
-        weights = self._merge_weights(values, sample_weight, mask, dtype)
+        weights = self._merge_weights(values, sample_weight, _and_masks(mask, own_mask), dtype)
         value, d_values = self._reduce(values, weights, dtype, need_grad)
         if not need_grad:
             return value, None
@@ -296,7 +325,9 @@ class Loss:
             mask = getattr(y_pred, "_keras_mask", None)
         yp = _as_array(y_pred)
         dtype = _work_dtype(yp)
-        values = np.asarray(self._values(y_true, yp.astype(dtype, copy=False), False)[0], dtype=dtype)
+        values, _, own_mask = self._values_and_mask(y_true, yp.astype(dtype, copy=False), False)
+        values = np.asarray(values, dtype=dtype)
+        mask = _and_masks(mask, own_mask)
         w = self._merge_weights(values, sample_weight, mask, dtype)
         if w is None:
             size = values.size
@@ -350,165 +381,161 @@ class Loss:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# regression losses
+# element-wise losses
 # ---------------------------------------------------------------------------------------------------------
 
-class MeanSquaredError(Loss):
-    """``mean(square(y_true - y_pred), axis=-1)``, reduced."""
+class _ElementwiseLoss(Loss):
+    """A loss whose per-sample value is the mean (``last_axis = "mean"``) or the sum (``"sum"``) over ``axis``
+    (the last) of an element-wise term of ``(y_true, y_pred)``, times an optional constant ``scale``: what
+    Keras's ``LossFunctionWrapper`` losses compute.  A subclass names itself (``default_name``) and gives the
+    term and its derivative in :meth:`_elementwise`; the rank alignment, the shape check, the reduction and its
+    backward are done here once."""
 
-    default_name = "mean_squared_error"
+    last_axis = "mean"
+    axis = -1  # the axis reduced (BinaryCrossentropy's ``axis`` argument)
+    scale = None  # a constant applied after the reduction (MAPE's 100), in the working dtype
+
+    def __init__(self, reduction="sum_over_batch_size", name=None):
+        super().__init__(name=name, reduction=reduction)
+
+    def _elementwise(self, y_true, y_pred, dtype):
+        """``(term, d_term)``: the element-wise loss, of ``y_pred``'s shape, and a function (called only in the
+        backward pass) giving ``d term / d y_pred``; ``dtype`` is the working dtype's scalar type."""
+        raise NotImplementedError
 
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
-        diff = yp - yt
-        return _reduce_last_axis(np.square(diff), lambda: 2 * diff)
+        term, d_term = self._elementwise(yt, yp, yp.dtype.type)
+        values, backward = _reduce_axis(term, d_term, self.last_axis, self.axis, type(self).__name__)
+        if self.scale is None:
+            return values, backward
+        scale = yp.dtype.type(self.scale)
+        return scale * values, lambda g: backward(scale * np.asarray(g))
 
 
-class MeanAbsoluteError(Loss):
+class MeanSquaredError(_ElementwiseLoss):
+    """``mean(square(y_pred - y_true), axis=-1)``, reduced."""
+
+    default_name = "mean_squared_error"
+
+    def _elementwise(self, y_true, y_pred, dtype):
+        diff = y_pred - y_true
+        return np.square(diff), lambda: 2 * diff
+
+
+class MeanAbsoluteError(_ElementwiseLoss):
     """``mean(abs(y_true - y_pred), axis=-1)``, reduced (gradient ``sign(diff)``, 0 at a tie)."""
 
     default_name = "mean_absolute_error"
 
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        diff = yp - yt
-        return _reduce_last_axis(np.abs(diff), lambda: np.sign(diff))
+    def _elementwise(self, y_true, y_pred, dtype):
+        diff = y_pred - y_true
+        return np.abs(diff), lambda: np.sign(diff)
 
 
-class Huber(Loss):
-    """Huber loss: ``0.5 x^2`` for ``|x| <= delta``, ``delta |x| - 0.5 delta^2`` beyond; mean over the last axis."""
+class Huber(_ElementwiseLoss):
+    """Huber loss: ``0.5 x^2`` for ``|x| <= delta``, ``delta |x| - 0.5 delta^2`` beyond; mean over the last axis.
+
+    Its config is Keras 3.15's: ``name`` and ``reduction`` only.  Keras's ``Huber.get_config`` leaves ``delta``
+    out, so a Huber loss rebuilt from a config (or from a saved model's compile config) has ``delta=1.0``, in
+    Keras and in rnnlab alike."""
 
     default_name = "huber_loss"
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
-        super().__init__(name=name, reduction=reduction)
+        super().__init__(reduction=reduction, name=name)
         self.delta = float(delta)
 
-    def get_config(self):
-        return {**super().get_config(), "delta": self.delta}
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
+    def _elementwise(self, y_true, y_pred, dtype):
         delta, half = dtype(self.delta), dtype(0.5)
-        err = yp - yt
+        err = y_pred - y_true
         abs_err = np.abs(err)
         quadratic = abs_err <= delta
-        per = np.where(quadratic, half * np.square(err), delta * abs_err - half * np.square(delta))
-        return _reduce_last_axis(per, lambda: np.where(quadratic, err, delta * np.sign(err)))
+        term = np.where(quadratic, half * np.square(err), delta * abs_err - half * np.square(delta))
+        return term, lambda: np.where(quadratic, err, delta * np.sign(err))
 
 
-class LogCosh(Loss):
+class LogCosh(_ElementwiseLoss):
     """``mean(log(cosh(y_pred - y_true)), axis=-1)``, reduced; computed as Keras does, stably, as
     ``x + softplus(-2 x) - log(2)`` (gradient ``tanh(x)``)."""
 
     default_name = "log_cosh"
 
-    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
-        x = yp - yt
+    def _elementwise(self, y_true, y_pred, dtype):
+        x = y_pred - y_true
         log2 = dtype(np.float32(np.log(2.0)))  # Keras takes log(2) in float32, then casts it
-        per = x + np.logaddexp(dtype(0), dtype(-2) * x) - log2
-        return _reduce_last_axis(per, lambda: np.tanh(x))
+        return x + np.logaddexp(dtype(0), dtype(-2) * x) - log2, lambda: np.tanh(x)
 
 
-class MeanAbsolutePercentageError(Loss):
+class MeanAbsolutePercentageError(_ElementwiseLoss):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7), axis=-1)``, reduced (gradient 0 at a tie)."""
 
     default_name = "mean_absolute_percentage_error"
+    scale = 100
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
-        scale = np.maximum(np.abs(yt), dtype(EPSILON))
-        per = np.abs((yt - yp) / scale)
-        hundred = dtype(100)
-        values, backward = _reduce_last_axis(per, lambda: np.sign(yp - yt) / scale)
-        return hundred * values, lambda g: backward(hundred * np.asarray(g))
+    def _elementwise(self, y_true, y_pred, dtype):
+        denominator = np.maximum(np.abs(y_true), dtype(EPSILON))
+        return np.abs((y_true - y_pred) / denominator), lambda: np.sign(y_pred - y_true) / denominator
 
 
-class MeanSquaredLogarithmicError(Loss):
+class MeanSquaredLogarithmicError(_ElementwiseLoss):
     """``mean(square(log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)), axis=-1)``, reduced.  Predictions
     below 1e-7 are raised to it, and get no gradient (as TensorFlow's ``maximum``)."""
 
     default_name = "mean_squared_logarithmic_error"
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
+    def _elementwise(self, y_true, y_pred, dtype):
         eps, one = dtype(np.float32(EPSILON)), dtype(1)  # Keras's epsilon is a float32 constant here
-        shifted = np.maximum(yp, eps) + one
-        diff = np.log(shifted) - np.log(np.maximum(yt, eps) + one)
+        shifted = np.maximum(y_pred, eps) + one
+        diff = np.log(shifted) - np.log(np.maximum(y_true, eps) + one)
         # d/dy_pred: 2 diff / (max(y_pred, eps) + 1) where y_pred >= eps (the maximum passes its first argument)
-        return _reduce_last_axis(np.square(diff), lambda: np.where(yp >= eps, 2 * diff / shifted, dtype(0)))
+        return np.square(diff), lambda: np.where(y_pred >= eps, 2 * diff / shifted, dtype(0))
 
 
-# ---------------------------------------------------------------------------------------------------------
-# probabilistic losses
-# ---------------------------------------------------------------------------------------------------------
-
-class KLDivergence(Loss):
+class KLDivergence(_ElementwiseLoss):
     """Kullback-Leibler divergence ``sum(t * log(t / p), axis=-1)``, reduced, with ``t`` and ``p`` the targets
     and predictions clipped to ``[1e-7, 1]`` (clipped predictions get no gradient)."""
 
     default_name = "kl_divergence"
+    last_axis = "sum"
 
-    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
-        t, _ = _clip_with_mask(yt, dtype, dtype(EPSILON), dtype(1))
-        p, passes = _clip_with_mask(yp, dtype, dtype(EPSILON), dtype(1))
-        per = t * np.log(t / p)
-        return _reduce_last_axis(per, lambda: np.where(passes, -t / p, dtype(0)), how="sum")
+    def _elementwise(self, y_true, y_pred, dtype):
+        t, _ = _clip_with_mask(y_true, dtype, dtype(EPSILON), dtype(1))
+        p, passes = _clip_with_mask(y_pred, dtype, dtype(EPSILON), dtype(1))
+        return t * np.log(t / p), lambda: np.where(passes, -t / p, dtype(0))
 
 
-class Poisson(Loss):
+class Poisson(_ElementwiseLoss):
     """Poisson negative log-likelihood ``mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)``, reduced."""
 
     default_name = "poisson"
 
-    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
-        super().__init__(name=name, reduction=reduction)
-
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
-        shifted = yp + dtype(EPSILON)
-        per = yp - yt * np.log(shifted)
-        return _reduce_last_axis(per, lambda: dtype(1) - yt / shifted)
+    def _elementwise(self, y_true, y_pred, dtype):
+        shifted = y_pred + dtype(EPSILON)
+        return y_pred - y_true * np.log(shifted), lambda: dtype(1) - y_true / shifted
 
 
 # ---------------------------------------------------------------------------------------------------------
 # cross-entropies
 # ---------------------------------------------------------------------------------------------------------
 
-class _SmoothedCrossentropy(Loss):
-    """Shared arguments of the binary and categorical cross-entropies: ``from_logits`` and ``label_smoothing``."""
+class _SmoothedCrossentropy:
+    """The arguments the binary and categorical cross-entropies share, ``from_logits``, ``label_smoothing`` and
+    ``axis`` (stored and written in the config, as Keras's); mixed in before the loss base class."""
 
-    def __init__(self, from_logits, label_smoothing, reduction, name):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, from_logits, label_smoothing, axis, reduction, name):
+        super().__init__(reduction=reduction, name=name)
         self.from_logits = bool(from_logits)
         self.label_smoothing = float(label_smoothing)
+        self.axis = _check_axis_argument(axis, type(self).__name__)
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis}
 
 
-class BinaryCrossentropy(_SmoothedCrossentropy):
-    """Element-wise binary cross-entropy averaged over the last axis.
+class BinaryCrossentropy(_SmoothedCrossentropy, _ElementwiseLoss):
+    """Element-wise binary cross-entropy averaged over ``axis`` (the last, by default).
 
     ``from_logits=True``: ``max(x, 0) - x z + log1p(exp(-|x|))`` (TF's stable form).  Otherwise probabilities
     are clipped to ``[1e-7, 1 - 1e-7]``.  ``label_smoothing`` moves targets towards 0.5:
@@ -517,51 +544,38 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
 
     default_name = "binary_crossentropy"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="binary_crossentropy"):
-        super().__init__(from_logits, label_smoothing, reduction, name)
+        super().__init__(from_logits, label_smoothing, axis, reduction, name)
 
-    def _values(self, y_true, y_pred, need_grad):
-        yt, yp = self._prepare_pair(y_true, y_pred)
-        dtype = yp.dtype.type
+    def _elementwise(self, y_true, y_pred, dtype):
         if self.label_smoothing:
             s = self.label_smoothing
-            yt = yt * dtype(1.0 - s) + dtype(0.5 * s)
-        n = yp.shape[-1] if yp.ndim else 1
+            y_true = y_true * dtype(1.0 - s) + dtype(0.5 * s)
         if self.from_logits:
-            x = yp
-            per = np.maximum(x, 0) - x * yt + np.log1p(np.exp(-np.abs(x)))
-
-            def d_per():
-                return _sigmoid(x) - yt
-        else:
-            o, passes = _clip_with_mask(yp, dtype)
-            one = dtype(1)
-            per = -(yt * np.log(o) + (one - yt) * np.log(one - o))
-
-            def d_per():
-                return np.where(passes, -(yt / o) + (one - yt) / (one - o), dtype(0))
-        values = np.mean(per, axis=-1)
-
-        def backward(g):
-            return (np.asarray(g)[..., None] if yp.ndim else g) * d_per() / n
-
-        return values, backward
+            x = y_pred
+            term = np.maximum(x, 0) - x * y_true + np.log1p(np.exp(-np.abs(x)))
+            return term, lambda: _sigmoid(x) - y_true
+        o, passes = _clip_with_mask(y_pred, dtype)
+        one = dtype(1)
+        term = -(y_true * np.log(o) + (one - y_true) * np.log(one - o))
+        return term, lambda: np.where(passes, -(y_true / o) + (one - y_true) / (one - o), dtype(0))
 
 
-class CategoricalCrossentropy(_SmoothedCrossentropy):
-    """Cross-entropy with one-hot (or soft) targets over the last axis.
+class CategoricalCrossentropy(_SmoothedCrossentropy, Loss):
+    """Cross-entropy with one-hot (or soft) targets over the class axis ``axis`` (the last, by default).
 
     ``from_logits=True``: ``sum(z * (logsumexp(x) - x))``.  Otherwise Keras's recipe: probabilities are divided
-    by their sum along the last axis, clipped to ``[1e-7, 1 - 1e-7]``, and ``-sum(z * log p)`` is taken.
-    ``label_smoothing`` s: ``z * (1 - s) + s / num_classes``.
+    by their sum along the class axis, clipped to ``[1e-7, 1 - 1e-7]``, and ``-sum(z * log p)`` is taken.
+    ``label_smoothing`` s: ``z * (1 - s) + s / num_classes``, where, as in Keras, ``num_classes`` is the size of
+    the *last* axis whatever ``axis`` is.
     """
 
     default_name = "categorical_crossentropy"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy"):
-        super().__init__(from_logits, label_smoothing, reduction, name)
+        super().__init__(from_logits, label_smoothing, axis, reduction, name)
 
     def _values(self, y_true, y_pred, need_grad):
         yt, yp = self._prepare_pair(y_true, y_pred)
@@ -571,6 +585,13 @@ class CategoricalCrossentropy(_SmoothedCrossentropy):
         if self.label_smoothing:
             s = self.label_smoothing
             yt = yt * dtype(1.0 - s) + dtype(s) / dtype(yt.shape[-1])
+        axis = _class_axis(self.axis, yp.ndim, type(self).__name__)
+        yt, yp = np.moveaxis(yt, axis, -1), np.moveaxis(yp, axis, -1)  # the classes last
+        values, backward = self._last_axis_values(yt, yp, dtype)
+        return values, lambda g: np.moveaxis(backward(g), -1, axis)
+
+    def _last_axis_values(self, yt, yp, dtype):
+        """``(values, backward)`` with the classes on the last axis of ``yt`` and ``yp``."""
         if self.from_logits:
             lse = _log_sum_exp(yp)
             values = np.sum(yt * (lse[..., None] - yp), axis=-1)
@@ -597,24 +618,43 @@ class SparseCategoricalCrossentropy(Loss):
 
     ``from_logits=True``: ``logsumexp(x) - x[c]``.  Otherwise Keras's recipe: probabilities are clipped to
     ``[1e-7, 1 - 1e-7]``, their log is treated as logits, so the value is ``log(sum q) - log q[c]``.
+
+    ``ignore_class``: entries whose target is this id count for nothing, as in Keras: their value is 0, they
+    get no gradient, and they are masked out of the reduction (``"sum_over_batch_size"`` divides by the number
+    of the other entries).  ``axis``: the class axis; as with Keras's TensorFlow backend, only the last axis is
+    supported (another one is refused when the loss is called).  Keras writes ``ignore_class`` in the config,
+    not ``axis``.
     """
 
     default_name = "sparse_categorical_crossentropy"
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="sparse_categorical_crossentropy"):
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1,
+                 name="sparse_categorical_crossentropy"):
         super().__init__(name=name, reduction=reduction)
         self.from_logits = bool(from_logits)
+        if ignore_class is not None and (isinstance(ignore_class, bool) or
+                                         not isinstance(ignore_class, (int, np.integer))):
+            raise ValueError(f"Argument `ignore_class` of SparseCategoricalCrossentropy must be an int or None; "
+                             f"received ignore_class={ignore_class!r} of type {type(ignore_class).__name__}.")
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+        self._axis = _check_axis_argument(axis, "SparseCategoricalCrossentropy")
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
+        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
 
     def _class_ids(self, y_true, y_pred):
+        """``(ids, valid)``: the class ids, of shape ``y_pred.shape[:-1]`` (0 where ignored), and the boolean
+        mask of the entries that count (None without ``ignore_class``)."""
         y_true = _as_array(y_true)
         _check_no_nan(y_true)
         if y_pred.ndim < 1:
             raise ValueError(
                 f"SparseCategoricalCrossentropy needs y_pred with a class axis; received y_pred.shape={y_pred.shape}."
             )
+        if _class_axis(self._axis, y_pred.ndim, "SparseCategoricalCrossentropy") != y_pred.ndim - 1:
+            raise ValueError(f"SparseCategoricalCrossentropy supports only the last axis of y_pred as the class "
+                             f"axis (as Keras's TensorFlow backend); received axis={self._axis} for y_pred of "
+                             f"shape {y_pred.shape}.")
         lead = y_pred.shape[:-1]
         if y_true.shape == lead + (1,) and y_true.shape != lead:
             y_true = y_true[..., 0]
@@ -632,17 +672,35 @@ class SparseCategoricalCrossentropy(Loss):
             if not np.all(np.isfinite(y_true)) or np.any(y_true != np.round(y_true)):
                 raise ValueError("`y_true` must hold integer class ids; received non-integer values.")
         ids = y_true.astype(np.int64)
+        valid = None if self.ignore_class is None else ids != self.ignore_class
+        if valid is not None:
+            ids = np.where(valid, ids, 0)
         num_classes = y_pred.shape[-1]
         if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
             bad = ids[(ids < 0) | (ids >= num_classes)]
+            ignored = "" if self.ignore_class is None else f", and not ignore_class={self.ignore_class}"
             raise ValueError(
-                f"`y_true` holds class ids out of range [0, {num_classes}): e.g. {int(bad.flat[0])} "
+                f"`y_true` holds class ids out of range [0, {num_classes}){ignored}: e.g. {int(bad.flat[0])} "
                 f"(y_pred has {num_classes} classes on its last axis)."
             )
-        return ids
+        return ids, valid
 
     def _values(self, y_true, y_pred, need_grad):
-        ids = self._class_ids(y_true, y_pred)
+        return self._values_and_mask(y_true, y_pred, need_grad)[:2]
+
+    def _values_and_mask(self, y_true, y_pred, need_grad):
+        ids, valid = self._class_ids(y_true, y_pred)
+        if valid is not None:  # Keras zeroes the ignored rows of y_pred before the cross-entropy
+            y_pred = np.where(valid[..., None], y_pred, y_pred.dtype.type(0))
+        values, backward = self._class_values(ids, y_pred)
+        if valid is None:
+            return values, backward, None
+        zero = y_pred.dtype.type(0)
+        return (np.where(valid, values, zero),
+                lambda g: np.where(valid[..., None], backward(np.where(valid, g, zero)), zero), valid)
+
+    def _class_values(self, ids, y_pred):
+        """``(values, backward)`` of the cross-entropy of ``y_pred`` (classes last) at the class ``ids``."""
         dtype = y_pred.dtype.type
         onehot = np.zeros(y_pred.shape, dtype=dtype)
         np.put_along_axis(onehot, ids[..., None], dtype(1), axis=-1)
@@ -786,10 +844,11 @@ def as_logits_loss(loss):
     trainer that wants those numbers can evaluate this twin on the pre-activation values instead.
     """
     if isinstance(loss, (BinaryCrossentropy, CategoricalCrossentropy)) and not loss.from_logits:
-        return type(loss)(from_logits=True, label_smoothing=loss.label_smoothing, reduction=loss.reduction,
-                          name=loss.name)
+        return type(loss)(from_logits=True, label_smoothing=loss.label_smoothing, axis=loss.axis,
+                          reduction=loss.reduction, name=loss.name)
     if isinstance(loss, SparseCategoricalCrossentropy) and not loss.from_logits:
-        return SparseCategoricalCrossentropy(from_logits=True, reduction=loss.reduction, name=loss.name)
+        return SparseCategoricalCrossentropy(from_logits=True, ignore_class=loss.ignore_class,
+                                             reduction=loss.reduction, axis=loss._axis, name=loss.name)
     return None
 
 

@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlab import activations, backend, constraints, initializers, nest, regularizers
-from rnnlab.engine.layer import Layer, add_grad, check_rate, check_units
+from rnnlab import activations, backend, constraints, initializers, nest, random, regularizers
+from rnnlab.engine.layer import Layer, add_grad, check_rate, check_units, store_weight_arguments
 from rnnlab.random import make_rng
 
 
@@ -105,12 +105,46 @@ class DropoutMasks(NamedTuple):
     recurrent: np.ndarray | None
 
 
-def dropout_mask(rng, rate, shape, dtype):
+def store_cell_arguments(cell, dropout, recurrent_dropout, seed, **weights):
+    """Store a cell's weight arguments (``kernel``, ``recurrent`` and ``bias``, each ``(initializer,
+    regularizer, constraint)``, as :func:`~rnnlab.engine.layer.store_weight_arguments`), its ``dropout`` and
+    ``recurrent_dropout`` rates (clipped to [0, 1]) and its dropout ``seed``, each checked; the dropout generator
+    is made on first use (:func:`dropout_rng`)."""
+    store_weight_arguments(cell, **weights)
+    cell.dropout = check_rate(dropout, "dropout")
+    cell.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
+    cell.seed = seed
+    cell._rng = None
+
+
+def penalty_and_dropout_config(cell) -> dict:
+    """The config entries :func:`store_cell_arguments` stored after the initializers, in Keras's order:
+    regularizers, constraints, dropout rates and seed."""
+    weights = ("kernel", "recurrent", "bias")
+    return {**{f"{w}_regularizer": regularizers.serialize(getattr(cell, f"{w}_regularizer")) for w in weights},
+            **{f"{w}_constraint": constraints.serialize(getattr(cell, f"{w}_constraint")) for w in weights},
+            "dropout": cell.dropout, "recurrent_dropout": cell.recurrent_dropout, "seed": cell.seed}
+
+
+def dropout_rng(cell):
+    """The generator of the cell's dropout masks (made from its ``seed`` on first use, or from the global state),
+    or None when both rates are 0.  It is the cell's ``_training_rng``: ``fit`` draws the cell's key from it
+    (:mod:`rnnlab.random`); outside ``fit`` the masks come from it directly."""
+    if cell.dropout == 0 and cell.recurrent_dropout == 0:
+        return None
+    if cell._rng is None:
+        cell._rng = make_rng(cell.seed)
+    return cell._rng
+
+
+def dropout_mask(cell, rate, shape, dtype):
+    """An inverted-dropout mask ``(count, B, size)`` drawn for ``cell`` (:func:`rnnlab.random.layer_uniform`, the
+    samples along axis 1), scaled by ``1 / (1 - rate)``; None for rate 0."""
     if rate == 0:
         return None
     if rate >= 1:
         return np.zeros(shape, dtype)
-    return ((rng.random(shape) >= rate) / (1.0 - rate)).astype(dtype)
+    return ((random.layer_uniform(cell, shape, batch_axis=1) >= rate) / (1.0 - rate)).astype(dtype)
 
 
 def over_time(mask, x):
@@ -158,21 +192,12 @@ class RecurrentCell(Layer):
         self.activation = activations.get(activation, "activation")
         self.recurrent_activation = activations.get(recurrent_activation, "recurrent_activation")
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
-        self.recurrent_initializer = initializers.get(recurrent_initializer, "recurrent_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        # Penalties added to the training loss, and projections applied after each update (see add_weight).
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer, "recurrent_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
-        self.recurrent_constraint = constraints.get(recurrent_constraint, "recurrent_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
-        self.dropout = check_rate(dropout, "dropout")
-        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
-        self.seed = seed
+        # Regularizers add penalties to the training loss, constraints project after each update (see add_weight).
+        store_cell_arguments(self, dropout, recurrent_dropout, seed,
+                             kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                             recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
+                             bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.kernel = self.recurrent_kernel = self.bias = None
-        self._rng = None
 
     # -------------------------------------------------------------- shapes
     @property
@@ -285,16 +310,17 @@ class RecurrentCell(Layer):
     def make_dropout(self, batch, training):
         """The dropout masks of one call (``None`` when not training or no dropout): inverted-dropout masks
         scaled by ``1 / (1 - rate)``, drawn once per call and reused at every step."""
-        if not training or (self.dropout == 0 and self.recurrent_dropout == 0):
+        if not training or dropout_rng(self) is None:
             return None
-        if self._rng is None:
-            self._rng = make_rng(self.seed)
         per_gate = self.recurrent_dropout > 0 and self.per_gate_recurrent_dropout
         count = self.gates if per_gate else 1
-        inputs = dropout_mask(self._rng, self.dropout, (count, batch, self.input_dim), self.dtype)
-        recurrent = dropout_mask(self._rng, self.recurrent_dropout, (count, batch, self._recurrent_rows()),
+        inputs = dropout_mask(self, self.dropout, (count, batch, self.input_dim), self.dtype)
+        recurrent = dropout_mask(self, self.recurrent_dropout, (count, batch, self._recurrent_rows()),
                                  self.dtype)
         return DropoutMasks(inputs, recurrent)
+
+    def _training_rng(self):
+        return dropout_rng(self)
 
     def step(self, xw_t, states, dropout=None):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -331,15 +357,7 @@ class RecurrentCell(Layer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **penalty_and_dropout_config(self),
         })
         if self.has_recurrent_activation:
             config["recurrent_activation"] = activations.serialize(self.recurrent_activation)

@@ -22,12 +22,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlab import activations, constraints, initializers, ops, regularizers
+from rnnlab import activations, initializers, ops
+from rnnlab.cells.base import dropout_mask, dropout_rng, penalty_and_dropout_config, store_cell_arguments
 from rnnlab.cells.protocol import ProtocolCell
 from rnnlab.engine.conv_args import (check_strides_dilation, conv_output_spatial, data_format_of, int_tuple,
-                                     padding_mode)
-from rnnlab.engine.layer import Layer, check_rate, check_units
-from rnnlab.random import make_rng
+                                     padding_mode, spatial_sizes)
+from rnnlab.engine.layer import Layer, check_units
 
 GATES = 4  # i, f, c~, o
 
@@ -83,20 +83,11 @@ class ConvLSTMCell(Layer):
         self._activation_op = activation_op(self.activation, "activation", owner)
         self._recurrent_activation_op = activation_op(self.recurrent_activation, "recurrent_activation", owner)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
-        self.recurrent_initializer = initializers.get(recurrent_initializer, "recurrent_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer, "recurrent_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
-        self.recurrent_constraint = constraints.get(recurrent_constraint, "recurrent_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
-        self.dropout = check_rate(dropout, "dropout")
-        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
-        self.seed = seed
-        self._rng = None
+        store_cell_arguments(self, dropout, recurrent_dropout, seed,
+                             kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                             recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
+                             bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.kernel = self.recurrent_kernel = self.bias = None
         self.input_shape = self.state_shape = None  # per-sample shapes, known once built
 
@@ -108,11 +99,9 @@ class ConvLSTMCell(Layer):
     def step_shapes(self, input_shape):
         """``(input, state)`` per-sample shapes for a step input of shape ``(B, *spatial, C)``."""
         input_shape = tuple(input_shape)
-        first = self.data_format == "channels_first"
-        spatial = input_shape[2:] if first else input_shape[1:-1]
-        out = conv_output_spatial(spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate,
-                                  f"Layer {self.name!r}")
-        state = (self.filters,) + out if first else out + (self.filters,)
+        out = conv_output_spatial(spatial_sizes(input_shape, self.data_format), self.kernel_size, self.strides,
+                                  self.padding, self.dilation_rate, f"layer {self.name!r}")
+        state = (self.filters,) + out if self.data_format == "channels_first" else out + (self.filters,)
         return input_shape[1:], state
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
@@ -124,8 +113,7 @@ class ConvLSTMCell(Layer):
         if len(input_shape) != self.rank + 2:
             raise ValueError(f"Layer {self.name!r} expects step inputs of rank {self.rank + 2}; received shape "
                              f"{input_shape}.")
-        first = self.data_format == "channels_first"
-        spatial = input_shape[2:] if first else input_shape[1:-1]
+        spatial = spatial_sizes(input_shape, self.data_format)
         channels = input_shape[self._channel_axis]
         if None in spatial:
             raise ValueError(f"ConvLSTM layers only support static input shapes for the spatial dimensions; "
@@ -183,22 +171,15 @@ class ConvLSTMCell(Layer):
         h_new = sigma(z_o) * act(c_new)
         return h_new, [h_new, c_new]
 
+    def _training_rng(self):
+        return dropout_rng(self)
+
     def make_dropout(self, batch, training):
         """This call's masks (drawn once, used at every step), or None without dropout or outside training."""
-        if not training or (self.dropout == 0 and self.recurrent_dropout == 0):
+        if not training or dropout_rng(self) is None:
             return None
-        if self._rng is None:
-            self._rng = make_rng(self.seed)
-
-        def draw(rate, shape):
-            if rate == 0:
-                return None
-            if rate >= 1:
-                return np.zeros((GATES, batch) + shape, self.dtype)
-            keep = self._rng.random((GATES, batch) + shape) >= rate
-            return (keep / (1.0 - rate)).astype(self.dtype)
-
-        return ConvDropout(True, draw(self.dropout, self.input_shape), draw(self.recurrent_dropout, self.state_shape))
+        return ConvDropout(True, dropout_mask(self, self.dropout, (GATES, batch) + self.input_shape, self.dtype),
+                           dropout_mask(self, self.recurrent_dropout, (GATES, batch) + self.state_shape, self.dtype))
 
     def call(self, inputs, states, training=False):
         """Keras's cell call: one step on spatial tensors (dropout masks drawn for this step alone)."""
@@ -229,13 +210,7 @@ class ConvLSTMCell(Layer):
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
+            **penalty_and_dropout_config(self),
         }
 
 

@@ -7,6 +7,7 @@ user's cell, which calls its ``call(inputs, states, training=...)`` once per ste
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import threading
 from typing import NamedTuple
@@ -93,7 +94,8 @@ class ProtocolCell:
         self._input_dim = None
         self._takes_training = _takes_training(cell)
         self._checked_record = False  # whether a training step has checked that the cell's weights are recorded
-        flat_sizes(cell.state_size)  # checked now, so a bad state_size fails where the RNN is made
+        self._layout = None  # (state_size as read, a copy of it, its flat sizes, whether it nests lists)
+        self._sizes()  # checked now, so a bad state_size fails where the RNN is made
 
     # -------------------------------------------------------------- shapes
     @property
@@ -106,12 +108,21 @@ class ProtocolCell:
 
     @property
     def flat_state_sizes(self):
-        return flat_sizes(self.user_cell.state_size)
+        return list(self._sizes()[0])
+
+    def _sizes(self):
+        """``(flat state sizes, whether state_size nests lists)``, worked out again only when the cell's
+        ``state_size`` changes (it is read at every step)."""
+        size, layout = self.user_cell.state_size, self._layout
+        if layout is None or layout[0] is not size or layout[1] != size:
+            deep = isinstance(size, (list, tuple)) and any(isinstance(s, (list, tuple)) for s in size)
+            layout = self._layout = (size, copy.deepcopy(size), tuple(flat_sizes(size)), deep)
+        return layout[2], layout[3]
 
     @property
     def output_size(self):
         size = getattr(self.user_cell, "output_size", None)
-        return int(size) if size is not None else self.flat_state_sizes[0]
+        return int(size) if size is not None else self._sizes()[0][0]
 
     @property
     def input_dim(self):
@@ -154,7 +165,6 @@ class ProtocolCell:
         return self._check_states(flat, batch_size, "get_initial_state()")
 
     def step(self, x_t, states, context=None):
-        training = context is not None and context.training
         tape = active_tape()
         if tape is None:
             _GATE_LOG.stack.append({})
@@ -162,12 +172,15 @@ class ProtocolCell:
                 output, new_states = self._call(x_t, list(states), context)
             finally:
                 gates = _GATE_LOG.stack.pop()
-            output, new_states = self._check_step(output, new_states, x_t.shape[0])
+            flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
+            output, new_states = self._check_step(output, flat, x_t.shape[0])
             return output, new_states, gates
-        with Tape(tape.grads, training) as step_tape:
-            x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
+        step_tape = tape.part(context is not None and context.training)  # one weight leaf per call, for all steps
+        x_leaf, state_leaves = Tensor(x_t), [Tensor(s) for s in states]
+        with step_tape:
             output, new_states = self._call(x_leaf, state_leaves, context)
-        flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
+        flat = new_states if type(new_states) is list and not any(nest.is_nested(s) for s in new_states) else \
+            nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
         values, new_values = self._check_step(unwrap(output), [unwrap(s) for s in flat], x_t.shape[0])
         if not self._checked_record:
             check_weights_recorded(f"Cell {self.name!r} ({type(self.user_cell).__name__})",
@@ -177,15 +190,14 @@ class ProtocolCell:
 
     def _call(self, x_t, states, context):
         training = context is not None and context.training
-        packed = nest.pack_like(state_structure(self.state_size), list(states)) \
-            if isinstance(self.state_size, (list, tuple)) else list(states)
+        deep = self._sizes()[1]
+        packed = nest.pack_like(state_structure(self.state_size), list(states)) if deep else list(states)
         if self._takes_training:
             return self.user_cell.call(x_t, packed, training=training)
         return self.user_cell.call(x_t, packed)
 
-    def _check_step(self, output, new_states, batch):
-        flat = nest.flatten(new_states) if nest.is_nested(new_states) else [new_states]
-        new_states = self._check_states(flat, batch, "call()")
+    def _check_step(self, output, flat_states, batch):
+        new_states = self._check_states(flat_states, batch, "call()")
         output = np.asarray(output, dtype=new_states[0].dtype)
         if output.shape != (batch, self.output_size):
             raise ValueError(
@@ -195,10 +207,14 @@ class ProtocolCell:
         return output, new_states
 
     def step_backward(self, d_output, d_states, record, prev_states, dropout, grads):
-        """Backpropagate one step through its :class:`StepRecord`: ``(d_x_t, d_previous_states)``; the
-        cell's weight gradients are added to ``grads``."""
-        grad_of = backpropagate([record.output] + list(record.new_states), [d_output] + list(d_states))
-        record.tape.collect_weight_grads(grad_of)
+        """Backpropagate one step through its :class:`StepRecord`: ``(d_x_t, d_previous_states)``. The cell's
+        weight gradients go to ``grads``, or, when the call's tape defers them, wait there as factors until the
+        loop's backward ends (:meth:`rnnlab.ops.tensor.Tape.apply_deferred`)."""
+        tape = record.tape
+        grad_of = backpropagate([record.output] + list(record.new_states), [d_output] + list(d_states),
+                                tape.ops, tape.deferred)
+        if tape.deferred is None:
+            tape.collect_weight_grads(grad_of)
         dx = grad_of(record.x)
         d_prev = [grad_of(leaf) for leaf in record.states]
         return (np.zeros_like(record.x.value) if dx is None else dx,
@@ -216,6 +232,9 @@ class ProtocolCell:
             )
         out = []
         for i, (s, size) in enumerate(zip(flat, sizes)):
+            if type(s) is np.ndarray and s.shape == (batch, size) and s.dtype.kind == "f":
+                out.append(s)  # what a cell written with ops returns: nothing to convert
+                continue
             given = np.asarray(s)  # a float state keeps its dtype; anything else becomes the cell's
             arr = backend.to_float_array(given, given.dtype.name if given.dtype.kind == "f" else self.dtype,
                                          f"states[{i}]")

@@ -18,10 +18,14 @@ the sum by ``n``.  With several outputs there is one ``n`` per output, so each w
 ``n_kj / n_j`` itself.  That needs ``n_j`` known in advance: rows_k / rows of the batch, which holds when no mask
 or ``mean_with_sample_weight`` weighting makes ``n`` depend on the data.
 
-Every task is a pure function of (config, weights, rows of data): a task lost with its worker is recomputed
-elsewhere and gives the same gradient, so a killed worker costs time, not results.  Models that draw random
-numbers in training (dropout) would break that, and are refused.  So are stateful models: their state runs
-from one batch to the next, through every sample, and cannot be cut across workers.
+Every task is a pure function of (config, weights, rows of data, draw keys): a task lost with its worker is
+recomputed elsewhere and gives the same gradient, so a killed worker costs time, not results.  Dropout and noise
+are drawn as in ``fit`` on arrays (:mod:`rnnlab.random`): each layer's draws are keyed by the layer's key (drawn
+when ``fit`` starts), the global step and the sample's row in the batch.  The client sends the keys and the step
+with each part, and the part's rows of the batch; the worker draws exactly the rows of the whole batch's masks
+that its part holds, so a rerun task draws the same masks, and any number of workers gives the masks (and the
+weights) of ``fit`` in one process.  Stateful models are refused: their state runs from one batch to the next,
+through every sample, and cannot be cut across workers.
 """
 from __future__ import annotations
 
@@ -30,23 +34,10 @@ import math
 
 import numpy as np
 
+from rnnlab import random
 from rnnlab.distributed import dask_inputs, dask_predict, worker_model
 from rnnlab.engine.layer import STATE_UPDATES, add_regularizer_grads
 from rnnlab.random import make_rng
-
-
-def refuse_unsplittable(model):
-    """Refuse, for ``fit``, a stateful model and one with dropout."""
-    dask_predict.refuse_stateful(model, "fit")
-    random = [(key, owner) for key, value, owner in
-              dask_predict.config_values(model.get_config(), {"rate", "dropout", "recurrent_dropout"})
-              if isinstance(value, (int, float)) and value > 0]
-    if random:
-        key, owner = random[0]
-        raise ValueError(f"fit() on dask arrays cannot train model {model.name!r}: its {owner} layer has {key} > 0, "
-                         "and dropout masks drawn on the workers would make a recomputed task (after a worker is "
-                         "lost) give another gradient. Train without dropout on the cluster, or call fit() on "
-                         "NumPy arrays.")
 
 
 @dataclasses.dataclass
@@ -61,9 +52,12 @@ class PartResult:
     sw: np.ndarray = None
 
 
-def _part_step(recipe, weights, rows_total, xs, ys, sw, class_weight, one_loss, keep_outputs):
-    """Forward and backward on one part of a batch (runs on a worker)."""
-    with worker_model.model_for(recipe, weights) as model:
+def _part_step(recipe, weights, draws, xs, ys, sw, class_weight, one_loss, keep_outputs):
+    """Forward and backward on one part of a batch (runs on a worker).  ``draws``: ``(keys, step, (start,
+    stop, rows_total))``, the step's draw keys and the part's rows of the batch (see :mod:`rnnlab.random`)."""
+    keys, step, (start, stop, rows_total) = draws
+    with worker_model.model_for(recipe, weights) as model, \
+            random.keyed_draws([model] + model._flatten_layers(), keys, step, (start, stop, rows_total), strict=True):
         xs, ys, sw, rows = model._prepare(xs if len(xs) > 1 else xs[0], ys, sw, class_weight)
         normalizers = []
 
@@ -168,9 +162,12 @@ class DataParallelStep:
         import dask
 
         weights = worker_model.weights_of(self.model)  # inside each part's task: one copy per worker, no
-        tasks = [dask.delayed(_part_step, pure=True)(  # extra round trip, and a lost task can rerun anywhere
-            self.recipe, weights, rows, xs, ys, sw, self.class_weight, self.one_loss, self.keep_outputs)
-            for xs, ys, sw in parts]
+        draws = random.active_draws()  # extra round trip, and a lost task can rerun anywhere; the keys of
+        bounds = np.cumsum([0] + [xs[0].shape[0] for xs, _, _ in parts])  # this step (set by fit's loop)
+        tasks = [dask.delayed(_part_step, pure=True)(
+            self.recipe, weights, (draws.keys, draws.step, (int(start), int(stop), rows)), xs, ys, sw,
+            self.class_weight, self.one_loss, self.keep_outputs)
+            for (xs, ys, sw), start, stop in zip(parts, bounds[:-1], bounds[1:])]
         self._apply(self.client.gather(self.client.compute(tasks)), rows)
 
     def _apply(self, results, rows):
@@ -242,7 +239,7 @@ def _standardize(model, x, y, sample_weight, argument="x"):
 def training_plan(model, x, y, sample_weight, class_weight, *, batch_size, shuffle, steps_per_epoch,
                   validation_split, validation_batch_size, validation_steps):
     """``(train batches, train step, validation batches or None)`` for ``fit`` on dask ``x``."""
-    refuse_unsplittable(model)
+    dask_predict.refuse_stateful(model, "fit")
     if isinstance(x, np.ndarray) or not dask_inputs.holds_dask_arrays(x):
         raise TypeError("fit() on dask arrays needs `x` as dask arrays; received "
                         f"{type(x).__name__}.")

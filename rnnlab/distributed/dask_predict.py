@@ -12,6 +12,8 @@ model's own loss and metric code: the numbers are those of ``evaluate`` on the s
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from rnnlab import nest
@@ -78,11 +80,14 @@ def refuse_stateful(model, what):
                          f"{what}() on NumPy arrays.")
 
 
-def _predict_chunk(recipe, weights, batch_size, *arrays):
-    """The model's flat outputs on one chunk of every input (runs on a worker)."""
+def _predict_chunk(recipe, weights, batch_size, unit_axes, single, *arrays):
+    """The model's flat outputs on one chunk of every input (runs on a worker): a tuple, or the one output
+    itself when ``single``; each output with ``unit_axes`` axes of length 1 after its batch axis."""
     with worker_model.model_for(recipe, weights) as model:
         outputs = model.predict(list(arrays) if len(arrays) > 1 else arrays[0], batch_size=batch_size, verbose=0)
-    return tuple(nest.flatten(outputs)) if nest.is_nested(model._outputs_struct) else (outputs,)
+    flat = tuple(nest.flatten(outputs)) if nest.is_nested(model._outputs_struct) else (outputs,)
+    flat = tuple(o.reshape(o.shape[:1] + (1,) * unit_axes + o.shape[1:]) for o in flat)
+    return flat[0] if single else flat
 
 
 def _sample_outputs(model, xs):
@@ -92,22 +97,43 @@ def _sample_outputs(model, xs):
     return nest.flatten(outputs) if nest.is_nested(model._outputs_struct) else [outputs]
 
 
+def _axes(name, ndim):
+    """``ndim - 1`` axis names for a ``da.blockwise`` index (after the batch axis, ``"b"``)."""
+    return tuple(f"{name}{k}" for k in range(1, ndim))
+
+
 def flat_predictions(model, xs, batch_size):
-    """Lazy flat outputs (a list of dask arrays, chunked as ``xs``) of ``model`` on ``xs`` (see :func:`model_inputs`)."""
-    import dask
+    """Lazy flat outputs (a list of dask arrays, chunked as ``xs``) of ``model`` on ``xs`` (see :func:`model_inputs`).
+
+    One ``blockwise`` task per chunk, which Dask's graph optimisation fuses with the tasks that make the chunk (a
+    read from a ``.npy`` file, a slice): a chunk is read and predicted in one task, on one worker, and is never
+    stored or sent between workers.  Dask fuses a layer only into one that keeps all of its axes, so the task
+    keeps every input axis as an axis of length 1 of its outputs (``unit``), which a slice then drops.  With
+    several outputs each chunk's task returns a tuple, which one small task per output takes apart.
+    """
     da = dask_inputs.import_dask_array()
 
     recipe, weights = worker_model.ship(worker_model.active_client(), worker_model.recipe_of(model),
                                         worker_model.weights_of(model))
     samples = _sample_outputs(model, xs)
-    chunk_rows = xs[0].chunks[0]
-    blocks = [a.to_delayed().ravel() for a in xs]
-    per_chunk = [dask.delayed(_predict_chunk, pure=True, nout=len(samples))(recipe, weights, batch_size,
-                                                                             *[b[i] for b in blocks])
-                 for i in range(len(chunk_rows))]
-    return [da.concatenate([da.from_delayed(outs[j], shape=(rows,) + s.shape[1:], dtype=s.dtype)
-                            for outs, rows in zip(per_chunk, chunk_rows)], axis=0)
-            for j, s in enumerate(samples)]
+    unit = [axis for i, a in enumerate(xs) for axis in _axes(f"input{i}_", a.ndim)]
+    inputs = [arg for i, a in enumerate(xs) for arg in (a, ("b",) + _axes(f"input{i}_", a.ndim))]
+    drop_unit = (slice(None),) + (0,) * len(unit)
+    single = len(samples) == 1
+
+    def blocks(fn, args, sample):
+        index = ("b", *unit, *_axes("output_", sample.ndim))
+        out = da.blockwise(fn, index, *args, new_axes=dict(zip(index[1 + len(unit):], sample.shape[1:])),
+                           adjust_chunks=dict.fromkeys(unit, 1), dtype=sample.dtype,
+                           meta=np.empty((0,) * len(index), sample.dtype))
+        return out[drop_unit]
+
+    common = [recipe, None, weights, None, batch_size, None, len(unit), None, single, None]
+    if single:
+        return [blocks(_predict_chunk, common + inputs, samples[0])]
+    packed = da.blockwise(_predict_chunk, ("b", *unit), *common, *inputs, adjust_chunks=dict.fromkeys(unit, 1),
+                          dtype=object, meta=np.empty((0,) * (1 + len(unit)), object))  # a tuple per chunk
+    return [blocks(operator.getitem, [packed, ("b", *unit), j, None], s) for j, s in enumerate(samples)]
 
 
 def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):

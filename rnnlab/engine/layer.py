@@ -254,6 +254,12 @@ class Layer:
     def path(self) -> str:
         return f"{self._parent.path}/{self.name}" if self._parent is not None else self.name
 
+    def _training_rng(self):
+        """The generator of this layer's random draws in training (dropout masks, noise), or None when it draws
+        nothing.  ``fit`` draws the layer's key from it (:mod:`rnnlab.random`); outside ``fit`` the draws come
+        from it directly."""
+        return None
+
     def _sublayers(self) -> list["Layer"]:
         """The layers this one owns, in the order their weights follow its own in ``weights``.
 
@@ -850,6 +856,17 @@ def check_rate(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise TypeError(f"Argument `{name}` must be a float in [0, 1]; received {name}={value!r}.")
     return min(1.0, max(0.0, float(value)))
+
+
+def store_weight_arguments(layer, **weights):
+    """For each ``weight=(initializer, regularizer, constraint)``, set ``layer.<weight>_initializer``,
+    ``<weight>_regularizer`` and ``<weight>_constraint``, resolved and checked by ``initializers.get``,
+    ``regularizers.get`` and ``constraints.get`` (whose errors name the argument): all initializers first, then
+    the regularizers, then the constraints, in the order Keras's layers check them."""
+    for position, (kind, get) in enumerate((("initializer", initializers.get), ("regularizer", regularizers.get),
+                                             ("constraint", constraints.get))):
+        for weight, arguments in weights.items():
+            setattr(layer, f"{weight}_{kind}", get(arguments[position], f"{weight}_{kind}"))
 
 
 def activity_penalties(regularizer, outputs, with_gradients=False):

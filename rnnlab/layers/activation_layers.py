@@ -10,8 +10,9 @@ import warnings
 import numpy as np
 
 from rnnlab import activations, constraints, initializers, regularizers
+from rnnlab.engine.conv_args import check_rank
 from rnnlab.engine.layer import add_grad
-from rnnlab.layers.base import FunctionLayer, check_rank
+from rnnlab.layers.base import FunctionLayer
 
 
 def _number(value, name, layer, allow_none=False, minimum=0.0):
@@ -167,8 +168,8 @@ class PReLU(FunctionLayer):
 class ELU(FunctionLayer):
     """``y = x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise.
 
-    Keras 3.15's ``ELU.get_config`` leaves out ``alpha`` (a Keras file of an ELU with another alpha loads with
-    alpha 1); rnnlab writes it, which Keras reads back as the constructor argument it is.
+    Its config holds ``alpha``, as Keras 3.15's does (Keras's ELU defines no ``get_config``; the base layer
+    writes the constructor's arguments).
     """
 
     supports_masking = True

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import ops
+from rnnlab import ops, random
 from rnnlab.engine.layer import Layer
 from rnnlab.random import make_rng
 
@@ -32,9 +32,10 @@ def causal_mask(query_steps, key_steps):
     return np.tril(np.ones((query_steps, key_steps), bool))[None]
 
 
-def dropout_keep(rng, rate, shape, dtype):
-    """Inverted dropout's multiplier: 0 for a dropped entry, ``1 / (1 - rate)`` for a kept one."""
-    return ((rng.random(shape) >= rate) / (1.0 - rate)).astype(dtype)
+def dropout_keep(layer, rate, shape, dtype):
+    """Inverted dropout's multiplier, drawn for ``layer`` (:func:`rnnlab.random.layer_uniform`, the samples along the
+    first axis): 0 for a dropped entry, ``1 / (1 - rate)`` for a kept one."""
+    return ((random.layer_uniform(layer, shape) >= rate) / (1.0 - rate)).astype(dtype)
 
 
 class Attention(Layer):
@@ -131,8 +132,11 @@ class Attention(Layer):
             pairs = self.scale * pairs
         return self.concat_score_weight * ops.sum(ops.tanh(pairs), axis=-1)
 
+    def _training_rng(self):
+        return (self._rng or make_rng(None)) if self.dropout > 0 else None
+
     def _dropout_keep(self, shape, dtype):
-        return dropout_keep(self._rng or make_rng(None), self.dropout, shape, dtype)
+        return dropout_keep(self, self.dropout, shape, dtype)
 
     def call(self, inputs, mask=None, training=False, return_attention_scores=False, use_causal_mask=False):
         self._validate(inputs, mask)

@@ -14,97 +14,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import activations, constraints, initializers, regularizers
-from rnnlab.engine.layer import add_grad, check_units
-from rnnlab.layers.base import FunctionLayer, check_rank, data_format_of, int_tuple, padding_mode, same_padding
+from rnnlab import activations
+from rnnlab.engine.conv_args import same_padding
+from rnnlab.engine.layer import add_grad
+from rnnlab.layers.base import FunctionLayer
+from rnnlab.layers.spatial import BaseConv
 
 
-def conv_output_length(length, window, stride, padding, dilation=1):
-    """Output steps of a convolution or pooling along one axis (None stays None)."""
-    if length is None:
-        return None
-    if padding == "valid":
-        return (length - dilation * (window - 1) - 1) // stride + 1
-    return (length - 1) // stride + 1
-
-
-class Conv1D(FunctionLayer):
+class Conv1D(FunctionLayer, BaseConv):
     """``(B, T, C) -> (B, T_out, filters)`` (or ``(B, C, T) -> (B, filters, T_out)`` with
-    ``data_format="channels_first"``); see the module docstring for the formula."""
+    ``data_format="channels_first"``); see the module docstring for the formula. The arguments, their checks,
+    the weights and the config are :class:`~rnnlab.layers.spatial.BaseConv`'s; the forward and its
+    hand-written backward are here."""
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
-                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, **kwargs):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.filters = check_units(filters, "filters")
-        self.kernel_size = int_tuple(kernel_size, 1, "kernel_size")
-        self.strides = int_tuple(strides, 1, "strides")
-        self.dilation_rate = int_tuple(dilation_rate, 1, "dilation_rate")
-        self.padding = padding_mode(padding, ("valid", "same", "causal"), "Conv1D")
-        self.data_format = data_format_of(data_format, "Conv1D")
-        self.groups = check_units(groups, "groups")
-        if self.filters % self.groups:
-            raise ValueError(f"Argument `filters` of Conv1D must be divisible by `groups`; received "
-                             f"filters={self.filters}, groups={self.groups}.")
-        if self.strides[0] > 1 and self.dilation_rate[0] > 1:
-            raise ValueError(f"Conv1D does not support `strides` > 1 together with `dilation_rate` > 1; received "
-                             f"strides={self.strides}, dilation_rate={self.dilation_rate}.")
-        self.activation = activations.get(activation, "activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
-        self.kernel = self.bias = None
-
-    @property
-    def _channel_axis(self):
-        return 1 if self.data_format == "channels_first" else -1
-
-    @property
-    def _steps_axis(self):
-        return 2 if self.data_format == "channels_first" else 1
-
-    def _check_input_shape(self, input_shape):
-        check_rank(self, input_shape, ndim=3)
-        channels = input_shape[self._channel_axis]
-        if channels is not None and channels % self.groups:
-            raise ValueError(f"Layer {self.name!r} (Conv1D): the input's {channels} channels are not divisible by "
-                             f"groups={self.groups}; received input shape {tuple(input_shape)}.")
-        if self.built and channels is not None and channels != self.kernel.shape[1] * self.groups:
-            raise ValueError(f"Input 0 of layer {self.name!r} (Conv1D) must have {self.kernel.shape[1] * self.groups} "
-                             f"channels (axis {self._channel_axis}); received input shape {tuple(input_shape)}.")
-        steps = input_shape[self._steps_axis]
-        out = conv_output_length(steps, self.kernel_size[0], self.strides[0], self.padding, self.dilation_rate[0])
-        if out is not None and out <= 0:
-            raise ValueError(f"Argument `kernel_size` of layer {self.name!r} (Conv1D): the window "
-                             f"(kernel_size={self.kernel_size[0]}, dilation_rate={self.dilation_rate[0]}) is longer "
-                             f"than the {steps} steps of the input (shape {tuple(input_shape)}) with "
-                             f"padding='valid'.")
-
-    def build(self, input_shape):
-        self._check_input_shape(tuple(input_shape))
-        channels = input_shape[self._channel_axis]
-        if channels is None:
-            raise ValueError(f"Layer {self.name!r} (Conv1D) needs a known number of channels; received shape "
-                             f"{tuple(input_shape)}.")
-        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (channels // self.groups, self.filters),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-        self.built = True
-
-    def compute_output_shape(self, input_shape, *args, **kwargs):
-        steps = conv_output_length(input_shape[self._steps_axis], self.kernel_size[0], self.strides[0], self.padding,
-                                   self.dilation_rate[0])
-        if self.data_format == "channels_first":
-            return (input_shape[0], self.filters, steps)
-        return (input_shape[0], steps, self.filters)
+    rank = 1
+    paddings = ("valid", "same", "causal")
 
     def _pads(self, steps):
         k, d = self.kernel_size[0], self.dilation_rate[0]
@@ -148,16 +72,3 @@ class Conv1D(FunctionLayer):
             return dx.transpose(0, 2, 1) if first else dx
 
         return (y.transpose(0, 2, 1) if first else y), backward
-
-    def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": self.dilation_rate, "groups": self.groups,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}

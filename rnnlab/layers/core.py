@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import activations, backend, constraints, initializers, regularizers
-from rnnlab.engine.layer import Layer, add_grad, check_units, refuse_inner_activity_regularizer
+from rnnlab import activations, backend, constraints, initializers, random, regularizers
+from rnnlab.engine.layer import (Layer, add_grad, check_units, refuse_inner_activity_regularizer,
+                                  store_weight_arguments)
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
 from rnnlab.random import make_rng
 
@@ -22,12 +23,8 @@ class Dense(Layer):
         self.units = check_units(units)
         self.activation = activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
+        store_weight_arguments(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                               bias=(bias_initializer, bias_regularizer, bias_constraint))
         if lora_rank is not None:
             raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
         self.kernel = self.bias = None
@@ -126,13 +123,19 @@ class Dropout(Layer):
         self.seed = seed
         self._rng = make_rng(seed) if seed is not None else None
 
+    def _training_rng(self):
+        if self.rate in (0, 1):
+            return None
+        return self._rng or make_rng(None)
+
     def _scale(self, inputs):
         """The call's mask scaled by ``1 / (1 - rate)``, broadcastable to ``inputs``."""
         if self.rate == 1:
             return np.zeros((1,) * inputs.ndim, inputs.dtype)
-        rng = self._rng or make_rng(None)
         shape = self._noise_shape(inputs)
-        return ((rng.random(shape) >= self.rate) / (1.0 - self.rate)).astype(inputs.dtype)
+        per_sample = self.noise_shape is None or self.noise_shape[0] is None  # else one draw for all samples
+        keep = random.layer_uniform(self, shape, batch_axis=0 if per_sample else None) >= self.rate
+        return (keep / (1.0 - self.rate)).astype(inputs.dtype)
 
     def _noise_shape(self, inputs):
         """The shape of the random keep/drop draw, broadcast over ``inputs``."""

@@ -153,6 +153,9 @@ class MultiHeadAttention(Layer):
         self._rng = make_rng(seed) if seed is not None else None
         self.query_dense = self.key_dense = self.value_dense = self.output_dense = None
 
+    def _training_rng(self):
+        return (self._rng or make_rng(None)) if self._dropout > 0 else None
+
     num_heads = property(lambda self: self._num_heads)
     key_dim = property(lambda self: self._key_dim)
     value_dim = property(lambda self: self._value_dim)
@@ -305,7 +308,7 @@ class MultiHeadAttention(Layer):
         scores = self._masked_softmax(ops.einsum(self._scores_equation, k, q), mask)  # (B, N, T, S)
         weights = scores
         if training and self._dropout > 0:
-            weights = scores * dropout_keep(self._rng or make_rng(None), self._dropout, scores.shape, scores.dtype)
+            weights = scores * dropout_keep(self, self._dropout, scores.shape, scores.dtype)
         output = self.output_dense.call(ops.einsum(self._combine_equation, weights, v))  # (B, T, out)
         if return_attention_scores:
             return output, scores

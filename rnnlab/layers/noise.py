@@ -10,8 +10,10 @@ import math
 
 import numpy as np
 
-from rnnlab.layers.base import FunctionLayer, check_rank
+from rnnlab.engine.conv_args import check_rank
+from rnnlab.layers.base import FunctionLayer
 from rnnlab.layers.core import Dropout
+from rnnlab import random
 from rnnlab.random import make_rng
 
 
@@ -44,8 +46,15 @@ class _Noise(FunctionLayer):
         self.seed = seed
         self._rng = make_rng(seed) if seed is not None else None
 
+    def _draws(self):
+        """Whether training draws noise (the rate or stddev is above 0)."""
+        raise NotImplementedError
+
+    def _training_rng(self):
+        return (self._rng or make_rng(None)) if self._draws() else None
+
     def _normal(self, shape, dtype):
-        return (self._rng or make_rng(None)).standard_normal(shape).astype(dtype)
+        return random.layer_normal(self, shape).astype(dtype)
 
 
 class GaussianNoise(_Noise):
@@ -57,6 +66,9 @@ class GaussianNoise(_Noise):
             raise ValueError(f"Argument `stddev` of GaussianNoise must be a float in [0, 1]; received "
                              f"stddev={stddev!r}.")
         self.stddev = stddev
+
+    def _draws(self):
+        return self.stddev > 0
 
     def _forward(self, x, training, grads):
         if not training or self.stddev == 0:
@@ -76,6 +88,9 @@ class GaussianDropout(_Noise):
             raise ValueError(f"Argument `rate` of GaussianDropout must be in [0, 1) (rate 1 has infinite noise); "
                              f"received rate={rate!r}.")
         self.rate = rate
+
+    def _draws(self):
+        return self.rate > 0
 
     def _forward(self, x, training, grads):
         if not training or self.rate == 0:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.layers.base import FunctionLayer, check_rank, data_format_of, int_tuple, padding_mode, same_padding
-from rnnlab.layers.convolution import conv_output_length
+from rnnlab.engine.conv_args import (check_rank, conv_output_length, conv_output_spatial, data_format_of, int_tuple,
+                                     padding_mode, same_padding)
+from rnnlab.layers.base import FunctionLayer
 
 
 class _Pooling1D(FunctionLayer):
@@ -21,9 +22,9 @@ class _Pooling1D(FunctionLayer):
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         kind = type(self).__name__
-        self.pool_size = int_tuple(pool_size, 1, "pool_size")
-        self.strides = int_tuple(pool_size if strides is None else strides, 1, "strides")
-        self.padding = padding_mode(padding, ("valid", "same"), kind)
+        self.pool_size = int_tuple(pool_size, 1, "pool_size", kind)
+        self.strides = int_tuple(pool_size if strides is None else strides, 1, "strides", kind)
+        self.padding = padding_mode(padding, kind)
         self.data_format = data_format_of(data_format, kind)
 
     @property
@@ -32,12 +33,8 @@ class _Pooling1D(FunctionLayer):
 
     def _check_input_shape(self, input_shape):
         check_rank(self, input_shape, ndim=3)
-        steps = input_shape[self._steps_axis]
-        out = conv_output_length(steps, self.pool_size[0], self.strides[0], self.padding)
-        if out is not None and out <= 0:
-            raise ValueError(f"Argument `pool_size` of layer {self.name!r} ({type(self).__name__}): the window "
-                             f"(pool_size={self.pool_size[0]}) is longer than the {steps} steps of the input (shape "
-                             f"{tuple(input_shape)}) with padding='valid'.")
+        conv_output_spatial((input_shape[self._steps_axis],), self.pool_size, self.strides, self.padding, (1,),
+                            f"layer {self.name!r} ({type(self).__name__})", "pool_size")
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
         shape = list(input_shape)

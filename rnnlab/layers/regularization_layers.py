@@ -4,13 +4,14 @@
 to the losses, as any layer's ``activity_regularizer`` does.  ``AlphaDropout`` keeps a SELU network's mean and
 variance while dropping: in training, dropped values become ``alpha' = -alpha * scale`` of SELU, then
 ``y = a * x' + b`` with ``a = ((1 - rate) * (1 + rate * alpha'**2)) ** -0.5`` and ``b = -a * alpha' * rate``.
-Its draws come from rnnlab's generator (NumPy's), so the noise itself differs from Keras's.
+Its draws come from rnnlab's generator (NumPy's; keyed by step and sample inside ``fit``, see
+:mod:`rnnlab.random`), so the noise itself differs from Keras's.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import regularizers
+from rnnlab import random, regularizers
 from rnnlab.engine.layer import Layer
 from rnnlab.layers.base import FunctionLayer
 from rnnlab.random import make_rng
@@ -59,12 +60,16 @@ class AlphaDropout(FunctionLayer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self._rng = make_rng(seed) if seed is not None else None
 
+    def _training_rng(self):
+        return (self._rng or make_rng(None)) if self.rate else None
+
     def _forward(self, x, training, grads):
         if not training or self.rate == 0:
             return x, lambda dy: dy
         shape = x.shape if self.noise_shape is None else \
             tuple(x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
-        kept = ((self._rng or make_rng(None)).random(shape) >= self.rate).astype(x.dtype)
+        per_sample = self.noise_shape is None or self.noise_shape[0] is None  # else one draw for all samples
+        kept = (random.layer_uniform(self, shape, batch_axis=0 if per_sample else None) >= self.rate).astype(x.dtype)
         alpha_p = -_SELU_ALPHA * _SELU_SCALE
         a = ((1 - self.rate) * (1 + self.rate * alpha_p ** 2)) ** -0.5
         b = -a * alpha_p * self.rate

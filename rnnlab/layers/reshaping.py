@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from rnnlab.layers.base import FunctionLayer, check_rank, data_format_of, int_tuple, positive_int
+from rnnlab.engine.conv_args import check_rank, data_format_of, int_tuple, positive_int
+from rnnlab.layers.base import FunctionLayer
 
 
 class RepeatVector(FunctionLayer):
@@ -151,7 +152,7 @@ class Cropping1D(FunctionLayer):
 
     def __init__(self, cropping=(1, 1), **kwargs):
         super().__init__(**kwargs)
-        self.cropping = int_tuple(cropping, 2, "cropping", allow_zero=True)
+        self.cropping = int_tuple(cropping, 2, "cropping", "Cropping1D", allow_zero=True)
 
     def _check_input_shape(self, input_shape):
         check_rank(self, input_shape, ndim=3)
@@ -185,7 +186,7 @@ class ZeroPadding1D(FunctionLayer):
 
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.padding = int_tuple(padding, 2, "padding", allow_zero=True)
+        self.padding = int_tuple(padding, 2, "padding", "ZeroPadding1D", allow_zero=True)
         self.data_format = data_format_of(data_format, "ZeroPadding1D")
 
     @property

@@ -22,7 +22,7 @@ from rnnlab.cells.base import state_structure
 from rnnlab.engine.allocation import charge_states
 from rnnlab.engine.layer import Layer, refuse_inner_activity_regularizer
 from rnnlab.engine.serialization import deserialize_layer, serialize_layer
-from rnnlab.ops.tensor import Tape
+from rnnlab.ops.tensor import Tape, collector_paused
 
 
 def reference_loop(cell, xw, states, mask, zero_output_for_mask, return_sequences, collect_gates=False,
@@ -113,7 +113,9 @@ def reference_train(call):
     step by step (:func:`reference_loop_backward`), then through the input projection."""
     layer, cell = call.layer, call.cell
     xw, mask = call.projected()
-    with Tape(call.grads):  # a user's cell records its steps for step_backward; built-in cells keep gates
+    # a user's cell records its steps for step_backward (its weight gradients deferred to the end of the
+    # backward, one product over all steps); built-in cells keep gates
+    with Tape(call.grads, defer_weight_grads=True) as tape, collector_paused():
         last_output, outputs, states, trace = reference_loop(
             cell, xw, call.states, mask, call.zero_output_for_mask, True, True, call.dropout)
     grads, dropout, x = call.grads, call.dropout, call.x
@@ -121,10 +123,12 @@ def reference_train(call):
     def backward(d_outputs, need_input_grad=True):
         flat = nest.flatten(d_outputs) if layer.return_state else [d_outputs]
         d_main, d_states = flat[0], (flat[1:] if layer.return_state else [None] * len(states))
-        dxw, d_initial = reference_loop_backward(
-            cell, trace, mask, call.zero_output_for_mask,
-            d_main if layer.return_sequences else None, None if layer.return_sequences else d_main,
-            d_states, dropout, grads)
+        with collector_paused():
+            dxw, d_initial = reference_loop_backward(
+                cell, trace, mask, call.zero_output_for_mask,
+                d_main if layer.return_sequences else None, None if layer.return_sequences else d_main,
+                d_states, dropout, grads)
+        tape.apply_deferred()
         if call.reverse:
             dxw = dxw[:, ::-1]
         dx = cell.project_inputs_backward(x, dxw, dropout, grads, need_dx=need_input_grad)

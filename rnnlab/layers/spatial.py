@@ -13,21 +13,18 @@ import numpy as np
 
 from rnnlab import activations, constraints, initializers, ops, regularizers
 from rnnlab.cells.conv_lstm import activation_op
-from rnnlab.engine.conv_args import (check_strides_dilation, conv_output_spatial, data_format_of, int_tuple,
-                                     padding_mode)
-from rnnlab.engine.layer import Layer, check_units
+from rnnlab.engine.conv_args import (check_rank, check_strides_dilation, conv_output_spatial, data_format_of,
+                                     int_tuple, padding_mode, same_padding, spatial_sizes)
+from rnnlab.engine.layer import Layer, check_units, store_weight_arguments
 
 
-def _check_rank(layer, shape, ndim):
-    if len(shape) != ndim:
-        raise ValueError(f"Input 0 of layer {layer.name!r} ({type(layer).__name__}) must have rank {ndim}; received "
-                         f"input with shape {tuple(shape)}.")
-
-
-class _Conv(Layer):
-    """An N-D convolution layer (``rank`` spatial axes); see the module docstring."""
+class BaseConv(Layer):
+    """What every N-D convolution layer (``rank`` spatial axes, Conv1D included) shares: Keras's arguments and
+    their checks, the input-shape checks, the weights ``kernel`` ``(*kernel_size, C/groups, filters)`` and
+    ``bias`` ``(filters,)``, the output shape and the config. A subclass supplies the call."""
 
     rank = None
+    paddings = ("valid", "same")  # Conv1D adds "causal"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -38,7 +35,7 @@ class _Conv(Layer):
         self.filters = check_units(filters, "filters")
         self.kernel_size = int_tuple(kernel_size, self.rank, "kernel_size", owner)
         self.strides = int_tuple(strides, self.rank, "strides", owner)
-        self.padding = padding_mode(padding, owner)
+        self.padding = padding_mode(padding, owner, self.paddings)
         self.data_format = data_format_of(data_format, owner)
         self.dilation_rate = int_tuple(dilation_rate, self.rank, "dilation_rate", owner)
         check_strides_dilation(self.strides, self.dilation_rate, owner)
@@ -50,24 +47,21 @@ class _Conv(Layer):
             raise ValueError(f"Argument `lora_rank` is not supported by rnnlab; received lora_rank={lora_rank!r}.")
         self.activation = activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
-        self._activation_op = activation_op(self.activation, "activation", owner)
+        store_weight_arguments(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                               bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.kernel = self.bias = None
 
     @property
     def _channel_axis(self):
         return 1 if self.data_format == "channels_first" else -1
 
-    def _spatial(self, shape):
-        return tuple(shape[2:]) if self.data_format == "channels_first" else tuple(shape[1:-1])
+    def _output_spatial(self, input_shape):
+        """The output's spatial sizes (a ValueError when the window is larger than the input)."""
+        return conv_output_spatial(spatial_sizes(input_shape, self.data_format), self.kernel_size, self.strides,
+                                   self.padding, self.dilation_rate, f"layer {self.name!r} ({type(self).__name__})")
 
     def _check_input_shape(self, input_shape):
-        _check_rank(self, input_shape, self.rank + 2)
+        check_rank(self, input_shape, ndim=self.rank + 2)
         channels = input_shape[self._channel_axis]
         if channels is not None and channels % self.groups:
             raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the input's {channels} channels are not "
@@ -76,8 +70,7 @@ class _Conv(Layer):
             raise ValueError(f"Input 0 of layer {self.name!r} ({type(self).__name__}) must have "
                              f"{self.kernel.shape[-2] * self.groups} channels; received input shape "
                              f"{tuple(input_shape)}.")
-        conv_output_spatial(self._spatial(input_shape), self.kernel_size, self.strides, self.padding,
-                            self.dilation_rate, f"Layer {self.name!r} ({type(self).__name__})")
+        self._output_spatial(input_shape)
 
     def build(self, input_shape):
         self._check_input_shape(tuple(input_shape))
@@ -94,28 +87,10 @@ class _Conv(Layer):
         self.built = True
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
-        spatial = conv_output_spatial(self._spatial(input_shape), self.kernel_size, self.strides, self.padding,
-                                      self.dilation_rate, f"Layer {self.name!r} ({type(self).__name__})")
+        spatial = self._output_spatial(input_shape)
         if self.data_format == "channels_first":
             return (input_shape[0], self.filters) + spatial
         return (input_shape[0],) + spatial + (self.filters,)
-
-    def _conv(self, x, kernel):
-        return ops.conv(x, kernel, strides=self.strides, padding=self.padding, data_format=self.data_format,
-                        dilation_rate=self.dilation_rate)
-
-    def call(self, inputs):
-        self._check_input_shape(tuple(np.shape(inputs)))
-        if self.groups == 1:
-            y = self._conv(inputs, self.kernel)
-        else:
-            xs = ops.split(inputs, self.groups, axis=self._channel_axis)
-            ks = ops.split(self.kernel, self.groups, axis=-1)
-            y = ops.concatenate([self._conv(x, k) for x, k in zip(xs, ks)], axis=self._channel_axis)
-        if self.use_bias:
-            y = y + ops.reshape(self.bias, (1, -1) + (1,) * self.rank if self.data_format == "channels_first"
-                                else (-1,))
-        return self._activation_op(y)
 
     def get_config(self):
         config = super().get_config()
@@ -134,14 +109,40 @@ class _Conv(Layer):
         return config
 
 
-class Conv2D(_Conv):
+class _OpsConv(BaseConv):
+    """A convolution whose call is written with :mod:`rnnlab.ops` (its training backward comes from the record of
+    those ops); see the module docstring for ``groups``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._activation_op = activation_op(self.activation, "activation", type(self).__name__)
+
+    def _conv(self, x, kernel):
+        return ops.conv(x, kernel, strides=self.strides, padding=self.padding, data_format=self.data_format,
+                        dilation_rate=self.dilation_rate)
+
+    def call(self, inputs):
+        self._check_input_shape(tuple(np.shape(inputs)))
+        if self.groups == 1:
+            y = self._conv(inputs, self.kernel)
+        else:
+            xs = ops.split(inputs, self.groups, axis=self._channel_axis)
+            ks = ops.split(self.kernel, self.groups, axis=-1)
+            y = ops.concatenate([self._conv(x, k) for x, k in zip(xs, ks)], axis=self._channel_axis)
+        if self.use_bias:
+            y = y + ops.reshape(self.bias, (1, -1) + (1,) * self.rank if self.data_format == "channels_first"
+                                else (-1,))
+        return self._activation_op(y)
+
+
+class Conv2D(_OpsConv):
     """2-D convolution: ``(B, rows, cols, C) -> (B, rows_out, cols_out, filters)``; kernel ``(kh, kw, C/groups,
     filters)``."""
 
     rank = 2
 
 
-class Conv3D(_Conv):
+class Conv3D(_OpsConv):
     """3-D convolution: ``(B, d1, d2, d3, C) -> (B, d1_out, d2_out, d3_out, filters)``; kernel
     ``(k1, k2, k3, C/groups, filters)``."""
 
@@ -159,17 +160,16 @@ class MaxPooling2D(Layer):
         self.padding = padding_mode(padding, "MaxPooling2D")
         self.data_format = data_format_of(data_format, "MaxPooling2D")
 
-    def _spatial(self, shape):
-        return tuple(shape[2:]) if self.data_format == "channels_first" else tuple(shape[1:-1])
+    def _output_spatial(self, input_shape):
+        return conv_output_spatial(spatial_sizes(input_shape, self.data_format), self.pool_size, self.strides,
+                                   self.padding, (1, 1), f"layer {self.name!r} (MaxPooling2D)", "pool_size")
 
     def _check_input_shape(self, input_shape):
-        _check_rank(self, input_shape, 4)
-        conv_output_spatial(self._spatial(input_shape), self.pool_size, self.strides, self.padding, (1, 1),
-                            f"Layer {self.name!r} (MaxPooling2D)")
+        check_rank(self, input_shape, ndim=4)
+        self._output_spatial(input_shape)
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
-        out = conv_output_spatial(self._spatial(input_shape), self.pool_size, self.strides, self.padding, (1, 1),
-                                  f"Layer {self.name!r} (MaxPooling2D)")
+        out = self._output_spatial(input_shape)
         if self.data_format == "channels_first":
             return tuple(input_shape[:2]) + out
         return (input_shape[0],) + out + (input_shape[-1],)
@@ -177,11 +177,10 @@ class MaxPooling2D(Layer):
     def call(self, inputs):
         self._check_input_shape(tuple(np.shape(inputs)))
         x = ops.moveaxis(inputs, 1, -1) if self.data_format == "channels_first" else inputs  # (B, H, W, C)
-        spatial = tuple(np.shape(x)[1:3])
-        out = conv_output_spatial(spatial, self.pool_size, self.strides, self.padding, (1, 1), self.name)
+        out = self._output_spatial(np.shape(inputs))
         if self.padding == "same":
-            total = [max((o - 1) * s + p - n, 0) for o, s, p, n in zip(out, self.strides, self.pool_size, spatial)]
-            pads = [(0, 0)] + [(t // 2, t - t // 2) for t in total] + [(0, 0)]
+            pads = [(0, 0)] + [same_padding(n, p, s) for n, p, s in zip(np.shape(x)[1:3], self.pool_size,
+                                                                        self.strides)] + [(0, 0)]
             x = ops.pad(x, pads, constant_values=-np.inf)  # never the maximum of a window
         windows = [x[:, i:i + self.strides[0] * (out[0] - 1) + 1:self.strides[0],
                      j:j + self.strides[1] * (out[1] - 1) + 1:self.strides[1], :]
@@ -209,7 +208,7 @@ class GlobalAveragePooling2D(Layer):
         return (2, 3) if self.data_format == "channels_first" else (1, 2)
 
     def _check_input_shape(self, input_shape):
-        _check_rank(self, input_shape, 4)
+        check_rank(self, input_shape, ndim=4)
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
         if self.keepdims:

@@ -14,7 +14,7 @@ import numpy as np
 
 from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
-from rnnlab import nest, optimizers
+from rnnlab import nest, optimizers, random
 from rnnlab.callbacks import CallbackList
 from rnnlab.distributed import dask_inputs
 from rnnlab.engine.layer import add_regularizer_grads, apply_state_updates
@@ -408,6 +408,8 @@ class Trainer:
         kind = None if on_dask else data_adapters.data_kind(x)
         if kind is not None:
             data_adapters.refuse_with_data_object(kind, validation_split=validation_split)
+        random_layers = [self] + self._flatten_layers()  # the dropout and noise of each step: keyed draws
+        keys = random.draw_keys(random_layers)
         val, val_step = None, self._test_step
         if validation_data is not None:
             if isinstance(validation_data, (list, tuple)) and len(validation_data) in (2, 3) and \
@@ -458,6 +460,7 @@ class Trainer:
         train.reset()
         cbs.on_train_begin()
         logs = {}
+        global_step = 0
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
@@ -465,7 +468,9 @@ class Trainer:
             steps_done = 0
             for step, batch in enumerate(train.epoch()):
                 cbs.on_train_batch_begin(step)
-                train_step(*batch)
+                with random.keyed_draws(random_layers, keys, global_step):
+                    train_step(*batch)
+                global_step += 1
                 steps_done += 1
                 logs = self._logs()
                 cbs.on_train_batch_end(step, logs)

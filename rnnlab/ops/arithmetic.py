@@ -8,27 +8,42 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab.ops.checks import names_shapes
-from rnnlab.ops.dtypes import as_array, result_type
-from rnnlab.ops.tensor import Tensor, operand, record, unwrap
+from rnnlab.ops.dtypes import as_array, promoted_arrays, result_type
+from rnnlab.ops.tensor import RowProduct, Tensor, operand, record, unwrap
 
 
 def _pair(x1, x2):
     """Both arguments on the record, and their arrays in the promoted dtype."""
-    x1, x2 = operand(x1), operand(x2)
-    dtype = result_type(x1, x2)
-    return x1, x2, as_array(x1, dtype), as_array(x2, dtype)
+    if type(x1) is not Tensor:
+        x1 = operand(x1)
+    if type(x2) is not Tensor:
+        x2 = operand(x2)
+    if type(x1) is Tensor and type(x2) is Tensor:  # the common case, on the record: arrays of one dtype?
+        a, b = x1.value, x2.value
+        if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype is b.dtype:
+            return x1, x2, a, b
+    a, b = promoted_arrays(x1, x2)
+    return x1, x2, a, b
+
+
+def _add_vjp(g):
+    return g, g
+
+
+def _subtract_vjp(g):
+    return g, -g
 
 
 @names_shapes("x1", "x2")
 def add(x1, x2):
     x1, x2, a, b = _pair(x1, x2)
-    return record(a + b, (x1, x2), lambda g: (g, g))
+    return record(a + b, (x1, x2), _add_vjp)
 
 
 @names_shapes("x1", "x2")
 def subtract(x1, x2):
     x1, x2, a, b = _pair(x1, x2)
-    return record(a - b, (x1, x2), lambda g: (g, -g))
+    return record(a - b, (x1, x2), _subtract_vjp)
 
 
 @names_shapes("x1", "x2")
@@ -93,6 +108,15 @@ def matmul(x1, x2):
     y = np.matmul(a, b)
 
     def vjp(g):
+        if b.ndim == 2 and a.ndim >= 2:  # (..., m, n) @ (n, p): the common case, a layer's input times a weight
+            da = None
+            if isinstance(x1, Tensor):  # g @ b^T; for a 2-D g, as (b @ g^T)^T: BLAS reads both operands in order
+                da = np.matmul(b, g.T).T if g.ndim == 2 else np.matmul(g, b.T)  # (..., m, n)
+            # d b = sum over every row of a and g: kept as factors, so a weight used at every step of a sequence
+            # gets one product over all steps (rnnlab.ops.tensor.RowProduct)
+            db = RowProduct(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])) if isinstance(x2, Tensor) \
+                else None  # (n, p)
+            return da, db
         if a.ndim == 1 and b.ndim == 1:
             return g * b, g * a  # an inner product
         a2 = a[None, :] if a.ndim == 1 else a  # a vector is a (1, n) row on the left...
@@ -116,13 +140,25 @@ def getitem(x, key):
     """``x[key]`` for any NumPy index (slices, integers, ``None``, ellipsis, integer and boolean arrays).
     The gradient scatters back, adding where an integer array picks an element more than once."""
     x = operand(x)
-    key = tuple(unwrap(k) for k in key) if isinstance(key, tuple) else unwrap(key)
-    value = as_array(x)
+    parts = key if type(key) is tuple else (key,)
+    basic = True  # each element picked at most once: slices, ints, None, ellipsis
+    for k in parts:
+        if not (type(k) is slice or type(k) is int or k is None or k is Ellipsis):
+            basic = False
+            break
+    if not basic:
+        key = tuple(unwrap(k) for k in key) if isinstance(key, tuple) else unwrap(key)
+        basic = all(k is None or k is Ellipsis or type(k) in (int, slice) or isinstance(k, np.integer)
+                    for k in (key if isinstance(key, tuple) else (key,)))
+    value = x.value if type(x) is Tensor else as_array(x)
     y = value[key]
 
     def vjp(g):
-        dx = np.zeros_like(value)
-        np.add.at(dx, key, g)
+        dx = np.zeros(value.shape, value.dtype)
+        if basic:
+            dx[key] = g  # a view of x: the gradient lands where the elements came from
+        else:
+            np.add.at(dx, key, g)
         return (dx,)
 
     return record(y, (x,), vjp)

@@ -8,10 +8,11 @@ raises.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
-from rnnlab.ops.tensor import unwrap
+from rnnlab.ops.tensor import Tensor, active_tape, is_variable, unwrap
 
 _NUMPY_SHAPE_ERRORS = ("could not be broadcast", "shape-mismatch", "mismatch in its core dimension", "shapes", "not aligned",
                        "must have the same", "dimensions except for the concatenation axis")
@@ -26,19 +27,36 @@ def names_shapes(*arg_names, verb="broadcast"):
     ``verb`` (what failed: "broadcast", "multiply", "concatenate"...) and each named argument's shape."""
 
     def wrap(fn):
-        @functools.wraps(fn)
-        def op(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except ValueError as exc:
-                text = str(exc)
-                if text.startswith("ops.") or not any(s in text for s in _NUMPY_SHAPE_ERRORS):
-                    raise
-                values = dict(zip(arg_names, args))
-                values.update((k, v) for k, v in kwargs.items() if k in arg_names)
-                parts = [_describe(name, values[name]) for name in arg_names if name in values]
-                described = " with ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
-                raise ValueError(f"ops.{fn.__name__}: cannot {verb} {described} ({text}).") from None
+        def rename(exc, args, kwargs):
+            text = str(exc)
+            if text.startswith("ops.") or not any(s in text for s in _NUMPY_SHAPE_ERRORS):
+                return exc
+            values = dict(zip(arg_names, args))
+            values.update((k, v) for k, v in kwargs.items() if k in arg_names)
+            parts = [_describe(name, values[name]) for name in arg_names if name in values]
+            described = " with ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+            return ValueError(f"ops.{fn.__name__}: cannot {verb} {described} ({text}).")
+
+        if list(inspect.signature(fn).parameters) == ["x1", "x2"]:  # a binary op, called once per operator
+            @functools.wraps(fn)
+            def op(x1, x2):
+                try:
+                    return fn(x1, x2)
+                except ValueError as exc:
+                    error = rename(exc, (x1, x2), {})
+                    if error is exc:
+                        raise
+                    raise error from None
+        else:
+            @functools.wraps(fn)
+            def op(*args, **kwargs):
+                try:
+                    return fn(*args, **kwargs)
+                except ValueError as exc:
+                    error = rename(exc, args, kwargs)
+                    if error is exc:
+                        raise
+                    raise error from None
 
         return op
 
@@ -54,6 +72,8 @@ def _describe(name, value):
 def normalize_axis(axis, ndim, op, argument="axis"):
     """``axis`` (an int or a sequence of them, negative counting from the end) as a sorted tuple of
     non-negative ints, or a ValueError naming the op."""
+    if type(axis) is int and -ndim <= axis < ndim:
+        return (axis % ndim,)  # the common case: one axis, in range
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
@@ -64,3 +84,15 @@ def normalize_axis(axis, ndim, op, argument="axis"):
     if len(set(out)) != len(out):
         raise ValueError(f"ops.{op}: argument `{argument}` repeats an axis; received {argument}={axis!r}.")
     return tuple(sorted(out))
+
+
+def refuse_gradient(op, **arrays):
+    """A TypeError naming ``ops.<op>`` when a float argument is on the training record (a layer's input or
+    weight while it trains): the op has no gradient, and silently dropping one would train the wrong model."""
+    for name, value in arrays.items():
+        on_record = isinstance(value, Tensor) or (is_variable(value) and active_tape() is not None)
+        if on_record and np.asarray(unwrap(value)).dtype.kind == "f":
+            raise TypeError(
+                f"ops.{op} has no gradient in rnnlab, and argument `{name}` is on the training record (a float "
+                f"array that gradients flow through). Pass ops.stop_gradient({name}) to use the op's value "
+                "without a gradient.")

@@ -55,5 +55,29 @@ def isfinite(x):
     return np.isfinite(as_array(operand(x)))
 
 
-__all__ = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-           "logical_xor", "logical_not", "isnan", "isinf", "isfinite"]
+def _close(x1, x2, rtol, atol, equal_nan, equal_infinities):
+    _, _, a, b = _pair(x1, x2)
+    if a.dtype.kind != "f":
+        return a == b  # integers and booleans: exact equality, as Keras
+    with np.errstate(invalid="ignore"):
+        close = np.abs(a - b) <= atol + rtol * np.abs(b)
+    if equal_infinities:
+        close = close | (a == b)
+    return close | (np.isnan(a) & np.isnan(b)) if equal_nan else close
+
+
+@names_shapes("x1", "x2")
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether ``|x1 - x2| <= atol + rtol * |x2|`` elementwise (NaNs equal each other only with ``equal_nan``;
+    equal infinities are not close, as in Keras's TensorFlow backend)."""
+    return _close(x1, x2, rtol, atol, equal_nan, equal_infinities=False)
+
+
+@names_shapes("x1", "x2")
+def allclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether every pair is close as in :func:`isclose` or equal (infinities included): a boolean scalar."""
+    return np.all(_close(x1, x2, rtol, atol, equal_nan, equal_infinities=True))
+
+
+__all__ = ["isclose", "allclose", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+           "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite"]

@@ -3,13 +3,19 @@ Python loops, so that every step of a ``scan``, ``fori_loop`` or ``while_loop`` 
 gradient flows (backpropagation through time for a ``scan`` over a sequence)."""
 from __future__ import annotations
 
+import functools
+import re
+
 import numpy as np
 
 from rnnlab import nest
 from rnnlab.ops.dtypes import (cast, convert_to_numpy, convert_to_tensor, dtype, is_tensor,  # noqa: F401
                                shape)
-from rnnlab.ops.shapes import slice, slice_update, stack, unstack  # noqa: F401,A004 - Keras's core ops
+from rnnlab.ops.scatter import scatter, scatter_update  # noqa: F401 - Keras's core ops
+from rnnlab.ops.shapes import broadcast_to, reshape, slice, slice_update, stack, unstack  # noqa: F401,A004
 from rnnlab.ops.tensor import unwrap
+
+_GUFUNC_ARG = re.compile(r"\(\s*(\w+(?:\s*,\s*\w+)*)?\s*\)")
 
 
 def stop_gradient(variable):
@@ -86,5 +92,63 @@ def map(f, xs):  # noqa: A001 - Keras's name
 vectorized_map = map
 
 
+def _core_dims(signature):
+    """``"(m,n),(n)->(m)"`` as ``([("m", "n"), ("n",)], [("m",)])``."""
+    parts = signature.replace(" ", "").split("->")
+    if len(parts) != 2 or any(_GUFUNC_ARG.sub("", p).replace(",", "") for p in parts):
+        raise ValueError(f"ops.vectorize: `signature` must look like '(m,n),(n)->(m)'; received "
+                         f"signature={signature!r}.")
+    return [[tuple(m.group(1).split(",")) if m.group(1) else () for m in _GUFUNC_ARG.finditer(p)] for p in parts]
+
+
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """``pyfunc`` applied to every entry (or, with a gufunc ``signature`` such as ``"(m,n),(n)->(m)"``, to every
+    core block) of its broadcast arguments, the results stacked back into the batch shape.
+
+    Positional arguments whose index is in ``excluded`` (and keyword arguments named there) are passed as they
+    are. Each call is an ordinary Python call on recorded ops, so gradients flow through ``pyfunc``.
+    """
+    if not callable(pyfunc):
+        raise ValueError(f"ops.vectorize: argument `pyfunc` must be callable; received pyfunc={pyfunc!r}.")
+    excluded = set() if excluded is None else set(excluded)
+    in_dims, out_dims = _core_dims(signature) if signature is not None else (None, None)
+
+    @functools.wraps(pyfunc)
+    def wrapped(*args, **kwargs):
+        static = {i: a for i, a in enumerate(args) if i in excluded}
+        fixed_kwargs = {k: v for k, v in kwargs.items() if k in excluded}
+        if set(kwargs) - set(fixed_kwargs):
+            raise TypeError(f"ops.vectorize: keyword arguments must be listed in `excluded`; received "
+                            f"{sorted(set(kwargs) - set(fixed_kwargs))}.")
+        dynamic = [convert_to_tensor(a) for i, a in enumerate(args) if i not in excluded]
+        cores = in_dims if in_dims is not None else [()] * len(dynamic)
+        if len(cores) != len(dynamic):
+            raise TypeError(f"ops.vectorize: the signature {signature!r} takes {len(cores)} arrays; received "
+                            f"{len(dynamic)}.")
+        shapes = [shape(a) for a in dynamic]
+        batch = np.broadcast_shapes(*(s[:len(s) - len(c)] for s, c in zip(shapes, cores)))
+        count = int(np.prod(batch))
+        flat = [reshape(broadcast_to(a, batch + s[len(s) - len(c):]), (count,) + s[len(s) - len(c):])
+                for a, s, c in zip(dynamic, shapes, cores)]
+        results = []
+        for n in range(count):
+            call_args = iter(f[n] for f in flat)
+            full = [static[i] if i in static else next(call_args) for i in range(len(args))]
+            results.append(pyfunc(*full, **fixed_kwargs))
+        if not results:
+            raise ValueError("ops.vectorize: the broadcast batch of the arguments is empty; nothing to apply "
+                             "pyfunc to.")
+        several = isinstance(results[0], tuple)
+        columns = list(zip(*results)) if several else [results]
+        outs = [reshape(stack(list(col)), batch + shape(col[0])) for col in columns]
+        if out_dims is not None and len(out_dims) != len(outs):
+            raise ValueError(f"ops.vectorize: pyfunc returned {len(outs)} outputs; the signature {signature!r} "
+                             f"names {len(out_dims)}.")
+        return tuple(outs) if several else outs[0]
+
+    return wrapped
+
+
 __all__ = ["cast", "convert_to_tensor", "convert_to_numpy", "shape", "dtype", "is_tensor", "stop_gradient", "cond",
-           "switch", "fori_loop", "while_loop", "scan", "map", "vectorized_map", "slice", "slice_update", "unstack"]
+           "switch", "fori_loop", "while_loop", "scan", "map", "vectorized_map", "vectorize", "slice", "slice_update",
+           "unstack", "scatter", "scatter_update"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.ops import arithmetic, comparison, elementwise, reductions, selection, shapes
+from rnnlab.ops import arithmetic, binary, comparison, elementwise, reductions, selection, shapes
 from rnnlab.ops.tensor import Tensor
 
 
@@ -61,6 +61,12 @@ UFUNCS = {
     np.arccos: elementwise.arccos, np.arctan: elementwise.arctan, np.arcsinh: elementwise.arcsinh,
     np.arctanh: elementwise.arctanh,
     np.isnan: comparison.isnan, np.isinf: comparison.isinf, np.isfinite: comparison.isfinite,
+    np.arccosh: elementwise.arccosh, np.cbrt: elementwise.cbrt, np.fabs: elementwise.fabs,
+    np.deg2rad: elementwise.deg2rad, np.radians: elementwise.deg2rad, np.rad2deg: elementwise.rad2deg,
+    np.degrees: elementwise.rad2deg, np.signbit: elementwise.signbit, np.arctan2: binary.arctan2,
+    np.hypot: binary.hypot, np.logaddexp: binary.logaddexp, np.logaddexp2: binary.logaddexp2, np.fmod: binary.fmod,
+    np.heaviside: binary.heaviside, np.ldexp: binary.ldexp, np.nextafter: binary.nextafter,
+    np.fmax: selection.fmax, np.fmin: selection.fmin,
 }
 
 

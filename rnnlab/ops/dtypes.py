@@ -79,6 +79,22 @@ def result_type(*values) -> str:
     return "bool"
 
 
+def promoted_arrays(x1, x2):
+    """The arrays of an op's two arguments (on the record, see :func:`~rnnlab.ops.tensor.operand`) in the
+    dtype Keras gives the op (:func:`result_type`)."""
+    a = x1.value if type(x1) is Tensor else x1
+    b = x2.value if type(x2) is Tensor else x2
+    if type(a) is np.ndarray:
+        if type(b) is np.ndarray and a.dtype is b.dtype and a.dtype in _NAME_OF:
+            return a, b  # arrays of one dtype (the common case): nothing to promote
+        if type(b) is float and a.dtype.kind == "f" and a.dtype in _NAME_OF:
+            return a, np.asarray(b, a.dtype)  # a weak Python float takes the array's float dtype
+    elif type(a) is float and type(b) is np.ndarray and b.dtype.kind == "f" and b.dtype in _NAME_OF:
+        return np.asarray(a, b.dtype), b
+    dtype = result_type(x1, x2)
+    return as_array(x1, dtype), as_array(x2, dtype)
+
+
 def as_array(x, dtype=None):
     """``x``'s plain array, cast to ``dtype`` when given (for Python scalars and array-likes)."""
     x = unwrap(x)

@@ -6,15 +6,19 @@ import numpy as np
 
 from rnnlab import backend
 from rnnlab.ops.dtypes import as_array
-from rnnlab.ops.tensor import operand, record
+from rnnlab.ops.tensor import Tensor, operand, record
 
 
-def _float_operand(x):
-    """``x`` on the record and its array; integers and booleans become ``floatx()`` as Keras's float maths does."""
+def _float_operand(x, int64_to_float64=False):
+    """``x`` on the record and its array; integers and booleans become ``floatx()`` as Keras's float maths does
+    (int64 becomes float64 with ``int64_to_float64``, as a few of Keras's ops do)."""
     x = operand(x)
-    value = as_array(x)
-    if value.dtype.kind != "f":
-        value = value.astype(backend.floatx())
+    value = x.value if type(x) is Tensor else x
+    if type(value) is not np.ndarray or value.dtype.kind != "f":
+        value = as_array(value)
+        if value.dtype.kind != "f":
+            wide = int64_to_float64 and value.dtype == np.int64
+            value = value.astype("float64" if wide else backend.floatx())
     return x, value
 
 
@@ -119,6 +123,61 @@ arcsinh = _smooth("arcsinh", np.arcsinh, lambda v, y: 1 / np.sqrt(v * v + 1))
 arctanh = _smooth("arctanh", np.arctanh, lambda v, y: 1 / (1 - v * v))
 
 
+arccosh = _smooth("arccosh", np.arccosh, lambda v, y: 1 / np.sqrt(v * v - 1))
+sinc = _smooth("sinc", np.sinc, lambda v, y: np.where(
+    v == 0, 0, (np.cos(np.pi * v) - y) / np.where(v == 0, 1, v)))  # d/dv sin(pi v)/(pi v); 0 at v = 0
+
+
+def fabs(x):
+    """``|x|`` as a float (integers and booleans become ``floatx()``); the gradient at 0 is 0."""
+    x, v = _float_operand(x)
+    return record(np.abs(v), (x,), lambda g: (g * np.sign(v),))
+
+
+def cbrt(x):
+    """The real cube root (negative for negative ``x``); int64 gives float64. Its derivative ``1 / (3 y^2)``
+    is infinite at 0."""
+    x, v = _float_operand(x, int64_to_float64=True)
+    y = np.cbrt(v)
+    return record(y, (x,), lambda g: (g / (3 * y * y),))
+
+
+def _scaled(name, factor):
+    def op(x):
+        x, v = _float_operand(x, int64_to_float64=True)
+        scale = v.dtype.type(factor)
+        return record(v * scale, (x,), lambda g: (g * scale,))
+
+    op.__name__ = name
+    op.__doc__ = f"``x`` times {factor!r}; int64 gives float64, other integers ``floatx()``."
+    return op
+
+
+deg2rad = _scaled("deg2rad", np.pi / 180)
+rad2deg = _scaled("rad2deg", 180 / np.pi)
+
+
+def signbit(x):
+    """Whether the sign bit of ``x`` is set (``-0.0`` included): a boolean array, no gradient."""
+    v = as_array(operand(x))
+    return np.zeros(v.shape, bool) if v.dtype == bool else np.signbit(v)
+
+
+def _bessel_i1(v):
+    """The modified Bessel function of the first kind, order 1 (the derivative of ``i0``), from the
+    trapezoid rule on ``(1/pi) int_0^pi exp(v cos t) cos t dt``, exact to rounding for a periodic integrand."""
+    t = (np.arange(256) + 0.5) * (np.pi / 256)  # (256,) midpoints on [0, pi]
+    wide = np.asarray(v, dtype="float64")[..., None]
+    return np.mean(np.exp(wide * np.cos(t)) * np.cos(t), axis=-1).astype(v.dtype)
+
+
+def i0(x):
+    """The modified Bessel function of the first kind, order 0; its derivative is ``i1``. int64 gives float64."""
+    x, v = _float_operand(x, int64_to_float64=True)
+    y = np.i0(v).astype(v.dtype)
+    return record(y, (x,), lambda g: (g * _bessel_i1(v),))
+
+
 def floor(x):
     """The largest integer not above ``x`` (as a float; no gradient: it is piecewise constant)."""
     return np.floor(_float_operand(x)[1])
@@ -146,4 +205,5 @@ def trunc(x):
 
 __all__ = ["exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "reciprocal", "absolute", "abs", "sign",
            "sin", "cos", "tanh", "log2", "log10", "exp2", "tan", "sinh", "cosh", "arcsin", "arccos", "arctan",
-           "arcsinh", "arctanh", "floor", "ceil", "round", "trunc"]
+           "arcsinh", "arctanh", "floor", "ceil", "round", "trunc", "arccosh", "sinc", "fabs", "cbrt", "deg2rad",
+           "rad2deg", "signbit", "i0"]

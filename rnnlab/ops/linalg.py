@@ -1,4 +1,6 @@
-"""``keras.ops.linalg``: ``norm``.
+"""``keras.ops.linalg``: ``norm`` here, and the solvers (:mod:`rnnlab.ops.solvers`: ``inv``, ``det``, ``solve``,
+``solve_triangular``, ``cholesky``...) and decompositions (:mod:`rnnlab.ops.decompositions`: ``qr``, ``svd``,
+``eigh``, ``pinv``, ``lstsq``...) gathered under Keras's namespace.
 
 Vector and matrix norms are written with recorded ops (sums, absolute values, maxima), so their gradient is
 theirs; the spectral norms (``ord`` 2, -2 and "nuc" on two axes) take their gradient from the singular vectors.
@@ -80,4 +82,9 @@ def _singular_norm(x, ord):
     return record(s[..., k], (x,), lambda g: (g[..., None, None] * outer,))
 
 
-__all__ = ["norm"]
+from rnnlab.ops.decompositions import *  # noqa: F401,F403,E402 - Keras's linalg namespace
+from rnnlab.ops.decompositions import __all__ as _decompositions  # noqa: E402
+from rnnlab.ops.solvers import *  # noqa: F401,F403,E402
+from rnnlab.ops.solvers import __all__ as _solvers  # noqa: E402
+
+__all__ = ["norm"] + [n for n in _solvers + _decompositions if n not in ("slogdet", "logdet")]

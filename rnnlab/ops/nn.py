@@ -15,11 +15,13 @@ from rnnlab import activations as act
 from rnnlab.ops import reductions
 from rnnlab.ops.arithmetic import add, divide, multiply, subtract
 from rnnlab.ops.dtypes import as_array, result_type, standardize_dtype
-from rnnlab.ops.elementwise import _float_operand, log, rsqrt, square
+from rnnlab.ops.comparison import greater
+from rnnlab.ops.elementwise import _float_operand, log, log10, rsqrt, square
 from rnnlab.ops.linalg import norm
-from rnnlab.ops.selection import clip, maximum, minimum
-from rnnlab.ops.shapes import squeeze, take_along_axis
-from rnnlab.ops.tensor import operand, record
+from rnnlab.ops.selection import clip, maximum, minimum, where
+from rnnlab.ops.shapes import split, squeeze, take_along_axis
+from rnnlab.ops.softmax import log_softmax, softmax  # noqa: F401 - part of this family in Keras
+from rnnlab.ops.tensor import operand, record, unwrap
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): where probabilities are clipped
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -125,30 +127,6 @@ def gelu(x, approximate=True):
     return record(y.astype(v.dtype, copy=False), (x,), lambda g: (g * slope,))
 
 
-def _softmax_axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    return tuple(a % ndim for a in ((axis,) if np.isscalar(axis) else axis))
-
-
-def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x))`` over ``axis`` (an int, a tuple, or None for every axis)."""
-    x, v = _float_operand(x)
-    axes = _softmax_axes(axis, v.ndim)
-    e = np.exp(v - np.max(v, axis=axes, keepdims=True))
-    y = e / np.sum(e, axis=axes, keepdims=True)
-    return record(y, (x,), lambda g: (y * (g - np.sum(g * y, axis=axes, keepdims=True)),))
-
-
-def log_softmax(x, axis=-1):
-    """``x - logsumexp(x)`` over ``axis``."""
-    x, v = _float_operand(x)
-    axes = _softmax_axes(axis, v.ndim)
-    z = v - np.max(v, axis=axes, keepdims=True)
-    y = z - np.log(np.sum(np.exp(z), axis=axes, keepdims=True))
-    return record(y, (x,), lambda g: (g - np.exp(y) * np.sum(g, axis=axes, keepdims=True),))
-
-
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     """Integer labels as one-hot vectors along a new ``axis`` (float32 unless ``dtype``); labels outside
     ``[0, num_classes)`` give all zeros, as in Keras."""
@@ -185,6 +163,62 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     if order == 2:  # x * rsqrt(sum(x^2)), as Keras
         return multiply(x, minimum(rsqrt(reductions.sum(square(x), axis=axis, keepdims=True)), 1.0 / epsilon))
     return divide(x, maximum(norm(x, ord=order, axis=axis, keepdims=True), epsilon))
+
+
+def glu(x, axis=-1):
+    """The gated linear unit: ``x`` split in two halves ``a, b`` along ``axis``, then ``a * sigmoid(b)``."""
+    x = operand(x)
+    shape = np.shape(as_array(x))
+    if not shape or shape[axis] % 2:
+        raise ValueError(f"ops.glu: the size of `axis` must be even; received x of shape {shape} and "
+                         f"axis={axis}.")
+    a, b = split(x, 2, axis=axis)
+    return multiply(a, sigmoid(b))
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, ``default_value`` elsewhere (the gradient goes to ``x`` where it is kept)."""
+    return where(greater(x, threshold), x, default_value)
+
+
+def sparsemax(x, axis=-1):
+    """Keras's sparsemax along ``axis``: ``max(x - tau, 0)``, where, with ``z`` sorted in decreasing order,
+    ``c_j = z_1 + ... + z_j`` and the support ``k = #{j : z_j > (c_j - 1) / j}``, Keras 3.15 (every backend)
+    takes ``tau = (c_1 + ... + c_k - 1) / k``. That is the paper's threshold (Martins and Astudillo, 2016:
+    ``(c_k - 1) / k``) only when ``k == 1``, so for wider supports the result need not sum to 1; rnnlab gives
+    Keras's numbers. The gradient is that of this formula: ``tau`` moves with the ``i``-th largest entry by
+    ``(k - i + 1) / k`` for ``i <= k``."""
+    x, v = _float_operand(x)
+    axis_ = axis % v.ndim
+    order = np.argsort(-v, axis=axis_, kind="stable")  # ranks in decreasing order
+    ordered = np.take_along_axis(v, order, axis=axis_)
+    shape = [-1 if a == axis_ else 1 for a in range(v.ndim)]
+    ranks = np.arange(1, v.shape[axis_] + 1, dtype=v.dtype).reshape(shape)
+    running = np.cumsum(ordered, axis=axis_)
+    support = ordered - (running - 1) / ranks > 0
+    k = np.sum(support, axis=axis_, keepdims=True).astype(v.dtype)
+    tau = (np.sum(np.where(support, running, 0), axis=axis_, keepdims=True) - 1) / k
+    y = np.maximum(v - tau, 0).astype(v.dtype)
+    on = y > 0
+    weight_sorted = np.where(support, (k - ranks + 1) / k, 0)  # d tau / d (i-th largest entry)
+    weight = np.empty_like(weight_sorted)
+    np.put_along_axis(weight, order, weight_sorted, axis=axis_)  # back to x's order
+
+    def vjp(g):  # d y_m / d x_n = on_m (delta_mn - d tau / d x_n)
+        return (on * g - np.sum(on * g, axis=axis_, keepdims=True) * weight,)
+
+    return record(y, (x,), vjp)
+
+
+def psnr(x1, x2, max_val):
+    """The peak signal-to-noise ratio ``20 log10(max_val) - 10 log10(mean((x1 - x2)^2))`` (a scalar)."""
+    s1, s2 = np.shape(as_array(operand(x1))), np.shape(as_array(operand(x2)))
+    if s1 != s2:
+        raise ValueError(f"ops.psnr: `x1` and `x2` must have the same shape; received {s1} and {s2}.")
+    x2 = operand(x2)
+    peak = np.asarray(unwrap(max_val), dtype=as_array(x2).dtype)
+    mse = reductions.mean(square(subtract(x1, x2)))
+    return subtract(20 * np.log10(peak), multiply(10, log10(mse)))
 
 
 # ----------------------------------------------------------------------------------------------- losses
@@ -372,3 +406,15 @@ __all__ = ["hard_tanh", "tanh_shrink", "sparse_plus", "sparse_sigmoid", "celu", 
            "swish", "hard_silu", "hard_swish", "leaky_relu", "elu", "gelu", "softmax", "log_softmax", "one_hot",
            "multi_hot", "moments", "normalize", "binary_crossentropy", "categorical_crossentropy",
            "sparse_categorical_crossentropy", "conv", "depthwise_conv"]
+
+__all__ += ["glu", "threshold", "sparsemax", "psnr"]
+
+# Keras's ``ops.nn`` namespace also holds these families, written in their own modules
+from rnnlab.ops.attention import *  # noqa: F401,F403,E402
+from rnnlab.ops.attention import __all__ as _attention  # noqa: E402
+from rnnlab.ops.normalization import *  # noqa: F401,F403,E402
+from rnnlab.ops.normalization import __all__ as _normalization  # noqa: E402
+from rnnlab.ops.pooling import *  # noqa: F401,F403,E402
+from rnnlab.ops.pooling import __all__ as _pooling  # noqa: E402
+
+__all__ += _attention + _normalization + _pooling

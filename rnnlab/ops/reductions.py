@@ -1,5 +1,5 @@
-"""Reductions over axes (``sum``, ``mean``, ``max``... ``logsumexp``, ``std``) and scans (``cumsum``,
-``cumprod``), each backward beside its forward.
+"""Reductions over axes (``sum``, ``mean``, ``max``... ``logsumexp``, ``std``), scans (``cumsum``,
+``cumprod``) and their inverse ``diff``, each backward beside its forward.
 
 ``axis`` is None (every axis), an int or a tuple of ints; ``keepdims`` keeps the reduced axes with size 1. A
 reduction's backward puts the output's gradient back on the reduced axes and broadcasts it over them. Dtypes
@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import backend
+from rnnlab.ops.arithmetic import getitem, subtract
 from rnnlab.ops.checks import normalize_axis
+from rnnlab.ops.comparison import not_equal
 from rnnlab.ops.dtypes import as_array, result_type, standardize_dtype
 from rnnlab.ops.tensor import operand, record
 
@@ -180,6 +182,25 @@ def cumprod(x, axis=None, dtype=None):
     return record(y, (x,), vjp)
 
 
+def diff(a, n=1, axis=-1):
+    """The ``n``-th differences of neighbours along ``axis`` (``a[1:] - a[:-1]``, ``n`` times; for booleans,
+    whether neighbours differ), the inverse of ``cumsum``. The gradient flows through the subtractions."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"ops.diff: argument `n` must be a non-negative int; received n={n!r}.")
+    a = operand(a)
+    v = as_array(a)
+    if v.ndim == 0:
+        raise ValueError("ops.diff: `a` must have at least one axis; received a scalar.")
+    if not -v.ndim <= axis < v.ndim:
+        raise ValueError(f"ops.diff: argument `axis` must lie in [-{v.ndim}, {v.ndim}) for a of shape {v.shape}; "
+                         f"received axis={axis}.")
+    lead = (slice(None),) * (axis % v.ndim)
+    for _ in range(int(n)):
+        later, earlier = getitem(a, lead + (slice(1, None),)), getitem(a, lead + (slice(None, -1),))
+        a = not_equal(later, earlier) if v.dtype == bool else subtract(later, earlier)
+    return a
+
+
 def logsumexp(x, axis=None, keepdims=False):
     """``log(sum(exp(x)))`` over ``axis``, computed after subtracting the maximum; its gradient is the softmax."""
     x = operand(x)
@@ -237,5 +258,5 @@ def count_nonzero(x, axis=None):
     return np.asarray(np.count_nonzero(v, axis=_axes(axis, v.ndim, "count_nonzero"))).astype("int32")
 
 
-__all__ = ["sum", "mean", "max", "min", "amax", "amin", "prod", "argmax", "argmin", "cumsum", "cumprod",
+__all__ = ["sum", "mean", "max", "min", "amax", "amin", "prod", "argmax", "argmin", "cumsum", "cumprod", "diff",
            "logsumexp", "var", "std", "any", "all", "count_nonzero"]

@@ -13,7 +13,7 @@ import numpy as np
 from rnnlab.ops.arithmetic import _pair
 from rnnlab.ops.checks import names_shapes
 from rnnlab.ops.dtypes import as_array
-from rnnlab.ops.shapes import reshape, take_along_axis
+from rnnlab.ops.shapes import broadcast_to, reshape, take_along_axis
 from rnnlab.ops.tensor import operand, record
 
 
@@ -50,6 +50,53 @@ def minimum(x1, x2):
     x1, x2, a, b = _pair(x1, x2)
     first = a <= b  # ties send the gradient to x1, as TensorFlow does
     return record(np.where(first, a, b), (x1, x2), lambda g: (g * first, g * ~first))
+
+
+def _nan_aware(name, pick):
+    def op(x1, x2):
+        x1, x2, a, b = _pair(x1, x2)
+        y = pick(a, b)  # NumPy's fmax/fmin: a NaN loses to a number
+        first = (y == a) | np.isnan(b)  # ties go to x1, as TensorFlow's maximum/minimum
+        return record(y, (x1, x2), lambda g: (g * first, g * ~first))
+
+    op.__name__ = name
+    op.__doc__ = (f"Elementwise {name[1:]}imum where a NaN loses to a number (NaN only where both are). The "
+                  f"gradient goes to the argument picked, to ``x1`` at ties.")
+    return names_shapes("x1", "x2")(op)
+
+
+fmax = _nan_aware("fmax", np.fmax)
+fmin = _nan_aware("fmin", np.fmin)
+
+
+def select(condlist, choicelist, default=0):
+    """For each element, the entry of the first ``choicelist`` array whose ``condlist`` condition holds, else
+    ``default`` (all broadcast together). The gradient goes to the array each element was taken from."""
+    condlist, choicelist = list(condlist), list(choicelist)
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"ops.select: `condlist` and `choicelist` must have the same length; received "
+                         f"{len(condlist)} conditions and {len(choicelist)} choices.")
+    if not condlist:
+        raise ValueError("ops.select: `condlist` must hold at least one condition; received an empty list.")
+    out = default
+    for cond, choice in zip(reversed(condlist), reversed(choicelist)):
+        out = where(cond, choice, out)
+    shape = np.broadcast_shapes(*(np.shape(as_array(operand(v))) for v in condlist + choicelist + [default]))
+    return out if np.shape(as_array(out)) == shape else broadcast_to(out, shape)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """``x`` with NaN replaced by ``nan`` and infinities by ``posinf``/``neginf`` (the dtype's largest and
+    lowest values by default); integers are returned as they are. The gradient passes where nothing was replaced."""
+    x = operand(x)
+    v = as_array(x)
+    if v.dtype.kind != "f":
+        return x
+    info = np.finfo(v.dtype)
+    y = np.nan_to_num(v, nan=nan, posinf=info.max if posinf is None else posinf,
+                      neginf=info.min if neginf is None else neginf)
+    finite = np.isfinite(v)
+    return record(y, (x,), lambda g: (g * finite,))
 
 
 @names_shapes("x", "x_min", "x_max")
@@ -103,4 +150,5 @@ def triu(x, k=0):
     return _band(x, k, lower=False)
 
 
-__all__ = ["where", "nonzero", "maximum", "minimum", "clip", "sort", "argsort", "tril", "triu"]
+__all__ = ["where", "nonzero", "maximum", "minimum", "fmax", "fmin", "select", "nan_to_num", "clip", "sort",
+           "argsort", "tril", "triu"]

@@ -145,11 +145,14 @@ def split(x, indices_or_sections, axis=0):
     v = as_array(x)
     axis_ = normalize_axis(axis, v.ndim, "split")[0]
     sections = unwrap(indices_or_sections)
-    if isinstance(sections, (int, np.integer)) and v.shape[axis_] % int(sections):
-        raise ValueError(f"ops.split: x of shape {v.shape} cannot be split into {sections} equal parts along "
-                         f"axis {axis} (size {v.shape[axis_]}).")
-    parts = np.split(v, sections if isinstance(sections, (int, np.integer)) else list(np.asarray(sections)),
-                     axis=axis_)
+    if isinstance(sections, (int, np.integer)):
+        if sections < 1 or v.shape[axis_] % int(sections):
+            raise ValueError(f"ops.split: x of shape {v.shape} cannot be split into {sections} equal parts along "
+                             f"axis {axis} (size {v.shape[axis_]}).")
+        width, lead = v.shape[axis_] // int(sections), (_span(None),) * axis_
+        parts = [v[lead + (_span(k * width, (k + 1) * width),)] for k in range(int(sections))]  # views, as np.split
+    else:
+        parts = np.split(v, list(np.asarray(sections)), axis=axis_)
     return record_many(parts, (x,), lambda gs: (np.concatenate(gs, axis=axis_),))
 
 
@@ -381,4 +384,23 @@ def size(x):
     return np.size(unwrap(x))
 
 
-__all__ += ["ndim", "size"]
+def meshgrid(*x, indexing="xy"):
+    """Coordinate grids from 1-D arrays: one array per input, each of shape ``(len(x0), len(x1), ...)``
+    (``indexing="ij"``) or with the first two axes swapped (``"xy"``, the default). The gradient of each grid is
+    summed back onto its input."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"ops.meshgrid: argument `indexing` must be 'xy' or 'ij'; received indexing={indexing!r}.")
+    xs = [reshape(v, -1) for v in x]
+    sizes = [np.shape(as_array(v))[0] for v in xs]
+    if indexing == "xy" and len(xs) > 1:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for i, v in enumerate(xs):
+        position = (1 - i if i < 2 else i) if indexing == "xy" and len(xs) > 1 else i
+        shape = [1] * len(xs)
+        shape[position] = -1
+        grids.append(broadcast_to(reshape(v, shape), sizes))
+    return grids
+
+
+__all__ += ["ndim", "size", "meshgrid"]

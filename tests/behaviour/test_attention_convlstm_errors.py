@@ -42,10 +42,10 @@ def _x(*shape):
      lambda l: l(_x(2, 3, 5, 5, 2), initial_state=[_x(2, 5, 5, 3), _x(2, 5, 5, 3)]), ValueError, "initial_state"),
     (lambda: layers.Conv2D(3, 2, groups=2), None, ValueError, "divisible by `groups`"),
     (lambda: layers.Conv2D(4, 2, groups=2), lambda l: l(_x(2, 5, 5, 3)), ValueError, "groups=2"),
-    (lambda: layers.Conv2D(4, 2), lambda l: l(_x(2, 5, 5)), ValueError, "must have rank 4"),
+    (lambda: layers.Conv2D(4, 2), lambda l: l(_x(2, 5, 5)), ValueError, "expected ndim=4, found ndim=3"),
     (lambda: layers.Conv3D(4, 6), lambda l: l(_x(2, 5, 5, 5, 1)), ValueError, "larger than the input"),
     (lambda: layers.MaxPooling2D(padding="full"), None, ValueError, "`padding`"),
-    (lambda: layers.GlobalAveragePooling2D(), lambda l: l(_x(2, 5, 3)), ValueError, "must have rank 4"),
+    (lambda: layers.GlobalAveragePooling2D(), lambda l: l(_x(2, 5, 3)), ValueError, "expected ndim=4, found ndim=3"),
 ])
 def test_bad_input_is_refused_clearly(make, call, error, match):
     with pytest.raises(error, match=match):

@@ -13,6 +13,7 @@ from rnnlab.distributed import read_npy
 from tests.support.reference import require
 
 da = require("dask.array")
+dask = require("dask")
 distributed = require("distributed")
 
 MEMORY_LIMIT = 200e6  # bytes per worker (a worker process with rnnlab imported holds about 70 MB)
@@ -30,6 +31,9 @@ def _model(kind, seed=0):
         hidden = rnnlab.layers.Bidirectional(rnnlab.layers.LSTM(4), merge_mode="concat")(inputs)
     elif kind == "masked":
         hidden = rnnlab.layers.LSTM(5)(rnnlab.layers.Masking(mask_value=0.0)(inputs))
+    elif kind == "dropout":  # unseeded recurrent dropout (keys from the global state), a seeded Dropout layer
+        sequences = rnnlab.layers.LSTM(5, dropout=0.3, recurrent_dropout=0.25, return_sequences=True)(inputs)
+        hidden = rnnlab.layers.SimpleRNN(4, dropout=0.2)(rnnlab.layers.Dropout(0.3, seed=4)(sequences))
     model = rnnlab.Model(inputs, rnnlab.layers.Dense(2)(hidden))
     rng = np.random.default_rng(seed)
     model.set_weights([rng.normal(0, 0.5, w.shape).astype(w.dtype) for w in model.get_weights()])
@@ -46,13 +50,15 @@ def _data(n=103, seed=1):
 
 def _fit_both(kind, dask_x, dask_y, dask_callbacks=None, **kwargs):
     """(local model, dask model, local History, dask History) after the same fit (``dask_callbacks`` go to the
-    fit on dask arrays only)."""
+    fit on dask arrays only), each fit from the same global random state (the dropout keys of unseeded layers)."""
     x, y, sw = _data()
     local, on_dask = _model(kind), _model(kind)
     fit = dict(batch_size=32, epochs=2, shuffle=False, verbose=0, sample_weight=sw)  # 4 steps an epoch
     fit.update(kwargs)
     val = fit.pop("validation_data", None)
+    rnnlab.random.set_random_seed(7)
     h_local = local.fit(x, y, validation_data=val and val[0], **fit)
+    rnnlab.random.set_random_seed(7)
     h_dask = on_dask.fit(dask_x(x), dask_y(y), validation_data=val and val[1], callbacks=dask_callbacks, **fit)
     return local, on_dask, h_local.history, h_dask.history
 
@@ -77,6 +83,25 @@ def test_without_a_client_predict_evaluate_and_fit_match_numpy():
         model.evaluate(da.from_array(x, chunks=30), da.from_array(y, chunks=50), batch_size=16, verbose=0),
         model.evaluate(x, y, batch_size=16, verbose=0), rtol=1e-6)
     _assert_same_training(*_fit_both("gru", lambda a: da.from_array(a, chunks=(30, 7, 3)), lambda a: a))
+
+
+def test_each_chunk_is_read_and_predicted_in_one_task(tmp_path):
+    """Dask fuses the read of a chunk into its prediction: no chunk is stored, or sent between workers."""
+    x, _, _ = _data()
+    np.save(tmp_path / "x.npy", x)
+    for model in (_model("lstm"), _two_outputs()):
+        lazy = model.predict(read_npy(tmp_path / "x.npy", rows_per_chunk=40))
+        for out in lazy if isinstance(lazy, list) else [lazy]:
+            graph = dict(out.__dask_optimize__(out.__dask_graph__(), out.__dask_keys__()))
+            tasks = [key[0] for key, node in graph.items() if type(node).__name__ == "Task"]
+            assert len(tasks) == 3 and not [name for name in tasks if name.startswith("npy")]  # one per chunk
+            np.testing.assert_array_equal(out.compute(), out.compute(scheduler="sync"))
+
+
+def _two_outputs():
+    inputs = rnnlab.Input((7, 3))
+    sequence, state = rnnlab.layers.GRU(4, return_sequences=True, return_state=True)(inputs)
+    return rnnlab.Model(inputs, [sequence, rnnlab.layers.Dense(2)(state)])
 
 
 def _no_client():
@@ -107,20 +132,19 @@ def test_bad_input_is_refused_or_rechunked():
                  lambda: stateful.fit(da.from_array(x[:96], chunks=32), da.from_array(y[:96, :1], chunks=32))):
         with pytest.raises(ValueError, match="stateful.*cannot be split across workers"):
             call()
-    dropout = rnnlab.Sequential([rnnlab.Input((7, 3)), rnnlab.layers.LSTM(3, dropout=0.2)])
-    dropout.compile("sgd", "mse")
-    with pytest.raises(ValueError, match="dropout > 0"):
-        dropout.fit(da.from_array(x, chunks=50), da.from_array(y[:, :1], chunks=50), verbose=0)
 
 
 # ----------------------------------------------------------------- on a LocalCluster
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       memory_limit=MEMORY_LIMIT)
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
+    quiet = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+             "distributed.admin.system-monitor.interval": "5s"}  # Dask's background work: 0.2 of the 2 cores
+    with dask.config.set(quiet):  # while the module runs: a worker restarted after a kill starts with it too
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, memory_limit=MEMORY_LIMIT)
+        with distributed.Client(cluster) as c:
+            yield c
+        cluster.close()
 
 
 def _builds(client):
@@ -156,9 +180,7 @@ def test_predict_on_the_cluster_is_lazy_equal_and_sends_the_weights_once(client)
 
 def test_several_outputs_give_a_list_and_evaluate_matches(client):
     x, y, sw = _data()
-    inputs = rnnlab.Input((7, 3))
-    sequence, state = rnnlab.layers.GRU(4, return_sequences=True, return_state=True)(inputs)
-    model = rnnlab.Model(inputs, [sequence, rnnlab.layers.Dense(2)(state)])
+    model = _two_outputs()
     outputs = model.predict(da.from_array(x, chunks=(40, 7, 3)))
     assert isinstance(outputs, list) and all(isinstance(o, da.Array) for o in outputs)
     for got, want in zip(outputs, model.predict(x, verbose=0)):
@@ -171,7 +193,7 @@ def test_several_outputs_give_a_list_and_evaluate_matches(client):
     np.testing.assert_allclose([got[k] for k in want], list(want.values()), rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "bidirectional", "masked"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "bidirectional", "masked", "dropout"])
 def test_fit_on_the_cluster_equals_single_process_fit(client, kind, tmp_path):
     x, y, _ = _data()
     chunks = lambda a: da.from_array(a, chunks=(40,) + a.shape[1:])  # noqa: E731
@@ -182,6 +204,11 @@ def test_fit_on_the_cluster_equals_single_process_fit(client, kind, tmp_path):
         kind, chunks, y_chunks, validation_data=((x[:30], y[:30]), (chunks(x[:30]), y_chunks(y[:30]))),
         dask_callbacks=[checkpoint], epochs=1)
     _assert_same_training(local, on_dask, h_local, h_dask)
+    if kind == "dropout":  # the masks act: from another global state (other keys), other weights
+        other = _model(kind)
+        rnnlab.random.set_random_seed(8)
+        other.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0, sample_weight=_data()[2])
+        assert max(np.abs(a - b).max() for a, b in zip(other.get_weights(), local.get_weights())) > 1e-3
     reloaded = _model(kind)
     reloaded.load_weights(str(path))  # written by the client, after the last epoch
     for a, b in zip(reloaded.get_weights(), on_dask.get_weights()):
@@ -265,9 +292,9 @@ def test_a_worker_killed_mid_epoch_costs_time_not_results(client):
                 threading.Timer(0.002, lambda: killed.append(_kill_one_worker(client))).start()
 
     chunks = lambda a: da.from_array(a, chunks=(40,) + a.shape[1:])  # noqa: E731
-    local, on_dask, h_local, h_dask = _fit_both("lstm", chunks, chunks, dask_callbacks=[KillDuringStep()])
+    local, on_dask, h_local, h_dask = _fit_both("dropout", chunks, chunks, dask_callbacks=[KillDuringStep()])
     assert killed
-    _assert_same_training(local, on_dask, h_local, h_dask)
+    _assert_same_training(local, on_dask, h_local, h_dask)  # the rerun parts drew the same dropout masks
 
 
 def test_state_updating_layers_are_refused_on_a_cluster(client):

@@ -16,6 +16,13 @@ def pos(*shape):
     return RNG.uniform(0.5, 2.0, size=shape)
 
 
+def with_nans(a):
+    """``a`` (3, 4) with NaNs in its second column and at one more entry."""
+    holes = np.zeros((3, 4), dtype=bool)
+    holes[:, 1] = holes[2, 0] = True
+    return ops.where(holes, np.nan, a)  # where() sends no gradient to the holes
+
+
 CASES = {
     # name: (function of the arrays, arrays)
     "add_broadcast": (ops.add, lambda: [arr(3, 4), arr(4)]),
@@ -48,6 +55,7 @@ CASES = {
     "tanh": (ops.tanh, lambda: [arr(3, 4)]),
     "operators": (lambda a, b: (a @ b + 1.0) * 2 - a[:, :1] / (b[0] * b[0] + 1.0), lambda: [arr(3, 4), arr(4, 3)]),
     "numpy_ufuncs": (lambda a: np.tanh(np.exp(a) * a) + np.square(a), lambda: [arr(3, 4)]),
+    "numpy_ufuncs_long_tail": (lambda a, b: np.hypot(a, b) + np.arctan2(a, b) * np.logaddexp(a, b) + np.cbrt(np.fmax(a, b)) + np.deg2rad(np.fmod(a, b)), lambda: [arr(3, 4), pos(4)]),
     "reused_input": (lambda a: a * a + a, lambda: [arr(5)]),
     # selection
     "where_broadcast": (lambda a, b: ops.where(a > 0, a, b), lambda: [arr(3, 4), arr(4)]),
@@ -166,6 +174,96 @@ CASES = {
     "conv2d_same_channels_first": (lambda x, k: ops.conv(x, k, strides=(2, 1), padding="same", data_format="channels_first"), lambda: [arr(1, 2, 5, 4), arr(2, 3, 2, 2)]),
     "depthwise_conv2d": (lambda x, k: ops.depthwise_conv(x, k, padding="same"), lambda: [arr(2, 4, 4, 2), arr(3, 3, 2, 2)]),
     "depthwise_conv1d_strided": (lambda x, k: ops.depthwise_conv(x, k, strides=2), lambda: [arr(2, 7, 2), arr(3, 2, 3)]),
+    # joins, diagonals, rotations
+    "hstack": (lambda a, b: ops.hstack([a, b, a]), lambda: [arr(2, 3), arr(2, 1)]),
+    "vstack_vectors": (lambda a, b: ops.vstack([a, b]), lambda: [arr(3), arr(3)]),
+    "dstack": (lambda a, b: ops.dstack([a, b]), lambda: [arr(2, 3), arr(2, 3, 2)]),
+    "append_flat": (ops.append, lambda: [arr(2, 3), arr(4)]),
+    "array_split": (lambda a: ops.array_split(a, 3, axis=1), lambda: [arr(2, 7)]),
+    "hsplit_vsplit_dsplit": (lambda a: ops.hsplit(a, 2) + ops.vsplit(a, [1]) + ops.dsplit(a, 2), lambda: [arr(2, 4, 2)]),
+    "diagonal_offset_axes": (lambda a: ops.diagonal(a, offset=-1, axis1=2, axis2=0), lambda: [arr(3, 2, 4)]),
+    "diag_vector": (lambda a: ops.diag(a, k=1), lambda: [arr(3)]),
+    "diag_matrix": (lambda a: ops.diag(a, k=1), lambda: [arr(3, 4)]),
+    "diagflat": (lambda a: ops.diagflat(a, k=-2), lambda: [arr(2, 2)]),
+    "trace": (lambda a: ops.trace(a, offset=1, axis1=1, axis2=2), lambda: [arr(2, 3, 4)]),
+    "roll_flat": (lambda a: ops.roll(a, 5), lambda: [arr(3, 4)]),
+    "roll_axes": (lambda a: ops.roll(a, (1, -2), axis=(0, 1)), lambda: [arr(3, 4)]),
+    "fliplr_flipud": (lambda a: ops.fliplr(a) * ops.flipud(a), lambda: [arr(3, 3)]),
+    "rot90": (lambda a: ops.rot90(a, k=3, axes=(1, 2)), lambda: [arr(2, 3, 4)]),
+    "meshgrid": (lambda a, b: ops.meshgrid(a, b), lambda: [arr(3), arr(2)]),
+    "diff": (lambda a: ops.diff(a, n=2, axis=0), lambda: [arr(5, 3)]),
+    # selection
+    "select": (lambda a, b: ops.select([a > 0.5, a < -0.5], [a * a, b], default=b * 2), lambda: [arr(3, 4), arr(3, 4)]),
+    "nan_to_num": (ops.nan_to_num, lambda: [arr(2, 3)]),
+    "fmax_fmin": (lambda a, b: ops.fmax(a, b) + ops.fmin(a, b) * 2, lambda: [arr(3, 4), arr(4)]),
+    "threshold": (lambda a: ops.threshold(a, 0.3, -1.0), lambda: [arr(3, 4)]),
+    # scatter, bincount, vectorize
+    "scatter": (lambda v: ops.scatter(np.array([[0, 1], [2, 3], [0, 1]]), v, (3, 4)), lambda: [arr(3)]),
+    "scatter_update": (lambda a, u: ops.scatter_update(a, np.array([[1], [0]]), u), lambda: [arr(3, 2), arr(2, 2)]),
+    "scatter_update_add": (lambda a, u: ops.scatter_update(a, np.array([[1, 1], [1, 1]]), u, reduction="add"), lambda: [arr(3, 2), arr(2)]),
+    "bincount_weights": (lambda w: ops.bincount(np.array([[0, 2, 2], [1, 1, 0]]), weights=w), lambda: [arr(2, 3)]),
+    "vectorize_signature": (lambda m, v: ops.vectorize(lambda a, b: ops.tanh(a @ b), signature="(m,n),(n)->(m)")(m, v), lambda: [arr(2, 3, 4), arr(4)]),
+    # elementwise and binary maths
+    "arccosh": (ops.arccosh, lambda: [RNG.uniform(1.2, 3.0, (3, 4))]),
+    "sinc": (ops.sinc, lambda: [arr(3, 4)]),
+    "fabs": (ops.fabs, lambda: [arr(3, 4)]),
+    "cbrt": (ops.cbrt, lambda: [arr(3, 4)]),
+    "deg2rad_rad2deg": (lambda a: ops.deg2rad(a) * ops.rad2deg(a), lambda: [arr(3, 4)]),
+    "i0": (lambda a: ops.i0(a * 5), lambda: [arr(3, 4)]),
+    "erfc": (ops.erfc, lambda: [arr(3, 4)]),
+    "erfinv": (ops.erfinv, lambda: [RNG.uniform(-0.95, 0.95, (3, 4))]),
+    "arctan2": (ops.arctan2, lambda: [arr(3, 4), arr(4)]),
+    "hypot": (ops.hypot, lambda: [arr(3, 4), arr(3, 1)]),
+    "logaddexp": (ops.logaddexp, lambda: [arr(3, 4) * 3, arr(4)]),
+    "logaddexp2": (ops.logaddexp2, lambda: [arr(3, 4) * 3, arr(3, 1)]),
+    "fmod": (ops.fmod, lambda: [arr(3, 4) * 3, pos(4)]),
+    "heaviside": (lambda a, b: ops.heaviside(a * np.array([1.0, 0.0, 1.0]), b), lambda: [arr(2, 3), arr(2, 3)]),
+    "divide_no_nan": (lambda a, b: ops.divide_no_nan(a, b * np.array([1.0, 0.0, 1.0])), lambda: [arr(2, 3), pos(3)]),
+    "ldexp": (lambda a: ops.ldexp(a, np.array([[-1, 0, 2]])), lambda: [arr(2, 3)]),
+    "nextafter": (lambda a: ops.nextafter(a, np.zeros(3)), lambda: [arr(2, 3)]),
+    # statistics and nan reductions
+    "median": (lambda a: ops.median(a, axis=1), lambda: [arr(3, 4)]),
+    "quantile_linear": (lambda a: ops.quantile(a, np.array([0.1, 0.5, 0.9]), axis=(0, 2), keepdims=True), lambda: [arr(2, 3, 4)]),
+    "quantile_midpoint": (lambda a: ops.quantile(a, 0.3, method="midpoint"), lambda: [arr(3, 4)]),
+    "percentile_nearest": (lambda a: ops.percentile(a, 60, axis=0, method="nearest"), lambda: [arr(5, 3)]),
+    "average_weights": (lambda a, w: ops.average(a, axis=1, weights=w), lambda: [arr(3, 4), pos(3, 4)]),
+    "average_weights_1d": (lambda a, w: ops.average(a, axis=0, weights=w), lambda: [arr(3, 4), pos(3)]),
+    "ptp": (lambda a: ops.ptp(a, axis=1), lambda: [arr(3, 4)]),
+    **{f"{name}_nans": ((lambda name: lambda a: getattr(ops, name)(with_nans(a), axis=1))(name), lambda: [arr(3, 4)])
+       for name in ["nansum", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin", "nanprod", "nanmedian"]},
+    "nanquantile": (lambda a: ops.nanquantile(with_nans(a), np.array([0.3, 0.7]), axis=1), lambda: [arr(3, 4)]),
+    "nancumsum_nancumprod": (lambda a: ops.nancumsum(with_nans(a), axis=1) + ops.nancumprod(with_nans(a), axis=1), lambda: [arr(3, 4)]),
+    # nn
+    "glu": (lambda a: ops.glu(a, axis=0), lambda: [arr(4, 3)]),
+    "sparsemax": (lambda a: ops.sparsemax(a * 0.3), lambda: [arr(3, 5)]),  # supports of 2 and more
+    "psnr": (lambda a, b: ops.psnr(a, b, 2.0), lambda: [arr(3, 4), arr(3, 4)]),
+    "layer_normalization": (lambda a, g, b: ops.layer_normalization(a, g, b, axis=(1, 2)), lambda: [arr(2, 3, 4), arr(3, 4), arr(3, 4)]),
+    "layer_normalization_axis0": (lambda a, g: ops.layer_normalization(a, g, axis=0), lambda: [arr(3, 4), arr(3)]),
+    "layer_normalization_rms_scaling": (lambda a, g: ops.layer_normalization(a, g, rms_scaling=True), lambda: [arr(3, 4), arr(4)]),
+    "rms_normalization": (lambda a, s: ops.rms_normalization(a, s), lambda: [arr(3, 4), arr(4)]),
+    "batch_normalization": (lambda a, m, v, o, s: ops.batch_normalization(a, m, v, axis=1, offset=o, scale=s), lambda: [arr(2, 3, 4), arr(3), pos(3), arr(3), arr(3)]),
+    "dot_product_attention": (lambda q, k, v, b: ops.dot_product_attention(q, k, v, bias=b, is_causal=True), lambda: [arr(2, 3, 2, 4), arr(2, 3, 2, 4), arr(2, 3, 2, 4), arr(1, 2, 3, 3)]),
+    "dot_product_attention_gqa_mask": (lambda q, k, v: ops.dot_product_attention(q, k, v, mask=np.array([[[[True, False, True]]]])), lambda: [arr(1, 2, 4, 3), arr(1, 3, 2, 3), arr(1, 3, 2, 3)]),
+    "max_pool2d_same": (lambda a: ops.max_pool(a, (2, 3), strides=(2, 1), padding="same"), lambda: [arr(2, 5, 4, 2)]),
+    "max_pool1d_channels_first": (lambda a: ops.max_pool(a, 2, data_format="channels_first"), lambda: [arr(2, 3, 6)]),
+    "average_pool2d_same": (lambda a: ops.average_pool(a, 3, strides=2, padding="same"), lambda: [arr(1, 5, 5, 2)]),
+    "average_pool1d": (lambda a: ops.average_pool(a, 2, strides=1), lambda: [arr(2, 5, 3)]),
+    "depth_to_space": (lambda a: ops.depth_to_space(a, 2), lambda: [arr(1, 2, 3, 8)]),
+    "space_to_depth_channels_first": (lambda a: ops.space_to_depth(a, 2, data_format="channels_first"), lambda: [arr(1, 3, 4, 2)]),
+    # linalg
+    "inv": (lambda a: ops.inv(a + 3 * np.eye(3)), lambda: [arr(2, 3, 3)]),
+    "det": (ops.det, lambda: [arr(2, 3, 3)]),
+    "slogdet": (lambda a: ops.slogdet(a)[1], lambda: [arr(3, 3)]),
+    "logdet": (lambda a: ops.logdet(a @ ops.transpose(a) + np.eye(3)), lambda: [arr(3, 3)]),
+    "solve_matrix": (lambda a, b: ops.solve(a + 3 * np.eye(3), b), lambda: [arr(3, 3), arr(3, 2)]),
+    "solve_vector_batched": (lambda a, b: ops.solve(a + 3 * np.eye(3), b), lambda: [arr(2, 3, 3), arr(2, 3)]),
+    "solve_triangular_lower": (lambda a, b: ops.solve_triangular(a + 3 * np.eye(3), b, lower=True), lambda: [arr(3, 3), arr(3, 2)]),
+    "solve_triangular_upper_vector": (lambda a, b: ops.solve_triangular(a + 3 * np.eye(3), b), lambda: [arr(3, 3), arr(3)]),
+    "cholesky": (lambda a: ops.cholesky(a @ ops.swapaxes(a, -1, -2) + np.eye(3)), lambda: [arr(2, 3, 3)]),
+    "cholesky_upper": (lambda a: ops.cholesky(a @ ops.transpose(a) + np.eye(3), upper=True), lambda: [arr(3, 3)]),
+    "cholesky_inverse": (lambda a: ops.cholesky_inverse(ops.tril(a) + 3 * np.eye(3)), lambda: [arr(3, 3)]),
+    "segment_max_min": (lambda a: ops.segment_max(a, np.array([1, 0, 1, 0]), num_segments=3) + ops.segment_min(a, np.array([1, 0, 1, 0]), num_segments=3), lambda: [arr(4, 2)]),
+    "segment_prod": (lambda a: ops.segment_prod(a * np.array([[1.0], [0.0], [1.0], [1.0]]), np.array([0, 0, 1, 0])), lambda: [arr(4, 2)]),
     # core
     "scan_cumulative": (lambda a, h0: ops.scan(lambda h, x: (ops.tanh(h + x), h * x), h0, a), lambda: [arr(4, 3), arr(3)]),
     "scan_reverse_nested": (lambda a, b: ops.scan(lambda c, xs: (c * xs[0] + xs[1], c), np.ones(2), (a, b), reverse=True)[1], lambda: [arr(4, 2), arr(4, 2)]),
@@ -188,3 +286,11 @@ def test_stop_gradient_blocks_the_flow():
     out = leaf * ops.stop_gradient(leaf * 2.0)
     grad = backward([out], [np.ones(3)])(leaf)
     np.testing.assert_allclose(grad, 2.0 * a)  # only the first factor's path
+
+
+def test_replaced_entries_get_no_gradient():
+    """nan_to_num passes the gradient where it kept the entry, and none where it replaced a NaN or infinity."""
+    from rnnlab.ops.tensor import Tensor, backward
+    leaf = Tensor(np.array([1.5, np.nan, np.inf, -np.inf]))
+    out = ops.nan_to_num(leaf) * 2.0
+    np.testing.assert_array_equal(backward([out], [np.ones(4)])(leaf), [2.0, 0.0, 0.0, 0.0])

@@ -408,3 +408,215 @@ def test_as_logits_loss():
     assert L.as_logits_loss(L.SparseCategoricalCrossentropy()).from_logits
     assert L.as_logits_loss(L.MeanSquaredError()) is None
     assert L.as_logits_loss(L.CategoricalCrossentropy(from_logits=True)) is None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Keras's `axis` and `ignore_class`, and configs equal to Keras's
+# ---------------------------------------------------------------------------------------------------------
+
+def _tf_value_and_grad(tf, loss, yt, yp, **kwargs):
+    var = tf.Variable(yp)
+    with tf.GradientTape() as tape:
+        value = loss(yt, var, **kwargs)
+    return np.asarray(value), tape.gradient(value, var).numpy()
+
+
+def _class_axis_data(rng, shape, axis, logits):
+    """One-hot targets and probabilities (or logits) whose classes lie along ``axis``."""
+    z = rng.normal(size=shape) * 2
+    ids = rng.integers(0, shape[axis], size=tuple(np.delete(shape, axis)))
+    yt = np.moveaxis(np.eye(shape[axis])[ids], -1, axis)
+    yp = z if logits else np.exp(z) / np.exp(z).sum(axis, keepdims=True)
+    return yt.astype(np.float32), yp.astype(np.float32)
+
+
+AXIS_CASES = [  # (loss name, kwargs, axis); TF itself fails on from_logits with a negative axis other than -1
+    ("CategoricalCrossentropy", {}, 1), ("CategoricalCrossentropy", {}, -3),
+    ("CategoricalCrossentropy", {"from_logits": True}, 1), ("CategoricalCrossentropy", {"label_smoothing": 0.2}, 0),
+    ("BinaryCrossentropy", {}, 1), ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, 0),
+    ("BinaryCrossentropy", {}, -2),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,axis", AXIS_CASES, ids=[f"{n}-{a}-{i}" for i, (n, _, a) in enumerate(AXIS_CASES)])
+def test_axis_matches_keras_values_and_gradients(keras, tf, rng, name, kwargs, axis):
+    yt, yp = _class_axis_data(rng, (3, 4, 5), axis, kwargs.get("from_logits", False))
+    if name == "BinaryCrossentropy":
+        yt = (rng.uniform(size=yp.shape) > 0.5).astype(np.float32)
+        yp = yp if kwargs.get("from_logits") else np.clip(yp, 0.02, 0.98)
+    sw = rng.uniform(0, 2, size=tuple(np.delete(yp.shape, axis))).astype(np.float32)
+    for w in (None, sw):
+        ours = getattr(L, name)(axis=axis, **kwargs)
+        value, grad = ours.value_and_grad(yt, yp, sample_weight=w)
+        theirs, expected = _tf_value_and_grad(tf, getattr(keras.losses, name)(axis=axis, **kwargs), yt, yp,
+                                              sample_weight=w)
+        assert close(value, float(theirs)), (value, theirs)
+        np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-5 * max(1.0, np.abs(expected).max()))
+        per = ours.__class__(axis=axis, reduction="none", **kwargs)(yt, yp)
+        np.testing.assert_allclose(per, getattr(keras.losses, name)(axis=axis, reduction="none", **kwargs)(yt, yp),
+                                   rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_axis_gradients_finite_difference_float64(rng, from_logits):
+    """Keras counts the smoothed classes on the last axis whatever ``axis`` is, so smoothed targets along
+    another axis need not sum to 1; the gradient is still that of the reported value."""
+    for loss, axis in [(L.CategoricalCrossentropy(axis=0, label_smoothing=0.3, from_logits=from_logits), 0),
+                       (L.CategoricalCrossentropy(axis=1, from_logits=from_logits), 1),
+                       (L.BinaryCrossentropy(axis=0, label_smoothing=0.2, from_logits=from_logits), 0)]:
+        yt, yp = _class_axis_data(rng, (3, 4, 2), axis, from_logits)
+        yt, yp = yt.astype(np.float64), yp.astype(np.float64) * 0.8 + (0 if from_logits else 0.05)
+        sw = rng.uniform(0.2, 2, size=tuple(np.delete(yp.shape, axis)))
+        _, grad = loss.value_and_grad(yt, yp, sample_weight=sw)
+        fd = central_difference(lambda v: loss(yt, v, sample_weight=sw), yp)
+        assert np.linalg.norm(grad - fd) <= 1e-6 * max(np.linalg.norm(fd), 1e-300)
+
+
+def test_bad_axis_is_refused(keras, rng):
+    with pytest.raises(ValueError, match=r"`axis` of CategoricalCrossentropy must be an int; received axis=True"):
+        L.CategoricalCrossentropy(axis=True)
+    yt, yp = make_data("cat", (3, 4), rng)
+    with pytest.raises(ValueError, match=r"`axis` of BinaryCrossentropy must name an axis .*received axis=2"):
+        L.BinaryCrossentropy(axis=2)(yt, yp)
+    ids, yp = make_data("sparse", (3, 4, 5), rng)
+    with pytest.raises(ValueError, match="Only axis=-1"):  # Keras's TensorFlow backend refuses it too
+        keras.losses.SparseCategoricalCrossentropy(axis=1)(ids, np.moveaxis(yp, -1, 1))
+    with pytest.raises(ValueError, match=r"only the last axis .*received axis=1"):
+        L.SparseCategoricalCrossentropy(axis=1)(ids, np.moveaxis(yp, -1, 1))
+    assert close(L.SparseCategoricalCrossentropy(axis=2)(ids, yp), L.SparseCategoricalCrossentropy()(ids, yp))
+    with pytest.raises(ValueError, match=r"`ignore_class` .* must be an int or None; received ignore_class=1.5"):
+        L.SparseCategoricalCrossentropy(ignore_class=1.5)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("ignore_class", [-1, 2])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 5, 4)], ids=["2d", "3d"])
+def test_ignore_class_matches_keras(keras, tf, rng, from_logits, ignore_class, shape):
+    """Ignored entries: value 0, no gradient, masked out of every reduction (joined with a mask on y_pred)."""
+    from keras.src import backend as kbackend
+    ids, yp = make_data("sparse_logits" if from_logits else "sparse", shape, rng)
+    ignored = rng.uniform(size=ids.shape) < 0.3
+    ignored.flat[0], ignored.flat[1] = True, False
+    ids = np.where(ignored, ignore_class, ids)
+    ignored = ids == ignore_class  # an in-range ignore_class was drawn as a target too
+    sw = rng.uniform(0.2, 2, size=ids.shape).astype(np.float32)
+    for reduction in ("sum_over_batch_size", "sum", "mean_with_sample_weight"):
+        for w in (None, sw):
+            kwargs = dict(from_logits=from_logits, ignore_class=ignore_class, reduction=reduction)
+            value, grad = L.SparseCategoricalCrossentropy(**kwargs).value_and_grad(ids, yp, sample_weight=w)
+            theirs, expected = _tf_value_and_grad(tf, keras.losses.SparseCategoricalCrossentropy(**kwargs), ids,
+                                                  yp, sample_weight=w)
+            assert close(value, float(theirs), 1e-5), (reduction, value, theirs)
+            np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-6 * max(1.0, np.abs(expected).max()))
+            assert np.all(grad[ignored] == 0)
+    kwargs = dict(from_logits=from_logits, ignore_class=ignore_class, reduction="none")
+    np.testing.assert_allclose(L.SparseCategoricalCrossentropy(**kwargs)(ids, yp),
+                               keras.losses.SparseCategoricalCrossentropy(**kwargs)(ids, yp), rtol=1e-6, atol=1e-7)
+    mask = rng.uniform(size=ids.shape) > 0.3  # Keras's in_mask & out_mask
+    mask.flat[1] = True
+    t = tf.constant(yp)
+    kbackend.set_keras_mask(t, tf.constant(mask))
+    kwargs = dict(from_logits=from_logits, ignore_class=ignore_class)
+    theirs = float(keras.losses.SparseCategoricalCrossentropy(**kwargs)(ids, t))
+    ours = L.SparseCategoricalCrossentropy(**kwargs)
+    assert close(ours(ids, yp, mask=mask), theirs, 1e-5)
+    assert close(ours.normalizer(ids, yp, mask=mask), float(np.sum(mask & ~ignored)))
+
+
+def test_ignore_class_gradient_finite_difference_float64(rng):
+    ids, yp = make_data("sparse", (4, 3, 5), rng, dtype=np.float64, extreme=False)
+    ids[0, 0] = ids[2, 1] = 7  # ignored: a class id out of range is fine when it is the ignored one
+    for from_logits in (False, True):
+        loss = L.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=7)
+        sw = rng.uniform(0.2, 2, size=ids.shape)
+        _, grad = loss.value_and_grad(ids, yp, sample_weight=sw)
+        fd = central_difference(lambda v: loss(ids, v, sample_weight=sw), yp)
+        assert np.linalg.norm(grad - fd) <= 1e-6 * np.linalg.norm(fd)
+    with pytest.raises(ValueError, match=r"out of range \[0, 5\), and not ignore_class=7: e.g. 8"):
+        loss(np.where(ids == 7, 8, ids), yp)
+
+
+CONFIG_CASES = [
+    ("Huber", {"delta": 2.5, "name": "h"}), ("Huber", {"reduction": "sum"}), ("MeanSquaredError", {"reduction": "sum"}),
+    ("MeanAbsoluteError", {}), ("LogCosh", {}), ("Poisson", {"name": "p"}),
+    ("BinaryCrossentropy", {"axis": 1, "label_smoothing": 0.1}), ("BinaryCrossentropy", {}),
+    ("CategoricalCrossentropy", {"axis": 0, "from_logits": True, "reduction": "mean"}),
+    ("SparseCategoricalCrossentropy", {"ignore_class": 3}),
+    ("SparseCategoricalCrossentropy", {"ignore_class": -1, "from_logits": True, "axis": -1}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", CONFIG_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIG_CASES)])
+def test_configs_equal_keras_and_round_trip(keras, name, kwargs):
+    """get_config keys and values are Keras's (Huber's leaves out delta, as Keras's does); each side rebuilds
+    the other's config."""
+    ours, theirs = getattr(L, name)(**kwargs), getattr(keras.losses, name)(**kwargs)
+    config = ours.get_config()
+    assert config == theirs.get_config()
+    assert type(ours).from_config(config).get_config() == config
+    assert type(theirs).from_config(config).get_config() == config
+    assert L.get(L.serialize(ours)).get_config() == config
+    if name == "Huber":  # neither side carries delta through a config
+        assert "delta" not in config
+        assert type(ours).from_config(config).delta == type(theirs).from_config(config)._fn_kwargs["delta"] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# where Keras's TensorFlow backend differs: an all-zero one-hot row
+# ---------------------------------------------------------------------------------------------------------
+
+_ZERO_ROW_SCRIPT = """
+import sys, numpy as np, keras, torch
+data = np.load(sys.argv[1])
+x, y, logits, kernel, bias = (data[k] for k in ("x", "y", "logits", "kernel", "bias"))
+out = {}
+for from_logits in (False, True):
+    z = torch.tensor(logits if from_logits else np.exp(logits) / np.exp(logits).sum(-1, keepdims=True),
+                     requires_grad=True)
+    loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)(torch.tensor(y), z)
+    loss.backward()
+    out[f"value_{from_logits}"], out[f"grad_{from_logits}"] = loss.detach().numpy(), z.grad.numpy()
+model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(y.shape[1], activation="softmax")])
+model.set_weights([kernel, bias])
+model.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
+model.train_on_batch(x, y)
+out["kernel"], out["bias"] = model.get_weights()
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_all_zero_one_hot_row_matches_keras_on_torch(keras, tf, rng, tmp_path):
+    """A target row of zeros has loss 0; Keras on torch (and rnnlab) give it no gradient, while Keras on
+    TensorFlow's softmax_cross_entropy_with_logits gives it softmax(z) (see the README's list of TensorFlow
+    backend differences)."""
+    import os
+    import subprocess
+    import sys
+
+    import rnnlab
+    b, d, c = 5, 3, 4
+    x = rng.normal(size=(b, d)).astype(np.float32)
+    y = np.eye(c, dtype=np.float32)[rng.integers(0, c, size=b)]
+    y[1] = 0.0  # the all-zero row
+    logits = (rng.normal(size=(b, c)) * 2).astype(np.float32)
+    kernel, bias = rng.uniform(-1, 1, (d, c)).astype(np.float32), rng.uniform(-0.5, 0.5, c).astype(np.float32)
+    np.savez(tmp_path / "in.npz", x=x, y=y, logits=logits, kernel=kernel, bias=bias)
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", _ZERO_ROW_SCRIPT, str(tmp_path / "in.npz"),
+                           str(tmp_path / "out.npz")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    torch_side = np.load(tmp_path / "out.npz")
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    for from_logits, y_pred in ((False, probs), (True, logits)):
+        value, grad = L.CategoricalCrossentropy(from_logits=from_logits).value_and_grad(y, y_pred)
+        assert close(value, float(torch_side[f"value_{from_logits}"]), 1e-6)
+        np.testing.assert_allclose(grad, torch_side[f"grad_{from_logits}"], rtol=0, atol=1e-7)
+        assert np.all(grad[1] == 0)
+    _, tf_grad = _tf_value_and_grad(tf, keras.losses.CategoricalCrossentropy(from_logits=True), y, logits)
+    assert np.abs(tf_grad[1]).max() > 1e-3  # the TensorFlow quirk the README lists
+    model = rnnlab.Sequential([rnnlab.Input((d,)), rnnlab.layers.Dense(c, activation="softmax")])
+    model.set_weights([kernel, bias])
+    model.compile(optimizer=rnnlab.optimizers.SGD(0.5), loss="categorical_crossentropy")
+    model.train_on_batch(x, y)
+    for ours, theirs in zip(model.get_weights(), (torch_side["kernel"], torch_side["bias"])):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)

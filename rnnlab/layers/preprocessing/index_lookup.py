@@ -38,10 +38,33 @@ def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-class IndexLookup(Layer):
+def output_mode_of(output_mode, where):
+    """``output_mode`` with Keras's old spellings ("binary", "tf-idf") renamed, checked against OUTPUT_MODES."""
+    output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
+    if output_mode not in OUTPUT_MODES:
+        raise ValueError(f"{where}: argument `output_mode` must be one of {OUTPUT_MODES}; received "
+                         f"output_mode={output_mode!r}.")
+    return output_mode
+
+
+class TokenLayer(Layer):
+    """A preprocessing layer without weights whose input (tokens or strings) takes no gradient."""
+
+    def forward_backward(self, inputs, training=True, grads=None):
+        outputs = self.call(self._prepare_inputs(inputs))
+
+        def backward(d_outputs):
+            return None, {}
+
+        return outputs, backward
+
+
+class IndexLookup(TokenLayer):
     """Maps tokens to vocabulary indices (or back, with ``invert``); see the module docstring."""
 
     _config_only_keys = ("vocabulary_size",)  # in Keras's config, taken through **kwargs
+    # arguments only a config passes (through **kwargs), which a layer that wraps a lookup hands on to it
+    vocabulary_kwargs = ("vocabulary_size", "has_input_vocabulary")
 
     def __init__(self, max_tokens, num_oov_indices, mask_token, oov_token, vocabulary_dtype, vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", sparse=False, pad_to_max_tokens=False,
@@ -66,10 +89,7 @@ class IndexLookup(Layer):
         if salt is not None:
             raise ValueError(f"{where}: argument `salt` (SipHash OOV buckets) is not supported by rnnlab; received "
                              f"salt={salt!r}. Leave it as None.")
-        output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
-        if output_mode not in OUTPUT_MODES:
-            raise ValueError(f"{where}: argument `output_mode` must be one of {OUTPUT_MODES}; received "
-                             f"output_mode={output_mode!r}.")
+        output_mode = output_mode_of(output_mode, where)
         if invert and output_mode != "int":
             raise ValueError(f"{where}: `invert=True` needs output_mode='int'; received output_mode={output_mode!r}.")
         if sparse:
@@ -280,10 +300,15 @@ class IndexLookup(Layer):
 
     def update_state(self, data):
         """Count the tokens of one batch (a 1-D batch is a single document)."""
-        if self._has_input_vocabulary:
-            raise ValueError(f"Cannot adapt {self._where()}: its vocabulary was set by the `vocabulary` argument "
-                             "or set_vocabulary().")
+        self.check_adaptable(self._where())
         self._count_documents(self._documents(data))
+
+    def check_adaptable(self, where):
+        """A ValueError naming ``where`` (this layer, or the one that wraps it) when the vocabulary was given,
+        so that ``adapt()`` must not learn one."""
+        if self._has_input_vocabulary:
+            raise ValueError(f"Cannot adapt {where}: its vocabulary was set by the `vocabulary` argument or "
+                             "set_vocabulary().")
 
     def _documents(self, data):
         """A batch as a list of documents (token lists): the rows of a 2-D batch, one document for a 1-D one."""
@@ -418,16 +443,6 @@ class IndexLookup(Layer):
 
     def _symbolic_output_dtype(self):
         return "int64" if self.output_mode == "int" else backend.floatx()
-
-    # ------------------------------------------------------------------ training
-    def forward_backward(self, inputs, training=True, grads=None):
-        """The lookup, which has no weights and passes no gradient back to its (token) input."""
-        outputs = self.call(self._prepare_inputs(inputs))
-
-        def backward(d_outputs):
-            return None, {}
-
-        return outputs, backward
 
     # ------------------------------------------------------------------ files
     def get_config(self):

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import backend
-from rnnlab.engine.layer import Layer
 from rnnlab.layers.preprocessing import strings
-from rnnlab.layers.preprocessing.index_lookup import OUTPUT_MODES, _is_int, _policy_name, adapt_batches
+from rnnlab.layers.preprocessing.index_lookup import (IndexLookup, TokenLayer, _is_int, _policy_name, adapt_batches,
+                                                      output_mode_of)
 from rnnlab.layers.preprocessing.string_lookup import StringLookup
 
 
-class TextVectorization(Layer):
+class TextVectorization(TokenLayer):
     """Turns strings into token indices (``"int"``) or per-string vocabulary vectors (``"multi_hot"``,
     ``"count"``, ``"tf_idf"``); see the module docstring.  No trainable weights, no gradient."""
 
@@ -36,8 +35,8 @@ class TextVectorization(Layer):
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
                  vocabulary=None, idf_weights=None, sparse=False, ragged=False, encoding="utf-8", name=None,
                  **kwargs):
-        has_input_vocabulary = kwargs.pop("has_input_vocabulary", vocabulary is not None)
-        vocabulary_size = kwargs.pop("vocabulary_size", None)
+        # what a config adds about the vocabulary is the inner lookup's to check and keep
+        vocabulary_kwargs = {key: kwargs.pop(key) for key in IndexLookup.vocabulary_kwargs if key in kwargs}
         dtype = kwargs.pop("dtype", None)
         super().__init__(name=name, dtype=_policy_name(dtype), **kwargs)
         where = f"TextVectorization layer {self.name!r}"
@@ -47,10 +46,7 @@ class TextVectorization(Layer):
         if not (split is None or callable(split) or split in strings.SPLIT_MODES):
             raise ValueError(f"{where}: argument `split` must be one of {strings.SPLIT_MODES}, None or a "
                              f"callable; received split={split!r}.")
-        output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
-        if output_mode not in OUTPUT_MODES:
-            raise ValueError(f"{where}: argument `output_mode` must be one of {OUTPUT_MODES}; received "
-                             f"output_mode={output_mode!r}.")
+        output_mode = output_mode_of(output_mode, where)
         if isinstance(ngrams, list):
             ngrams = tuple(ngrams)
         if not (ngrams is None or _is_int(ngrams) or
@@ -83,11 +79,10 @@ class TextVectorization(Layer):
         self._output_mode = output_mode
         self._output_sequence_length = output_sequence_length
         self._encoding = encoding
-        self._has_input_vocabulary = bool(has_input_vocabulary)
         self._lookup_layer = self._track(StringLookup(
             max_tokens=max_tokens, vocabulary=vocabulary, idf_weights=idf_weights,
             pad_to_max_tokens=pad_to_max_tokens, mask_token="", output_mode=output_mode, sparse=False,
-            has_input_vocabulary=self._has_input_vocabulary, encoding=encoding, vocabulary_size=vocabulary_size))
+            encoding=encoding, **vocabulary_kwargs))
         self.built = True
 
     def _where(self):
@@ -118,9 +113,7 @@ class TextVectorization(Layer):
         self.finalize_state()
 
     def update_state(self, data):
-        if self._lookup_layer._has_input_vocabulary:
-            raise ValueError(f"Cannot adapt {self._where()}: its vocabulary was set by the `vocabulary` argument "
-                             "or set_vocabulary().")
+        self._lookup_layer.check_adaptable(self._where())
         texts = strings.to_string_array(data, self._where(), "data")
         if texts.ndim == 1:
             texts = texts[:, None]  # an array or list of strings: one document per string
@@ -222,16 +215,7 @@ class TextVectorization(Layer):
         return self._lookup_layer.compute_output_shape(input_shape)
 
     def _symbolic_output_dtype(self):
-        return "int64" if self._output_mode == "int" else backend.floatx()
-
-    def forward_backward(self, inputs, training=True, grads=None):
-        """The vectorization, which has no weights and passes no gradient back to its (string) input."""
-        outputs = self.call(self._prepare_inputs(inputs))
-
-        def backward(d_outputs):
-            return None, {}
-
-        return outputs, backward
+        return self._lookup_layer._symbolic_output_dtype()
 
     # ------------------------------------------------------------------ files
     def get_config(self):
