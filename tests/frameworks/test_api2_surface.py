@@ -220,6 +220,12 @@ def test_tree_mismatches_are_refused_like_keras():
         T.pack_sequence_as([1, (2, 3)], [1, 2, 3, 4])
 
 
+def _fresh_names(keras):
+    """Both sessions' default names start again (metric names count the metrics made before, as layer names)."""
+    keras.backend.clear_session()
+    rnnlab.utils.clear_session()
+
+
 def _iou_cases(keras):
     yield "IoU", dict(num_classes=4, target_class_ids=[0, 2, 3]), "sparse"
     yield "IoU", dict(num_classes=4, target_class_ids=[1], ignore_class=2, dtype="float32"), "sparse"
@@ -248,6 +254,7 @@ def test_iou_metrics_match_keras_over_weighted_batches():
     keras = require("keras")
     rng = np.random.default_rng(5)
     for class_name, kwargs, kind in _iou_cases(keras):
+        _fresh_names(keras)
         ours, theirs = getattr(rnnlab.metrics, class_name)(**kwargs), getattr(keras.metrics, class_name)(**kwargs)
         assert ours.get_config() == theirs.get_config(), class_name
         for step in range(4):
@@ -324,6 +331,7 @@ def test_source_inputs_and_keras_tensors_match_keras():
 
 def test_serialize_keras_object_matches_keras_and_refuses_code():
     keras = require("keras")
+    _fresh_names(keras)
     pairs = [(rnnlab.initializers.HeNormal(seed=1), keras.initializers.HeNormal(seed=1)),
              (rnnlab.losses.MeanSquaredError(), keras.losses.MeanSquaredError()),
              (rnnlab.regularizers.L1L2(0.1, 0.2), keras.regularizers.L1L2(0.1, 0.2)),
