@@ -8,7 +8,7 @@ recurrent models works, with the same numbers.
 import sys
 
 from rnnlab import (callbacks, config, constraints, kernels, layers, losses, metrics, models, ops, optimizers,
-                    regularizers, saving, utils)
+                    random, regularizers, saving, tree, utils)
 from rnnlab.engine.layer import Layer
 from rnnlab.layers import Input, InputSpec
 from rnnlab.kernels.native import runtime_info
@@ -21,7 +21,8 @@ keras = sys.modules[__name__]
 
 __all__ = ["Input", "Model", "Sequential", "Layer", "layers", "ops", "models", "optimizers", "losses", "metrics",
            "callbacks", "regularizers", "constraints",
-           "convert", "inspect", "preprocessing", "saving", "utils", "config", "runtime_info", "__version__"]
+           "convert", "inspect", "preprocessing", "saving", "utils", "config", "runtime_info", "random", "tree",
+           "__version__"]
 
 
 _LAZY = {"convert", "inspect", "preprocessing"}  # loaded on first use: the core does not need them

@@ -12,9 +12,16 @@ import numpy as np
 from rnnlab.random import make_rng
 
 
-def _fans(shape):
-    """``(fan_in, fan_out)`` as Keras computes them."""
+def _fans(shape, input_axes=None, output_axes=None):
+    """``(fan_in, fan_out)`` as Keras computes them.
+
+    With both ``input_axes`` and ``output_axes`` given, each fan is the product of ``shape`` over those axes
+    (negative axes count from the end); otherwise (as in Keras, also when only one of them is given) the fans
+    follow the kernel layout ``(..., fan_in_units, fan_out_units)``, the leading axes multiplying both.
+    """
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return _product_over(shape, input_axes, "input_axes"), _product_over(shape, output_axes, "output_axes")
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -23,6 +30,27 @@ def _fans(shape):
         return shape[0], shape[1]
     receptive = math.prod(shape[:-2])
     return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _product_over(shape, axes, argument):
+    """The product of ``shape[axis]`` for ``axis`` in ``axes``."""
+    product = 1
+    for axis in axes:
+        if not -len(shape) <= axis < len(shape):
+            raise ValueError(f"Argument `{argument}` holds axis {axis}, outside a weight of shape {shape}; "
+                             f"received {argument}={list(axes)!r}.")
+        product *= shape[axis]
+    return product
+
+
+def _check_axes(axes, argument):
+    """``None`` or a list/tuple of integer axes; kept as given so that ``get_config`` returns it unchanged."""
+    if axes is None:
+        return None
+    if isinstance(axes, (list, tuple)) and all(
+            isinstance(axis, (int, np.integer)) and not isinstance(axis, bool) for axis in axes):
+        return axes
+    raise TypeError(f"Argument `{argument}` must be None or a list of integer axes; received {argument}={axes!r}.")
 
 
 class Initializer:
@@ -109,10 +137,21 @@ class TruncatedNormal(RandomNormal):
 
 
 class VarianceScaling(Initializer):
-    """``scale / fan`` variance, with a truncated normal, untruncated normal or uniform draw."""
+    """``scale / fan`` variance, with a truncated normal, untruncated normal or uniform draw.
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    ``fan`` is ``fan_in``, ``fan_out`` or their mean (``mode``). ``input_axes`` and ``output_axes`` (both given)
+    name the axes of the weight whose sizes multiply into ``fan_in`` and ``fan_out``; see ``_fans``.
+    ``distribution="normal"`` is Keras's old spelling of ``"truncated_normal"``.
+    """
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not scale > 0:
+            raise ValueError(f"Argument `scale` must be a positive float; received scale={scale!r}.")
+        if isinstance(distribution, str):
+            distribution = distribution.lower()
+            distribution = "truncated_normal" if distribution == "normal" else distribution
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"Argument `mode` must be fan_in, fan_out or fan_avg; received mode={mode!r}.")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -121,9 +160,11 @@ class VarianceScaling(Initializer):
                 f"received distribution={distribution!r}."
             )
         self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.input_axes = _check_axes(input_axes, "input_axes")
+        self.output_axes = _check_axes(output_axes, "output_axes")
 
     def sample(self, shape, rng):
-        fan_in, fan_out = _fans(shape)
+        fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         variance = self.scale / max(1.0, fan)
         if self.distribution == "uniform":
@@ -135,16 +176,17 @@ class VarianceScaling(Initializer):
         return _truncated_normal(rng, shape, math.sqrt(variance) / 0.87962566103423978)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"seed": self.seed, "scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _variance_scaling_preset(name, scale, mode, distribution):
     class Preset(VarianceScaling):
-        def __init__(self, seed=None):
-            super().__init__(scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
-            return {"seed": self.seed}
+            return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     Preset.__name__ = Preset.__qualname__ = name
     return Preset

@@ -85,10 +85,10 @@ _CONFIG = {name: ("TensorFlow's device and runtime configuration",
                         "set_visible_devices", "set_logical_device_configuration", "experimental", "threading",
                         "optimizer", "run_functions_eagerly", "set_soft_device_placement")}
 
-# ``tf.random.<name>``: rnnlab.random holds rnnlab's global random state, not TensorFlow's random ops
+# ``tf.random.<name>``: rnnlab.random is Keras's keras.random (normal, uniform, ...), not TensorFlow's random module
 _RANDOM = {"set_seed": ("TensorFlow's global seed", "use rnnlab.utils.set_random_seed(seed), as Keras 3 does")}
-_RANDOM.update({name: ("a TensorFlow random op", "draw with NumPy: np.random.default_rng(seed)")
-                for name in ("normal", "uniform", "truncated_normal", "shuffle", "categorical", "Generator")})
+_RANDOM["Generator"] = ("TensorFlow's stateful random generator",
+                        "use rnnlab.random.SeedGenerator(seed) as the seed of rnnlab.random's draws (keras.random)")
 
 _TABLES = {"rnnlab": ("tf", _TOP_LEVEL), "rnnlab.config": ("tf.config", _CONFIG),
            "rnnlab.random": ("tf.random", _RANDOM)}

@@ -10,6 +10,7 @@ One family per module:
 - ``loss_metrics``: ``Sum`` and the running means of Keras's loss functions (hinge losses, cross-entropies,
   ``KLDivergence``, ``Poisson``, ``LogCoshError``, ``CosineSimilarity``...);
 - ``regression_metrics``: ``R2Score``, ``PearsonCorrelation``, ``ConcordanceCorrelation``;
+- ``iou_metrics``: ``IoU``, ``MeanIoU``, ``BinaryIoU``, ``OneHotIoU``, ``OneHotMeanIoU`` (confusion matrices);
 - ``threshold_metrics``: ``TruePositives`` and the other counts, ``PrecisionAtRecall`` and its kin.
 
 :func:`get` resolves the strings ``model.compile(metrics=[...])`` accepts, as Keras 3 does.
@@ -20,6 +21,7 @@ from rnnlab.metrics.confusion_metrics import AUC, Precision, Recall
 from rnnlab import losses as _losses
 from rnnlab.engine.serialization import get_registered_object as _get_registered_object
 from rnnlab.metrics.f_score_metrics import F1Score, FBetaScore
+from rnnlab.metrics.iou_metrics import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from rnnlab.metrics.mean_metrics import _to_snake_case
 from rnnlab.metrics.loss_metrics import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge,
                                          CosineSimilarity, Hinge, KLDivergence, LogCoshError,
@@ -76,7 +78,8 @@ _MORE_CLASSES = (Sum, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poiss
                  MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity, BinaryCrossentropy,
                  CategoricalCrossentropy, SparseCategoricalCrossentropy, R2Score, PearsonCorrelation,
                  ConcordanceCorrelation, TruePositives, TrueNegatives, FalsePositives, FalseNegatives,
-                 PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity)
+                 PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity,
+                 IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU)
 binary_crossentropy = _losses.binary_crossentropy
 binary_focal_crossentropy = _losses.binary_focal_crossentropy
 categorical_crossentropy = _losses.categorical_crossentropy

@@ -11,11 +11,13 @@ a Keras file is read or written.
 """
 from rnnlab.engine.serialization import (CustomObjectScope, custom_object_scope, get_custom_objects,
                                          get_registered_name, get_registered_object, register_keras_serializable)
+from rnnlab import utils
 from rnnlab.models import saving_hook
 from rnnlab.saving import model_files
 from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.config_writer import serialize_model
 from rnnlab.saving.keras_format import load_model, save_model
+from rnnlab.saving.keras_objects import deserialize_keras_object, serialize_keras_object
 from rnnlab.saving.keras_weights_h5 import load_weights_h5, save_weights_h5
 from rnnlab.saving.legacy_h5_writer import keras_variable_paths
 from rnnlab.saving.weights_npz import load_weights_npz, save_weights_npz
@@ -23,7 +25,10 @@ from rnnlab.saving.weights_npz import load_weights_npz, save_weights_npz
 __all__ = ["atomic_write", "save_weights_npz", "load_weights_npz", "save_model", "load_model",
            "save_weights_h5", "load_weights_h5", "register_keras_serializable", "get_registered_name",
            "get_registered_object", "custom_object_scope", "CustomObjectScope", "get_custom_objects",
-           "save_weights", "load_weights"]
+           "save_weights", "load_weights", "serialize_keras_object", "deserialize_keras_object"]
+
+# Keras also has them as keras.utils.serialize_keras_object / deserialize_keras_object
+utils.serialize_keras_object, utils.deserialize_keras_object = serialize_keras_object, deserialize_keras_object
 
 saving_hook.register(saving_hook.FileFormats(
     save_model=save_model, load_model=load_model, save_weights=model_files.save_weights,

@@ -178,7 +178,7 @@ def _initializer(value, key, where):
             inner = {}
         if not isinstance(inner, dict):
             raise TypeError(f"{where}: the config of `{key}` must be a dict; found {inner!r}.")
-        inner = {k: v for k, v in inner.items() if k not in ("input_axes", "output_axes", "dtype")}
+        inner = {k: v for k, v in inner.items() if k != "dtype"}
         for arg, number in inner.items():
             if isinstance(number, float) and not math.isfinite(number):
                 _fail(f"{where}: `{key}` has the non-finite argument {arg}={number!r}.")

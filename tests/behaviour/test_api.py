@@ -244,3 +244,14 @@ def test_tf_keras_paths_resolve_after_the_import_swap():
     inputs = tf.keras.Input(shape=(4, 2))
     model = tf.keras.Model(inputs, tf.keras.layers.GRU(3)(inputs))
     assert model.predict(np.zeros((1, 4, 2)), verbose=0).shape == (1, 3)
+
+
+def test_variance_scaling_refuses_bad_fan_axes_and_scale():
+    with pytest.raises(ValueError, match="input_axes"):
+        rnnlab.initializers.GlorotUniform(input_axes=[3], output_axes=[0])((4, 5))
+    with pytest.raises(TypeError, match="output_axes"):
+        rnnlab.initializers.HeNormal(output_axes="last")
+    with pytest.raises(TypeError, match="input_axes"):
+        rnnlab.initializers.VarianceScaling(input_axes=[0.5])
+    with pytest.raises(ValueError, match="scale"):
+        rnnlab.initializers.VarianceScaling(scale=0.0)
