@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import constraints, initializers, regularizers
-from rnnlab.engine.layer import add_grad, add_state_update
+from rnnlab.engine.layer import add_grad, add_state_update, store_weight_arguments
 from rnnlab.layers.base import FunctionLayer
 
 _KERAS_EPSILON = 1e-7  # keras.backend.epsilon(), in the masked batch statistics
@@ -207,12 +207,8 @@ class LayerNormalization(FunctionLayer):
         self.epsilon = _float(epsilon, "epsilon", "LayerNormalization")
         self.center, self.scale = bool(center), bool(scale)
         self.rms_scaling = False
-        self.beta_initializer = initializers.get(beta_initializer, "beta_initializer")
-        self.gamma_initializer = initializers.get(gamma_initializer, "gamma_initializer")
-        self.beta_regularizer = regularizers.get(beta_regularizer, "beta_regularizer")
-        self.gamma_regularizer = regularizers.get(gamma_regularizer, "gamma_regularizer")
-        self.beta_constraint = constraints.get(beta_constraint, "beta_constraint")
-        self.gamma_constraint = constraints.get(gamma_constraint, "gamma_constraint")
+        store_weight_arguments(self, beta=(beta_initializer, beta_regularizer, beta_constraint),
+                               gamma=(gamma_initializer, gamma_regularizer, gamma_constraint))
         self.gamma = self.beta = None
 
     def _axes(self, rank):

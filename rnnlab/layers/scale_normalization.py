@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import constraints, initializers, ops, regularizers
-from rnnlab.engine.layer import Layer
+from rnnlab.engine.layer import Layer, store_weight_arguments
 
 
 def _check_axes(axis, input_shape, received):
@@ -115,12 +115,8 @@ class GroupNormalization(Layer):
         super().__init__(**kwargs)
         self.groups, self.axis, self.epsilon = groups, axis, epsilon
         self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer, "beta_initializer")
-        self.gamma_initializer = initializers.get(gamma_initializer, "gamma_initializer")
-        self.beta_regularizer = regularizers.get(beta_regularizer, "beta_regularizer")
-        self.gamma_regularizer = regularizers.get(gamma_regularizer, "gamma_regularizer")
-        self.beta_constraint = constraints.get(beta_constraint, "beta_constraint")
-        self.gamma_constraint = constraints.get(gamma_constraint, "gamma_constraint")
+        store_weight_arguments(self, beta=(beta_initializer, beta_regularizer, beta_constraint),
+                               gamma=(gamma_initializer, gamma_regularizer, gamma_constraint))
         self.gamma = self.beta = None
 
     def _check_input_shape(self, input_shape):
