@@ -381,8 +381,13 @@ static int claim_slice(seq_t *s, int prefer) {
         }
         if (best < 0) return -1;
         int free_ = 0;
-        if (__atomic_compare_exchange_n(&s->slices[best].claimed, &free_, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-            return best;
+        if (!__atomic_compare_exchange_n(&s->slices[best].claimed, &free_, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            continue;
+        /* Between the scan and the claim, another thread may have claimed this slice, run its last segment and
+         * released it: then it is done, and running it again would count it as finished twice (slices_left
+         * below zero, and a caller waiting for zero forever). */
+        if (__atomic_load_n(&s->slices[best].done, __ATOMIC_ACQUIRE) < s->T) return best;
+        __atomic_store_n(&s->slices[best].claimed, 0, __ATOMIC_RELEASE);
     }
 }
 
