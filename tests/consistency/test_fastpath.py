@@ -315,6 +315,60 @@ def test_native_kernel_in_a_forked_child():
     _assert_close(expected, got, tol=0)
 
 
+_FORK_DURING_CALLS_PROGRAM = r"""
+import os, sys, threading
+import numpy as np
+from rnnlab import config, layers
+from rnnlab.kernels import native_loops
+
+rng = np.random.default_rng(0)
+layer = layers.LSTM(64, return_sequences=True)
+x = rng.normal(size=(16, 20, 32)).astype("float32")
+layer(x)
+layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+states = [np.zeros((16, 64), "float32")] * 2
+ref = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=1)[1]
+stop = []
+
+
+def calls():  # another thread of the program keeps the pool busy while the main thread forks
+    while not stop:
+        native_loops.native_layer(layer.cell, x, states, None, False, True, threads=2)
+
+
+thread = threading.Thread(target=calls)
+thread.start()
+failed = 0
+for _ in range(int(sys.argv[1])):
+    pid = os.fork()
+    if pid == 0:
+        config.set_num_threads(2)
+        out = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=2)[1]
+        os._exit(0 if np.array_equal(out, ref) else 3)
+    failed += os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0
+stop.append(1)
+thread.join()
+print("failed", failed)
+"""
+
+
+def test_fork_while_another_thread_runs_the_kernels():
+    """A program forks while another of its threads is inside a threaded kernel call.  The pool's locks used to be
+    copied into the child held by a thread the child does not have, so the child's set_num_threads waited forever
+    (most runs of 200 forks).  Now fork waits for the call and the child starts with its locks free: every child
+    sets its threads and runs a threaded call to the one-thread result."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-c", _FORK_DURING_CALLS_PROGRAM, "150"], capture_output=True,
+                              text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a forked child did not finish within 120 s (a lock copied held into the child)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["failed", "0"], done.stdout
+
+
 def test_a_registered_kernel_is_used_by_layers():
     """A kernel registered on the seam is what a layer call runs (and unregistering restores the old one)."""
     calls = []

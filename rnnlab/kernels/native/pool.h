@@ -85,11 +85,26 @@ static void *pool_main(void *p) {
     return 0;
 }
 
-static void pool_after_fork(void) { pool.started = 0; pool.gen = 0; pool.join = 0; }
+/* fork: the forking thread takes both locks first, so that neither is copied into the child locked by a thread
+ * that the child does not have (a pool thread on its way to sleep holds pool.mu; another Python thread's call
+ * holds pool_owner: fork waits for that call to end).  The child starts with no pool threads. */
+static void pool_before_fork(void) {
+    pthread_mutex_lock(&pool_owner);
+    pthread_mutex_lock(&pool.mu);
+}
+static void pool_after_fork_parent(void) {
+    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&pool_owner);
+}
+static void pool_after_fork_child(void) {
+    pool.started = 0; pool.gen = 0; pool.join = 0; pool.left = 0;
+    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&pool_owner);
+}
 
 static int pool_start(void) {
     static int atfork = 0;
-    if (!atfork) { pthread_atfork(0, 0, pool_after_fork); atfork = 1; }
+    if (!atfork) { pthread_atfork(pool_before_fork, pool_after_fork_parent, pool_after_fork_child); atfork = 1; }
     int n = pool.want < MAX_THREADS ? pool.want : MAX_THREADS;
     int started = 1;
     pool.start_gen = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE);
