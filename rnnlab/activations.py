@@ -6,6 +6,7 @@ formulas follow Keras 3; note ``hard_sigmoid`` is Keras 3's ``relu6(x + 3) / 6``
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -15,12 +16,40 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
+def _records(ops_name=None, **fixed):
+    """An activation that, given an :mod:`rnnlab.ops` Tensor (a layer's input or weight while it trains, as in a
+    user layer's ``call``), runs as the ops function of the same name (with ``fixed`` arguments), which records its
+    gradient; given an array, it is the NumPy formula it decorates."""
+    def wrap(fn):
+        name = ops_name or fn.__name__
+
+        @functools.wraps(fn)
+        def activation(x, *args, **kwargs):
+            if type(x) is not np.ndarray and _is_tensor(x):
+                from rnnlab import ops
+
+                return getattr(ops, name)(x, *args, **{**fixed, **kwargs})
+            return fn(x, *args, **kwargs)
+
+        return activation
+
+    return wrap
+
+
+def _is_tensor(x):
+    from rnnlab.ops.tensor import Tensor
+
+    return isinstance(x, Tensor)
+
+
+@_records()
 def sigmoid(x):
     """Numerically stable logistic function: never evaluates ``exp`` of a large positive number."""
     e = np.exp(-np.abs(x))  # in (0, 1]
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
+@_records()
 def tanh(x):
     return np.tanh(x)
 
@@ -29,46 +58,57 @@ def linear(x):
     return x
 
 
+@_records()
 def relu(x):
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
+@_records()
 def relu6(x):
     return np.clip(x, 0, 6).astype(x.dtype, copy=False)
 
 
+@_records()
 def leaky_relu(x, negative_slope=0.2):
     return np.where(x >= 0, x, negative_slope * x).astype(x.dtype, copy=False)
 
 
+@_records()
 def elu(x, alpha=1.0):
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
 
 
+@_records()
 def celu(x, alpha=1.0):
     return (np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(np.minimum(x, 0) / alpha))).astype(x.dtype, copy=False)
 
 
+@_records()
 def selu(x):
     return (_SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))).astype(x.dtype, copy=False)
 
 
+@_records()
 def softplus(x):
     return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
 
 
+@_records()
 def softsign(x):
     return x / (1 + np.abs(x))
 
 
+@_records()
 def squareplus(x, b=4):
     return ((x + np.sqrt(x * x + b)) / 2).astype(x.dtype, copy=False)
 
 
+@_records()
 def silu(x):
     return x * sigmoid(x)
 
 
+@_records(approximate=False)
 def gelu(x):
     """Exact GELU (Keras's default ``approximate=False``): ``x * (1 + erf(x / sqrt(2))) / 2``."""
     return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))).astype(x.dtype, copy=False)
@@ -78,6 +118,7 @@ def exponential(x):
     return np.exp(x)
 
 
+@_records()
 def hard_sigmoid(x):
     """Keras 3: ``relu6(x + 3) / 6``."""
     return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
@@ -85,33 +126,44 @@ def hard_sigmoid(x):
 
 def hard_sigmoid_tf2(x):
     """TF-Keras 2 (legacy files): ``clip(0.2 * x + 0.5, 0, 1)``."""
+    if type(x) is not np.ndarray and _is_tensor(x):  # while a layer trains: ops' clip records the gradient
+        from rnnlab import ops
+
+        return ops.clip(0.2 * x + 0.5, 0.0, 1.0)
     return np.clip(0.2 * x + 0.5, 0, 1).astype(x.dtype, copy=False)
 
 
+@_records()
 def hard_silu(x):
     return x * hard_sigmoid(x)
 
 
+@_records()
 def hard_tanh(x):
     return np.clip(x, -1, 1)
 
 
+@_records()
 def hard_shrink(x, threshold=0.5):
     return np.where(np.abs(x) > threshold, x, 0).astype(x.dtype, copy=False)
 
 
+@_records()
 def soft_shrink(x, threshold=0.5):
     return np.where(x > threshold, x - threshold, np.where(x < -threshold, x + threshold, 0)).astype(x.dtype, copy=False)
 
 
+@_records()
 def sparse_plus(x):
     return np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)).astype(x.dtype, copy=False)
 
 
+@_records()
 def sparse_sigmoid(x):
     return np.where(x <= -1, 0, np.where(x >= 1, 1, (x + 1) / 2)).astype(x.dtype, copy=False)
 
 
+@_records()
 def tanh_shrink(x):
     return x - np.tanh(x)
 
@@ -120,16 +172,19 @@ def mish(x):
     return x * np.tanh(softplus(x))
 
 
+@_records()
 def log_sigmoid(x):
     return -softplus(-x)
 
 
+@_records()
 def softmax(x, axis=-1):
     z = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(z)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
+@_records()
 def log_softmax(x, axis=-1):
     z = x - np.max(x, axis=axis, keepdims=True)
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
@@ -139,6 +194,7 @@ swish = silu  # Keras's names for the same functions
 hard_swish = hard_silu
 
 
+@_records()
 def glu(x, axis=-1):
     """Gated linear unit: ``x`` split in two halves ``a, b`` along ``axis`` (of even size), ``a * sigmoid(b)``."""
     x = np.asarray(x)
@@ -148,6 +204,7 @@ def glu(x, axis=-1):
     return a * sigmoid(b)
 
 
+@_records()
 def sparsemax(x, axis=-1):
     """Sparsemax as Keras 3.15 computes it: ``maximum(x - tau, 0)`` along ``axis``, with the support ``S`` the
     sorted entries ``z_j`` (descending) where ``z_j > (cumsum_j - 1) / j``, and ``tau = (sum_{j in S} cumsum_j - 1)
@@ -165,6 +222,7 @@ def sparsemax(x, axis=-1):
     return np.maximum(x - tau, 0).astype(x.dtype, copy=False)
 
 
+@_records()
 def threshold(x, threshold, default_value):
     """``x`` where ``x > threshold``, else ``default_value``."""
     x = np.asarray(x)

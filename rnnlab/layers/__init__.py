@@ -8,6 +8,7 @@ from rnnlab.layers.activation_layers import ELU, Activation, LeakyReLU, PReLU, R
 from rnnlab.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from rnnlab.layers.convolution import Conv1D
 from rnnlab.layers.core import Dense, Dropout, Embedding, Identity, Masking, TimeDistributed
+from rnnlab.layers.einsum_dense import EinsumDense
 from rnnlab.layers.input_layer import Input, InputLayer
 from rnnlab.layers.lambda_layer import Lambda
 from rnnlab.layers.multi_head_attention import MultiHeadAttention
@@ -32,7 +33,7 @@ from rnnlab.layers.spatial import Conv2D, Conv3D, GlobalAveragePooling2D, MaxPoo
 __all__ = [
     "Layer", "Variable", "KerasTensor", "Input", "InputLayer",
     "LSTM", "GRU", "SimpleRNN", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells",
-    "Bidirectional", "Dense", "Dropout", "Embedding", "Masking", "TimeDistributed", "Identity",
+    "Bidirectional", "Dense", "EinsumDense", "Dropout", "Embedding", "Masking", "TimeDistributed", "Identity",
     "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
     "RepeatVector", "Flatten", "Reshape", "Permute", "Cropping1D", "ZeroPadding1D", "UpSampling1D",
     "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot",

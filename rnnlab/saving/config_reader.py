@@ -72,7 +72,8 @@ _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Attention, L.AdditiveAtte
                                                      L.MaxPooling2D, L.GlobalAveragePooling2D)})
 _LAYER_CLASSES.update({cls.__name__: cls for cls in (
     L.Lambda, L.Normalization, L.UnitNormalization, L.RMSNormalization, L.GroupNormalization,
-    L.ActivityRegularization, L.AlphaDropout, L.Rescaling, L.CategoryEncoding, L.Discretization, L.Hashing)})
+    L.ActivityRegularization, L.AlphaDropout, L.Rescaling, L.CategoryEncoding, L.Discretization, L.Hashing,
+    L.EinsumDense)})
 _LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
 

@@ -31,7 +31,7 @@ def numeric_gradient(array, loss, eps=1e-6):
     return numeric
 
 
-def gradcheck(obj, args, kwargs=None, rng=None, eps=1e-6, before_call=None):
+def gradcheck(obj, args, kwargs=None, rng=None, eps=1e-6, before_call=None, input_gradient=True):
     """Worst relative error between numeric and analytic gradients of ``sum(R * outputs)``.
 
     Checks every weight of ``obj`` and every float array in ``args`` (the first argument and, for
@@ -58,6 +58,10 @@ def gradcheck(obj, args, kwargs=None, rng=None, eps=1e-6, before_call=None):
         checks += [(a, g, f"inputs[{i}]") for i, (a, g) in enumerate(zip(first, d_first)) if g is not None]
     elif d_first is not None:
         checks.append((first, d_first, "inputs"))
+    elif isinstance(first, np.ndarray) and first.dtype.kind == "f" and input_gradient:
+        raise AssertionError("the backward pass gave no gradient for the float inputs (None): a gradient lost "
+                             "on the way would otherwise pass unchecked; pass input_gradient=False where the "
+                             "inputs truly get none")
     if "initial_state" in kwargs and kwargs["initial_state"] is not None:
         checks += [(s, g, f"initial_state[{i}]")
                    for i, (s, g) in enumerate(zip(kwargs["initial_state"], d_other["initial_state"]))]
