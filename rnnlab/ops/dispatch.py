@@ -93,3 +93,45 @@ def numpy_ufunc(ufunc, method, inputs, kwargs):
 
 
 Tensor.ufunc_handler = staticmethod(numpy_ufunc)
+
+
+#: NumPy functions that only look at a Tensor's value (its shape, dtype, or a yes/no answer about it): they run on
+#: the value, since no gradient could follow them anyway.
+VALUE_QUERIES = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.array_equal,
+                 np.array_equiv, np.may_share_memory, np.shares_memory, np.min_scalar_type}
+
+
+def _values(obj):
+    if isinstance(obj, Tensor):
+        return obj.value
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_values(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _values(v) for k, v in obj.items()}
+    return obj
+
+
+def numpy_function(func, types, args, kwargs):
+    """``Tensor.__array_function__``: ``np.where(t, ...)``, ``np.clip(t, ...)``, ``np.sum(t)``, ``np.concatenate``
+    ...: the rnnlab.ops function of the same name (Keras's ops follow NumPy's names and arguments), so the gradient
+    still flows; a NumPy function without one is refused rather than silently leaving the record."""
+    if func in VALUE_QUERIES:
+        return func(*_values(args), **_values(kwargs))
+    from rnnlab import ops
+
+    name = func.__name__
+    op = getattr(ops, name, None) if getattr(func, "__module__", None) == "numpy" else None
+    if op is None:
+        raise TypeError(
+            f"{func.__module__}.{name} cannot follow gradients through an rnnlab Tensor (a layer's input or weight while it "
+            "trains): rnnlab.ops (keras.ops) has no function of that name. Use rnnlab.ops, or np.asarray(x) to "
+            "leave the record on purpose.")
+    try:
+        return op(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"numpy.{name} on an rnnlab Tensor runs as rnnlab.ops.{name}, which does not take these "
+                        f"arguments ({exc}). Call rnnlab.ops.{name} with Keras's arguments, or np.asarray(x) to "
+                        "leave the record on purpose.") from None
+
+
+Tensor.function_handler = staticmethod(numpy_function)

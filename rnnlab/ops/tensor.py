@@ -67,6 +67,14 @@ class Tensor:
         """``np.tanh(t)``, ``np.add(t, 1)``...: the matching op, so the gradient still flows."""
         return Tensor.ufunc_handler(ufunc, method, inputs, kwargs)
 
+    #: ``handler(func, types, args, kwargs)``: set by :mod:`rnnlab.ops.dispatch`
+    function_handler = None
+
+    def __array_function__(self, func, types, args, kwargs):
+        """``np.where(t, ...)``, ``np.sum(t)``, ``np.concatenate([t, ...])``...: the rnnlab.ops function of that
+        name, so the gradient still flows (or a clear refusal)."""
+        return Tensor.function_handler(func, types, args, kwargs)
+
     def __bool__(self):
         return bool(self.value)
 

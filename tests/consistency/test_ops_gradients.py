@@ -54,6 +54,13 @@ CASES = {
     "cos": (ops.cos, lambda: [arr(3, 4)]),
     "tanh": (ops.tanh, lambda: [arr(3, 4)]),
     "operators": (lambda a, b: (a @ b + 1.0) * 2 - a[:, :1] / (b[0] * b[0] + 1.0), lambda: [arr(3, 4), arr(4, 3)]),
+    # NumPy functions (not ufuncs) on Tensors run as the ops of the same name (Tensor.__array_function__)
+    "numpy_functions": (lambda a, b: np.sum(np.clip(a, -1.0, 1.5) * np.where(a > 0, a, 0.1 * a), axis=1,
+                                            keepdims=True) + np.concatenate([b, np.tanh(b)], axis=-1)[:, :4],
+                        lambda: [arr(3, 4), arr(3, 2)]),
+    "numpy_functions_shapes": (lambda a: np.mean(np.stack([np.transpose(a), np.flip(np.transpose(a), 0)]), axis=0)
+                               + np.max(np.reshape(a, (4, 3)), axis=1, keepdims=True),
+                               lambda: [arr(3, 4)]),
     "numpy_ufuncs": (lambda a: np.tanh(np.exp(a) * a) + np.square(a), lambda: [arr(3, 4)]),
     "numpy_ufuncs_long_tail": (lambda a, b: np.hypot(a, b) + np.arctan2(a, b) * np.logaddexp(a, b) + np.cbrt(np.fmax(a, b)) + np.deg2rad(np.fmod(a, b)), lambda: [arr(3, 4), pos(4)]),
     "reused_input": (lambda a: a * a + a, lambda: [arr(5)]),
@@ -294,3 +301,17 @@ def test_replaced_entries_get_no_gradient():
     leaf = Tensor(np.array([1.5, np.nan, np.inf, -np.inf]))
     out = ops.nan_to_num(leaf) * 2.0
     np.testing.assert_array_equal(backward([out], [np.ones(4)])(leaf), [2.0, 0.0, 0.0, 0.0])
+
+
+def test_numpy_function_without_an_op_is_refused_not_silently_detached():
+    """np.<function> of a Tensor with no rnnlab.ops function of that name (or with arguments the op does not take)
+    raises with the way out, where it used to return a plain array whose gradient was silently lost; shape queries
+    answer from the value."""
+    from rnnlab.ops.tensor import Tensor
+
+    t = Tensor(arr(3, 4))
+    assert np.shape(t) == (3, 4) and np.ndim(t) == 2 and np.size(t) == 12
+    with pytest.raises(TypeError, match="numpy.linalg.norm cannot follow gradients.*np.asarray"):
+        np.linalg.norm(t)
+    with pytest.raises(TypeError, match="numpy.clip on an rnnlab Tensor runs as rnnlab.ops.clip"):
+        np.clip(t, a_min=0.0, a_max=1.0)  # NumPy's keyword names; ops.clip takes x_min, x_max
