@@ -869,6 +869,16 @@ def store_weight_arguments(layer, **weights):
             setattr(layer, f"{weight}_{kind}", get(arguments[position], f"{weight}_{kind}"))
 
 
+def weight_arguments_config(layer, *weights):
+    """The config entries of what :func:`store_weight_arguments` set for ``weights``: each weight's
+    ``<weight>_initializer``, ``_regularizer`` and ``_constraint``, serialized as Keras writes them."""
+    config = {}
+    for kind, module in (("initializer", initializers), ("regularizer", regularizers), ("constraint", constraints)):
+        for weight in weights:
+            config[f"{weight}_{kind}"] = module.serialize(getattr(layer, f"{weight}_{kind}"))
+    return config
+
+
 def activity_penalties(regularizer, outputs, with_gradients=False):
     """Keras's activity regularization of one call: ``regularizer(y) / batch_size`` for each output array ``y``
     (of rank >= 1; a scalar output is not divided), as a list of scalars; with ``with_gradients``, also the

@@ -18,8 +18,8 @@ from __future__ import annotations
 import copy
 import re
 
-from rnnlab import activations, constraints, initializers, ops, regularizers
-from rnnlab.engine.layer import Layer, store_weight_arguments
+from rnnlab import activations, initializers, ops, regularizers
+from rnnlab.engine.layer import Layer, store_weight_arguments, weight_arguments_config
 
 _FORMS = (  # (pattern over the equation with "..." written as "0", where the elided axes are)
     (re.compile(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"), None),
@@ -165,11 +165,6 @@ class EinsumDense(Layer):
     def get_config(self):
         return {**super().get_config(), "output_shape": self.partial_output_shape, "equation": self.equation,
                 "activation": activations.serialize(self.activation), "bias_axes": self.bias_axes,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                **weight_arguments_config(self, "kernel", "bias"),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint),
                 "quantization_config": None}

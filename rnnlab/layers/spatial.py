@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import activations, constraints, initializers, ops, regularizers
+from rnnlab import activations, ops, regularizers
 from rnnlab.cells.conv_lstm import activation_op
 from rnnlab.engine.conv_args import (check_rank, check_strides_dilation, conv_output_spatial, data_format_of,
                                      int_tuple, padding_mode, same_padding, spatial_sizes)
-from rnnlab.engine.layer import Layer, check_units, store_weight_arguments
+from rnnlab.engine.layer import Layer, check_units, store_weight_arguments, weight_arguments_config
 
 
 class BaseConv(Layer):
@@ -98,13 +98,8 @@ class BaseConv(Layer):
             "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
             "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
             "groups": self.groups, "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **weight_arguments_config(self, "kernel", "bias"),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
         })
         return config
 
