@@ -16,12 +16,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
-def _records(ops_name=None, **fixed):
+def _records(**fixed):
     """An activation that, given an :mod:`rnnlab.ops` Tensor (a layer's input or weight while it trains, as in a
     user layer's ``call``), runs as the ops function of the same name (with ``fixed`` arguments), which records its
     gradient; given an array, it is the NumPy formula it decorates."""
     def wrap(fn):
-        name = ops_name or fn.__name__
+        name = fn.__name__
 
         @functools.wraps(fn)
         def activation(x, *args, **kwargs):
