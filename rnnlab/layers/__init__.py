@@ -28,7 +28,8 @@ from rnnlab.layers.pooling import AveragePooling1D, GlobalAveragePooling1D, Glob
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnlab.layers.reshaping import Cropping1D, Flatten, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
 from rnnlab.layers.rnn import RNN
-from rnnlab.layers.spatial import Conv2D, Conv3D, GlobalAveragePooling2D, MaxPooling2D
+from rnnlab.layers.spatial import (Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D, GlobalAveragePooling2D,
+                                   MaxPooling2D, SeparableConv1D, SeparableConv2D)
 
 __all__ = [
     "Layer", "Variable", "KerasTensor", "Input", "InputLayer",
@@ -42,7 +43,8 @@ __all__ = [
     "BatchNormalization", "LayerNormalization", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
     "StringLookup", "IntegerLookup", "TextVectorization",
     "Attention", "AdditiveAttention", "MultiHeadAttention",
-    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Conv2D", "Conv3D", "MaxPooling2D", "GlobalAveragePooling2D",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Conv2D", "Conv3D", "MaxPooling2D", "GlobalAveragePooling2D", "DepthwiseConv1D", "DepthwiseConv2D",
+    "SeparableConv1D", "SeparableConv2D",
     "Lambda", "Normalization", "UnitNormalization", "RMSNormalization", "GroupNormalization",
     "ActivityRegularization", "AlphaDropout", "Wrapper", "InputSpec",
     "Rescaling", "CategoryEncoding", "Discretization", "Hashing",

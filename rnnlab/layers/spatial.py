@@ -218,3 +218,166 @@ class GlobalAveragePooling2D(Layer):
         config = super().get_config()
         config.update({"data_format": self.data_format, "keepdims": self.keepdims})
         return config
+
+
+class BaseDepthwiseConv(Layer):
+    """Keras's depthwise convolutions (``rank`` spatial axes): each input channel convolved with its own
+    ``depth_multiplier`` filters, output channels ``C * depth_multiplier`` (channel ``c`` gives outputs
+    ``c*m ... c*m + m - 1``); weights ``kernel`` ``(*kernel_size, C, depth_multiplier)`` and ``bias``
+    ``(C * depth_multiplier,)``.  With ``filters`` (the separable convolutions), a pointwise ``1 x ... x 1``
+    convolution to ``filters`` channels follows: weights ``depthwise_kernel``, ``pointwise_kernel``
+    ``(1, ..., C * depth_multiplier, filters)`` and ``bias`` ``(filters,)``."""
+
+    rank = None
+    separable = False
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, filters=None,
+                 pointwise_initializer="glorot_uniform", pointwise_regularizer=None, pointwise_constraint=None,
+                 **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        owner = type(self).__name__
+        self.filters = check_units(filters, "filters") if self.separable else None
+        self.depth_multiplier = check_units(depth_multiplier, "depth_multiplier")
+        self.kernel_size = int_tuple(kernel_size, self.rank, "kernel_size", owner)
+        self.strides = int_tuple(strides, self.rank, "strides", owner)
+        self.padding = padding_mode(padding, owner)
+        self.data_format = data_format_of(data_format, owner)
+        self.dilation_rate = int_tuple(dilation_rate, self.rank, "dilation_rate", owner)
+        self.activation = activations.get(activation, "activation")
+        self.use_bias = bool(use_bias)
+        weights = {"depthwise": (depthwise_initializer, depthwise_regularizer, depthwise_constraint)}
+        if self.separable:
+            weights["pointwise"] = (pointwise_initializer, pointwise_regularizer, pointwise_constraint)
+        elif (pointwise_initializer, pointwise_regularizer, pointwise_constraint) != ("glorot_uniform", None, None):
+            raise TypeError(f"{owner} has no pointwise kernel: the pointwise_* arguments belong to the separable "
+                            "convolutions.")
+        weights["bias"] = (bias_initializer, bias_regularizer, bias_constraint)
+        store_weight_arguments(self, **weights)
+        self._activation_op = activation_op(self.activation, "activation", owner)
+        self.bias = None
+
+    @property
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def _out_channels(self, channels):
+        return self.filters if self.separable else (None if channels is None else channels * self.depth_multiplier)
+
+    def _output_spatial(self, input_shape):
+        return conv_output_spatial(spatial_sizes(input_shape, self.data_format), self.kernel_size, self.strides,
+                                   self.padding, self.dilation_rate, f"layer {self.name!r} ({type(self).__name__})")
+
+    def _check_input_shape(self, input_shape):
+        check_rank(self, input_shape, ndim=self.rank + 2)
+        channels = input_shape[self._channel_axis]
+        if self.built and channels is not None and channels != self._channels:
+            raise ValueError(f"Input 0 of layer {self.name!r} ({type(self).__name__}) must have {self._channels} "
+                             f"channels; received input shape {tuple(input_shape)}.")
+        self._output_spatial(input_shape)
+
+    def build(self, input_shape):
+        self._check_input_shape(tuple(input_shape))
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(f"Layer {self.name!r} needs a known number of input channels; received shape "
+                             f"{tuple(input_shape)}.")
+        self._channels = channels
+        shape = self.kernel_size + (channels, self.depth_multiplier)
+        name = "depthwise_kernel" if self.separable else "kernel"
+        self.depthwise_kernel = self.add_weight(name=name, shape=shape, initializer=self.depthwise_initializer,
+                                                regularizer=self.depthwise_regularizer,
+                                                constraint=self.depthwise_constraint)
+        if self.separable:
+            self.pointwise_kernel = self.add_weight(
+                name="pointwise_kernel", shape=(1,) * self.rank + (channels * self.depth_multiplier, self.filters),
+                initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+                constraint=self.pointwise_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self._out_channels(channels),),
+                                        initializer=self.bias_initializer, regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        self.built = True
+
+    @property
+    def kernel(self):
+        """The depthwise kernel (Keras's name for it in the depthwise layers)."""
+        return getattr(self, "depthwise_kernel", None)
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        spatial = self._output_spatial(input_shape)
+        out = self._out_channels(input_shape[self._channel_axis])
+        if self.data_format == "channels_first":
+            return (input_shape[0], out) + spatial
+        return (input_shape[0],) + spatial + (out,)
+
+    def call(self, inputs):
+        self._check_input_shape(tuple(np.shape(inputs)))
+        y = ops.depthwise_conv(inputs, self.depthwise_kernel, strides=self.strides, padding=self.padding,
+                               data_format=self.data_format, dilation_rate=self.dilation_rate)
+        if self.separable:
+            y = ops.conv(y, self.pointwise_kernel, strides=1, padding="valid", data_format=self.data_format)
+        if self.use_bias:
+            y = y + ops.reshape(self.bias, (1, -1) + (1,) * self.rank if self.data_format == "channels_first"
+                                else (-1,))
+        return self._activation_op(y)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"depth_multiplier": self.depth_multiplier, "kernel_size": self.kernel_size,
+                       "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
+                       "dilation_rate": self.dilation_rate, "activation": activations.serialize(self.activation),
+                       "use_bias": self.use_bias,
+                       **weight_arguments_config(self, *(("depthwise", "pointwise", "bias") if self.separable
+                                                         else ("depthwise", "bias"))),
+                       "activity_regularizer": regularizers.serialize(self.activity_regularizer)})
+        if self.separable:
+            config["filters"] = self.filters
+        return config
+
+
+class DepthwiseConv1D(BaseDepthwiseConv):
+    """Depthwise 1-D convolution: ``(B, steps, C) -> (B, steps_out, C * depth_multiplier)``."""
+
+    rank = 1
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
+                         use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer,
+                         activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+
+
+class DepthwiseConv2D(DepthwiseConv1D):
+    """Depthwise 2-D convolution: ``(B, rows, cols, C) -> (B, rows_out, cols_out, C * depth_multiplier)``."""
+
+    rank = 2
+
+
+class SeparableConv1D(BaseDepthwiseConv):
+    """A depthwise 1-D convolution then a pointwise one to ``filters`` channels:
+    ``(B, steps, C) -> (B, steps_out, filters)``."""
+
+    rank = 1
+    separable = True
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
+                         use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer,
+                         activity_regularizer, depthwise_constraint, bias_constraint, filters=filters,
+                         pointwise_initializer=pointwise_initializer, pointwise_regularizer=pointwise_regularizer,
+                         pointwise_constraint=pointwise_constraint, **kwargs)
+
+
+class SeparableConv2D(SeparableConv1D):
+    """A depthwise 2-D convolution then a pointwise one: ``(B, rows, cols, C) -> (B, rows_out, cols_out, filters)``."""
+
+    rank = 2

@@ -73,7 +73,7 @@ _LAYER_CLASSES.update({cls.__name__: cls for cls in (L.Attention, L.AdditiveAtte
 _LAYER_CLASSES.update({cls.__name__: cls for cls in (
     L.Lambda, L.Normalization, L.UnitNormalization, L.RMSNormalization, L.GroupNormalization,
     L.ActivityRegularization, L.AlphaDropout, L.Rescaling, L.CategoryEncoding, L.Discretization, L.Hashing,
-    L.EinsumDense)})
+    L.EinsumDense, L.DepthwiseConv1D, L.DepthwiseConv2D, L.SeparableConv1D, L.SeparableConv2D)})
 _LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 
 
