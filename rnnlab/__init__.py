@@ -9,7 +9,12 @@ import sys
 
 from rnnlab import (callbacks, config, constraints, kernels, layers, losses, metrics, models, ops, optimizers,
                     random, regularizers, saving, tree, utils)
-from rnnlab.engine.layer import Layer
+from rnnlab.engine.layer import KerasTensor, Layer
+from rnnlab.initializers import Initializer
+from rnnlab.losses import Loss
+from rnnlab.metrics import Metric
+from rnnlab.optimizers import Optimizer
+from rnnlab.regularizers import Regularizer
 from rnnlab.layers import Input, InputSpec
 from rnnlab.kernels.native import runtime_info
 from rnnlab.models import Model, Sequential
@@ -19,7 +24,8 @@ from rnnlab.version import __version__
 # ``import rnnlab as tf`` that is rnnlab itself.
 keras = sys.modules[__name__]
 
-__all__ = ["Input", "Model", "Sequential", "Layer", "layers", "ops", "models", "optimizers", "losses", "metrics",
+__all__ = ["Input", "Model", "Sequential", "Layer", "KerasTensor", "Initializer", "Loss", "Metric", "Optimizer",
+           "Regularizer", "layers", "ops", "models", "optimizers", "losses", "metrics",
            "callbacks", "regularizers", "constraints",
            "convert", "inspect", "preprocessing", "saving", "utils", "config", "runtime_info", "random", "tree",
            "__version__"]

@@ -26,9 +26,7 @@ def _records(**fixed):
         @functools.wraps(fn)
         def activation(x, *args, **kwargs):
             if type(x) is not np.ndarray and _is_tensor(x):
-                from rnnlab import ops
-
-                return getattr(ops, name)(x, *args, **{**fixed, **kwargs})
+                return getattr(_OPS, name)(x, *args, **{**fixed, **kwargs})
             return fn(x, *args, **kwargs)
 
         return activation
@@ -36,10 +34,12 @@ def _records(**fixed):
     return wrap
 
 
-def _is_tensor(x):
-    from rnnlab.ops.tensor import Tensor
+#: the rnnlab.ops namespace, set when it loads (it imports this module); an ops Tensor exists only after that
+_OPS = None
 
-    return isinstance(x, Tensor)
+
+def _is_tensor(x):
+    return _OPS is not None and isinstance(x, _OPS.Tensor)
 
 
 @_records()
@@ -127,9 +127,7 @@ def hard_sigmoid(x):
 def hard_sigmoid_tf2(x):
     """TF-Keras 2 (legacy files): ``clip(0.2 * x + 0.5, 0, 1)``."""
     if type(x) is not np.ndarray and _is_tensor(x):  # while a layer trains: ops' clip records the gradient
-        from rnnlab import ops
-
-        return ops.clip(0.2 * x + 0.5, 0.0, 1.0)
+        return _OPS.clip(0.2 * x + 0.5, 0.0, 1.0)
     return np.clip(0.2 * x + 0.5, 0, 1).astype(x.dtype, copy=False)
 
 

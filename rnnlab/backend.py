@@ -194,3 +194,8 @@ def empty_aligned(shape, dtype, alignment=64):
     raw = np.empty(nbytes + alignment, np.uint8)
     start = -raw.ctypes.data % alignment
     return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def backend() -> str:
+    """The backend's name, as ``keras.config.backend()``: ``"numpy"`` (Keras's own name for a NumPy backend)."""
+    return "numpy"

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.ops.tensor import Tensor, backward as _backpropagate
+
 __all__ = [
     "Loss",
     "MeanSquaredError",
@@ -236,9 +238,18 @@ class Loss:
         """Return ``(values, backward)``: per-sample losses and a function mapping d/d values to d/d y_pred.
 
         ``y_true``/``y_pred`` arrive as NumPy arrays in the working dtype (``y_true`` unconverted for the
-        sparse loss), NaN-free targets; shapes are the subclass's business.
+        sparse loss), NaN-free targets; shapes are the subclass's business.  A subclass written the Keras way,
+        with ``call(y_true, y_pred)`` in ``rnnlab.ops`` (keras.ops), gets its backward from the record.
         """
-        raise NotImplementedError
+        if type(self).call is Loss.call:
+            raise NotImplementedError(f"{type(self).__name__} must override `call(self, y_true, y_pred)`, as a "
+                                      "Keras loss does.")
+        y_true = _as_array(y_true).astype(y_pred.dtype, copy=False)  # Keras casts both to the loss's dtype
+        return _recorded_values(self.call, y_true, y_pred, need_grad, f"The loss {type(self).__name__}.call")
+
+    def call(self, y_true, y_pred):
+        """The per-sample values, for a subclass written the Keras way (see :meth:`_values`)."""
+        raise NotImplementedError(f"{type(self).__name__} must override `call(self, y_true, y_pred)`.")
 
     def _values_and_mask(self, y_true, y_pred, need_grad):
         """``(values, backward, mask)``: :meth:`_values`, and the boolean mask of the per-sample values that the
@@ -763,6 +774,31 @@ ACCEPTED_NAMES = (
 _CLASS_NAMES = {cls.__name__: cls for cls in set(_ALIASES.values())}
 
 
+def _recorded_values(fn, y_true, y_pred, need_grad, what):
+    """``(values, backward)`` of a loss ``fn(y_true, y_pred) -> per-sample values`` written with rnnlab.ops
+    (keras.ops), operators or NumPy ufuncs: ``y_pred`` enters as a leaf of the ops' record, and backward is
+    derived from it."""
+    if not need_grad:
+        return _as_array(fn(y_true, y_pred)), None
+    leaf = Tensor(y_pred)
+    out = fn(y_true, leaf)
+    if not isinstance(out, Tensor):
+        values = _as_array(out)
+
+        def backward(g):
+            raise TypeError(f"{what} returned values that do not follow y_pred through rnnlab.ops (keras.ops): "
+                            "rnnlab cannot differentiate it. Write it with keras.ops functions, operators or NumPy "
+                            "ufuncs on y_pred.")
+
+        return values, backward
+
+    def backward(g):
+        grad = _backpropagate([out], [np.asarray(g, out.value.dtype).reshape(out.value.shape)])(leaf)
+        return np.zeros_like(y_pred) if grad is None else grad
+
+    return out.value, backward
+
+
 class _FunctionLoss(Loss):
     """A user callable ``fn(y_true, y_pred) -> per-sample values`` treated as a Keras loss (value only)."""
 
@@ -771,15 +807,9 @@ class _FunctionLoss(Loss):
         self.fn = fn
 
     def _values(self, y_true, y_pred, need_grad):
-        values = _as_array(self.fn(y_true, y_pred))
-
-        def backward(g):
-            raise TypeError(
-                f"The loss function {self.name!r} is a plain callable: rnnlab cannot differentiate it. "
-                "Subclass rnnlab.losses.Loss and implement `_values` with its backward function."
-            )
-
-        return values, backward
+        # as Keras's wrapper of a loss function: y_true in y_pred's dtype, ranks aligned
+        y_true, y_pred = same_rank(_as_array(y_true).astype(y_pred.dtype, copy=False), y_pred)
+        return _recorded_values(self.fn, y_true, y_pred, need_grad, f"The loss function {self.name!r}")
 
     def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None):
         return self._compute(y_true, y_pred, sample_weight, mask, need_grad=True)

@@ -53,7 +53,8 @@ __all__ = [
 # Keras's other spellings of the same classes
 Convolution1D, MaxPool1D, AvgPool1D = Conv1D, MaxPooling1D, AveragePooling1D
 GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
-__all__ += ["Convolution1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D"]
+MaxPool2D = MaxPooling2D
+__all__ += ["Convolution1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D", "MaxPool2D"]
 
 # A layer config may name any of these classes, and only these (rnnlab.engine.serialization).
 register_classes(obj for obj in map(globals().get, __all__) if isinstance(obj, type) and obj is not InputSpec)

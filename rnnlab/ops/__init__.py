@@ -35,3 +35,11 @@ from rnnlab.ops.shapes import *  # noqa: F401,F403
 from rnnlab.ops.statistics import *  # noqa: F401,F403
 from rnnlab.ops.tensor import Tensor  # noqa: F401
 from rnnlab.ops import core, linalg, math, nn, numpy  # noqa: F401,E402 - Keras's namespaces
+
+# NumPy functions and keras.activations called on a Tensor run as the ops of the same name: both look them up in
+# this namespace, which they cannot import (it imports them).
+import sys as _sys  # noqa: E402
+
+from rnnlab import activations as _activations  # noqa: E402
+
+dispatch.OPS = _activations._OPS = _sys.modules[__name__]

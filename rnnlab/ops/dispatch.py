@@ -95,6 +95,9 @@ def numpy_ufunc(ufunc, method, inputs, kwargs):
 Tensor.ufunc_handler = staticmethod(numpy_ufunc)
 
 
+#: the rnnlab.ops namespace, set when it has loaded (it imports this module)
+OPS = None
+
 #: NumPy functions that only look at a Tensor's value (its shape, dtype, or a yes/no answer about it): they run on
 #: the value, since no gradient could follow them anyway.
 VALUE_QUERIES = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.array_equal,
@@ -117,10 +120,8 @@ def numpy_function(func, types, args, kwargs):
     still flows; a NumPy function without one is refused rather than silently leaving the record."""
     if func in VALUE_QUERIES:
         return func(*_values(args), **_values(kwargs))
-    from rnnlab import ops
-
     name = func.__name__
-    op = getattr(ops, name, None) if getattr(func, "__module__", None) == "numpy" else None
+    op = getattr(OPS, name, None) if getattr(func, "__module__", None) == "numpy" else None
     if op is None:
         raise TypeError(
             f"{func.__module__}.{name} cannot follow gradients through an rnnlab Tensor (a layer's input or weight while it "

@@ -20,6 +20,9 @@ __all__ = [
     "ExponentialDecay",
     "PiecewiseConstantDecay",
     "CosineDecay",
+    "PolynomialDecay",
+    "InverseTimeDecay",
+    "CosineDecayRestarts",
     "serialize",
     "deserialize",
 ]
@@ -219,7 +222,108 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
-_SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, CosineDecay)}
+class PolynomialDecay(LearningRateSchedule):
+    """From ``initial_learning_rate`` to ``end_learning_rate`` over ``decay_steps`` steps along
+    ``(initial - end) * (1 - step / decay_steps) ** power + end``, then constant; with ``cycle=True`` the decay
+    restarts with ``decay_steps`` stretched to the next multiple of it past ``step``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
+                 name="PolynomialDecay"):
+        _check_real(initial_learning_rate, "initial_learning_rate", non_negative=True)
+        _check_real(decay_steps, "decay_steps", positive=True)
+        _check_real(end_learning_rate, "end_learning_rate", non_negative=True)
+        _check_real(power, "power")
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = bool(cycle)
+        self.name = name
+
+    def __call__(self, step):
+        dt = _value_dtype(self.initial_learning_rate).type
+        end, step, decay_steps = dt(self.end_learning_rate), dt(_step_value(step)), dt(self.decay_steps)
+        if self.cycle:
+            decay_steps = decay_steps * (dt(1.0) if step == 0 else np.ceil(step / decay_steps))
+        else:
+            step = min(step, decay_steps)
+        p = step / decay_steps
+        factor = _rounded(lambda base: np.power(base, np.float64(dt(self.power))), dt(1.0) - p, dt)
+        return dt((dt(self.initial_learning_rate) - end) * factor + end)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
+                "name": self.name}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with ``staircase=True`` the ratio
+    ``step / decay_steps`` is floored."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+        _check_real(initial_learning_rate, "initial_learning_rate", non_negative=True)
+        _check_real(decay_steps, "decay_steps", positive=True)
+        _check_real(decay_rate, "decay_rate", non_negative=True)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def __call__(self, step):
+        dt = _value_dtype(self.initial_learning_rate).type
+        p = dt(_step_value(step)) / dt(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return dt(dt(self.initial_learning_rate) / (dt(1.0) + dt(self.decay_rate) * p))
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR): the first period lasts ``first_decay_steps`` steps, each next one
+    ``t_mul`` times longer and starting from ``m_mul`` times the previous peak; within a period the rate falls
+    from its peak to ``alpha`` times it along half a cosine."""
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
+        _check_real(initial_learning_rate, "initial_learning_rate", non_negative=True)
+        _check_real(first_decay_steps, "first_decay_steps", positive=True)
+        _check_real(t_mul, "t_mul", positive=True)
+        _check_real(m_mul, "m_mul", non_negative=True)
+        _check_real(alpha, "alpha")
+        self.initial_learning_rate = initial_learning_rate
+        self.first_decay_steps = first_decay_steps
+        self._t_mul = t_mul
+        self._m_mul = m_mul
+        self.alpha = alpha
+        self.name = name
+
+    def __call__(self, step):
+        dt = _value_dtype(self.initial_learning_rate).type
+        t_mul, m_mul, alpha = dt(self._t_mul), dt(self._m_mul), dt(self.alpha)
+        fraction = dt(_step_value(step)) / dt(self.first_decay_steps)
+        if t_mul == 1.0:
+            restarts = np.floor(fraction)
+            fraction = fraction - restarts
+        else:  # periods growing geometrically: which one the step is in, and how far into it
+            ratio = _rounded(np.log, dt(1.0) - fraction * (dt(1.0) - t_mul), dt) / _rounded(np.log, t_mul, dt)
+            restarts = np.floor(dt(ratio))
+            grown = _rounded(lambda e: np.power(np.float64(t_mul), e), restarts, dt)
+            fraction = (fraction - (dt(1.0) - grown) / (dt(1.0) - t_mul)) / grown
+        m_factor = _rounded(lambda e: np.power(np.float64(m_mul), e), restarts, dt)
+        cosine = dt(0.5) * m_factor * (dt(1.0) + _rounded(np.cos, dt(math.pi) * fraction, dt))
+        return dt(dt(self.initial_learning_rate) * ((dt(1.0) - alpha) * cosine + alpha))
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
+                "t_mul": self._t_mul, "m_mul": self._m_mul, "alpha": self.alpha, "name": self.name}
+
+
+_SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, CosineDecay,
+                                            PolynomialDecay, InverseTimeDecay, CosineDecayRestarts)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:

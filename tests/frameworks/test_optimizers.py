@@ -254,6 +254,16 @@ SCHEDULE_CASES = [
     ("ExponentialDecay", dict(initial_learning_rate=1.0, decay_steps=3, decay_rate=0.96)),
     ("PiecewiseConstantDecay", dict(boundaries=[0, 5, 6], values=[1.0, 0.5, 0.25, 0.125])),
     ("CosineDecay", dict(initial_learning_rate=0.5, decay_steps=7)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=10)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=7, end_learning_rate=0.01, power=2.5,
+                             cycle=True)),
+    ("PolynomialDecay", dict(initial_learning_rate=1.0, decay_steps=12, end_learning_rate=0.0, power=0.5)),
+    ("InverseTimeDecay", dict(initial_learning_rate=0.1, decay_steps=3, decay_rate=0.5)),
+    ("InverseTimeDecay", dict(initial_learning_rate=0.2, decay_steps=4, decay_rate=1.5, staircase=True)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=4)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.3, first_decay_steps=5, t_mul=1.0, m_mul=0.8,
+                                 alpha=0.1)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.05, first_decay_steps=3, t_mul=1.5, m_mul=0.9)),
 ]
 
 

@@ -1,0 +1,123 @@
+"""Top-level names Keras programs reach for (keras.Loss, keras.Metric, keras.Optimizer, keras.Regularizer,
+keras.Initializer, keras.KerasTensor), keras.config.backend(), layers.MaxPool2D, and the refusal of
+keras.config.enable_unsafe_deserialization: each as Keras has it, checked against Keras."""
+import numpy as np
+import pytest
+
+import rnnlab
+
+
+@pytest.mark.parametrize("name,module", [("Loss", "losses"), ("Metric", "metrics"), ("Optimizer", "optimizers"),
+                                         ("Regularizer", "regularizers"), ("Initializer", "initializers")])
+def test_top_level_base_classes_are_the_modules_own(keras, name, module):
+    assert hasattr(keras, name)  # the reference has the name at top level
+    assert getattr(rnnlab, name) is getattr(getattr(rnnlab, module), name)
+
+
+def test_a_keras_loss_subclass_trains_as_in_keras(keras, rng):
+    """A program subclasses keras.Loss and keras.Regularizer from the top level: same losses and weights after
+    three SGD steps as Keras."""
+    def program(K):
+        class ScaledMSE(K.Loss):
+            def call(self, y_true, y_pred):
+                return K.ops.mean(K.ops.square(y_true - y_pred), axis=-1) * 2.0
+
+        class L1Half(K.Regularizer):
+            def __call__(self, x):
+                return 0.5 * K.ops.sum(K.ops.abs(x))
+
+        x = K.Input((6, 2))
+        h = K.layers.LSTM(3, kernel_regularizer=L1Half())(x)
+        model = K.Model(x, K.layers.Dense(1)(h))
+        model.compile(optimizer=K.optimizers.SGD(0.05), loss=ScaledMSE())
+        return model
+
+    data, y = rng.normal(size=(4, 6, 2)).astype("float32"), rng.normal(size=(4, 1)).astype("float32")
+    km, rm = program(keras), program(rnnlab)
+    weights = [rng.uniform(-0.5, 0.5, tuple(w.shape)).astype("float32") for w in km.weights]
+    km.set_weights(weights)
+    rm.set_weights(weights)
+    k_loss = km.fit(data, y, batch_size=4, epochs=3, shuffle=False, verbose=0).history["loss"]
+    r_loss = rm.fit(data, y, batch_size=4, epochs=3, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(r_loss, k_loss, atol=2e-5, rtol=0)
+    for rw, kw in zip(rm.weights, km.weights):
+        np.testing.assert_allclose(rw.value, kw.numpy(), atol=2e-5, rtol=0)
+
+
+def test_keras_tensor_and_backend_name(keras):
+    x = rnnlab.Input((3, 2))
+    assert isinstance(x, rnnlab.KerasTensor)
+    assert isinstance(keras.Input((3, 2)), keras.KerasTensor)
+    assert rnnlab.config.backend() == "numpy"
+    assert keras.config.backend() in ("tensorflow", "torch", "jax", "numpy", "openvino")
+
+
+def test_maxpool2d_alias(keras):
+    assert rnnlab.layers.MaxPool2D is rnnlab.layers.MaxPooling2D
+    assert keras.layers.MaxPool2D is keras.layers.MaxPooling2D
+
+
+def test_enable_unsafe_deserialization_is_refused_with_the_way_out():
+    with pytest.raises(ValueError, match="never runs code.*custom_objects"):
+        rnnlab.config.enable_unsafe_deserialization()
+
+
+def test_a_loss_function_written_with_ops_trains_as_in_keras(keras, rng):
+    """A plain function (not a Loss subclass) written with keras.ops, given to compile: rnnlab used to refuse to
+    differentiate it; now its gradient comes from the record and training matches Keras."""
+    def program(K):
+        def asymmetric(y_true, y_pred):
+            err = y_pred - y_true
+            return K.ops.mean(K.ops.where(err > 0, 2.0 * err, -0.5 * err) + 0.1 * K.ops.square(err), axis=-1)
+
+        x = K.Input((5, 3))
+        model = K.Model(x, K.layers.Dense(2)(K.layers.GRU(4)(x)))
+        model.compile(optimizer=K.optimizers.Adam(0.01), loss=asymmetric)
+        return model
+
+    data, y = rng.normal(size=(6, 5, 3)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")
+    km, rm = program(keras), program(rnnlab)
+    weights = [rng.uniform(-0.5, 0.5, tuple(w.shape)).astype("float32") for w in km.weights]
+    km.set_weights(weights)
+    rm.set_weights(weights)
+    k_loss = km.fit(data, y, batch_size=3, epochs=2, shuffle=False, verbose=0).history["loss"]
+    r_loss = rm.fit(data, y, batch_size=3, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(r_loss, k_loss, atol=2e-5, rtol=0)
+    for rw, kw in zip(rm.weights, km.weights):
+        np.testing.assert_allclose(rw.value, kw.numpy(), atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["function", "subclass"])
+def test_user_loss_gradient_float64(kind):
+    """value_and_grad of a user loss against float64 central finite differences, with sample weights."""
+    from rnnlab import ops
+
+    def fn(y_true, y_pred):
+        return ops.sum(ops.log(1.0 + ops.exp(y_pred * y_true)) * ops.tanh(y_pred), axis=-1)
+
+    class Softish(rnnlab.Loss):
+        def call(self, y_true, y_pred):
+            return fn(y_true, y_pred)
+
+    loss = rnnlab.losses.get(fn) if kind == "function" else Softish()
+    rng = np.random.default_rng(3)
+    y_true, y_pred, weights = rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), rng.uniform(0.5, 2.0, (4,))
+    _, grad = loss.value_and_grad(y_true, y_pred, sample_weight=weights)
+    numeric = np.zeros_like(y_pred)
+    for idx in np.ndindex(y_pred.shape):
+        up, down = y_pred.copy(), y_pred.copy()
+        up[idx] += 1e-6
+        down[idx] -= 1e-6
+        numeric[idx] = (loss(y_true, up, sample_weight=weights) - loss(y_true, down, sample_weight=weights)) / 2e-6
+    np.testing.assert_allclose(grad, numeric, atol=1e-7, rtol=1e-6)
+
+
+def test_a_loss_function_that_leaves_the_record_is_refused_in_training(rng):
+    def detached(y_true, y_pred):
+        return np.mean(np.asarray(y_pred) - y_true, axis=-1) ** 2
+
+    x = rnnlab.Input((3,))
+    model = rnnlab.Model(x, rnnlab.layers.Dense(1)(x))
+    model.compile(optimizer="sgd", loss=detached)
+    with pytest.raises(TypeError, match="do not follow y_pred through rnnlab.ops"):
+        model.fit(rng.normal(size=(4, 3)), rng.normal(size=(4, 1)), verbose=0)
