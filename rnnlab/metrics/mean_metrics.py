@@ -269,7 +269,44 @@ class Metric:
         raise NotImplementedError
 
     def reset_state(self):
-        raise NotImplementedError
+        """Every variable made by :meth:`add_variable` back to zeros (Keras's default)."""
+        for v in self.variables:
+            v.assign(np.zeros(v.shape, dtype=v.dtype))
+
+    # -- state variables, as a Keras 3 metric written by a user keeps them -----------------------------------
+    @property
+    def variables(self):
+        return list(self.__dict__.get("_variables", ()))
+
+    @property
+    def path(self):
+        return self.name
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """A state variable (not trainable) of ``shape``, set by ``initializer``; ``assign``, ``assign_add``,
+        ``assign_sub`` and arithmetic work on it. ``aggregation`` is how replicas would combine it: one of
+        Keras's names, kept for the config (rnnlab runs one replica)."""
+        from rnnlab import initializers
+        from rnnlab.engine.layer import Variable
+
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+            raise ValueError("Argument `aggregation` of add_variable must be one of 'none', 'mean', 'sum', "
+                             f"'only_first_replica'; received aggregation={aggregation!r}.")
+        if initializer is None:
+            raise ValueError(f"Metric {self.name!r}: add_variable needs an `initializer` (e.g. 'zeros').")
+        try:
+            shape = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+        except (TypeError, ValueError):
+            raise TypeError(f"Argument `shape` of add_variable must be a tuple of ints; received shape={shape!r}.") \
+                from None
+        value = np.asarray(initializers.get(initializer, "initializer")(shape, dtype=dtype or self.dtype))
+        variable = Variable(value, name or f"variable_{len(self.variables)}", self, trainable=False)
+        self.__dict__.setdefault("_variables", []).append(variable)
+        return variable
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """Keras's older name for :meth:`add_variable`."""
+        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, name=name)
 
     def __call__(self, *args, **kwargs):
         """Update the state with one batch and return the running result (Keras's ``Metric.__call__``)."""

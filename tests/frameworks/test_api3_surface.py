@@ -121,3 +121,55 @@ def test_a_loss_function_that_leaves_the_record_is_refused_in_training(rng):
     model.compile(optimizer="sgd", loss=detached)
     with pytest.raises(TypeError, match="do not follow y_pred through rnnlab.ops"):
         model.fit(rng.normal(size=(4, 3)), rng.normal(size=(4, 1)), verbose=0)
+
+
+def test_a_metric_subclass_with_state_variables_runs_as_in_keras(keras, rng):
+    """Keras 3's way of writing a metric: add_variable/add_weight state, assign/assign_add in update_state, the
+    default reset_state between epochs. Same history and evaluate results as Keras."""
+    def program(K):
+        class MeanAbsErr(K.metrics.Metric):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+                self.total = self.add_weight(name="total", initializer="zeros")
+
+            def update_state(self, y_true, y_pred, sample_weight=None):
+                self.count.assign(self.count + K.ops.cast(K.ops.shape(y_true)[0], "float32"))
+                self.total.assign_add(K.ops.sum(K.ops.abs(y_true - y_pred)))
+
+            def result(self):
+                return self.total / self.count
+
+        x = K.Input((6, 2))
+        model = K.Model(x, K.layers.Dense(1)(K.layers.LSTM(3)(x)))
+        model.compile(optimizer=K.optimizers.SGD(0.05), loss="mse", metrics=[MeanAbsErr(name="mine")])
+        return model
+
+    data, y = rng.normal(size=(12, 6, 2)).astype("float32"), rng.normal(size=(12, 1)).astype("float32")
+    km, rm = program(keras), program(rnnlab)
+    weights = [rng.uniform(-0.5, 0.5, tuple(w.shape)).astype("float32") for w in km.weights]
+    km.set_weights(weights)
+    rm.set_weights(weights)
+    k_hist = km.fit(data, y, batch_size=4, epochs=3, shuffle=False, verbose=0).history
+    r_hist = rm.fit(data, y, batch_size=4, epochs=3, shuffle=False, verbose=0).history
+    for key in ("loss", "mine"):
+        np.testing.assert_allclose(r_hist[key], k_hist[key], atol=2e-5, rtol=0, err_msg=key)
+    k_eval = km.evaluate(data, y, verbose=0, return_dict=True)
+    r_eval = rm.evaluate(data, y, verbose=0, return_dict=True)
+    np.testing.assert_allclose(r_eval["mine"], k_eval["mine"], atol=2e-5, rtol=0)
+
+
+def test_metric_add_variable_refuses_bad_arguments():
+    class M(rnnlab.metrics.Metric):
+        pass
+
+    metric = M(name="m")
+    with pytest.raises(ValueError, match="aggregation"):
+        metric.add_variable((), "zeros", aggregation="max")
+    with pytest.raises(ValueError, match="initializer"):
+        metric.add_weight()
+    with pytest.raises(ValueError, match="initializer"):
+        metric.add_variable((), "no_such_initializer")
+    v = metric.add_variable((2,), "ones")
+    metric.reset_state()
+    np.testing.assert_array_equal(v.numpy(), [0.0, 0.0])
