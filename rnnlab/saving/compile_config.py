@@ -4,10 +4,59 @@ from __future__ import annotations
 
 import warnings
 
+from rnnlab import losses as losses_module
 from rnnlab import metrics as metrics_module
 from rnnlab import optimizers
 
-__all__ = ["compile_from_config"]
+__all__ = ["compile_from_config", "keras_compile_config"]
+
+
+class NotStorable(ValueError):
+    """A compile argument that a file cannot name (a user's function or class)."""
+
+
+def keras_compile_config(model):
+    """The ``compile_config`` Keras 3 writes in a ``.keras`` file's ``config.json`` for a compiled ``model``: the
+    optimizer (with its schedule), loss, loss weights, metrics and the other compile arguments, as Keras
+    serializes them; None for an uncompiled model.  Raises :class:`NotStorable` naming an argument that only the
+    program can provide (a user's loss, metric or learning-rate function)."""
+    args = getattr(model, "_compile_config", None)
+    if not getattr(model, "_compiled", False) or not args:
+        return None
+    optimizer = args["optimizer"]
+    if callable(optimizer.get_config().get("learning_rate")):
+        raise NotStorable(f"the learning rate of optimizer {optimizer.name!r} is a Python callable")
+    return {"optimizer": optimizers.serialize(optimizer), "loss": _stored(args["loss"], "loss"),
+            "loss_weights": args["loss_weights"], "metrics": _stored(args["metrics"], "metrics"),
+            "weighted_metrics": _stored(args["weighted_metrics"], "weighted_metrics"),
+            "run_eagerly": args["run_eagerly"], "steps_per_execution": args["steps_per_execution"],
+            "jit_compile": args["jit_compile"]}
+
+
+def _stored(value, argument):
+    """A loss or metric compile argument as Keras's ``serialize_keras_object`` writes it: names as given,
+    rnnlab's own loss and metric objects and functions by their Keras configs, nests kept."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_stored(v, argument) for v in value]
+    if isinstance(value, dict):
+        return {k: _stored(v, argument) for k, v in value.items()}
+    if isinstance(value, losses_module.Loss) and losses_module._CLASS_NAMES.get(type(value).__name__) is type(value):
+        return {"module": "keras.losses", "class_name": type(value).__name__, "config": value.get_config(),
+                "registered_name": None}
+    if isinstance(value, metrics_module.Metric) or callable(value):
+        try:
+            return metrics_module.serialize(value) if argument != "loss" else _loss_function(value)
+        except (TypeError, ValueError):
+            pass
+    raise NotStorable(f"compile argument `{argument}` holds {value!r}, which only the program can provide")
+
+
+def _loss_function(fn):
+    if losses_module._FUNCTIONS_BY_NAME.get(getattr(fn, "__name__", None)) is not fn:
+        raise TypeError(fn)
+    return {"module": "keras.losses", "class_name": "function", "config": fn.__name__, "registered_name": "function"}
 
 
 def compile_from_config(model, compile_config, source="the file"):

@@ -35,7 +35,7 @@ from rnnlab.engine.allocation import allocation_budget, weights_budget
 from rnnlab.file_errors import reading
 from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.keras_assets import ASSETS_DIR, asset_members, load_asset_members
-from rnnlab.saving.compile_config import compile_from_config
+from rnnlab.saving.compile_config import NotStorable, compile_from_config, keras_compile_config
 from rnnlab.saving.config_json import MAX_CONFIG_BYTES, parse_config_json
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
 from rnnlab.saving.config_writer import KERAS_VERSION, check_keras3_writable, serialize_model
@@ -104,6 +104,14 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         raise ValueError(f"File {filepath!r} exists and overwrite=False.")
     check_keras3_writable(model)
     config = serialize_model(model)
+    try:
+        compile_config = keras_compile_config(model)
+    except NotStorable as exc:
+        _logger.warning("%r is saved without its compile settings: %s. Compile the loaded model again.",
+                        filepath, exc)
+        compile_config = None
+    if compile_config is not None:
+        config["compile_config"] = compile_config
     weights = weights_bytes(model)
     assets = asset_members(model)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),

@@ -173,3 +173,65 @@ def test_metric_add_variable_refuses_bad_arguments():
     v = metric.add_variable((2,), "ones")
     metric.reset_state()
     np.testing.assert_array_equal(v.numpy(), [0.0, 0.0])
+
+
+def test_a_compiled_model_saved_as_keras_loads_compiled_in_both(keras, tmp_path, rng):
+    """rnnlab's .keras file of a compiled model holds Keras's compile_config (the same dict Keras writes for the
+    same compile call), so rnnlab and Keras both load it compiled and keep training the same way; a loss only the
+    program has is left out with a warning."""
+    import json
+    import zipfile
+
+    def program(K):
+        model = K.Sequential([K.Input((5, 2)), K.layers.GRU(3), K.layers.Dense(1)])
+        model.compile(optimizer=K.optimizers.Adam(K.optimizers.schedules.CosineDecay(0.02, 10), clipnorm=1.0),
+                      loss="mse", metrics=["mae", K.metrics.RootMeanSquaredError()])
+        return model
+
+    x, y = rng.normal(size=(6, 5, 2)).astype("float32"), rng.normal(size=(6, 1)).astype("float32")
+    rm, km = program(rnnlab), program(keras)
+    r_path, k_path = str(tmp_path / "r.keras"), str(tmp_path / "k.keras")
+    rm.save(r_path)
+    km.save(k_path)
+    stored = [json.loads(zipfile.ZipFile(p).read("config.json"))["compile_config"] for p in (r_path, k_path)]
+    assert stored[0] == stored[1]
+
+    from_rnnlab, from_keras = rnnlab.models.load_model(r_path), keras.models.load_model(r_path)
+    assert from_keras.compiled and type(from_rnnlab.optimizer).__name__ == "Adam"
+    from_keras.set_weights(from_rnnlab.get_weights())
+    r_hist = from_rnnlab.fit(x, y, batch_size=3, epochs=2, shuffle=False, verbose=0).history
+    k_hist = from_keras.fit(x, y, batch_size=3, epochs=2, shuffle=False, verbose=0).history
+    for key in ("loss", "mae", "root_mean_squared_error"):
+        np.testing.assert_allclose(r_hist[key], k_hist[key], atol=2e-5, rtol=0, err_msg=key)
+
+    def own_loss(y_true, y_pred):
+        return rnnlab.ops.mean(rnnlab.ops.abs(y_true - y_pred), axis=-1)
+
+    rm.compile(optimizer="adam", loss=own_loss)
+    with _logs_warning("without its compile settings"):
+        rm.save(r_path)
+    assert "compile_config" not in json.loads(zipfile.ZipFile(r_path).read("config.json"))
+
+
+class _logs_warning:
+    """A context that checks rnnlab.saving logged a warning containing ``text``."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __enter__(self):
+        import logging
+
+        self.records = []
+        handler = logging.Handler()
+        handler.emit = self.records.append
+        self.logger = logging.getLogger("rnnlab.saving.keras_format")
+        self.logger.addHandler(handler)
+        self.handler = handler
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        if exc[0] is None:
+            assert any(self.text in r.getMessage() for r in self.records), [r.getMessage() for r in self.records]
+        return False
