@@ -97,11 +97,10 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase=True`` the exponent is
-    floored, so the rate drops every ``decay_steps`` steps."""
+class _RateDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments, checks and config."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
         _check_real(initial_learning_rate, "initial_learning_rate", non_negative=True)
         _check_real(decay_steps, "decay_steps", positive=True)
         _check_real(decay_rate, "decay_rate", non_negative=True)
@@ -109,15 +108,12 @@ class ExponentialDecay(LearningRateSchedule):
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
         self.staircase = bool(staircase)
-        self.name = name
+        self.name = name or type(self).__name__
 
-    def __call__(self, step):
-        dt = _value_dtype(self.initial_learning_rate).type
+    def _progress(self, step, dt):
+        """``step / decay_steps`` in ``dt``, floored with ``staircase``."""
         p = dt(_step_value(step)) / dt(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        factor = _rounded(lambda e: np.power(np.float64(dt(self.decay_rate)), e), p, dt)
-        return dt(self.initial_learning_rate) * factor
+        return np.floor(p) if self.staircase else p
 
     def get_config(self) -> dict:
         return {
@@ -127,6 +123,20 @@ class ExponentialDecay(LearningRateSchedule):
             "staircase": self.staircase,
             "name": self.name,
         }
+
+
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase=True`` the exponent is
+    floored, so the rate drops every ``decay_steps`` steps."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        dt = _value_dtype(self.initial_learning_rate).type
+        p = self._progress(step, dt)
+        factor = _rounded(lambda e: np.power(np.float64(dt(self.decay_rate)), e), p, dt)
+        return dt(self.initial_learning_rate) * factor
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -257,30 +267,16 @@ class PolynomialDecay(LearningRateSchedule):
                 "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with ``staircase=True`` the ratio
     ``step / decay_steps`` is floored."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        _check_real(initial_learning_rate, "initial_learning_rate", non_negative=True)
-        _check_real(decay_steps, "decay_steps", positive=True)
-        _check_real(decay_rate, "decay_rate", non_negative=True)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
         dt = _value_dtype(self.initial_learning_rate).type
-        p = dt(_step_value(step)) / dt(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return dt(dt(self.initial_learning_rate) / (dt(1.0) + dt(self.decay_rate) * p))
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return dt(dt(self.initial_learning_rate) / (dt(1.0) + dt(self.decay_rate) * self._progress(step, dt)))
 
 
 class CosineDecayRestarts(LearningRateSchedule):

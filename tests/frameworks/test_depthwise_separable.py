@@ -13,6 +13,7 @@ import pytest
 import rnnlab
 from rnnlab import layers as R
 from tests.support.gradcheck import gradcheck
+from tests.support.keras_parity import plain_config, trains_alike_and_files_go_both_ways
 
 CASES = [
     ("DepthwiseConv1D", dict(kernel_size=3), (12, 4)),
@@ -32,21 +33,6 @@ CASES = [
 IDS = [f"{i}:{name}" for i, (name, _, _) in enumerate(CASES)]
 
 
-def _plain_config(config):
-    config = {k: v for k, v in config.items() if k != "name"}
-    if isinstance(config.get("dtype"), dict):
-        config["dtype"] = config["dtype"]["config"]["name"]
-    return _jsonish(config)
-
-
-def _jsonish(value):
-    if isinstance(value, (list, tuple)):
-        return [_jsonish(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonish(v) for k, v in value.items()}
-    return value
-
-
 @pytest.mark.parametrize("name,kwargs,shape", CASES, ids=IDS)
 def test_layer_alone_matches_keras(keras, rng, name, kwargs, shape):
     x = rng.normal(size=(2,) + shape).astype("float32")
@@ -62,7 +48,7 @@ def test_layer_alone_matches_keras(keras, rng, name, kwargs, shape):
     assert got.shape == expected.shape and got.dtype == expected.dtype
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
     assert tuple(rl.compute_output_shape((None,) + shape)) == tuple(kl.compute_output_shape((None,) + shape))
-    assert _plain_config(rl.get_config()) == _plain_config(kl.get_config())
+    assert plain_config(rl.get_config()) == plain_config(kl.get_config())
     again = getattr(R, name).from_config(rl.get_config())
     again(x)
     again.set_weights(weights)
@@ -88,28 +74,7 @@ def _kws_model(K):
 def test_model_trains_as_keras_and_files_go_both_ways(keras, tmp_path, rng):
     data = rng.normal(size=(8, 20, 3)).astype("float32")
     y = rng.normal(size=(8, 2)).astype("float32")
-    km, rm = _kws_model(keras), _kws_model(rnnlab)
-    weights = [rng.uniform(-0.5, 0.5, tuple(w.shape)).astype("float32") for w in km.weights]
-    km.set_weights(weights)
-    rm.set_weights(weights)
-    assert [w.path for w in rm.weights] == [w.path for w in km.weights]
-    np.testing.assert_allclose(rm.predict(data, verbose=0), km.predict(data, verbose=0), atol=1e-5, rtol=0)
-    km.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-    rm.compile(optimizer=rnnlab.optimizers.Adam(0.01), loss="mse")
-    k_loss = km.fit(data, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
-    r_loss = rm.fit(data, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
-    np.testing.assert_allclose(r_loss, k_loss, atol=2e-5, rtol=0)
-    for rw, kw in zip(rm.weights, km.weights):
-        np.testing.assert_allclose(rw.value, kw.numpy(), atol=2e-5, rtol=0, err_msg=kw.path)
-
-    expected = km.predict(data, verbose=0)
-    path = str(tmp_path / "keras_made.keras")
-    km.save(path)
-    loaded = rnnlab.models.load_model(path)
-    np.testing.assert_allclose(loaded.predict(data, verbose=0), expected, atol=1e-5, rtol=0)
-    back = str(tmp_path / "rnnlab_made.keras")
-    loaded.save(back)
-    np.testing.assert_allclose(keras.models.load_model(back).predict(data, verbose=0), expected, atol=1e-5, rtol=0)
+    trains_alike_and_files_go_both_ways(keras, rnnlab, _kws_model, data, y, rng, tmp_path)
 
 
 GRADIENT_CASES = [c for c in CASES if c[1].get("activation") != "relu"]  # relu's kink

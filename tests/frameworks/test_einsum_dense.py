@@ -14,6 +14,7 @@ import pytest
 import rnnlab
 from rnnlab import layers as R
 from tests.support.gradcheck import gradcheck
+from tests.support.keras_parity import plain_config, trains_alike_and_files_go_both_ways
 
 # (equation, output_shape, bias_axes, activation, input shape without the batch)
 CASES = [
@@ -30,21 +31,6 @@ CASES = [
     ("abcd,cde->abe", (None, 3), "e", "gelu", (4, 2, 3)),
 ]
 IDS = [f"{i}:{c[0]}" for i, c in enumerate(CASES)]
-
-
-def _plain_config(config):
-    config = {k: v for k, v in config.items() if k != "name"}
-    if isinstance(config.get("dtype"), dict):
-        config["dtype"] = config["dtype"]["config"]["name"]
-    return _jsonish(config)
-
-
-def _jsonish(value):
-    if isinstance(value, (list, tuple)):
-        return [_jsonish(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonish(v) for k, v in value.items()}
-    return value
 
 
 @pytest.mark.parametrize("equation,output_shape,bias_axes,activation,shape", CASES, ids=IDS)
@@ -70,7 +56,7 @@ def test_einsum_dense_alone_matches_keras(keras, rng, equation, output_shape, bi
         assert static == tuple(kl.compute_output_shape((None,) + shape))
     # else Keras 3.15.1 lists two or more leading elided axes in reverse order in its static shape (its outputs
     # have them in order); rnnlab gives the outputs' shape.
-    assert _plain_config(rl.get_config()) == _plain_config(kl.get_config())
+    assert plain_config(rl.get_config()) == plain_config(kl.get_config())
     again = R.EinsumDense.from_config(rl.get_config())
     again(x)
     again.set_weights(weights)
@@ -106,27 +92,7 @@ def _head_model(K):
 def test_lstm_with_einsum_dense_head_trains_as_keras_and_files_go_both_ways(keras, tmp_path, rng):
     data = rng.normal(size=(8, 10, 3)).astype("float32")
     y = rng.normal(size=(8, 2)).astype("float32")
-    km, rm = _head_model(keras), _head_model(rnnlab)
-    weights = [rng.uniform(-0.6, 0.6, tuple(w.shape)).astype("float32") for w in km.weights]
-    km.set_weights(weights)
-    rm.set_weights(weights)
-    np.testing.assert_allclose(rm.predict(data, verbose=0), km.predict(data, verbose=0), atol=1e-5, rtol=0)
-    km.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-    rm.compile(optimizer=rnnlab.optimizers.Adam(0.01), loss="mse")
-    k_loss = km.fit(data, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
-    r_loss = rm.fit(data, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
-    np.testing.assert_allclose(r_loss, k_loss, atol=2e-5, rtol=0)
-    for rw, kw in zip(rm.weights, km.weights):
-        np.testing.assert_allclose(rw.value, kw.numpy(), atol=2e-5, rtol=0, err_msg=kw.path)
-
-    expected = km.predict(data, verbose=0)
-    path = str(tmp_path / "keras_made.keras")
-    km.save(path)
-    loaded = rnnlab.models.load_model(path)
-    np.testing.assert_allclose(loaded.predict(data, verbose=0), expected, atol=1e-5, rtol=0)
-    back = str(tmp_path / "rnnlab_made.keras")
-    loaded.save(back)
-    np.testing.assert_allclose(keras.models.load_model(back).predict(data, verbose=0), expected, atol=1e-5, rtol=0)
+    trains_alike_and_files_go_both_ways(keras, rnnlab, _head_model, data, y, rng, tmp_path)
 
 
 GRADIENT_CASES = [c for c in CASES if c[3] != "relu"]  # relu's kink: finite differences straddle it
