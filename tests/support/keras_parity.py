@@ -25,6 +25,8 @@ def trains_alike_and_files_go_both_ways(keras, rnnlab, program, data, y, rng, tm
     """``program(K)`` builds the same model in Keras and in rnnlab: same random weights, same predictions (1e-5),
     three Adam epochs to the same losses and weights (``atol``); then Keras's ``.keras`` file read by rnnlab and
     rnnlab's read by Keras predict as Keras does."""
+    keras.backend.clear_session()  # default layer names count from zero in both (other tests made layers before)
+    rnnlab.backend.clear_session()
     km, rm = program(keras), program(rnnlab)
     weights = [rng.uniform(-0.5, 0.5, tuple(w.shape)).astype("float32") for w in km.weights]
     km.set_weights(weights)
