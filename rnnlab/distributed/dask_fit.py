@@ -151,24 +151,42 @@ class TrainingBatches:
 class DataParallelStep:
     """One synchronous step on the client's workers: ``step(parts, rows)`` (see :class:`TrainingBatches`)."""
 
+    #: times a step is submitted again when Dask cancels its tasks (a worker killed at the wrong moment can
+    #: take the scheduler's record of them along: "already forgotten")
+    RESUBMITS = 3
+
     def __init__(self, model, client, class_weight):
         self.model, self.client, self.class_weight = model, client, class_weight
-        [self.recipe] = client.scatter([worker_model.recipe_of(model, with_losses=True)], broadcast=True,
-                                       hash=False)
+        self._scatter_recipe()
         self.one_loss = sum(fn is not None for fn in model._loss_fns) == 1
         self.keep_outputs = any(model._metric_specs)
 
+    def _scatter_recipe(self):
+        [self.recipe] = self.client.scatter([worker_model.recipe_of(self.model, with_losses=True)], broadcast=True,
+                                            hash=False)
+
     def __call__(self, parts, rows):
         import dask
+        from distributed.client import FutureCancelledError
 
         weights = worker_model.weights_of(self.model)  # inside each part's task: one copy per worker, no
         draws = random.active_draws()  # extra round trip, and a lost task can rerun anywhere; the keys of
         bounds = np.cumsum([0] + [xs[0].shape[0] for xs, _, _ in parts])  # this step (set by fit's loop)
-        tasks = [dask.delayed(_part_step, pure=True)(
-            self.recipe, weights, (draws.keys, draws.step, (int(start), int(stop), rows)), xs, ys, sw,
-            self.class_weight, self.one_loss, self.keep_outputs)
-            for (xs, ys, sw), start, stop in zip(parts, bounds[:-1], bounds[1:])]
-        self._apply(self.client.gather(self.client.compute(tasks)), rows)
+        for attempt in range(self.RESUBMITS + 1):
+            tasks = [dask.delayed(_part_step, pure=True)(
+                self.recipe, weights, (draws.keys, draws.step, (int(start), int(stop), rows)), xs, ys, sw,
+                self.class_weight, self.one_loss, self.keep_outputs)
+                for (xs, ys, sw), start, stop in zip(parts, bounds[:-1], bounds[1:])]
+            try:
+                results = self.client.gather(self.client.compute(tasks))
+                break
+            except FutureCancelledError:
+                # The step is a pure function of the weights, the data and the step's keyed draws, so running
+                # it again gives what the lost run would have; the recipe's replicas may have gone too.
+                if attempt == self.RESUBMITS:
+                    raise
+                self._scatter_recipe()
+        self._apply(results, rows)
 
     def _apply(self, results, rows):
         model = self.model
