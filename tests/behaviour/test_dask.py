@@ -307,3 +307,14 @@ def test_state_updating_layers_are_refused_on_a_cluster(client):
     model.compile("sgd", "mse")
     with pytest.raises(ValueError, match="update state during training"):
         model.fit(da.from_array(x, chunks=50), da.from_array(y[:, :1], chunks=50), verbose=0)
+
+
+def test_losses_added_by_a_call_are_refused_on_a_cluster(client):
+    """An activity regularizer adds a loss on each call: each worker's part would add its own share, so fit on a
+    cluster refuses the model with the reason instead of summing partial penalties."""
+    x, y, _ = _data()
+    model = rnnlab.Sequential([rnnlab.Input((7, 3)), rnnlab.layers.LSTM(4),
+                               rnnlab.layers.Dense(1, activity_regularizer="l2")])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"losses that a call adds \(add_loss\(\), activity_regularizer\)"):
+        model.fit(da.from_array(x, chunks=50), da.from_array(y[:, :1], chunks=50), verbose=0)

@@ -214,6 +214,30 @@ def test_bad_state_size_and_bad_returns_are_refused():
         layers.RNN(WrongState())(np.zeros((1, 2, 3), "float32"))
 
 
+@pytest.mark.parametrize("state_size, returned, declared", [([3, 3], 1, 2), (3, 2, 1)])
+def test_a_cell_returning_the_wrong_number_of_states_is_refused_by_name(state_size, returned, declared):
+    class Miscounting(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.state_size = state_size
+
+        def call(self, inputs, states):
+            return states[0], [states[0]] * returned
+
+    cell = Miscounting(name="miscounting_cell")
+    with pytest.raises(ValueError, match=rf"Cell 'miscounting_cell' returned {returned} state tensor\(s\).*declares {declared}"):
+        layers.RNN(cell)(np.zeros((1, 2, 3), "float32"))
+
+
+def test_a_layer_without_state_size_is_refused_naming_it():
+    class NoStateSize(layers.Layer):
+        def call(self, inputs, states):
+            return inputs, states
+
+    with pytest.raises(TypeError, match=r"must be an RNN cell.*NoStateSize name=stateless.*has no state_size"):
+        layers.RNN(NoStateSize(name="stateless"))
+
+
 def test_subclass_overriding_call_runs_through_call():
     class Halved(layers.SimpleRNNCell):
         def call(self, inputs, states, training=False):
