@@ -498,3 +498,54 @@ def test_native_last_output_with_masked_last_steps(kind, split, monkeypatch):
         lib.rnnlab_set_threads(native.thread_count())
     assert not np.asarray(fast[0])[::2].any()
     _assert_close(ref, fast)
+
+
+_PACED_PROGRAM = r"""
+import sys, time
+import numpy as np
+from rnnlab import layers
+from rnnlab.kernels import native, native_loops
+
+kind, calls = sys.argv[1], int(sys.argv[2])
+lib = native.library()
+lib.rnnlab_set_threads(2)
+rng = np.random.default_rng(5)
+layer = getattr(layers, kind)(64, return_sequences=True)
+x = rng.normal(size=(8, 12, 48)).astype("float32")
+layer(x)
+layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+states = [np.zeros((8, 64), "float32") for _ in range(2 if kind == "LSTM" else 1)]
+ref = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=1)[1]
+expected_seen = 0
+for i in range(calls):
+    time.sleep(0.003 + 0.002 * (i // 20 % 2))   # a steady pace, then another, then back
+    out = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=0 if i % 2 else 2)[1]
+    expected_seen += lib.rnnlab_test_call_expected()
+    if not np.array_equal(out, ref):
+        sys.exit(f"call {i}: outputs differ from the one-thread call")
+time.sleep(0.3)                                   # the pace stops: the pool threads go back to sleep
+out = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=2)[1]
+if not np.array_equal(out, ref):
+    sys.exit("the call after the pace stopped differs from the one-thread call")
+print("done", calls, expected_seen)
+"""
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_calls_at_a_regular_pace_wake_the_pool_ahead_and_match_one_thread(kind):
+    """Calls that come at a regular pace (a stream) make the pool's threads wake just before the next call is due
+    (pool.h, note_call_start / await_expected_call), on forced and automatic thread counts alike.  In a child
+    process, which a hang fails by its timeout: the pace is detected, and every call gives the one-thread
+    call's outputs, including one after the pace has stopped."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-c", _PACED_PROGRAM, kind, "200"],
+                              capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{kind}: paced calls did not finish within 120 s (the pool's threads deadlocked)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    word, calls, expected_seen = done.stdout.split()
+    assert (word, calls) == ("done", "200")
+    assert int(expected_seen) > 100, f"the regular pace was detected on only {expected_seen} of 200 calls"

@@ -126,6 +126,8 @@ def _declare(lib):
         getattr(lib, name).restype = None
     lib.rnnlab_get_threads.argtypes = []
     lib.rnnlab_get_threads.restype = i
+    lib.rnnlab_test_call_expected.argtypes = []
+    lib.rnnlab_test_call_expected.restype = i
     return lib
 
 

@@ -61,6 +61,57 @@ static int pool_join(uint32_t g) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ calls at a regular pace
+ *
+ * A stream (a 50 Hz sensor) calls at a regular interval, longer than the pool threads' short spin: each call then
+ * found its second thread asleep and that thread's core idle, and two threads were no faster than one (measured:
+ * LSTM 8,100,64,128 after 20 ms gaps, 2,450 us on two threads and on one; 1,440 us with a thread kept spinning).
+ * So the callers note when each call that may use threads starts; after two gaps within a quarter of each other,
+ * the next call is expected one gap later, and the pool threads wake EXPECT_LEAD_NS before it and spin for it at
+ * most EXPECT_WINDOW_NS: about 1 ms of a core per call when the stream keeps its pace, instead of a core spinning
+ * all the time.  Gaps over EXPECT_MAX_GAP_NS, or irregular ones, expect nothing. */
+#define EXPECT_LEAD_NS 1000000
+#define EXPECT_WINDOW_NS 3000000
+#define EXPECT_MAX_GAP_NS 250000000
+static int64_t last_call_ns = 0, last_gap_ns = 0, next_call_ns = 0;
+static int pool_sleepers = 0; /* pool threads asleep on pool.cv */
+static void note_call_start(void) {
+    const int64_t now = now_ns();
+    const int64_t gap = now - __atomic_exchange_n(&last_call_ns, now, __ATOMIC_RELAXED);
+    const int64_t before = __atomic_exchange_n(&last_gap_ns, gap, __ATOMIC_RELAXED);
+    const int64_t diff = gap > before ? gap - before : before - gap;
+    const int regular = gap > 2 * EXPECT_LEAD_NS && gap < EXPECT_MAX_GAP_NS && diff < before / 4;
+    __atomic_store_n(&next_call_ns, regular ? now + gap : 0, __ATOMIC_SEQ_CST);
+    if (regular && __atomic_load_n(&pool_sleepers, __ATOMIC_SEQ_CST)) { /* asleep threads: expect the next call */
+        pthread_mutex_lock(&pool.mu);
+        pthread_cond_broadcast(&pool.cv);
+        pthread_mutex_unlock(&pool.mu);
+    }
+}
+
+/* Tests: whether a call is expected now (the last calls came at a regular pace). */
+int rnnlab_test_call_expected(void) { return __atomic_load_n(&next_call_ns, __ATOMIC_SEQ_CST) != 0; }
+
+/* A pool thread that has spun in vain: when a call is expected, sleep until EXPECT_LEAD_NS before it, then spin
+ * for it until the window closes.  Returns when the gen moved on or the window passed (the caller then sleeps). */
+static void await_expected_call(int seen) {
+    const int64_t due = __atomic_load_n(&next_call_ns, __ATOMIC_RELAXED), now = now_ns();
+    if (!due || due - EXPECT_LEAD_NS <= now || due - now > EXPECT_MAX_GAP_NS) return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the pool's condition variable waits on the realtime clock */
+    const int64_t wake = (int64_t)until.tv_sec * 1000000000 + until.tv_nsec + (due - EXPECT_LEAD_NS - now);
+    until.tv_sec = (time_t)(wake / 1000000000);
+    until.tv_nsec = (long)(wake % 1000000000);
+    pthread_mutex_lock(&pool.mu);
+    int rc = 0;
+    while (rc == 0 && __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE) == seen)
+        rc = pthread_cond_timedwait(&pool.cv, &pool.mu, &until);
+    pthread_mutex_unlock(&pool.mu);
+    const int64_t stop = due + EXPECT_WINDOW_NS - EXPECT_LEAD_NS;
+    while (__atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE) == seen && now_ns() < stop)
+        for (int i = 0; i < 64; ++i) cpu_relax();
+}
+
 static void *pool_main(void *p) {
     const int tid = (int)(intptr_t)p;
     int seen = pool.start_gen;
@@ -68,10 +119,22 @@ static void *pool_main(void *p) {
         int g, spins = 0;
         while ((g = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE)) == seen) {
             if (++spins < SPIN_IDLE) { cpu_relax(); continue; }
+            await_expected_call(seen);
+            if (__atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE) != seen) continue;
+            /* asleep until the next task, or until a call that runs without this thread expects another:
+             * then this thread wakes for that one (a stream that runs on one thread would otherwise never
+             * find out that two are faster) */
+            const int64_t expected = __atomic_load_n(&next_call_ns, __ATOMIC_RELAXED);
+            if (expected - EXPECT_LEAD_NS > now_ns()) continue; /* a call that ran without this thread expects
+                                                                    the next: await that one */
             pthread_mutex_lock(&pool.mu);
-            while (__atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
+            __atomic_add_fetch(&pool_sleepers, 1, __ATOMIC_SEQ_CST);
+            while (__atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE) == seen &&
+                   __atomic_load_n(&next_call_ns, __ATOMIC_SEQ_CST) == expected)
+                pthread_cond_wait(&pool.cv, &pool.mu);
+            __atomic_sub_fetch(&pool_sleepers, 1, __ATOMIC_ACQ_REL);
             pthread_mutex_unlock(&pool.mu);
-            spins = 0;
+            spins = SPIN_IDLE; /* a new expectation: straight to await_expected_call */
         }
         seen = g;
         if (!pool_join((uint32_t)g)) continue; /* too late: the caller finished without this thread */
@@ -97,7 +160,7 @@ static void pool_after_fork_parent(void) {
     pthread_mutex_unlock(&pool_owner);
 }
 static void pool_after_fork_child(void) {
-    pool.started = 0; pool.gen = 0; pool.join = 0; pool.left = 0;
+    pool.started = 0; pool.gen = 0; pool.join = 0; pool.left = 0; pool_sleepers = 0;
     pthread_mutex_unlock(&pool.mu);
     pthread_mutex_unlock(&pool_owner);
 }
@@ -256,6 +319,7 @@ static int share_work(int threads, int B, int64_t weight_bytes, int units, int *
 
 /* The threads for a call (threads <= 0: automatic, by the multiply-adds per step or per row of work). */
 static int choose_threads(int threads, int64_t work) {
+    if (work >= THREAD_MIN_WORK && pool.want > 1) note_call_start();
     if (threads > 0) return threads;
     threads = work >= THREAD_MIN_WORK ? MAX_THREADS : 1;
     if (threads > 1 && now_ns() < __atomic_load_n(&contended_until, __ATOMIC_RELAXED)) threads = 1;

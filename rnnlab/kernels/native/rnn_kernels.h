@@ -5,11 +5,13 @@
 
 #include <stdint.h>
 
-/* pool.h: the threads later calls may use (the caller included), and a test switch of the work sharing */
+/* pool.h: the threads later calls may use (the caller included), test switches of the work sharing, and whether
+ * a call is expected at a regular pace (tests) */
 void rnnlab_set_threads(int n);
 int rnnlab_get_threads(void);
 void rnnlab_test_solo_at(int phase);
 void rnnlab_test_split(int mode);
+int rnnlab_test_call_expected(void);
 
 /* forward.c: a whole layer's forward pass; for rnnlab/kernels/native_loops.py native_layer */
 int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const float *W, const float *U,
