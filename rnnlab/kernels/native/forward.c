@@ -541,6 +541,9 @@ static int run_forward(seq_t *sp, int kind, int B, int T, int D, int M, const fl
     const int automatic = threads <= 0;
     const int64_t step_work = (int64_t)B * (D + M) * s.G * M;
     threads = choose_threads(threads, step_work);
+    /* a stream's next call is expected (pool.h, note_call_start) unless this one may not use threads: forced to
+     * one, or kept on one by choose_threads because other work held the cores in a recent call */
+    if (step_work >= THREAD_MIN_WORK && pool.want > 1) note_call_start(threads > 1);
     /* automatic and worth threads: one thread or several, whichever has been faster for calls of this size */
     const int measured = automatic && threads > 1;
     if (measured && !speed_choice(step_work)) threads = 1;
