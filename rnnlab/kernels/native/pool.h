@@ -375,7 +375,10 @@ static void speed_record(int64_t work, int several, int64_t units, int64_t ns) {
     if (units <= 0) return;
     const int b = speed_bucket(work);
     const float rate = (float)ns / (float)units, old = speed[b].ns_per_unit[several];
-    speed[b].ns_per_unit[several] = old == 0.0f ? rate : 0.75f * old + 0.25f * rate;
+    const float other = speed[b].ns_per_unit[!several];
+    /* a call 20% faster than the other mode's average counts whole: after conditions change (a stream's threads now
+     * woken ahead, another library gone quiet), one probe is enough to switch, instead of several blended in */
+    speed[b].ns_per_unit[several] = old == 0.0f || (rate < 0.8f * other && rate < old) ? rate : 0.75f * old + 0.25f * rate;
 }
 
 #endif /* RNNLAB_POOL_H */
