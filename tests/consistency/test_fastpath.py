@@ -190,7 +190,26 @@ def test_native_kernel_strategies_match_reference(kind, size, threads, packed, s
         native.library().rnnlab_set_threads(native.thread_count())
 
 
-_CLAIM_RACE_PROGRAM = r"""
+# The child programs below start with this: a layer of random weights, its input and states, and its output on
+# one thread (the reference each threaded call must equal).
+_RANDOM_LAYER = r"""
+import numpy as np
+from rnnlab import layers
+from rnnlab.kernels import native_loops
+
+
+def random_layer(kind, seed, batch, steps, features, units):
+    rng = np.random.default_rng(seed)
+    layer = getattr(layers, kind)(units, return_sequences=True)
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
+    layer(x)
+    layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+    states = [np.zeros((batch, units), "float32") for _ in range(2 if kind == "LSTM" else 1)]
+    return layer, x, states, native_loops.native_layer(layer.cell, x, states, None, False, True, threads=1)[1]
+"""
+
+
+_CLAIM_RACE_PROGRAM = _RANDOM_LAYER + r"""
 import sys
 import numpy as np
 from rnnlab import layers
@@ -200,13 +219,7 @@ kind, threads, calls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 lib = native.library()
 lib.rnnlab_set_threads(threads)
 lib.rnnlab_test_split(1)  # rows claimed in slices
-rng = np.random.default_rng(threads)
-layer = getattr(layers, kind)(33, return_sequences=True)
-x = rng.normal(size=(7, 9, 40)).astype("float32")
-layer(x)
-layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
-states = [np.zeros((7, 33), "float32") for _ in range(2 if kind == "LSTM" else 1)]
-ref = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=1)[1]
+layer, x, states, ref = random_layer(kind, seed=threads, batch=7, steps=9, features=40, units=33)
 for i in range(calls):
     out = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=threads)[1]
     if not np.array_equal(out, ref):
@@ -500,7 +513,7 @@ def test_native_last_output_with_masked_last_steps(kind, split, monkeypatch):
     _assert_close(ref, fast)
 
 
-_PACED_PROGRAM = r"""
+_PACED_PROGRAM = _RANDOM_LAYER + r"""
 import sys, time
 import numpy as np
 from rnnlab import layers
@@ -509,13 +522,7 @@ from rnnlab.kernels import native, native_loops
 kind, calls = sys.argv[1], int(sys.argv[2])
 lib = native.library()
 lib.rnnlab_set_threads(2)
-rng = np.random.default_rng(5)
-layer = getattr(layers, kind)(64, return_sequences=True)
-x = rng.normal(size=(8, 12, 48)).astype("float32")
-layer(x)
-layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
-states = [np.zeros((8, 64), "float32") for _ in range(2 if kind == "LSTM" else 1)]
-ref = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=1)[1]
+layer, x, states, ref = random_layer(kind, seed=5, batch=8, steps=12, features=48, units=64)
 expected_seen = 0
 for i in range(calls):
     time.sleep(0.003 + 0.002 * (i // 20 % 2))   # a steady pace, then another, then back
