@@ -19,6 +19,7 @@ import copy
 import re
 
 from rnnlab import activations, initializers, ops, regularizers
+from rnnlab.engine.conv_args import check_rank
 from rnnlab.engine.layer import Layer, store_weight_arguments, weight_arguments_config
 
 _FORMS = (  # (pattern over the equation with "..." written as "0", where the elided axes are)
@@ -147,9 +148,7 @@ class EinsumDense(Layer):
         self.built = True
 
     def _check_rank(self, shape):
-        if self._input_rank is not None and len(shape) != self._input_rank:
-            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected ndim="
-                             f"{self._input_rank}, found ndim={len(shape)}. Full shape received: {tuple(shape)}")
+        check_rank(self, shape, ndim=self._input_rank)
 
     def call(self, inputs):
         self._check_rank(inputs.shape)

@@ -18,7 +18,29 @@ from rnnlab.engine.conv_args import (check_rank, check_strides_dilation, conv_ou
 from rnnlab.engine.layer import Layer, check_units, store_weight_arguments, weight_arguments_config
 
 
-class BaseConv(Layer):
+class _ConvGeometry:
+    """What both convolution families (:class:`BaseConv`, :class:`BaseDepthwiseConv`) share once their arguments
+    are set: the channel axis, the output's spatial sizes, the input-rank check, and adding the bias."""
+
+    @property
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def _output_spatial(self, input_shape):
+        """The output's spatial sizes (a ValueError when the window is larger than the input)."""
+        return conv_output_spatial(spatial_sizes(input_shape, self.data_format), self.kernel_size, self.strides,
+                                   self.padding, self.dilation_rate, f"layer {self.name!r} ({type(self).__name__})")
+
+    def _check_rank_and_window(self, input_shape):
+        check_rank(self, input_shape, ndim=self.rank + 2)
+        self._output_spatial(input_shape)
+
+    def _add_bias(self, y):
+        return y + ops.reshape(self.bias, (1, -1) + (1,) * self.rank if self.data_format == "channels_first"
+                               else (-1,))
+
+
+class BaseConv(_ConvGeometry, Layer):
     """What every N-D convolution layer (``rank`` spatial axes, Conv1D included) shares: Keras's arguments and
     their checks, the input-shape checks, the weights ``kernel`` ``(*kernel_size, C/groups, filters)`` and
     ``bias`` ``(filters,)``, the output shape and the config. A subclass supplies the call."""
@@ -51,17 +73,8 @@ class BaseConv(Layer):
                                bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.kernel = self.bias = None
 
-    @property
-    def _channel_axis(self):
-        return 1 if self.data_format == "channels_first" else -1
-
-    def _output_spatial(self, input_shape):
-        """The output's spatial sizes (a ValueError when the window is larger than the input)."""
-        return conv_output_spatial(spatial_sizes(input_shape, self.data_format), self.kernel_size, self.strides,
-                                   self.padding, self.dilation_rate, f"layer {self.name!r} ({type(self).__name__})")
-
     def _check_input_shape(self, input_shape):
-        check_rank(self, input_shape, ndim=self.rank + 2)
+        self._check_rank_and_window(input_shape)
         channels = input_shape[self._channel_axis]
         if channels is not None and channels % self.groups:
             raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the input's {channels} channels are not "
@@ -70,7 +83,6 @@ class BaseConv(Layer):
             raise ValueError(f"Input 0 of layer {self.name!r} ({type(self).__name__}) must have "
                              f"{self.kernel.shape[-2] * self.groups} channels; received input shape "
                              f"{tuple(input_shape)}.")
-        self._output_spatial(input_shape)
 
     def build(self, input_shape):
         self._check_input_shape(tuple(input_shape))
@@ -125,8 +137,7 @@ class _OpsConv(BaseConv):
             ks = ops.split(self.kernel, self.groups, axis=-1)
             y = ops.concatenate([self._conv(x, k) for x, k in zip(xs, ks)], axis=self._channel_axis)
         if self.use_bias:
-            y = y + ops.reshape(self.bias, (1, -1) + (1,) * self.rank if self.data_format == "channels_first"
-                                else (-1,))
+            y = self._add_bias(y)
         return self._activation_op(y)
 
 
@@ -220,7 +231,7 @@ class GlobalAveragePooling2D(Layer):
         return config
 
 
-class BaseDepthwiseConv(Layer):
+class BaseDepthwiseConv(_ConvGeometry, Layer):
     """Keras's depthwise convolutions (``rank`` spatial axes): each input channel convolved with its own
     ``depth_multiplier`` filters, output channels ``C * depth_multiplier`` (channel ``c`` gives outputs
     ``c*m ... c*m + m - 1``); weights ``kernel`` ``(*kernel_size, C, depth_multiplier)`` and ``bias``
@@ -259,24 +270,15 @@ class BaseDepthwiseConv(Layer):
         self._activation_op = activation_op(self.activation, "activation", owner)
         self.bias = None
 
-    @property
-    def _channel_axis(self):
-        return 1 if self.data_format == "channels_first" else -1
-
     def _out_channels(self, channels):
         return self.filters if self.separable else (None if channels is None else channels * self.depth_multiplier)
 
-    def _output_spatial(self, input_shape):
-        return conv_output_spatial(spatial_sizes(input_shape, self.data_format), self.kernel_size, self.strides,
-                                   self.padding, self.dilation_rate, f"layer {self.name!r} ({type(self).__name__})")
-
     def _check_input_shape(self, input_shape):
-        check_rank(self, input_shape, ndim=self.rank + 2)
+        self._check_rank_and_window(input_shape)
         channels = input_shape[self._channel_axis]
         if self.built and channels is not None and channels != self._channels:
             raise ValueError(f"Input 0 of layer {self.name!r} ({type(self).__name__}) must have {self._channels} "
                              f"channels; received input shape {tuple(input_shape)}.")
-        self._output_spatial(input_shape)
 
     def build(self, input_shape):
         self._check_input_shape(tuple(input_shape))
@@ -320,8 +322,7 @@ class BaseDepthwiseConv(Layer):
         if self.separable:
             y = ops.conv(y, self.pointwise_kernel, strides=1, padding="valid", data_format=self.data_format)
         if self.use_bias:
-            y = y + ops.reshape(self.bias, (1, -1) + (1,) * self.rank if self.data_format == "channels_first"
-                                else (-1,))
+            y = self._add_bias(y)
         return self._activation_op(y)
 
     def get_config(self):
