@@ -211,9 +211,7 @@ def random_layer(kind, seed, batch, steps, features, units):
 
 _CLAIM_RACE_PROGRAM = _RANDOM_LAYER + r"""
 import sys
-import numpy as np
-from rnnlab import layers
-from rnnlab.kernels import native, native_loops
+from rnnlab.kernels import native
 
 kind, threads, calls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 lib = native.library()
@@ -515,9 +513,7 @@ def test_native_last_output_with_masked_last_steps(kind, split, monkeypatch):
 
 _PACED_PROGRAM = _RANDOM_LAYER + r"""
 import sys, time
-import numpy as np
-from rnnlab import layers
-from rnnlab.kernels import native, native_loops
+from rnnlab.kernels import native
 
 kind, calls = sys.argv[1], int(sys.argv[2])
 lib = native.library()

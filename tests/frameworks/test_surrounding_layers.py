@@ -261,8 +261,8 @@ def test_three_adam_steps_match_keras(keras, case, tmp_path, rng):
     # epsilon=1e-5: a weight whose gradient is zero in exact arithmetic (the autoencoder's output bias under a
     # softmax along time, where the bias shifts every step alike) gets rounding noise instead, 1e-9 from
     # TensorFlow on some CPUs (AMD EPYC, AVX-512) against rnnlab's exact 0.0; Adam divides by sqrt(v) + epsilon, so
-    # with the default 1e-7 that noise moved the bias by 3e-5 in three steps.  1e-5 keeps noise-level gradients
-    # still and real ones (1e-5 and up) moving at most of the learning rate.
+    # with the default 1e-7 that noise moved the bias by 3e-5 in three steps.  With 1e-5, noise-level gradients
+    # move nothing, and real ones (1e-5 and up) still take at least half a learning-rate step.
     km.compile(optimizer=keras.optimizers.Adam(0.01, epsilon=1e-5), loss="mse", run_eagerly=True)  # eager: faster
     rm.compile(optimizer=rnnlab.optimizers.Adam(0.01, epsilon=1e-5), loss="mse")
     k_hist = km.fit(x, y, batch_size=6, epochs=3, shuffle=False, verbose=0).history["loss"]
