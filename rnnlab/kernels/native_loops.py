@@ -44,22 +44,30 @@ def _f32(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+_FLOAT32 = np.dtype(np.float32)
+_SMALL_FLOATS = backend.ALIGNED_MIN_BYTES // 4
+
+
 def _state_buffer(states, batch, units, steps, return_sequences, n_states=None):
     """One fresh buffer for the states, the last output and the outputs: ``[h | (c) | last | outputs]``.
-    ``states=None``: ``n_states`` zero states."""
+    ``states=None``: ``n_states`` zero states.  Returns ``(buf, [h, (c,) last], outputs or None)``."""
     n_states = len(states) if states is not None else n_states
     per = batch * units
-    size = (n_states + 1) * per + (batch * steps * units if return_sequences else 0)
-    # on a cache line: the kernel's vector stores never straddle two, nor do threads owning neighbouring units share one
-    buf = backend.empty_aligned(size, np.float32)
-    if states is None:
-        buf[:(n_states + 1) * per] = 0.0  # not the outputs: the kernel writes every one
+    head = (n_states + 1) * per
+    size = head + (batch * steps * units if return_sequences else 0)
+    if size < _SMALL_FLOATS:  # one calloc: cheaper than zeroing a slice, and small arrays need no alignment
+        buf = np.zeros(size, _FLOAT32)
     else:
-        for k, s in enumerate(states):
-            buf[k * per:(k + 1) * per] = s.reshape(-1)
-        buf[n_states * per:(n_states + 1) * per] = 0.0
-    views = [buf[k * per:(k + 1) * per].reshape(batch, units) for k in range(n_states + 1)]
-    out = buf[(n_states + 1) * per:].reshape(batch, steps, units) if return_sequences else None
+        # on a cache line: the kernel's vector stores never straddle two, nor do threads owning neighbouring units
+        # share one
+        buf = backend.empty_aligned(size, _FLOAT32)
+        buf[:head] = 0.0  # not the outputs: the kernel writes every one
+    heads = buf[:head].reshape(n_states + 1, batch, units)
+    views = [heads[k] for k in range(n_states + 1)]  # (indexing is cheaper than iterating an array)
+    if states is not None:
+        for view, s in zip(views, states):
+            view[...] = s
+    out = buf[head:].reshape(batch, steps, units) if return_sequences else None
     return buf, views, out
 
 
@@ -89,9 +97,11 @@ def _run(cell, x, views, out, mask_u8, reverse, zero_output, threads=None, packe
     batch, steps, depth = x.shape
     ext = native.extension()
     if ext is not None:
-        args = (0 if is_lstm else 1, batch, steps, depth, cell.units, x, kernel, recurrent, bias, views[0],
-                views[1] if is_lstm else None, views[-1], out, mask_u8, reverse, zero_output, threads, packed)
-        if not ext.forward(*args):
+        ok = ext.forward(0 if is_lstm else 1, batch, steps, depth, cell.units, x, kernel, recurrent, bias, views[0],
+                         views[1] if is_lstm else None, views[-1], out, mask_u8, reverse, zero_output, threads, packed)
+        if ok is None:  # every array was made float32 and C-contiguous above, with the sizes given
+            raise AssertionError("rnnlab's native LSTM/GRU loop refused arrays of the expected layout")
+        if not ok:
             backend.to_float_array(x, "float32", "inputs")  # NaN or infinity: raises the standard error
         return
     if not np.isfinite(x).all():
@@ -111,15 +121,38 @@ def _ptr(a):
 
 def _plain_call(layer, x):
     """``layer(x)`` with zero initial states, no mask and no training, straight to the kernel: the outputs in
-    Keras's structure."""
-    cell = layer.loop_cell
-    if not x.flags.c_contiguous:
+    Keras's structure, or None when ``x`` is not a float32 C-contiguous ``(B, T, D)`` array with ``T > 0`` and
+    the layer's ``D`` (the caller then takes the general path, which checks and converts).  A plain call of a
+    small layer is mostly this function's own time, so it does only what the call needs."""
+    shape = x.shape
+    if len(shape) != 3 or not shape[1]:
         return None
-    batch, steps, _ = x.shape
-    sequences = layer.return_sequences
-    _, views, out = _state_buffer(None, batch, cell.units, steps, sequences, 2 if type(cell) is LSTMCell else 1)
-    _run(cell, x, views, out, None, layer.go_backwards, layer.zero_output_for_mask)
-    return layer.shape_outputs(views[-1], out, views[:-1])
+    ext = native.extension()
+    if ext is None:
+        return None
+    cell = layer.loop_cell
+    batch, steps, depth = shape
+    units = cell.units
+    lstm = type(cell) is LSTMCell
+    heads = np.zeros((3 if lstm else 2, batch, units), _FLOAT32)  # the zero states h, (c,) and the last output
+    if not layer.return_sequences:
+        out = None
+    elif batch * steps * units < _SMALL_FLOATS:
+        out = np.empty((batch, steps, units), _FLOAT32)
+    else:  # on cache lines, as in _state_buffer
+        out = backend.empty_aligned((batch, steps, units), _FLOAT32)
+    h, last = heads[0], heads[-1]
+    c = heads[1] if lstm else None
+    options = fastpath.options
+    # the kernel checks every array's dtype, layout and size (x's against depth, the weights' against the cell)
+    ok = ext.forward(0 if lstm else 1, batch, steps, depth, units, x, cell.kernel.value, cell.recurrent_kernel.value,
+                     cell.bias.value if cell.use_bias else None, h, c, last, out, None, layer.go_backwards,
+                     layer.zero_output_for_mask, options.threads, options.packed)
+    if ok is None:  # x is not such an array, or a weight is not float32 C-contiguous: the general path
+        return None
+    if not ok:
+        backend.to_float_array(x, "float32", "inputs")  # NaN or infinity: raises the standard error
+    return layer.shape_outputs(last, out, (h, c) if lstm else (h,))
 
 
 def _native_sequence(call):

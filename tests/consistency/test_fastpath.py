@@ -285,6 +285,89 @@ def test_native_plain_call_refuses_non_finite_inputs():
             layer(y)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("return_sequences,return_state,go_backwards", [
+    (True, True, False), (False, True, True), (True, False, True), (False, False, False)])
+def test_native_plain_call_takes_the_general_path_for_arrays_it_cannot_read(kind, return_sequences, return_state,
+                                                                            go_backwards):
+    """``layer(x)`` goes straight to C only for a float32 C-contiguous (B, T, D) array and float32 C-contiguous
+    weights; anything else (a strided or float64 x, a float64 or Fortran-ordered weight someone put in a variable)
+    is refused by the C entry point without computing, and the general path gives the reference result."""
+    rng = np.random.default_rng(11)
+    cls = {"lstm": layers.LSTM, "gru": layers.GRU}[kind]
+    layer = cls(5, return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards)
+    x = rng.uniform(-1, 1, (3, 7, 4)).astype("float32")
+    layer(x)
+    layer.set_weights([rng.uniform(-0.8, 0.8, w.shape).astype("float32") for w in layer.get_weights()])
+
+    def reference(inputs):
+        with fastpath.reference_only():
+            return layer(np.ascontiguousarray(inputs, dtype="float32"))
+
+    expected = reference(x)
+    _assert_close(expected, layer(x))
+    wide = rng.uniform(-1, 1, (3, 7, 8)).astype("float32")
+    strided = wide[:, :, ::2]
+    assert not strided.flags.c_contiguous
+    _assert_close(reference(strided), layer(strided))
+    _assert_close(reference(x.astype("float64")), layer(x.astype("float64")), tol=1e-6)
+    cell = layer.cell
+    kernel = cell.kernel.value
+    cell.kernel.value = np.asfortranarray(kernel)
+    _assert_close(expected, layer(x))
+    cell.kernel.value = kernel.astype("float64")  # not what rnnlab stores, but a user might put it there
+    _assert_close(expected, layer(x))
+    cell.kernel.value = kernel
+    _assert_close(expected, layer(x))
+
+
+def test_native_entry_point_checks_every_array_before_computing():
+    """The C entry point reads only what the sizes say it may: an array of another dtype, not C-contiguous or
+    smaller than the sizes need gives None and leaves the outputs untouched; a missing required array is a
+    TypeError; and a computed call agrees with the reference."""
+    from rnnlab.kernels import native
+
+    ext = native.extension()
+    rng = np.random.default_rng(5)
+    B, T, D, M = 2, 6, 3, 4
+    x = rng.uniform(-1, 1, (B, T, D)).astype("float32")
+    W = rng.uniform(-0.5, 0.5, (D, 4 * M)).astype("float32")
+    U = rng.uniform(-0.5, 0.5, (M, 4 * M)).astype("float32")
+    b = rng.uniform(-0.5, 0.5, 4 * M).astype("float32")
+
+    def call(**change):
+        arrays = dict(x=x, W=W, U=U, b=b, h=np.zeros((B, M), "float32"), c=np.zeros((B, M), "float32"),
+                      prev=np.zeros((B, M), "float32"), out=np.full((B, T, M), 7.0, "float32"), mask=None)
+        arrays.update(change)
+        a = arrays
+        result = ext.forward(0, B, T, D, M, a["x"], a["W"], a["U"], a["b"], a["h"], a["c"], a["prev"], a["out"],
+                             a["mask"], False, False, 0, -1)
+        return result, a["out"]
+
+    ok, out = call()
+    assert ok is True
+    layer = layers.LSTM(M, return_sequences=True)
+    layer(x)
+    layer.set_weights([W, U, b])
+    with fastpath.reference_only():
+        _assert_close(layer(x), out)
+    for change in (dict(x=x.astype("float64")), dict(x=x[:1]), dict(W=W[:, :-1].copy()), dict(U=U.T.copy().T),
+                   dict(b=b.astype("float16")), dict(out=np.full((B, T - 1, M), 7.0, "float32")),
+                   dict(mask=np.ones((B, T), "float32")), dict(mask=np.ones((B, T - 1), "uint8")),
+                   dict(h=np.zeros((B, M), "int32")), dict(x=b"not floats")):
+        ok, out = call(**change)
+        assert ok is None, sorted(change)
+        if out.shape == (B, T, M):
+            assert (out == 7.0).all(), sorted(change)  # nothing computed
+    readonly = np.zeros((B, M), "float32")
+    readonly.flags.writeable = False
+    assert call(h=readonly)[0] is None
+    for missing in ("x", "W", "U", "h", "c", "prev"):
+        with pytest.raises(TypeError, match="may not be None"):
+            call(**{missing: None})
+    with pytest.raises(TypeError):
+        call(x=object())  # no buffer at all
+
 def test_native_kernel_from_several_python_threads_at_once():
     """The kernel releases the GIL and its thread pool serves one caller at a time (others run on their own
     thread): concurrent calls from Python threads all give the reference result."""

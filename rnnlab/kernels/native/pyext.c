@@ -11,10 +11,30 @@
 #include <math.h>
 #include "rnn_kernels.h"
 
-/* The address of a C-contiguous buffer (None -> NULL), or -1 with an exception set. */
-static int get_buffer(PyObject *obj, Py_buffer *view, int writable, void **ptr) {
-    if (obj == Py_None) { view->obj = NULL; *ptr = NULL; return 0; }
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0) return -1;
+/* The address of a C-contiguous buffer of at least `items` elements of `format` ('f': float32, 'B': uint8), in
+ * *ptr (None -> NULL): 0; 1 when obj is not such a buffer (view->obj then NULL: nothing to release); -1 with an
+ * exception set when obj has no buffer at all. */
+static int get_buffer(PyObject *obj, Py_buffer *view, int writable, char format, int64_t items, void **ptr) {
+    view->obj = NULL;
+    *ptr = NULL;
+    if (obj == Py_None) return 0;
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        /* NumPy refuses a read-only array with ValueError, others with BufferError: the caller converts and calls
+         * again.  An object with no buffer at all is the caller's error (TypeError). */
+        if (!PyErr_ExceptionMatches(PyExc_BufferError) && !PyErr_ExceptionMatches(PyExc_ValueError)) return -1;
+        PyErr_Clear();
+        view->obj = NULL;
+        return 1;
+    }
+    const char *f = view->format ? view->format : "B";
+    if (*f == '@' || *f == '=' || *f == '<') ++f; /* native or little-endian order (x86-64, aarch64) */
+    const int ok = f[0] == format && f[1] == 0 && view->itemsize == (format == 'f' ? 4 : 1) &&
+                   PyBuffer_IsContiguous(view, 'C') && view->len >= items * view->itemsize;
+    if (!ok) {
+        PyBuffer_Release(view);
+        view->obj = NULL;
+        return 1;
+    }
     *ptr = view->buf;
     return 0;
 }
@@ -30,8 +50,10 @@ static int all_finite(const float *x, int64_t n) {
 }
 
 /* forward(kind, B, T, D, M, x, W, U, bias, h, c, prev, out, mask, reverse, zero_output, threads, packed)
- * Arrays are C-contiguous buffers (bias, c, out, mask may be None).  Returns False, without computing, when x
- * holds NaN or infinity; True otherwise.  For rnnlab/kernels/native_loops.py _run. */
+ * Arrays are C-contiguous buffers (bias, c, out, mask may be None): float32, mask uint8.  Returns None, without
+ * computing, when an array is not such a buffer or is smaller than the sizes say (the caller converts them and
+ * calls again); False, without computing, when x holds NaN or infinity; True otherwise.  For
+ * rnnlab/kernels/native_loops.py _run and _plain_call. */
 static PyObject *py_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 18) { PyErr_SetString(PyExc_TypeError, "forward() takes 18 arguments"); return NULL; }
@@ -44,23 +66,35 @@ static PyObject *py_forward(PyObject *self, PyObject *const *args, Py_ssize_t na
     const int reverse = PyObject_IsTrue(args[14]), zero = PyObject_IsTrue(args[15]);
     const int threads = (int)PyLong_AsLong(args[16]), packed = (int)PyLong_AsLong(args[17]);
     if (PyErr_Occurred()) return NULL;
+    const int64_t B = ints[0], T = ints[1], D = ints[2], M = ints[3], G = kind == 0 ? 4 : 3;
+    if (B < 0 || T < 0 || D < 0 || M < 0 || (kind != 0 && kind != 1)) {
+        PyErr_SetString(PyExc_ValueError, "forward(): negative size or unknown kind");
+        return NULL;
+    }
+    /* x, W, U, bias, h, c, prev, out, mask */
+    const int64_t items[9] = {B * T * D, D * G * M, M * G * M, (kind == 0 ? 1 : 2) * G * M, B * M, B * M, B * M,
+                              B * T * M, B * T};
+    static const int writable[9] = {0, 0, 0, 0, 1, 1, 1, 1, 0};
     Py_buffer views[9];
     void *ptrs[9];
-    static const int writable[9] = {0, 0, 0, 0, 1, 1, 1, 1, 0};
-    int n = 0;
+    int n = 0, rc_get = 0;
     for (; n < 9; ++n)
-        if (get_buffer(args[5 + n], &views[n], writable[n], &ptrs[n]) < 0) break;
+        if ((rc_get = get_buffer(args[5 + n], &views[n], writable[n], n == 8 ? 'B' : 'f', items[n], &ptrs[n])))
+            break;
     PyObject *result = NULL;
-    if (n == 9) {
-        const int B = ints[0], T = ints[1], D = ints[2], M = ints[3];
+    if (n == 9 && (!ptrs[0] || !ptrs[1] || !ptrs[2] || !ptrs[4] || !ptrs[6] || (kind == 0 && !ptrs[5]))) {
+        PyErr_SetString(PyExc_TypeError, "forward(): x, W, U, h, prev (and c for an LSTM) may not be None");
+    } else if (n == 9) {
         int ok, rc = 0;
         Py_BEGIN_ALLOW_THREADS
-        ok = all_finite((const float *)ptrs[0], (int64_t)B * T * D);
+        ok = all_finite((const float *)ptrs[0], B * T * D);
         if (ok)
-            rc = rnn_forward_f32(kind, B, T, D, M, ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6],
-                                 ptrs[7], ptrs[8], reverse, zero, threads, packed);
+            rc = rnn_forward_f32(kind, (int)B, (int)T, (int)D, (int)M, ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4],
+                                 ptrs[5], ptrs[6], ptrs[7], ptrs[8], reverse, zero, threads, packed);
         Py_END_ALLOW_THREADS
         result = rc ? PyErr_NoMemory() : PyBool_FromLong(ok);
+    } else if (rc_get > 0) {
+        result = Py_NewRef(Py_None);
     }
     for (int k = 0; k < n; ++k)
         if (views[k].obj) PyBuffer_Release(&views[k]);
