@@ -502,7 +502,7 @@ def test_aligned_buffers(shape):
 @pytest.mark.parametrize("size", [(2, 13, 5, 16), (5, 40, 7, 70), (9, 7, 33, 48)])
 def test_native_results_do_not_depend_on_strategy_or_batch(kind, size, monkeypatch):
     """For batches of two rows or more, every strategy (rows or units shared, 1-3 threads, the input part in each
-    step or ahead in chunks) sums in one order: the outputs are the same bits, and a row's outputs are the same bits
+    step or ahead in chunks, the blocks of units in order or in reverse every other step) sums in one order: the outputs are the same bits, and a row's outputs are the same bits
     whichever batch it comes in."""
     from rnnlab.kernels import native, native_loops
 
@@ -517,19 +517,23 @@ def test_native_results_do_not_depend_on_strategy_or_batch(kind, size, monkeypat
     lib.rnnlab_set_threads(3)
     results = []
     try:
-        for threads, split, ahead in [(1, -1, 0), (1, -1, 1), (2, 0, 0), (2, 0, 1), (2, 1, 0), (3, 1, 1), (0, -1, -1)]:
+        for threads, split, ahead, order in [(1, -1, 0, 0), (1, -1, 1, 1), (2, 0, 0, 1), (2, 0, 1, 0), (2, 1, 0, 1),
+                                             (3, 1, 1, 0), (3, 0, 0, 1), (0, -1, -1, -1)]:
             monkeypatch.setattr(fastpath.options, "threads", threads)
             lib.rnnlab_test_split(split)
             lib.rnnlab_test_precompute(ahead)
+            lib.rnnlab_test_block_order(order)
             results.append([np.array(o) for o in layer(x, mask=mask)])
         lib.rnnlab_test_split(-1)
         lib.rnnlab_test_precompute(-1)
+        lib.rnnlab_test_block_order(-1)
         monkeypatch.setattr(fastpath.options, "threads", 0)
         halves = [[np.array(o) for o in layer(x[part], mask=mask[part])] for part in (slice(0, 2), slice(2, None))
                   if batch >= 4]  # a batch of one row sums alone, in its own order
     finally:
         lib.rnnlab_test_split(-1)
         lib.rnnlab_test_precompute(-1)
+        lib.rnnlab_test_block_order(-1)
         lib.rnnlab_set_threads(native.thread_count())
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -635,3 +639,44 @@ def test_calls_at_a_regular_pace_wake_the_pool_ahead_and_match_one_thread(kind):
     word, calls, expected_seen = done.stdout.split()
     assert (word, calls) == ("done", "200")
     assert int(expected_seen) > 100, f"the regular pace was detected on only {expected_seen} of 200 calls"
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("size", [(1, 9, 6, 64), (1, 5, 3, 37), (3, 6, 4, 80)])
+def test_native_block_order_changes_no_bit_of_inference_or_training(kind, size):
+    """Every other step may take the blocks of units in reverse order (the panels read last are still in L1):
+    blocks are independent within a step, so outputs, states and the gradients of a training step are the same
+    bits either way, one row or several, and agree with the reference loop."""
+    from rnnlab.kernels import native
+
+    lib = native.library()
+    batch, steps, dim, units = size
+    rng = np.random.default_rng(units)
+    layer = getattr(layers, kind)(units, return_sequences=True, return_state=True)
+    x = rng.normal(size=(batch, steps, dim)).astype("float32")
+    layer(x)
+    weights = [rng.uniform(-0.4, 0.4, w.shape).astype("float32") for w in layer.get_weights()]
+    probe = [rng.normal(size=(batch, steps, units)).astype("float32")] + \
+        [rng.normal(size=(batch, units)).astype("float32") for _ in range(2 if kind == "LSTM" else 1)]
+
+    def run():
+        layer.set_weights(weights)
+        outputs = [np.array(o) for o in layer(x)]
+        grads = {}
+        assert layer.explain_kernels(x, training=True).selected == "fused_training"
+        _, backward = layer.forward_backward(x, grads=grads, training=True)
+        d_x, _ = backward(probe, need_input_grad=True)
+        return outputs + [np.array(grads[w]) for w in layer.trainable_weights] + [np.array(d_x)]
+
+    try:
+        found = {}
+        for order in (0, 1):
+            lib.rnnlab_test_block_order(order)
+            found[order] = run()
+    finally:
+        lib.rnnlab_test_block_order(-1)
+    for a, b in zip(found[0], found[1]):
+        np.testing.assert_array_equal(a, b)
+    with fastpath.reference_only():
+        layer.set_weights(weights)
+        _assert_close([np.array(o) for o in layer(x)], found[1][:len(layer(x))])

@@ -121,7 +121,8 @@ def _declare(lib):
     i64 = ctypes.c_int64
     lib.rnn_gemm_f32.argtypes = [i, p, i64, i64, i, p, i64, i64, i, i, p, i64, i64, p, p, i]
     lib.rnn_gemm_f32.restype = i
-    for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split", "rnnlab_test_precompute"):
+    for name in ("rnnlab_set_threads", "rnnlab_test_solo_at", "rnnlab_test_split", "rnnlab_test_precompute",
+                 "rnnlab_test_block_order"):
         getattr(lib, name).argtypes = [i]
         getattr(lib, name).restype = None
     lib.rnnlab_get_threads.argtypes = []

@@ -214,6 +214,10 @@ static inline __attribute__((always_inline)) void gru_finish(const seq_t *s, con
 
 static void seq_steps(seq_t *s, int tid, int nt);
 
+static int block_order_test_mode = -1; /* tests: 0 blocks always in order, 1 or -1 in reverse every other step */
+
+void rnnlab_test_block_order(int mode) { block_order_test_mode = mode; }
+
 /* A step's product reads each block's panel of weights (K rows of k, G vectors each) once per tile of rows.  A
  * panel larger than PANEL_CHUNK_BYTES would not stay in L1 from one tile to the next (32 KB of L1 data cache, which
  * also holds the rows of x and h): then the tiles of up to GROUP_ROWS rows take it in chunks of k rows that do.
@@ -282,15 +286,21 @@ static inline void seq_step(const seq_t *s, const float *set, int step, int blk_
     const int DX = s->xw ? 0 : D; /* the product's input part: none when it was computed ahead */
     /* The k rows of a panel that one pass over a group of row tiles reads (see PANEL_CHUNK_BYTES) */
     const int K = DX + M, kc = panel_chunk(K, G);
-    for (int blk = blk_begin; blk < blk_end; ++blk) {
+    /* Every other step takes the blocks in reverse order: the panels a step read last are still in L1 when the
+     * next step starts with them, where one order would always find L1 holding the panels needed last.  Blocks
+     * are independent within a step, so the results are the same bits in either order. */
+    const int backwards = block_order_test_mode >= 0 ? block_order_test_mode && (step & 1) : (step & 1);
+    for (int bi = 0; bi < blk_end - blk_begin; ++bi) {
+        const int blk = backwards ? blk_end - 1 - bi : blk_begin + bi;
         const int u0 = blk * VN, n = M - u0 < VN ? M - u0 : VN;
         const float *bias_tile = s->bias_tiles + (int64_t)blk * TS;
         const panel_t pw = panel(s, set, 0, blk), pu = panel(s, set, 1, blk);
         /* While the first G row tiles run, their k loops prefetch the next block's panels (G lines of 64
          * bytes per k), which would otherwise come from L3 when that block starts. */
-        const int prefetch_next = s->packed && blk + 1 < blk_end;
-        const panel_t pw_next = panel(s, set, 0, prefetch_next ? blk + 1 : blk);
-        const panel_t pu_next = panel(s, set, 1, prefetch_next ? blk + 1 : blk);
+        const int prefetch_next = s->packed && bi + 1 < blk_end - blk_begin;
+        const int blk_next = !prefetch_next ? blk : backwards ? blk - 1 : blk + 1;
+        const panel_t pw_next = panel(s, set, 0, blk_next);
+        const panel_t pu_next = panel(s, set, 1, blk_next);
         /* rows in groups of nearly equal size, at most GROUP_ROWS, each in tiles of nearly equal size (8 rows:
          * 4 + 4, not 6 + 2);
          * every tile of 2 or more rows sums in the same order, so a row's result does not depend on the batch it

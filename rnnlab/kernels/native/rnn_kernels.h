@@ -19,6 +19,7 @@ int rnn_forward_f32(int kind, int B, int T, int D, int M, const float *x, const 
                     int reverse, int zero_output, int threads, int packed);
 int rnn_vector_width(void);
 void rnnlab_test_precompute(int mode);
+void rnnlab_test_block_order(int mode);
 
 /* forward.c: GRU with reset_after=False; for rnnlab/kernels/native_loops.py _gru_v1_sequence */
 void gru_sequence_f32(int B, int T, int M, const float *xw, const float *U, float *buf, const uint8_t *mask,
