@@ -319,11 +319,13 @@ def test_native_plain_call_takes_the_general_path_for_arrays_it_cannot_read(kind
     _assert_close(expected, layer(x))
     cell.kernel.value = kernel
     _assert_close(expected, layer(x))
+    with pytest.raises(ValueError, match="shape"):  # fewer features than the kernel's rows: refused, not misread
+        layer(x[:, :, :3].copy())
 
 
 def test_native_entry_point_checks_every_array_before_computing():
-    """The C entry point reads only what the sizes say it may: an array of another dtype, not C-contiguous or
-    smaller than the sizes need gives None and leaves the outputs untouched; a missing required array is a
+    """The C entry point reads only what the sizes say it may: an array of another dtype, not C-contiguous or of
+    another size than the sizes say gives None and leaves the outputs untouched; a missing required array is a
     TypeError; and a computed call agrees with the reference."""
     from rnnlab.kernels import native
 
@@ -352,6 +354,7 @@ def test_native_entry_point_checks_every_array_before_computing():
     with fastpath.reference_only():
         _assert_close(layer(x), out)
     for change in (dict(x=x.astype("float64")), dict(x=x[:1]), dict(W=W[:, :-1].copy()), dict(U=U.T.copy().T),
+                   dict(W=np.concatenate([W, W])), dict(prev=np.zeros((B + 1, M), "float32")),
                    dict(b=b.astype("float16")), dict(out=np.full((B, T - 1, M), 7.0, "float32")),
                    dict(mask=np.ones((B, T), "float32")), dict(mask=np.ones((B, T - 1), "uint8")),
                    dict(h=np.zeros((B, M), "int32")), dict(x=b"not floats")):

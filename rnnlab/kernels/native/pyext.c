@@ -11,7 +11,7 @@
 #include <math.h>
 #include "rnn_kernels.h"
 
-/* The address of a C-contiguous buffer of at least `items` elements of `format` ('f': float32, 'B': uint8), in
+/* The address of a C-contiguous buffer of exactly `items` elements of `format` ('f': float32, 'B': uint8), in
  * *ptr (None -> NULL): 0; 1 when obj is not such a buffer (view->obj then NULL: nothing to release); -1 with an
  * exception set when obj has no buffer at all. */
 static int get_buffer(PyObject *obj, Py_buffer *view, int writable, char format, int64_t items, void **ptr) {
@@ -29,7 +29,7 @@ static int get_buffer(PyObject *obj, Py_buffer *view, int writable, char format,
     const char *f = view->format ? view->format : "B";
     if (*f == '@' || *f == '=' || *f == '<') ++f; /* native or little-endian order (x86-64, aarch64) */
     const int ok = f[0] == format && f[1] == 0 && view->itemsize == (format == 'f' ? 4 : 1) &&
-                   PyBuffer_IsContiguous(view, 'C') && view->len >= items * view->itemsize;
+                   PyBuffer_IsContiguous(view, 'C') && view->len == items * view->itemsize;
     if (!ok) {
         PyBuffer_Release(view);
         view->obj = NULL;
@@ -51,7 +51,7 @@ static int all_finite(const float *x, int64_t n) {
 
 /* forward(kind, B, T, D, M, x, W, U, bias, h, c, prev, out, mask, reverse, zero_output, threads, packed)
  * Arrays are C-contiguous buffers (bias, c, out, mask may be None): float32, mask uint8.  Returns None, without
- * computing, when an array is not such a buffer or is smaller than the sizes say (the caller converts them and
+ * computing, when an array is not such a buffer or its size is not what the sizes say (the caller converts and
  * calls again); False, without computing, when x holds NaN or infinity; True otherwise.  For
  * rnnlab/kernels/native_loops.py _run and _plain_call. */
 static PyObject *py_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
