@@ -575,8 +575,8 @@ class Model(Trainer, Layer):
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Write the model (config and weights), atomically: a Keras 3 ``.keras`` archive, or Keras's legacy HDF5
-        model for a path ending in ``.h5``/``.hdf5`` (``include_optimizer=True`` adds the compile settings and
-        the optimizer's state, as Keras does)."""
+        model for a path ending in ``.h5``/``.hdf5``.  A compiled model's file also holds its compile settings and
+        its optimizer's state, as Keras's does (for ``.h5`` unless ``include_optimizer=False``)."""
         file_formats().save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):

@@ -39,9 +39,11 @@ from rnnlab.saving.compile_config import NotStorable, compile_from_config, keras
 from rnnlab.saving.config_json import MAX_CONFIG_BYTES, parse_config_json
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
 from rnnlab.saving.config_writer import KERAS_VERSION, check_keras3_writable, serialize_model
-from rnnlab.saving.keras_weights_h5 import load_weights_h5, read_weights, stored_layer_elements, weights_bytes
+from rnnlab.saving.keras_optimizer_vars import keras_optimizer_variables
+from rnnlab.saving.keras_weights_h5 import (load_weights_h5, read_optimizer_state, read_weights, stored_layer_elements,
+                                             weights_bytes)
 from rnnlab.saving.legacy_h5 import is_legacy_keras_version, load_legacy_model
-from rnnlab.saving.legacy_h5_writer import LEGACY_SUFFIXES, save_legacy_model
+from rnnlab.saving.legacy_h5_writer import LEGACY_SUFFIXES, keras_variable_paths, save_legacy_model
 from rnnlab.saving.safe_h5 import check_global_heaps, open_h5
 from rnnlab.version import __version__
 
@@ -68,9 +70,12 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Write ``model`` as a Keras 3 ``.keras`` archive that ``keras.models.load_model`` opens, or, for a path
     ending in ``.h5``/``.hdf5``, as Keras's legacy HDF5 model (:mod:`.legacy_h5_writer`), as Keras chooses.
 
-    Keras's keyword arguments: ``include_optimizer`` (legacy ``.h5`` only; rnnlab's ``.keras`` archives hold
-    no optimizer state) and the deprecated ``save_format``, accepted with a warning when the path's
-    extension names the format, as Keras does.
+    A compiled model's archive also holds its compile config and its optimizer's variables (iterations, learning
+    rate, state) as Keras stores them, so a loaded model resumes training with the same updates.
+
+    Keras's keyword arguments: ``include_optimizer`` (for ``.keras`` only ``True``: Keras stores the optimizer in
+    an archive whatever the argument says, and rnnlab refuses ``False`` there rather than ignore it) and the
+    deprecated ``save_format``, accepted with a warning when the path's extension names the format, as Keras does.
     """
     if not isinstance(filepath, (str, os.PathLike)):
         raise TypeError(f"Argument `filepath` must be a path; received {type(filepath).__name__}.")
@@ -94,10 +99,11 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     if filepath.endswith(LEGACY_SUFFIXES):
         return save_legacy_model(model, filepath, overwrite=overwrite,
                                  include_optimizer=True if include_optimizer is None else include_optimizer)
-    if include_optimizer is not None:
-        raise ValueError(f"Argument `include_optimizer` applies to legacy '.h5' files only; rnnlab's .keras archives "
-                         f"hold no optimizer state. Received: include_optimizer={include_optimizer!r}, "
-                         f"filepath={filepath!r}.")
+    if include_optimizer is not None and include_optimizer is not True:
+        raise ValueError(f"Argument `include_optimizer` may only be True for a .keras archive: Keras stores a compiled "
+                         f"model's optimizer in it whatever the argument says, and rnnlab does not ignore an argument. "
+                         f"To save without the optimizer, save to '.h5' with include_optimizer=False, or use "
+                         f"save_weights(). Received: include_optimizer={include_optimizer!r}, filepath={filepath!r}.")
     if not filepath.endswith(".keras"):
         raise ValueError(f"Argument `filepath` must end in '.keras'; received filepath={filepath!r}.")
     if not overwrite and os.path.exists(filepath):
@@ -110,9 +116,16 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         _logger.warning("%r is saved without its compile settings: %s. Compile the loaded model again.",
                         filepath, exc)
         compile_config = None
+    optimizer_state = None
     if compile_config is not None:
         config["compile_config"] = compile_config
-    weights = weights_bytes(model)
+        try:
+            optimizer_state = (model.optimizer.name, [
+                array for _, array in keras_optimizer_variables(model.optimizer, model.trainable_weights,
+                                                                keras_variable_paths(model))])
+        except ValueError as exc:
+            _logger.warning("%r is saved without its optimizer's state: %s", filepath, exc)
+    weights = weights_bytes(model, optimizer_state)
     assets = asset_members(model)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "saved_by": f"rnnlab {__version__}"}
@@ -167,8 +180,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     ``custom_object_scope`` and ``register_keras_serializable``); a file can name them, never import anything.
     ``safe_mode`` refuses what Keras refuses in safe mode that rnnlab could otherwise do (reading a vocabulary
     file a config names); rnnlab never runs code stored in a file (lambdas), in either mode. With
-    ``compile=True`` a stored compile config whose optimizer and loss rnnlab has is applied (a legacy ``.h5`` also
-    restores the optimizer's state; a ``.keras`` archive's is not read); otherwise the model comes back uncompiled.
+    ``compile=True`` a stored compile config whose optimizer and loss rnnlab has is applied, and the optimizer's
+    stored iterations and state are restored as Keras restores them; otherwise the model comes back uncompiled.
     """
     filepath = _check_path(filepath)
     with reading(filepath):
@@ -352,9 +365,11 @@ def _load_keras_archive(filepath, custom_objects, compile, safe_mode):
                 raise ValueError(f"File {filepath!r}: malformed model config ({type(exc).__name__}: {exc}).") \
                     from None
             read_weights(model, h5, source, by_name=True)
-    load_asset_members(model, assets, f"File {filepath!r}")
-    if compile and isinstance(config, dict) and config.get("compile_config"):
-        compile_from_config(model, config["compile_config"], f"File {filepath!r}")
+            load_asset_members(model, assets, f"File {filepath!r}")
+            if compile and isinstance(config, dict) and config.get("compile_config"):
+                compile_from_config(model, config["compile_config"], f"File {filepath!r}")
+                if getattr(model, "_compiled", False):
+                    read_optimizer_state(model, h5, source)
     return model
 
 

@@ -9,8 +9,10 @@ same slots by the same names (``Optimizer._state[path][slot]``); :data:`KERAS_SL
 Variables of the optimizer as a whole come last (Nadam's ``u_product``, which Keras names ``<name>/variable``);
 :data:`KERAS_GLOBAL_VARIABLES` names them.
 
-A legacy ``.h5`` file stores this list as its ``optimizer_weights`` group; ``load_model`` in Keras builds the
-optimizer and assigns the list in order (skipping it, with a warning, if the count or a shape differs).
+A ``.keras`` archive stores this list in its weights file as the datasets ``optimizer/vars/0 .. n-1``
+(:func:`rnnlab.saving.keras_weights_h5.read_optimizer_state`), a legacy ``.h5`` file as its ``optimizer_weights``
+group; ``load_model`` in Keras builds the optimizer and assigns the list in order (skipping it, with a warning,
+if the count or a shape differs).
 """
 from __future__ import annotations
 

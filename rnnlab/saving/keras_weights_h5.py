@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 
 import numpy as np
 
@@ -142,13 +143,21 @@ def write_weights(model, h5file):
             group.create_dataset(key, data=value)
 
 
-def weights_bytes(model) -> bytes:
-    """The bytes of a Keras 3 ``.weights.h5`` file for ``model`` (written in memory)."""
+def weights_bytes(model, optimizer_state=None) -> bytes:
+    """The bytes of a Keras 3 ``.weights.h5`` file for ``model`` (written in memory).  ``optimizer_state``:
+    ``(optimizer name, [arrays])``, the optimizer's variables in Keras's order, stored as Keras stores them
+    (the group ``optimizer/vars``, datasets ``0 .. n-1``)."""
     h5py = h5py_module()
     _check_model(model)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         write_weights(model, f)
+        if optimizer_state is not None:
+            name, arrays = optimizer_state
+            group = f.create_group(OPTIMIZER_VARS)
+            group.attrs["name"] = name
+            for i, array in enumerate(arrays):
+                group.create_dataset(str(i), data=np.asarray(array))
     return buffer.getvalue()
 
 
@@ -298,6 +307,45 @@ def _read_weights(model, h5file, source, by_name):
         var.value[...] = value.astype(var.value.dtype, copy=False)
     for obj, values in named_assignments:
         obj.set_keras_named_state(values)
+
+
+#: Where Keras 3 stores a compiled model's optimizer variables in its weights file (``optimizer.variables`` in order).
+OPTIMIZER_VARS = "optimizer/vars"
+
+
+def read_optimizer_state(model, h5file, source):
+    """Restore a compiled ``model``'s optimizer from the ``optimizer/vars`` group of an open Keras 3 weights file,
+    as Keras's ``load_model`` does: when the file stores as many variables as the built optimizer has (Keras builds
+    it when it compiles a loaded model), they are its iterations, learning rate and state, in Keras's order (see
+    :mod:`.keras_optimizer_vars`); otherwise Keras skips them with a warning, and so does rnnlab.  Stored values
+    that do not fit (a shape, a dtype, NaN) are refused with a warning too: the optimizer then starts fresh.
+    Returns whether the state was restored."""
+    from rnnlab.saving.keras_optimizer_vars import keras_optimizer_shapes, restore_optimizer_variables
+
+    h5py = h5py_module()
+    optimizer = model.optimizer
+    try:
+        group = group_at(h5file, OPTIMIZER_VARS)
+        if group is None:
+            return False
+        if not isinstance(group, h5py.Group):
+            raise ValueError(f"{OPTIMIZER_VARS} is not a group")
+        trainable = model.trainable_weights
+        shapes = keras_optimizer_shapes(optimizer, trainable)
+        stored = sorted(group.keys())
+        if stored != sorted(str(i) for i in range(len(shapes))):
+            warnings.warn(f"{source}: skipping the saved state of optimizer {optimizer.name!r}: it has "
+                          f"{len(shapes)} variables once built, and the file stores {len(stored)}; the optimizer "
+                          "starts fresh, as in Keras.", stacklevel=3)
+            return False
+        values = [read_dataset(group, str(i), shape, f"{source}, {OPTIMIZER_VARS}/{i}", integer=i == 0)
+                  for i, shape in enumerate(shapes)]
+        restore_optimizer_variables(optimizer, trainable, values, source)
+    except READ_ERRORS + (ValueError,) as exc:
+        warnings.warn(f"{source}: the saved state of optimizer {optimizer.name!r} was not restored ({exc}); the "
+                      "optimizer starts fresh.", stacklevel=3)
+        return False
+    return True
 
 
 def load_weights_h5(model, filepath):

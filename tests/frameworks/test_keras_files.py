@@ -668,6 +668,80 @@ def test_legacy_h5_of_a_trained_model_matches_keras(K, optimizer, tmp_path, rng)
     _parity(from_theirs.get_weights(), [to_numpy(w) for w in km.weights])
 
 
+def _archive_arrays(path, group):
+    """``{dataset name: array}`` under ``group`` of a .keras archive's model.weights.h5."""
+    import io
+
+    with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        return {name: np.asarray(ds[()]) for name, ds in f[group].items()}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_keras_archive_keeps_the_optimizer_state_as_keras_does(K, optimizer, tmp_path, rng):
+    """The same model trained two steps in Keras and in rnnlab: both .keras archives hold the optimizer's
+    variables in the same order (iterations, learning rate, Keras's slot order).  Each framework loads the
+    other's archive with its iterations and state, and a third step on each side matches the model that wrote
+    the file."""
+    L = K.layers
+    km = K.Sequential([K.Input((5, 3)), L.Bidirectional(L.GRU(2, return_sequences=True)), L.LSTM(3), L.Dense(2)])
+    randomize(km, rng)
+    path = str(tmp_path / "start.keras")
+    km.save(path)
+    rm = rnnlab.models.load_model(path)
+    name, config = OPTIMIZERS[optimizer]
+    if name == "Nadam":  # its scalar is an unnamed Keras variable, numbered per process: "variable" when fresh
+        K.backend.clear_session()
+    km.compile(optimizer=getattr(K.optimizers, name)(**config), loss="mse", metrics=["mae"])
+    rm.compile(optimizer=getattr(rnnlab.optimizers, name)(**config), loss="mse", metrics=["mae"])
+    x, y = rng.normal(size=(6, 5, 3)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")
+    for _ in range(2):
+        km.train_on_batch(x, y)
+        rm.train_on_batch(x, y)
+    ours, theirs = str(tmp_path / "rnnlab_made.keras"), str(tmp_path / "keras_made.keras")
+    rm.save(ours)
+    km.save(theirs)
+    arrays_ours, arrays_theirs = _archive_arrays(ours, "optimizer/vars"), _archive_arrays(theirs, "optimizer/vars")
+    assert sorted(arrays_ours) == sorted(arrays_theirs) == sorted(str(i) for i in range(len(km.optimizer.variables)))
+    assert len(arrays_ours) > 2  # the slots, not only iterations and learning rate
+    for key, value in arrays_theirs.items():
+        assert arrays_ours[key].dtype == value.dtype and arrays_ours[key].shape == value.shape, key
+        np.testing.assert_allclose(arrays_ours[key], value, rtol=1e-4, atol=1e-6, err_msg=key)
+
+    from_ours = K.models.load_model(ours)
+    assert int(from_ours.optimizer.iterations) == 2
+    from_theirs = rnnlab.models.load_model(theirs)
+    assert from_theirs._compiled and from_theirs.optimizer.iterations == 2
+    km.train_on_batch(x, y)
+    from_theirs.train_on_batch(x, y)
+    _parity(from_theirs.get_weights(), [to_numpy(w) for w in km.weights])
+    rm.train_on_batch(x, y)
+    from_ours.train_on_batch(x, y)
+    _parity([to_numpy(w) for w in from_ours.weights], rm.get_weights())
+
+
+def test_keras_archive_of_an_untrained_optimizer_loads_fresh_in_both(K, tmp_path, rng):
+    """A compiled model that never trained has an unbuilt optimizer: its archive stores two variables, fewer than
+    the built optimizer that loading creates, so Keras skips them with a warning, and so does rnnlab."""
+    L = K.layers
+    km = K.Sequential([K.Input((4, 2)), L.GRU(3), L.Dense(1)])
+    randomize(km, rng)
+    start = str(tmp_path / "start.keras")
+    km.save(start)
+    rm = rnnlab.models.load_model(start)
+    km.compile(optimizer=K.optimizers.Adam(0.01), loss="mse")
+    rm.compile(optimizer=rnnlab.optimizers.Adam(0.01), loss="mse")
+    ours, theirs = str(tmp_path / "ours.keras"), str(tmp_path / "theirs.keras")
+    rm.save(ours)
+    km.save(theirs)
+    assert sorted(_archive_arrays(ours, "optimizer/vars")) == sorted(_archive_arrays(theirs, "optimizer/vars")) \
+        == ["0", "1"]
+    with pytest.warns(UserWarning, match="Skipping variable loading for optimizer"):
+        K.models.load_model(ours)
+    with pytest.warns(UserWarning, match="skipping the saved state of optimizer"):
+        loaded = rnnlab.models.load_model(theirs)
+    assert loaded._compiled and loaded.optimizer.iterations == 0
+
+
 def test_tf_keras2_reads_rnnlab_h5_as_it_reads_keras3s(K, tmp_path, rng):
     """TF-Keras 2's ``load_weights`` reads rnnlab's .h5 into the same architecture; its ``load_model`` treats
     rnnlab's file as it treats Keras 3's own (it refuses Keras 3's InputLayer config: Keras 3's legacy files

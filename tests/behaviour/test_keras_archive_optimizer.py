@@ -1,0 +1,130 @@
+"""A compiled model's ``.keras`` archive keeps its optimizer (Keras's part, against Keras itself, is in
+tests/frameworks/test_keras_files.py): a trained model comes back with its iterations and state, so the next
+training step gives the same weights; a schedule's optimizer stores no learning rate; an uncompiled model stores
+no optimizer; and stored optimizer values that do not fit are refused with a warning, never half-applied.
+"""
+import io
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import rnnlab
+
+try:
+    import h5py
+except ImportError:  # h5py is rnnlab's optional `keras` extra: a hard failure on CI, a skip elsewhere
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("h5py is not installed (pip install rnnlab[keras])", allow_module_level=True)
+
+from tests.behaviour.test_legacy_h5_save import _data, _functional  # noqa: E402
+
+
+def _optimizer_vars(path):
+    with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        if "optimizer" not in f:
+            return None
+        return {name: np.asarray(ds[()]) for name, ds in f["optimizer/vars"].items()}
+
+
+def _rewrite_optimizer_vars(path, change):
+    """Rewrite the archive at ``path`` with ``change(group)`` applied to its ``optimizer/vars`` group."""
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    buffer = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buffer, "r+") as f:
+        change(f["optimizer/vars"])
+    members["model.weights.h5"] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+def _trained(rng, optimizer):
+    model = _functional(rng)
+    model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
+    x, y = _data(rng)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    return model, x, y
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: rnnlab.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+    lambda: rnnlab.optimizers.Adagrad(learning_rate=0.05),
+    lambda: rnnlab.optimizers.Adam(learning_rate=0.01, amsgrad=True),
+    lambda: rnnlab.optimizers.Adam(rnnlab.optimizers.schedules.ExponentialDecay(0.01, 3, 0.5)),
+], ids=["sgd_momentum", "adagrad", "adam_amsgrad", "adam_schedule"])
+def test_trained_model_round_trip_continues_training_identically(optimizer, tmp_path, rng):
+    model, x, y = _trained(rng, optimizer())
+    path = tmp_path / "trained.keras"
+    model.save(path)
+    stored = _optimizer_vars(path)
+    assert int(stored["0"]) == model.optimizer.iterations == 2
+    schedule = not isinstance(model.optimizer.get_config()["learning_rate"], float)
+    assert ("1" in stored) and (stored["1"].shape == () or schedule)  # a schedule stores no learning rate
+    loaded = rnnlab.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded._compiled and loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert loaded.optimizer.iterations == 2
+    for var_path, slots in model.optimizer.state.items():
+        for slot, value in slots.items():
+            np.testing.assert_array_equal(loaded.optimizer.get_slot(var_path, slot), value)
+    for _ in range(2):
+        model.train_on_batch(x, y)
+        loaded.train_on_batch(x, y)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_only_a_compiled_model_stores_an_optimizer(tmp_path, rng):
+    model = _functional(rng)
+    path = tmp_path / "uncompiled.keras"
+    model.save(path)
+    assert _optimizer_vars(path) is None
+    model.compile(optimizer="adam", loss="mse")
+    model.save(path, include_optimizer=True)  # what Keras does anyway
+    assert sorted(_optimizer_vars(path)) == ["0", "1"]  # unbuilt: iterations and learning rate
+    with pytest.raises(ValueError, match="include_optimizer"):
+        model.save(path, include_optimizer=False)
+    model.fit(*_data(rng), verbose=0)
+    model.save(path)
+    loaded = rnnlab.models.load_model(path, compile=False)
+    assert not loaded._compiled  # the stored state is only read into the optimizer a compiled load creates
+
+
+@pytest.mark.parametrize("damage", ["nan", "shape", "float_count", "missing", "extra", "huge"])
+def test_stored_optimizer_values_that_do_not_fit_are_refused_whole(damage, tmp_path, rng):
+    """A damaged or hostile optimizer group: a warning names the problem, the model loads with its weights and
+    a fresh optimizer, and nothing of the stored state is applied (no allocation beyond the model's own size)."""
+    model, x, y = _trained(rng, rnnlab.optimizers.Adam(0.01))
+    path = tmp_path / "damaged.keras"
+    model.save(path)
+    last = str(len(_optimizer_vars(path)) - 1)
+
+    def change(group):
+        if damage == "nan":
+            data = group[last][()]
+            data.flat[0] = np.nan
+            del group[last]
+            group.create_dataset(last, data=data)
+        elif damage == "shape":
+            del group[last]
+            group.create_dataset(last, data=np.zeros(7, "float32"))
+        elif damage == "float_count":
+            del group["0"]
+            group.create_dataset("0", data=np.float32(2.0))
+        elif damage == "missing":
+            del group[last]
+        elif damage == "extra":
+            group.create_dataset(str(int(last) + 1), data=np.zeros(3, "float32"))
+        else:  # a declared size far beyond the model, with no bytes behind it
+            del group[last]
+            group.create_dataset(last, shape=(1 << 40,), dtype="float32")
+
+    _rewrite_optimizer_vars(path, change)
+    with pytest.warns(UserWarning, match="optimizer"):
+        loaded = rnnlab.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded._compiled and loaded.optimizer.iterations == 0 and not loaded.optimizer.built
