@@ -3,7 +3,8 @@ an LSTM autoencoder with RepeatVector and TimeDistributed(Dense), a two-input tw
 concatenate, an attention encoder-decoder (LSTM encoder with states, LSTM decoder from them, Attention over the
 encoder's outputs) and a ConvLSTM next-frame model with a ConvLSTM direction classifier (Conv3D, Conv2D,
 MaxPooling2D, GlobalAveragePooling2D).  Each runs on real Keras and, after the README's import swap, on rnnlab: the
-same predictions and losses (and a sensor classifier with Normalization.adapt, Conv1D, LSTM and a Lambda).  The programs run in two processes (one per framework) to import TensorFlow once."""
+same predictions and losses (and a sensor classifier with Normalization.adapt, Conv1D, LSTM and a Lambda, and a
+GRU forecaster that resumes training from a ModelCheckpoint .keras file with its optimizer state).  The programs run in two processes (one per framework) to import TensorFlow once."""
 import os
 import pathlib
 import subprocess
@@ -15,7 +16,7 @@ from tests.support.reference import require
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PROGRAMS = ["cnn_lstm_classifier.py", "lstm_autoencoder.py", "two_inputs_two_outputs.py", "attention_seq2seq.py",
-            "convlstm_next_frame.py", "sensor_classifier.py"]
+            "convlstm_next_frame.py", "sensor_classifier.py", "checkpoint_resume.py"]
 SWAP = {"from tensorflow import keras": "import rnnlab as keras",
         "from tensorflow.keras import layers": "from rnnlab import layers"}
 DRIVER = """import runpy, sys
