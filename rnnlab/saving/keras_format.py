@@ -39,11 +39,10 @@ from rnnlab.saving.compile_config import NotStorable, compile_from_config, keras
 from rnnlab.saving.config_json import MAX_CONFIG_BYTES, parse_config_json
 from rnnlab.saving.config_reader import KerasLoadOptions, deserialize_model
 from rnnlab.saving.config_writer import KERAS_VERSION, check_keras3_writable, serialize_model
-from rnnlab.saving.keras_optimizer_vars import keras_optimizer_variables
-from rnnlab.saving.keras_weights_h5 import (load_weights_h5, read_optimizer_state, read_weights, stored_layer_elements,
-                                             weights_bytes)
+from rnnlab.saving.keras_weights_h5 import (load_weights_h5, optimizer_state, read_optimizer_state, read_weights,
+                                             stored_layer_elements, weights_bytes)
 from rnnlab.saving.legacy_h5 import is_legacy_keras_version, load_legacy_model
-from rnnlab.saving.legacy_h5_writer import LEGACY_SUFFIXES, keras_variable_paths, save_legacy_model
+from rnnlab.saving.legacy_h5_writer import LEGACY_SUFFIXES, save_legacy_model
 from rnnlab.saving.safe_h5 import check_global_heaps, open_h5
 from rnnlab.version import __version__
 
@@ -116,16 +115,9 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         _logger.warning("%r is saved without its compile settings: %s. Compile the loaded model again.",
                         filepath, exc)
         compile_config = None
-    optimizer_state = None
     if compile_config is not None:
         config["compile_config"] = compile_config
-        try:
-            optimizer_state = (model.optimizer.name, [
-                array for _, array in keras_optimizer_variables(model.optimizer, model.trainable_weights,
-                                                                keras_variable_paths(model))])
-        except ValueError as exc:
-            _logger.warning("%r is saved without its optimizer's state: %s", filepath, exc)
-    weights = weights_bytes(model, optimizer_state)
+    weights = weights_bytes(model, optimizer_state(model, filepath) if compile_config is not None else None)
     assets = asset_members(model)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "saved_by": f"rnnlab {__version__}"}
@@ -380,6 +372,8 @@ def load_weights_keras_archive(model, filepath):
         raise ValueError(f"File {filepath!r} is not a valid .keras archive.")
     with _open_zip(filepath) as zf, _open_weights_member(zf, filepath) as (h5, source):
         read_weights(model, h5, source)
+        if getattr(model, "_compiled", False):
+            read_optimizer_state(model, h5, source, built=None)
 
 
 def load_any_weights(model, filepath):

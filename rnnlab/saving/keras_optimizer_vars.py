@@ -122,9 +122,12 @@ def _fresh_slots(optimizer, trainable):
             for group in groups for v, inits in initial for slot in group if slot in inits]
 
 
-def keras_optimizer_shapes(optimizer, trainable) -> list:
-    """The shapes of :func:`keras_optimizer_variables` once built on ``trainable`` (the head ones are ``()``)."""
+def keras_optimizer_shapes(optimizer, trainable, built=True) -> list:
+    """The shapes of :func:`keras_optimizer_variables` once built on ``trainable`` (the head ones are ``()``);
+    ``built=False``: before it is built (the head ones alone)."""
     head = 2 if _has_learning_rate_variable(optimizer) else 1
+    if not built:
+        return [()] * head
     tail = len(_global_variables(optimizer))
     return [()] * head + [array.shape for _, _, array in _fresh_slots(optimizer, trainable)] + [()] * tail
 

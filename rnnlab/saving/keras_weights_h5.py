@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import logging
 import warnings
 
 import numpy as np
@@ -26,14 +27,18 @@ from rnnlab.models.functional import Model
 from rnnlab.models.sequential import Sequential
 from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.keras_ops import is_keras_op
+from rnnlab.saving.keras_optimizer_vars import keras_optimizer_shapes, keras_optimizer_variables, \
+    restore_optimizer_variables
 from rnnlab.saving.legacy_h5 import read_legacy_weights
+from rnnlab.saving.legacy_h5_writer import keras_variable_paths
 from rnnlab.saving.safe_h5 import (READ_ERRORS, child, dataset_paths, group_at, h5py_module, open_h5, read_attr,
                                    read_dataset, stored_elements)
 
 SUFFIX = ".weights.h5"
+_logger = logging.getLogger(__name__)
 
 __all__ = ["save_weights_h5", "load_weights_h5", "write_weights", "read_weights", "keras_weight_entries",
-           "weights_bytes", "keras_class_key", "stored_layer_elements"]
+           "weights_bytes", "keras_class_key", "stored_layer_elements", "optimizer_state", "read_optimizer_state"]
 
 
 # ----------------------------------------------------------------------------------------------- the tree
@@ -176,7 +181,7 @@ def save_weights_h5(model, filepath, overwrite=True):
         raise ValueError(f"Argument `filepath` must end in {SUFFIX!r}; received filepath={filepath!r}.")
     if not overwrite and os.path.exists(filepath):
         raise ValueError(f"File {filepath!r} exists and overwrite=False.")
-    data = weights_bytes(model)
+    data = weights_bytes(model, optimizer_state(model, filepath))
     with atomic_write(filepath) as f:
         f.write(data)
 
@@ -313,15 +318,27 @@ def _read_weights(model, h5file, source, by_name):
 OPTIMIZER_VARS = "optimizer/vars"
 
 
-def read_optimizer_state(model, h5file, source):
-    """Restore a compiled ``model``'s optimizer from the ``optimizer/vars`` group of an open Keras 3 weights file,
-    as Keras's ``load_model`` does: when the file stores as many variables as the built optimizer has (Keras builds
-    it when it compiles a loaded model), they are its iterations, learning rate and state, in Keras's order (see
-    :mod:`.keras_optimizer_vars`); otherwise Keras skips them with a warning, and so does rnnlab.  Stored values
-    that do not fit (a shape, a dtype, NaN) are refused with a warning too: the optimizer then starts fresh.
-    Returns whether the state was restored."""
-    from rnnlab.saving.keras_optimizer_vars import keras_optimizer_shapes, restore_optimizer_variables
+def optimizer_state(model, filepath):
+    """``(name, [arrays])`` of a compiled ``model``'s optimizer variables as Keras lists them, for a weights file;
+    None for an uncompiled model, or (with a logged warning) an optimizer whose variables Keras does not know."""
+    if not getattr(model, "_compiled", False) or getattr(model, "optimizer", None) is None:
+        return None
+    try:
+        variables = keras_optimizer_variables(model.optimizer, model.trainable_weights, keras_variable_paths(model))
+    except ValueError as exc:
+        _logger.warning("%r is saved without its optimizer's state: %s", filepath, exc)
+        return None
+    return model.optimizer.name, [array for _, array in variables]
 
+
+def read_optimizer_state(model, h5file, source, built=True):
+    """Restore a compiled ``model``'s optimizer from the ``optimizer/vars`` group of an open Keras 3 weights file,
+    as Keras does: when the file stores as many variables as the optimizer has -- built (``load_model``: Keras
+    builds the optimizer when it compiles a loaded model), or as it is now (``built=None``: ``load_weights``) --
+    they are its iterations, learning rate and state, in Keras's order (see :mod:`.keras_optimizer_vars`);
+    otherwise Keras skips them with a warning, and so does rnnlab.  Stored values that do not fit (a shape, a
+    dtype, NaN) are refused with a warning too, and nothing of them is applied.  Returns whether the state was
+    restored."""
     h5py = h5py_module()
     optimizer = model.optimizer
     try:
@@ -331,19 +348,20 @@ def read_optimizer_state(model, h5file, source):
         if not isinstance(group, h5py.Group):
             raise ValueError(f"{OPTIMIZER_VARS} is not a group")
         trainable = model.trainable_weights
-        shapes = keras_optimizer_shapes(optimizer, trainable)
+        built = optimizer.built if built is None else built
+        shapes = keras_optimizer_shapes(optimizer, trainable, built)
         stored = sorted(group.keys())
         if stored != sorted(str(i) for i in range(len(shapes))):
             warnings.warn(f"{source}: skipping the saved state of optimizer {optimizer.name!r}: it has "
-                          f"{len(shapes)} variables once built, and the file stores {len(stored)}; the optimizer "
-                          "starts fresh, as in Keras.", stacklevel=3)
+                          f"{len(shapes)} variables{' once built' if built else ' before it is built'}, and the "
+                          f"file stores {len(stored)}; the optimizer keeps its own, as in Keras.", stacklevel=3)
             return False
         values = [read_dataset(group, str(i), shape, f"{source}, {OPTIMIZER_VARS}/{i}", integer=i == 0)
                   for i, shape in enumerate(shapes)]
         restore_optimizer_variables(optimizer, trainable, values, source)
     except READ_ERRORS + (ValueError,) as exc:
         warnings.warn(f"{source}: the saved state of optimizer {optimizer.name!r} was not restored ({exc}); the "
-                      "optimizer starts fresh.", stacklevel=3)
+                      "optimizer keeps its own.", stacklevel=3)
         return False
     return True
 
@@ -364,4 +382,6 @@ def load_weights_h5(model, filepath):
             raise ValueError(f"File {filepath!r} could not be read ({type(exc).__name__}: {exc}).") from None
         if legacy:
             return read_legacy_weights(model, f, f"File {filepath!r}")
-        return read_weights(model, f, f"File {filepath!r}")
+        read_weights(model, f, f"File {filepath!r}")
+        if getattr(model, "_compiled", False):
+            read_optimizer_state(model, f, f"File {filepath!r}", built=None)

@@ -1,4 +1,4 @@
-"""A compiled model's ``.keras`` archive keeps its optimizer (Keras's part, against Keras itself, is in
+"""A compiled model's ``.keras`` archive (and ``.weights.h5`` file) keeps its optimizer (Keras's part, against Keras itself, is in
 tests/frameworks/test_keras_files.py): a trained model comes back with its iterations and state, so the next
 training step gives the same weights; a schedule's optimizer stores no learning rate; an uncompiled model stores
 no optimizer; and stored optimizer values that do not fit are refused with a warning, never half-applied.
@@ -128,3 +128,32 @@ def test_stored_optimizer_values_that_do_not_fit_are_refused_whole(damage, tmp_p
         loaded = rnnlab.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert loaded._compiled and loaded.optimizer.iterations == 0 and not loaded.optimizer.built
+
+
+def test_weights_files_hold_the_optimizer_of_a_compiled_model_only(tmp_path, rng):
+    """``save_weights`` stores the optimizer's variables when the model is compiled, as Keras does;
+    ``load_weights`` rolls a stepped optimizer back to them, and leaves an optimizer with another count alone."""
+    model = _functional(rng)
+    path = tmp_path / "m.weights.h5"
+    model.save_weights(path)
+    with h5py.File(path, "r") as f:
+        assert "optimizer" not in f
+    model.compile(optimizer=rnnlab.optimizers.RMSprop(0.01, momentum=0.5), loss="mse")
+    x, y = _data(rng)
+    model.train_on_batch(x, y)
+    model.save_weights(path)
+    saved = [w.copy() for w in model.get_weights()]
+    state = {p: {k: v.copy() for k, v in slots.items()} for p, slots in model.optimizer.state.items()}
+    model.train_on_batch(x, y)
+    model.load_weights(path)
+    assert model.optimizer.iterations == 1
+    for a, b in zip(model.get_weights(), saved):
+        np.testing.assert_array_equal(a, b)
+    for var_path, slots in state.items():
+        for slot, value in slots.items():
+            np.testing.assert_array_equal(model.optimizer.get_slot(var_path, slot), value)
+    other = _functional(rng)
+    other.compile(optimizer=rnnlab.optimizers.RMSprop(0.01, momentum=0.5), loss="mse")
+    with pytest.warns(UserWarning, match="skipping the saved state"):
+        other.load_weights(path)
+    assert other.optimizer.iterations == 0 and not other.optimizer.built

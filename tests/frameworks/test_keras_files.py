@@ -742,6 +742,55 @@ def test_keras_archive_of_an_untrained_optimizer_loads_fresh_in_both(K, tmp_path
     assert loaded._compiled and loaded.optimizer.iterations == 0
 
 
+def test_weights_files_carry_the_optimizer_as_keras_does(K, tmp_path, rng):
+    """``save_weights`` of a compiled model stores its optimizer's variables too, as Keras's does; ``load_weights``
+    restores them into an optimizer with as many variables (one that has stepped: a checkpoint rolled back in the
+    same run), and skips them with a warning otherwise, in both frameworks.  Each loads the other's file."""
+    L = K.layers
+    km = K.Sequential([K.Input((5, 3)), L.LSTM(3), L.Dense(2)])
+    randomize(km, rng)
+    start = str(tmp_path / "start.keras")
+    km.save(start)
+    rm = rnnlab.models.load_model(start)
+    km.compile(optimizer=K.optimizers.Adam(0.01, name="adam"), loss="mse")
+    rm.compile(optimizer=rnnlab.optimizers.Adam(0.01, name="adam"), loss="mse")
+    x, y = rng.normal(size=(6, 5, 3)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")
+    for _ in range(2):
+        km.train_on_batch(x, y)
+        rm.train_on_batch(x, y)
+    ours, theirs = str(tmp_path / "ours.weights.h5"), str(tmp_path / "theirs.weights.h5")
+    rm.save_weights(ours)
+    km.save_weights(theirs)
+    with h5py.File(ours, "r") as f_ours, h5py.File(theirs, "r") as f_theirs:
+        assert sorted(f_ours["optimizer/vars"]) == sorted(f_theirs["optimizer/vars"])
+        assert len(f_ours["optimizer/vars"]) == len(km.optimizer.variables) > 2
+        for key in f_theirs["optimizer/vars"]:
+            np.testing.assert_allclose(f_ours["optimizer/vars"][key][()], f_theirs["optimizer/vars"][key][()],
+                                       rtol=1e-4, atol=1e-6, err_msg=key)
+    for _ in range(2):  # then back to the checkpoint, each framework from the other's file
+        km.train_on_batch(x, y)
+        rm.train_on_batch(x, y)
+    km.load_weights(ours)
+    rm.load_weights(theirs)
+    assert int(km.optimizer.iterations) == rm.optimizer.iterations == 2
+    km.train_on_batch(x, y)
+    rm.train_on_batch(x, y)
+    _parity(rm.get_weights(), [to_numpy(w) for w in km.weights])
+
+    fresh_k = K.models.load_model(start)
+    fresh_k.compile(optimizer=K.optimizers.Adam(0.01, name="adam"), loss="mse")
+    fresh_r = rnnlab.models.load_model(start)
+    fresh_r.compile(optimizer=rnnlab.optimizers.Adam(0.01, name="adam"), loss="mse")
+    with pytest.warns(UserWarning, match="Skipping variable loading for optimizer"):
+        fresh_k.load_weights(ours)
+    with pytest.warns(UserWarning, match="skipping the saved state of optimizer"):
+        fresh_r.load_weights(theirs)
+    assert int(fresh_k.optimizer.iterations) == fresh_r.optimizer.iterations == 0
+    fresh_k.train_on_batch(x, y)
+    fresh_r.train_on_batch(x, y)
+    _parity(fresh_r.get_weights(), [to_numpy(w) for w in fresh_k.weights])
+
+
 def test_tf_keras2_reads_rnnlab_h5_as_it_reads_keras3s(K, tmp_path, rng):
     """TF-Keras 2's ``load_weights`` reads rnnlab's .h5 into the same architecture; its ``load_model`` treats
     rnnlab's file as it treats Keras 3's own (it refuses Keras 3's InputLayer config: Keras 3's legacy files
