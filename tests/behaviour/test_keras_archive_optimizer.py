@@ -1,7 +1,7 @@
-"""A compiled model's ``.keras`` archive (and ``.weights.h5`` file) keeps its optimizer (Keras's part, against Keras itself, is in
-tests/frameworks/test_keras_files.py): a trained model comes back with its iterations and state, so the next
-training step gives the same weights; a schedule's optimizer stores no learning rate; an uncompiled model stores
-no optimizer; and stored optimizer values that do not fit are refused with a warning, never half-applied.
+"""A compiled model's ``.keras`` archive and ``.weights.h5`` file keep its optimizer (Keras's part, against Keras
+itself, is in tests/frameworks/test_keras_files.py): a trained model comes back with its iterations and state, so
+the next training step gives the same weights; a schedule's optimizer stores no learning rate; an uncompiled model
+stores no optimizer; and stored optimizer values that do not fit are refused with a warning, never half-applied.
 """
 import io
 import os
