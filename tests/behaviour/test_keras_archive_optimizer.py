@@ -19,7 +19,8 @@ except ImportError:  # h5py is rnnlab's optional `keras` extra: a hard failure o
         raise
     pytest.skip("h5py is not installed (pip install rnnlab[keras])", allow_module_level=True)
 
-from tests.behaviour.test_legacy_h5_save import _data, _functional  # noqa: E402
+from tests.behaviour.test_legacy_h5_save import (_data, _functional, assert_resumes_identically,  # noqa: E402
+                                                 assert_same_optimizer_state)
 
 
 def _optimizer_vars(path):
@@ -64,18 +65,7 @@ def test_trained_model_round_trip_continues_training_identically(optimizer, tmp_
     assert int(stored["0"]) == model.optimizer.iterations == 2
     schedule = not isinstance(model.optimizer.get_config()["learning_rate"], float)
     assert ("1" in stored) and (stored["1"].shape == () or schedule)  # a schedule stores no learning rate
-    loaded = rnnlab.models.load_model(path)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert loaded._compiled and loaded.optimizer.get_config() == model.optimizer.get_config()
-    assert loaded.optimizer.iterations == 2
-    for var_path, slots in model.optimizer.state.items():
-        for slot, value in slots.items():
-            np.testing.assert_array_equal(loaded.optimizer.get_slot(var_path, slot), value)
-    for _ in range(2):
-        model.train_on_batch(x, y)
-        loaded.train_on_batch(x, y)
-    for a, b in zip(loaded.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_resumes_identically(rnnlab.models.load_model(path), model, x, y, steps=2)
 
 
 def test_only_a_compiled_model_stores_an_optimizer(tmp_path, rng):
@@ -149,9 +139,7 @@ def test_weights_files_hold_the_optimizer_of_a_compiled_model_only(tmp_path, rng
     assert model.optimizer.iterations == 1
     for a, b in zip(model.get_weights(), saved):
         np.testing.assert_array_equal(a, b)
-    for var_path, slots in state.items():
-        for slot, value in slots.items():
-            np.testing.assert_array_equal(model.optimizer.get_slot(var_path, slot), value)
+    assert_same_optimizer_state(model.optimizer, state)
     other = _functional(rng)
     other.compile(optimizer=rnnlab.optimizers.RMSprop(0.01, momentum=0.5), loss="mse")
     with pytest.warns(UserWarning, match="skipping the saved state"):

@@ -501,21 +501,29 @@ def test_aligned_buffers(shape):
         assert a.base is None
 
 
+def _built_layer(kind, size, seed, scale):
+    """``(rng, layer, x, weights)``: a ``kind`` layer (``return_sequences``, ``return_state``) built on random
+    inputs ``x`` of ``size`` ``(B, T, D, units)``, and random float32 weights in ``[-scale, scale]`` for it."""
+    batch, steps, dim, units = size
+    rng = np.random.default_rng(seed)
+    layer = getattr(layers, kind)(units, return_sequences=True, return_state=True)
+    x = rng.normal(size=(batch, steps, dim)).astype("float32")
+    layer(x)
+    return rng, layer, x, [rng.uniform(-scale, scale, w.shape).astype("float32") for w in layer.get_weights()]
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 @pytest.mark.parametrize("size", [(2, 13, 5, 16), (5, 40, 7, 70), (9, 7, 33, 48)])
 def test_native_results_do_not_depend_on_strategy_or_batch(kind, size, monkeypatch):
     """For batches of two rows or more, every strategy (rows or units shared, 1-3 threads, the input part in each
-    step or ahead in chunks, the blocks of units in order or in reverse every other step) sums in one order: the outputs are the same bits, and a row's outputs are the same bits
-    whichever batch it comes in."""
+    step or ahead in chunks, the blocks of units in order or in reverse every other step) sums in one order: the
+    outputs are the same bits, and a row's outputs are the same bits whichever batch it comes in."""
     from rnnlab.kernels import native, native_loops
 
     lib = native.library()
     batch, steps, dim, units = size
-    rng = np.random.default_rng(batch)
-    layer = getattr(layers, kind)(units, return_sequences=True, return_state=True)
-    x = rng.normal(size=(batch, steps, dim)).astype("float32")
-    layer(x)
-    layer.set_weights([rng.uniform(-0.3, 0.3, w.shape) for w in layer.get_weights()])
+    rng, layer, x, weights = _built_layer(kind, size, seed=batch, scale=0.3)
+    layer.set_weights(weights)
     mask = _mask(rng, batch, steps)
     lib.rnnlab_set_threads(3)
     results = []
@@ -654,11 +662,7 @@ def test_native_block_order_changes_no_bit_of_inference_or_training(kind, size):
 
     lib = native.library()
     batch, steps, dim, units = size
-    rng = np.random.default_rng(units)
-    layer = getattr(layers, kind)(units, return_sequences=True, return_state=True)
-    x = rng.normal(size=(batch, steps, dim)).astype("float32")
-    layer(x)
-    weights = [rng.uniform(-0.4, 0.4, w.shape).astype("float32") for w in layer.get_weights()]
+    rng, layer, x, weights = _built_layer(kind, size, seed=units, scale=0.4)
     probe = [rng.normal(size=(batch, steps, units)).astype("float32")] + \
         [rng.normal(size=(batch, units)).astype("float32") for _ in range(2 if kind == "LSTM" else 1)]
 

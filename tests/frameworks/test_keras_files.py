@@ -621,18 +621,18 @@ def _h5_arrays(path, group):
         return out
 
 
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
-def test_legacy_h5_of_a_trained_model_matches_keras(K, optimizer, tmp_path, rng):
-    """The same model trained two steps in Keras and in rnnlab: the two .h5 files hold the same compile
-    settings and optimizer state (Keras's variable order and names).  Keras loads rnnlab's file compiled;
-    rnnlab loads Keras's file with its optimizer state, and a third step then matches Keras's."""
+def _trained_in_both(K, optimizer, tmp_path, rng, make=None):
+    """The same random model in Keras and, through a .keras file, in rnnlab, compiled with the same optimizer
+    (``(class name, config)``) and trained two steps on the same batch of (6, 5, 3) -> (6, 2): ``(km, rm, x, y)``.
+    ``make(K)``: the Keras model (default: a Bidirectional GRU, an LSTM and a Dense)."""
     L = K.layers
-    km = K.Sequential([K.Input((5, 3)), L.Bidirectional(L.GRU(2, return_sequences=True)), L.LSTM(3), L.Dense(2)])
+    km = make(K) if make else K.Sequential([K.Input((5, 3)), L.Bidirectional(L.GRU(2, return_sequences=True)),
+                                            L.LSTM(3), L.Dense(2)])
     randomize(km, rng)
     path = str(tmp_path / "start.keras")
     km.save(path)
     rm = rnnlab.models.load_model(path)
-    name, config = OPTIMIZERS[optimizer]
+    name, config = optimizer
     if name == "Nadam":  # its scalar is an unnamed Keras variable, numbered per process: "variable" when fresh
         K.backend.clear_session()
     km.compile(optimizer=getattr(K.optimizers, name)(**config), loss="mse", metrics=["mae"])
@@ -641,6 +641,15 @@ def test_legacy_h5_of_a_trained_model_matches_keras(K, optimizer, tmp_path, rng)
     for _ in range(2):
         km.train_on_batch(x, y)
         rm.train_on_batch(x, y)
+    return km, rm, x, y
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_legacy_h5_of_a_trained_model_matches_keras(K, optimizer, tmp_path, rng):
+    """The same model trained two steps in Keras and in rnnlab: the two .h5 files hold the same compile
+    settings and optimizer state (Keras's variable order and names).  Keras loads rnnlab's file compiled;
+    rnnlab loads Keras's file with its optimizer state, and a third step then matches Keras's."""
+    km, rm, x, y = _trained_in_both(K, OPTIMIZERS[optimizer], tmp_path, rng)
     ours, theirs = str(tmp_path / "rnnlab_made.h5"), str(tmp_path / "keras_made.h5")
     rm.save(ours)
     km.save(theirs)
@@ -682,21 +691,7 @@ def test_keras_archive_keeps_the_optimizer_state_as_keras_does(K, optimizer, tmp
     variables in the same order (iterations, learning rate, Keras's slot order).  Each framework loads the
     other's archive with its iterations and state, and a third step on each side matches the model that wrote
     the file."""
-    L = K.layers
-    km = K.Sequential([K.Input((5, 3)), L.Bidirectional(L.GRU(2, return_sequences=True)), L.LSTM(3), L.Dense(2)])
-    randomize(km, rng)
-    path = str(tmp_path / "start.keras")
-    km.save(path)
-    rm = rnnlab.models.load_model(path)
-    name, config = OPTIMIZERS[optimizer]
-    if name == "Nadam":  # its scalar is an unnamed Keras variable, numbered per process: "variable" when fresh
-        K.backend.clear_session()
-    km.compile(optimizer=getattr(K.optimizers, name)(**config), loss="mse", metrics=["mae"])
-    rm.compile(optimizer=getattr(rnnlab.optimizers, name)(**config), loss="mse", metrics=["mae"])
-    x, y = rng.normal(size=(6, 5, 3)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")
-    for _ in range(2):
-        km.train_on_batch(x, y)
-        rm.train_on_batch(x, y)
+    km, rm, x, y = _trained_in_both(K, OPTIMIZERS[optimizer], tmp_path, rng)
     ours, theirs = str(tmp_path / "rnnlab_made.keras"), str(tmp_path / "keras_made.keras")
     rm.save(ours)
     km.save(theirs)
@@ -746,18 +741,10 @@ def test_weights_files_carry_the_optimizer_as_keras_does(K, tmp_path, rng):
     """``save_weights`` of a compiled model stores its optimizer's variables too, as Keras's does; ``load_weights``
     restores them into an optimizer with as many variables (one that has stepped: a checkpoint rolled back in the
     same run), and skips them with a warning otherwise, in both frameworks.  Each loads the other's file."""
-    L = K.layers
-    km = K.Sequential([K.Input((5, 3)), L.LSTM(3), L.Dense(2)])
-    randomize(km, rng)
+    adam = ("Adam", {"learning_rate": 0.01, "name": "adam"})
+    km, rm, x, y = _trained_in_both(K, adam, tmp_path, rng,
+                                    make=lambda K: K.Sequential([K.Input((5, 3)), K.layers.LSTM(3), K.layers.Dense(2)]))
     start = str(tmp_path / "start.keras")
-    km.save(start)
-    rm = rnnlab.models.load_model(start)
-    km.compile(optimizer=K.optimizers.Adam(0.01, name="adam"), loss="mse")
-    rm.compile(optimizer=rnnlab.optimizers.Adam(0.01, name="adam"), loss="mse")
-    x, y = rng.normal(size=(6, 5, 3)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")
-    for _ in range(2):
-        km.train_on_batch(x, y)
-        rm.train_on_batch(x, y)
     ours, theirs = str(tmp_path / "ours.weights.h5"), str(tmp_path / "theirs.weights.h5")
     rm.save_weights(ours)
     km.save_weights(theirs)
