@@ -15,9 +15,9 @@ handed to :mod:`.legacy_h5`.  h5py is imported only when one of these functions 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
-import logging
 import warnings
 
 import numpy as np
@@ -27,8 +27,8 @@ from rnnlab.models.functional import Model
 from rnnlab.models.sequential import Sequential
 from rnnlab.saving.atomic import atomic_write
 from rnnlab.saving.keras_ops import is_keras_op
-from rnnlab.saving.keras_optimizer_vars import keras_optimizer_shapes, keras_optimizer_variables, \
-    restore_optimizer_variables
+from rnnlab.saving.keras_optimizer_vars import (keras_optimizer_shapes, keras_optimizer_variables,
+                                                restore_optimizer_variables)
 from rnnlab.saving.legacy_h5 import read_legacy_weights
 from rnnlab.saving.legacy_h5_writer import keras_variable_paths
 from rnnlab.saving.safe_h5 import (READ_ERRORS, child, dataset_paths, group_at, h5py_module, open_h5, read_attr,
