@@ -8,13 +8,15 @@ One job per module:
 - ``progbar_logger``: ``ProgbarLogger``, the progress output of ``fit`` and ``evaluate``, printed by
   :class:`rnnlab.utils.Progbar` (also ``predict``'s bar);
 - ``monitor``: the callbacks that watch a metric across epochs, ``EarlyStopping`` and ``ReduceLROnPlateau``;
-- ``model_checkpoint``: ``ModelCheckpoint``;
+- ``model_checkpoint``: ``ModelCheckpoint``; ``backup_and_restore``: ``BackupAndRestore``; both write files at
+  ``save_freq`` (``save_frequency``);
 - ``csv_logger``, ``terminate_on_nan``, ``lambda_callback``: ``CSVLogger``, ``TerminateOnNaN``, ``LambdaCallback``;
 - ``learning_rate_scheduler``: ``LearningRateScheduler``;
 - ``tensorboard``: ``TensorBoard`` (event files through the optional ``tensorboardX``, imported when one is made).
 
 Every public name is importable from here, as ``keras.callbacks.EarlyStopping`` is in Keras.
 """
+from rnnlab.callbacks.backup_and_restore import BackupAndRestore
 from rnnlab.callbacks.callback import Callback
 from rnnlab.callbacks.callback_list import CallbackList
 from rnnlab.callbacks.csv_logger import CSVLogger
@@ -36,6 +38,7 @@ __all__ = [
     "ProgbarLogger",
     "EarlyStopping",
     "ModelCheckpoint",
+    "BackupAndRestore",
     "TerminateOnNaN",
     "ReduceLROnPlateau",
     "CSVLogger",

@@ -112,7 +112,7 @@ def convert_file(in_path, out_path, **options):
         save_safetensors(to_torch_state_dict(model), out_path, metadata={"format": "pt"})
     elif out_fmt == "torch":
         from rnnlab.convert.torch_format import to_torch_module
-        from rnnlab.saving.atomic import atomic_write
+        from rnnlab.utils.atomic import atomic_write
 
         import torch
 

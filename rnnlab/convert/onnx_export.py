@@ -605,7 +605,7 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_names=None, output_n
         except Exception as exc:  # checker / shape-inference errors
             raise ValueError(f"The exported graph failed the ONNX checker: {exc}") from exc
     if path is not None:
-        from rnnlab.saving.atomic import atomic_write
+        from rnnlab.utils.atomic import atomic_write
 
         with atomic_write(os.fspath(path), "wb") as f:
             f.write(proto.SerializeToString())

@@ -96,7 +96,7 @@ def serialize(tensors, metadata=None) -> bytes:
 
 def save_safetensors(tensors, path, metadata=None) -> None:
     """Write ``tensors`` (name -> NumPy array or torch tensor) to ``path`` atomically."""
-    from rnnlab.saving.atomic import atomic_write
+    from rnnlab.utils.atomic import atomic_write
 
     data = serialize(tensors, metadata)
     with atomic_write(os.fspath(path), "wb") as f:

@@ -70,6 +70,9 @@ class Trainer:
     optimizer = None
     _compiled = False
     stop_training = False
+    #: The epoch a restored backup resumes from (set by ``BackupAndRestore`` when ``fit`` begins), as Keras's
+    #: ``Model._initial_epoch``: ``fit`` then starts there instead of at ``initial_epoch``.
+    _initial_epoch = None
     history = None
 
     def __init_subclass__(cls, **kwargs):
@@ -459,6 +462,7 @@ class Trainer:
         self.stop_training = False
         train.reset()
         cbs.on_train_begin()
+        initial_epoch = self._initial_epoch or initial_epoch
         logs = {}
         global_step = 0
         for epoch in range(initial_epoch, epochs):

@@ -1,6 +1,7 @@
-"""Saving and loading. Every write goes to a temporary file that is renamed into place (:mod:`.atomic`).
+"""Saving and loading. Every write goes to a temporary file that is renamed into place
+(:mod:`rnnlab.utils.atomic`, which the callbacks that write files share).
 
-The modules, each above the ones it imports: :mod:`.atomic` and :mod:`.safe_h5` (files); :mod:`.keras_ops`,
+The modules, each above the ones it imports: :mod:`.safe_h5` (files); :mod:`.keras_ops`,
 :mod:`.config_writer` and :mod:`.config_reader` (Keras's JSON configs), :mod:`.compile_config` and
 :mod:`.keras_optimizer_vars` (an optimizer's state as Keras lists it); the file layouts :mod:`.weights_npz`,
 :mod:`.legacy_h5` and :mod:`.legacy_h5_writer` (the legacy ``.h5`` model, read and written) and
@@ -14,7 +15,7 @@ from rnnlab.engine.serialization import (CustomObjectScope, custom_object_scope,
 from rnnlab import utils
 from rnnlab.models import saving_hook
 from rnnlab.saving import model_files
-from rnnlab.saving.atomic import atomic_write
+from rnnlab.utils.atomic import atomic_write
 from rnnlab.saving.config_writer import serialize_model
 from rnnlab.saving.keras_format import load_model, save_model
 from rnnlab.saving.keras_objects import deserialize_keras_object, serialize_keras_object

@@ -33,7 +33,7 @@ import zlib
 
 from rnnlab.engine.allocation import allocation_budget, weights_budget
 from rnnlab.file_errors import reading
-from rnnlab.saving.atomic import atomic_write
+from rnnlab.utils.atomic import atomic_write
 from rnnlab.saving.keras_assets import ASSETS_DIR, asset_members, load_asset_members
 from rnnlab.saving.compile_config import NotStorable, compile_from_config, keras_compile_config
 from rnnlab.saving.config_json import MAX_CONFIG_BYTES, parse_config_json

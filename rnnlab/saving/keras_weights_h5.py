@@ -25,7 +25,7 @@ import numpy as np
 from rnnlab import layers as L
 from rnnlab.models.functional import Model
 from rnnlab.models.sequential import Sequential
-from rnnlab.saving.atomic import atomic_write
+from rnnlab.utils.atomic import atomic_write
 from rnnlab.saving.keras_ops import is_keras_op
 from rnnlab.saving.keras_optimizer_vars import (keras_optimizer_shapes, keras_optimizer_variables,
                                                 restore_optimizer_variables)

@@ -28,7 +28,7 @@ import numpy as np
 
 from rnnlab.models.functional import Model
 from rnnlab.models.sequential import Sequential
-from rnnlab.saving.atomic import atomic_write
+from rnnlab.utils.atomic import atomic_write
 from rnnlab.saving.config_writer import KERAS_VERSION, check_keras3_writable, serialize_model
 from rnnlab.saving.keras_ops import is_keras_op
 from rnnlab.saving.keras_optimizer_vars import keras_optimizer_variables

@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-from rnnlab.saving.atomic import atomic_write
+from rnnlab.utils.atomic import atomic_write
 
 SUFFIX = ".weights.npz"
 

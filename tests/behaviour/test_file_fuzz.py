@@ -379,7 +379,7 @@ def _failing_atomic_write(real, limit):
 
 @pytest.mark.parametrize("kind", ["keras", "weights_h5", "npz"])
 def test_interrupted_save_keeps_the_previous_file(kind, tmp_path, monkeypatch):
-    import rnnlab.saving.atomic as atomic
+    import rnnlab.utils.atomic as atomic
     import rnnlab.saving.keras_format as keras_format
     import rnnlab.saving.keras_weights_h5 as keras_weights_h5
     import rnnlab.saving.weights_npz as weights_npz

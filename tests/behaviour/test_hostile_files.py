@@ -424,7 +424,7 @@ def test_symlink_target_is_written_through(tmp_path):
 
 _SLOW_WRITER = """
 import sys, time
-from rnnlab.saving.atomic import atomic_write
+from rnnlab.utils.atomic import atomic_write
 with atomic_write(sys.argv[1]) as f:
     f.write(b"x" * 100_000)
     f.flush()
@@ -468,7 +468,7 @@ def test_leftovers_of_killed_writers_are_removed_at_the_next_save(tmp_path):
 def test_a_reused_pid_does_not_hide_a_live_writer(tmp_path):
     import fcntl
 
-    from rnnlab.saving.atomic import remove_stale_temporaries
+    from rnnlab.utils.atomic import remove_stale_temporaries
 
     leftover = tmp_path / f".m.keras.rnnlab-{2 ** 22 - 7}-0123456789abcdef.tmp"  # a pid that is not running
     leftover.write_bytes(b"x")
