@@ -619,7 +619,9 @@ lib.rnnlab_set_threads(2)
 layer, x, states, ref = random_layer(kind, seed=5, batch=8, steps=12, features=48, units=64)
 expected_seen = 0
 for i in range(calls):
-    time.sleep(0.003 + 0.002 * (i // 20 % 2))   # a steady pace, then another, then back
+    # a steady pace, then another, then back: gaps of 8 and 12 ms, long beside this machine's timer jitter of about
+    # a millisecond (with 3 and 5 ms, jitter alone sometimes broke the quarter within which two gaps must agree)
+    time.sleep(0.008 + 0.004 * (i // 20 % 2))
     out = native_loops.native_layer(layer.cell, x, states, None, False, True, threads=0 if i % 2 else 2)[1]
     expected_seen += lib.rnnlab_test_call_expected()
     if not np.array_equal(out, ref):
