@@ -4,7 +4,8 @@ concatenate, an attention encoder-decoder (LSTM encoder with states, LSTM decode
 encoder's outputs) and a ConvLSTM next-frame model with a ConvLSTM direction classifier (Conv3D, Conv2D,
 MaxPooling2D, GlobalAveragePooling2D).  Each runs on real Keras and, after the README's import swap, on rnnlab: the
 same predictions and losses (and a sensor classifier with Normalization.adapt, Conv1D, LSTM and a Lambda, and a
-GRU forecaster that resumes training from a ModelCheckpoint .keras file with its optimizer state).  The programs run in two processes (one per framework) to import TensorFlow once."""
+GRU forecaster that resumes training from a ModelCheckpoint .keras file with its optimizer state, and a preempted
+job that BackupAndRestore resumes).  The programs run in two processes (one per framework) to import TensorFlow once."""
 import os
 import pathlib
 import subprocess
