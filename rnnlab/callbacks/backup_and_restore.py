@@ -26,7 +26,9 @@ class BackupAndRestore(Callback):
     ``delete_checkpoint`` removes ``backup_dir`` when ``fit`` completes.  The directory must serve this one
     training run alone.  Resuming gives the uninterrupted run's numbers when the run is repeatable: no shuffling
     (``shuffle=False``) and no dropout, since neither the shuffle order nor the random draws are backed up (nor are
-    they in Keras).
+    they in Keras).  One difference from Keras: a backup taken mid-epoch in a resumed run, before it finishes an
+    epoch, records the epochs finished before the restart, where Keras's records none, so that a second restart
+    does not repeat them.
     """
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
@@ -74,7 +76,9 @@ class BackupAndRestore(Callback):
                 optimizer.build(model.trainable_weights)
             model.load_weights(self._weights_path)
         if os.path.exists(self._training_metadata_path):
-            model._initial_epoch = self._read_epoch()
+            # the finished epochs of the restored run count on: a mid-epoch backup taken before this run finishes
+            # an epoch records them (Keras's callback records 0 then, and a second restart repeats every epoch)
+            model._initial_epoch = self._current_epoch = self._read_epoch()
 
     def _read_epoch(self):
         path = self._training_metadata_path

@@ -149,3 +149,24 @@ def test_bad_arguments_and_damaged_backups_are_refused(tmp_path, rng):
         with pytest.raises(ValueError, match="training_metadata.json"):
             model.fit(np.ones((4, 3)), np.ones((4, 1)), verbose=0,
                       callbacks=[rnnlab.callbacks.BackupAndRestore(str(backup))])
+
+
+def test_a_second_interruption_before_an_epoch_ends_keeps_the_finished_epochs(tmp_path, rng):
+    """A resumed run interrupted again mid-epoch, before it finishes an epoch: its backup still counts the epochs
+    finished before the first restart (Keras's callback writes 0 there, so a third run would repeat them all)."""
+    model = rnnlab.Sequential([rnnlab.Input((6, 2)), rnnlab.layers.GRU(3), rnnlab.layers.Dense(1)])
+    model.compile(optimizer=rnnlab.optimizers.Adam(0.01), loss="mse")
+    x = rng.normal(size=(24, 6, 2)).astype("float32")
+    y = x.sum(axis=(1, 2))[:, None]
+    backup = str(tmp_path / "b")
+    metadata = os.path.join(backup, "training_metadata.json")
+    for interrupt_at in (8, 2):  # batch 8 of the first run (epoch 2, 3 batches an epoch), then batch 2 of the next
+        with pytest.raises(Interrupt):
+            model.fit(x, y, batch_size=8, epochs=5, shuffle=False, verbose=0,
+                      callbacks=[rnnlab.callbacks.BackupAndRestore(backup, save_freq=1),
+                                 _interrupter(rnnlab.callbacks.Callback, batch=interrupt_at)])
+        with open(metadata) as f:
+            assert json.load(f)["epoch"] == 2
+    history = model.fit(x, y, batch_size=8, epochs=5, shuffle=False, verbose=0,
+                        callbacks=[rnnlab.callbacks.BackupAndRestore(backup)])
+    assert len(history.history["loss"]) == 3  # epochs 2, 3 and 4
