@@ -101,8 +101,8 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     if include_optimizer is not None and include_optimizer is not True:
         raise ValueError(f"Argument `include_optimizer` may only be True for a .keras archive: Keras stores a compiled "
                          f"model's optimizer in it whatever the argument says, and rnnlab does not ignore an argument. "
-                         f"To save without the optimizer, save to '.h5' with include_optimizer=False, or use "
-                         f"save_weights(). Received: include_optimizer={include_optimizer!r}, filepath={filepath!r}.")
+                         f"To save without the optimizer, save to '.h5' with include_optimizer=False, or save an "
+                         f"uncompiled copy. Received: include_optimizer={include_optimizer!r}, filepath={filepath!r}.")
     if not filepath.endswith(".keras"):
         raise ValueError(f"Argument `filepath` must end in '.keras'; received filepath={filepath!r}.")
     if not overwrite and os.path.exists(filepath):
