@@ -12,8 +12,6 @@ An unused namespace hook would only suggest a capability that does not exist.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 _FLOATX = "float32"
@@ -176,24 +174,17 @@ def to_mask(mask, expected_shape, argument: str = "mask") -> np.ndarray | None:
 ALIGNED_MIN_BYTES = 1 << 16
 
 
-def _aligned_bytes(shape, dtype):
-    """The bytes of an array of this shape and dtype, or None below :data:`ALIGNED_MIN_BYTES`."""
-    nbytes = (math.prod(shape) if isinstance(shape, tuple) else int(shape)) * dtype.itemsize
-    return nbytes if nbytes >= ALIGNED_MIN_BYTES else None
-
-
 def empty_aligned(shape, dtype, alignment=64):
     """``np.empty(shape, dtype)`` starting on a cache line when it holds :data:`ALIGNED_MIN_BYTES` or more: NumPy's
     large arrays start 16 bytes into one, so the native kernels' 64-byte vector stores would straddle two lines, and
     threads owning neighbouring rows or units would share lines.  Smaller arrays are plain ``np.empty`` (finding an
-    address costs about a microsecond, too much for the smallest calls)."""
-    dtype = np.dtype(dtype)
-    nbytes = _aligned_bytes(shape, dtype)
-    if nbytes is None:
-        return np.empty(shape, dtype)
-    raw = np.empty(nbytes + alignment, np.uint8)
+    address costs about a microsecond, too much for the smallest calls), and cost no more than it."""
+    arr = np.empty(shape, dtype)
+    if arr.nbytes < ALIGNED_MIN_BYTES:
+        return arr
+    raw = np.empty(arr.nbytes + alignment, np.uint8)
     start = -raw.ctypes.data % alignment
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
+    return raw[start:start + arr.nbytes].view(arr.dtype).reshape(arr.shape)
 
 
 def backend() -> str:

@@ -135,12 +135,7 @@ def _plain_call(layer, x):
     units = cell.units
     lstm = type(cell) is LSTMCell
     heads = np.zeros((3 if lstm else 2, batch, units), _FLOAT32)  # the zero states h, (c,) and the last output
-    if not layer.return_sequences:
-        out = None
-    elif batch * steps * units < _SMALL_FLOATS:
-        out = np.empty((batch, steps, units), _FLOAT32)
-    else:  # on cache lines, as in _state_buffer
-        out = backend.empty_aligned((batch, steps, units), _FLOAT32)
+    out = backend.empty_aligned((batch, steps, units), _FLOAT32) if layer.return_sequences else None
     h, last = heads[0], heads[-1]
     c = heads[1] if lstm else None
     options = fastpath.options

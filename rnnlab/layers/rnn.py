@@ -290,29 +290,31 @@ class RNN(Layer):
         """``layer(x)`` for a ready float array of the layer's dtype: the same computation with less checking
         of what cannot be wrong (stateful layers, masks and other arguments take the general path)."""
         generation, plain = self._plain_call
-        fresh = generation == fastpath.generation()
-        if fresh and plain is not None and not self.stateful and self._run_hook is None:
-            # the kernel runs the whole call, NaN check included (unless a hook, e.g. rnnlab.inspect.trace's,
-            # observes this layer's runs); it checks x itself and returns None when x is not for it
-            result = plain(self, x)
-            if result is not None:
-                return result
-        if self.stateful or x.dtype != self.dtype or x.ndim != 3 or x.shape[1] == 0 or \
-                x.shape[2] != self.loop_cell.input_dim:
-            return None
-        if not fresh:
+        if generation != fastpath.generation():  # select the kernel for calls like this one (x must be valid)
+            if not self._plain_input(x):
+                return None
             probe = fastpath.RecurrentCall(self, self.loop_cell, x, [], reverse=self.go_backwards,
                                            zero_output_for_mask=self.zero_output_for_mask,
                                            return_sequences=self.return_sequences)
             plain = fastpath.select("rnn_sequence", probe).plain
             self._plain_call = (fastpath.generation(), plain)
-            if plain is not None and self._run_hook is None:
-                result = plain(self, x)
-                if result is not None:
-                    return result
+        if plain is not None and not self.stateful and self._run_hook is None:
+            # the kernel runs the whole call, NaN check included (unless a hook, e.g. rnnlab.inspect.trace's,
+            # observes this layer's runs); it checks x itself and returns None when x is not for it
+            result = plain(self, x)
+            if result is not None:
+                return result
+        if not self._plain_input(x):
+            return None
         if not np.isfinite(x).all():
             backend.to_float_array(x, self.dtype, "inputs")  # raises the standard error
         return self._structure_outputs(self.run(x))
+
+    def _plain_input(self, x):
+        """Whether ``layer(x)`` may take the fast call: not stateful, ``x`` a ``(B, T, D)`` array of the layer's
+        dtype with ``T > 0`` and the cell's ``D``."""
+        return not self.stateful and x.dtype == self.dtype and x.ndim == 3 and x.shape[1] != 0 and \
+            x.shape[2] == self.loop_cell.input_dim
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return self._structure_outputs(self.run(sequences, initial_state=initial_state, mask=mask,

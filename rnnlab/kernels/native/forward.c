@@ -289,7 +289,7 @@ static inline void seq_step(const seq_t *s, const float *set, int step, int blk_
     /* Every other step takes the blocks in reverse order: the panels a step read last are still in L1 when the
      * next step starts with them, where one order would always find L1 holding the panels needed last.  Blocks
      * are independent within a step, so the results are the same bits in either order. */
-    const int backwards = block_order_test_mode >= 0 ? block_order_test_mode && (step & 1) : (step & 1);
+    const int backwards = (step & 1) && block_order_test_mode != 0;
     for (int bi = 0; bi < blk_end - blk_begin; ++bi) {
         const int blk = backwards ? blk_end - 1 - bi : blk_begin + bi;
         const int u0 = blk * VN, n = M - u0 < VN ? M - u0 : VN;

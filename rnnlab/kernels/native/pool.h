@@ -378,7 +378,8 @@ static void speed_record(int64_t work, int several, int64_t units, int64_t ns) {
     const float other = speed[b].ns_per_unit[!several];
     /* a call 20% faster than the other mode's average counts whole: after conditions change (a stream's threads now
      * woken ahead, another library gone quiet), one probe is enough to switch, instead of several blended in */
-    speed[b].ns_per_unit[several] = old == 0.0f || (rate < 0.8f * other && rate < old) ? rate : 0.75f * old + 0.25f * rate;
+    const int whole = old == 0.0f || (rate < 0.8f * other && rate < old);
+    speed[b].ns_per_unit[several] = whole ? rate : 0.75f * old + 0.25f * rate;
 }
 
 #endif /* RNNLAB_POOL_H */
